@@ -1,0 +1,81 @@
+/*
+ * hnet.h — hypernetworks: W = h(e; θ), full (MLP) or chunked.
+ *
+ * Full: an MLP maps a task embedding e [n_emb] to the whole weight vector
+ * W [n_out].
+ * Chunked: W is produced in n_chunks = ceil(n_out / chunk) pieces; piece i is
+ * h([e, c_i]; θ) with learned chunk embeddings c_i [n_chunk_emb] (part of θ),
+ * and the last piece is truncated to n_out. All chunks of all requested
+ * tasks are rows of ONE matrix product per layer: a pass over n_tasks
+ * embeddings runs n_tasks * n_chunks rows through each layer.
+ *
+ * θ is one flat vector (hn_hnet_n_params floats) laid out by hn_hnet_layout:
+ * "chunk_emb" [n_chunks, n_chunk_emb] (chunked only), then for each layer l
+ * "l<l>.weight" [n_out_l, n_in_l] and "l<l>.bias" [n_out_l]. Hidden layers use
+ * the configured activation; the output layer is linear.
+ *
+ * Workspace is planned for max_tasks embeddings per pass and allocated by
+ * hn_hnet_new; hn_hnet_reserve grows it (the only allocation after set-up,
+ * done once when a stream gets a new task, never in a steady-state step).
+ */
+#ifndef HN_HNET_H
+#define HN_HNET_H
+
+#include "layout.h"
+#include "module.h"
+
+#define HN_HNET_MAX_HIDDEN 8
+
+typedef struct hn_hnet_cfg {
+  int64_t n_out;          /* |W|, the generated vector's size                    */
+  int64_t n_emb;          /* task-embedding size                                  */
+  int n_hidden;           /* hidden layers, 0..HN_HNET_MAX_HIDDEN                 */
+  int64_t hidden[HN_HNET_MAX_HIDDEN];
+  hn_act_kind act;        /* hidden activation (ReLU, ELU, ...)                   */
+  float act_alpha;        /* ELU alpha                                            */
+  int64_t chunk;          /* chunk size; 0 = full hypernetwork                    */
+  int64_t n_chunk_emb;    /* chunk-embedding size (chunked only, >= 1)            */
+  int64_t max_tasks;      /* embeddings per pass the workspace is planned for    */
+} hn_hnet_cfg;
+
+typedef struct hn_hnet hn_hnet;
+
+hn_status hn_hnet_new(hn_hnet **out, const hn_hnet_cfg *cfg);
+void hn_hnet_free(hn_hnet *h);
+hn_status hn_hnet_reserve(hn_hnet *h, int64_t n_tasks);
+
+int64_t hn_hnet_n_params(const hn_hnet *h);
+int64_t hn_hnet_n_out(const hn_hnet *h);
+int64_t hn_hnet_n_emb(const hn_hnet *h);
+int64_t hn_hnet_n_chunks(const hn_hnet *h);   /* 1 for a full hypernetwork */
+int64_t hn_hnet_max_tasks(const hn_hnet *h);
+const hn_hnet_cfg *hn_hnet_config(const hn_hnet *h);
+const hn_layout *hn_hnet_layout(const hn_hnet *h);
+/* Floating-point operations of one forward pass over n_tasks embeddings
+ * (2 per multiply-add); backward is about twice that. */
+int64_t hn_hnet_flops(const hn_hnet *h, int64_t n_tasks);
+
+/* Hyperfan initialisation (Chang et al., ICLR 2020). target_var [n_out] is the
+ * variance each generated coordinate should have (hn_net_init_var of the
+ * target network, whose fan-in/fan-out mode selects hyperfan-in/-out);
+ * emb_var is the variance of the task embeddings (drawn N(0, emb_var)).
+ * Hidden layers get a variance-preserving init for their activation; chunk
+ * embeddings are drawn N(0, emb_var); output-layer biases are 0 and its
+ * weights are scaled so that the generated W has target_var. For a chunked
+ * network an output row serves one coordinate in every chunk, so its scale
+ * uses the mean over chunks of target_var / E[h^2] (E[h^2] estimated per
+ * chunk by a forward pass of the hidden layers); exact when the layers a
+ * chunk row spans share a fan-in. */
+hn_status hn_hnet_init(hn_hnet *h, float *theta, const float *target_var, float emb_var,
+                       hn_rng *rng);
+
+/* e [n_tasks, n_emb] -> W [n_tasks, n_out] (written). Keeps activations for
+ * backward. n_tasks <= hn_hnet_max_tasks. */
+hn_status hn_hnet_forward(hn_hnet *h, const float *theta, const float *e, int64_t n_tasks,
+                          float *W);
+/* Backward of the last forward: dW [n_tasks, n_out]; dtheta [n_params] and
+ * de [n_tasks, n_emb] are ACCUMULATED into (either may be NULL). */
+hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, float *dtheta,
+                           float *de);
+
+#endif

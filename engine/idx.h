@@ -1,0 +1,34 @@
+/*
+ * idx.h — the IDX format (MNIST, Fashion-MNIST), gzipped or plain, and the
+ * CIFAR-10 binary batches.
+ *
+ * Every header field is validated (magic, type code, dimension count, sizes
+ * against the file length and against a caller limit) before any large
+ * allocation; a truncated, foreign or inconsistent file is refused with a
+ * message naming the file and the problem (HN_ERR_FORMAT), a missing or
+ * unreadable one with HN_ERR_IO.
+ */
+#ifndef HN_IDX_H
+#define HN_IDX_H
+
+#include "tensor.h"
+
+/* IDX element type codes. */
+enum { HN_IDX_U8 = 0x08, HN_IDX_I8 = 0x09, HN_IDX_I16 = 0x0B, HN_IDX_I32 = 0x0C,
+       HN_IDX_F32 = 0x0D, HN_IDX_F64 = 0x0E };
+
+/* Read an IDX file (plain or .gz, detected from the content) into an owned
+ * float tensor `out` holding the stored values unscaled (uint8 images come as
+ * 0..255). 1..4 dimensions. max_elems bounds the claimed size (0 = 1<<31).
+ * out is written only on success. */
+hn_status hn_idx_read(const char *path, hn_tensor *out, int64_t max_elems);
+/* Write t as IDX with element type `type` (HN_IDX_U8 rounds and checks the
+ * 0..255 range; HN_IDX_F32 stores floats). gz != 0 writes gzip. The file is
+ * written to a temporary name and renamed, so it is whole or absent. */
+hn_status hn_idx_write(const char *path, const hn_tensor *t, int type, int gz);
+
+/* Read one CIFAR-10 binary batch (N records of 1 label byte + 3072 pixel
+ * bytes) into images [N, 3, 32, 32] (0..255) and labels [N]. */
+hn_status hn_cifar10_read(const char *path, hn_tensor *images, hn_tensor *labels);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * loss.h — losses and prediction helpers. Labels are float tensors holding
+ * class indices (one tensor type across the Lua boundary); a label that is not
+ * an integer in range is an error. Losses are means over the batch, summed in
+ * double in fixed row order.
+ *
+ * Head masks: mask [n_classes] (1 = class belongs to the head in use) or NULL
+ * for all classes. Masked-out logits are excluded from the softmax, which is
+ * how a multi-head output layer serves one task at a time.
+ */
+#ifndef HN_LOSS_H
+#define HN_LOSS_H
+
+#include "tensor.h"
+
+/* Softmax cross-entropy. logits [n, c]; labels [n]; *loss = mean over rows;
+ * dlogits [n, c] (optional) is OVERWRITTEN with d(mean loss)/dlogits
+ * (zero in masked-out columns). */
+hn_status hn_loss_xent(const hn_tensor *logits, const hn_tensor *labels, const uint8_t *mask,
+                       float *loss, hn_tensor *dlogits);
+/* Mean squared error: mean over all elements of (y - t)^2; dy overwritten. */
+hn_status hn_loss_mse(const hn_tensor *y, const hn_tensor *target, float *loss, hn_tensor *dy);
+/* Gaussian negative log-likelihood: y [n, 2d] = (mean [d], log-variance [d])
+ * per row; target [n, d]; mean over rows of
+ * Σ_j 0.5 (log 2π + logvar_j + (t_j - mean_j)^2 / exp(logvar_j)). */
+hn_status hn_loss_gauss_nll(const hn_tensor *y, const hn_tensor *target, float *loss,
+                            hn_tensor *dy);
+/* Number of rows whose (masked) argmax equals the label. */
+hn_status hn_loss_accuracy(const hn_tensor *logits, const hn_tensor *labels, const uint8_t *mask,
+                           int64_t *n_correct);
+/* Predicted class per row (masked argmax) into pred [n] (floats). */
+hn_status hn_loss_argmax(const hn_tensor *logits, const uint8_t *mask, hn_tensor *pred);
+/* Predictive entropy (nats) of the (masked) softmax per row into ent [n]. */
+hn_status hn_loss_entropy(const hn_tensor *logits, const uint8_t *mask, hn_tensor *ent);
+
+#endif

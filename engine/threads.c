@@ -1,0 +1,34 @@
+/* threads.c — OpenMP and OpenBLAS thread counts, set together. */
+#include "threads.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+
+static int budget = 0;
+
+int hn_threads_default(void) {
+  const char *env = getenv("HNET_THREADS");
+  if (env && *env) {
+    char *end;
+    long v = strtol(env, &end, 10);
+    if (*end == '\0' && v >= 1 && v <= 1024) return (int)v;
+  }
+  int n = omp_get_num_procs();
+  return n >= 1 ? n : 1;
+}
+
+hn_status hn_threads_set(int n) {
+  if (n < 0 || n > 1024)
+    return hn_fail(HN_ERR_ARG, "hn_threads_set: %d threads requested; use 1..1024, or 0 for all cores", n);
+  if (n == 0) n = hn_threads_default();
+  omp_set_num_threads(n);
+  openblas_set_num_threads(n);
+  budget = n;
+  return HN_OK;
+}
+
+int hn_threads_get(void) {
+  if (budget == 0) hn_threads_set(0);
+  return budget;
+}

@@ -1,0 +1,18 @@
+/*
+ * threads.h — the one thread budget shared by OpenMP loops and OpenBLAS.
+ *
+ * hn_threads_set(n) sets both together. BLAS is only ever called from outside
+ * OpenMP parallel regions, so the two never multiply.
+ */
+#ifndef HN_THREADS_H
+#define HN_THREADS_H
+
+#include "base.h"
+
+/* n >= 1 threads; n == 0 means "all cores" (or HNET_THREADS if set). */
+hn_status hn_threads_set(int n);
+int hn_threads_get(void);
+/* The default budget: HNET_THREADS if set and valid, else the core count. */
+int hn_threads_default(void);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * harness.h — shared test helpers: seeded fills, assert-close with the first
+ * bad index, central-difference gradient checks (ggml's harness shape), an
+ * allocation counter probe. Include after <cmocka.h>'s prerequisites.
+ */
+#ifndef HNT_HARNESS_H
+#define HNT_HARNESS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "../engine/hn.h"
+#include "../engine/internal.h"
+
+/* x[i] ~ U[lo, hi) from a stream of `seed`. */
+void hnt_fill_uniform(float *x, int64_t n, float lo, float hi, uint64_t seed);
+void hnt_fill_normal(float *x, int64_t n, float std, uint64_t seed);
+/* Keep every value at least `margin` away from 0 (for ReLU kinks): values
+ * with |x| < margin are pushed to ±margin. */
+void hnt_away_from_zero(float *x, int64_t n, float margin);
+
+/* Fail (cmocka) unless |a-b| <= atol + rtol*|b| everywhere; the message names
+ * `what`, the first bad index and both values. */
+void hnt_assert_close(const float *a, const float *b, int64_t n, double rtol, double atol,
+                      const char *what);
+/* Same for double references. */
+void hnt_assert_close_d(const float *a, const double *ref, int64_t n, double rtol, double atol,
+                        const char *what);
+
+/* A scalar function of whatever the test perturbs (accumulate it in double). */
+typedef double (*hnt_scalar_fn)(void *ctx);
+
+/* Central-difference gradient check of the analytic gradient `grad` of fn with
+ * respect to v (n floats, perturbed in place and restored exactly). Checks at
+ * most max_coords coordinates (all if n <= max_coords, else a seeded sample).
+ * Error per coordinate: |a-n| / max(|a|+|n|, floor). Returns the worst error
+ * and prints the worst coordinate when verbose or when it exceeds tol; fails
+ * (cmocka) if worst > tol. */
+double hnt_gradcheck(const char *what, hnt_scalar_fn fn, void *ctx, float *v, const float *grad,
+                     int64_t n, float eps, int max_coords, double floor, double tol);
+
+/* Σ r_i y_i in double: the probe loss L = Σ r·y whose dy is r. */
+double hnt_probe(const float *r, const float *y, int64_t n);
+
+/* Bytes equal? Fails with the first differing index. */
+void hnt_assert_bytes_equal(const void *a, const void *b, size_t n, const char *what);
+
+#endif
