@@ -72,8 +72,12 @@ $(BUILD)/hnet.so: $(BIND_OBJ) $(LIBHNET)
 hnet.so: $(BUILD)/hnet.so
 	cp $< $@
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/harness.o $(BIND_OBJ) $(LIBHNET)
+# Engine tests link the library only; Lua tests (test_lua_*) also the binding.
+$(BUILD)/tests/test_lua_%: $(BUILD)/tests/test_lua_%.o $(BUILD)/tests/harness.o $(BIND_OBJ) $(LIBHNET)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LUA_LIBS) $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/harness.o $(LIBHNET)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
 
 # ---- set-up ---------------------------------------------------------------
 # Debian packages, listed once here. deps-build is what make test needs;
