@@ -47,6 +47,7 @@ BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIBHNET := $(BUILD)/libhnet.a
 
+.SECONDARY:
 .PHONY: all test run data deps deps-build deps-data bench bench-compare clean check-tests
 all: $(LIBHNET) hnet hnet.so
 

@@ -121,7 +121,7 @@ static void test_gemm_matches_naive(void **state) {
   for (int i = 0; i < M; i++)
     for (int j = 0; j < N; j++) {
       double s = 0;
-      for (int k = 0; k < K; k++) s += (double)a[i * K + k] * b[k * N + j];
+      for (int k = 0; k < K; k++) s += (double)a[i * K + k] * (double)b[k * N + j];
       ref[i * N + j] = s;
     }
   assert_int_equal(hn_blas_gemm("test", false, false, M, N, K, 1.0f, a, b, 0.0f, c), HN_OK);
