@@ -74,11 +74,26 @@ hnet.so: $(BUILD)/hnet.so
 	cp $< $@
 
 # Engine tests link the library only; Lua tests (test_lua_*) also the binding.
-$(BUILD)/tests/test_lua_%: $(BUILD)/tests/test_lua_%.o $(BUILD)/tests/harness.o $(BIND_OBJ) $(LIBHNET)
+$(BUILD)/tests/test_lua_%: $(BUILD)/tests/test_lua_%.o $(BUILD)/tests/harness.o $(BUILD)/tests/lua_harness.o $(BIND_OBJ) $(LIBHNET)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LUA_LIBS) $(LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/harness.o $(LIBHNET)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
+
+# ---- benchmarks (never part of make test) ----------------------------------
+$(BUILD)/bench: $(BUILD)/tests/bench/bench.o $(LIBHNET)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+bench: deps-build
+	@$(MAKE) --no-print-directory BLAS=openmp build/openmp/bench
+	@$(MAKE) --no-print-directory BLAS=pthread build/pthread/bench
+	@sh tests/bench/run-bench.sh
+
+bench-compare: deps-build
+	@sh .ci/install-packages $(PKGS_BENCH)
+	@$(MAKE) --no-print-directory BLAS=openmp build/openmp/bench
+	@$(MAKE) --no-print-directory BLAS=pthread build/pthread/bench
+	@sh tests/bench/run-bench.sh --compare
 
 # ---- set-up ---------------------------------------------------------------
 # Debian packages, listed once here. deps-build is what make test needs;
@@ -114,3 +129,52 @@ clean:
 	rm -rf build hnet hnet.so
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# ==== fuzz: libFuzzer targets (appended block; begin) =========================
+# make fuzz [FUZZ_SECONDS=60]: fuzz the readers of untrusted files, the
+# checkpoint reader (fuzz/fuzz_ckpt.c) and the IDX / CIFAR-10 readers
+# (fuzz/fuzz_idx.c). Built with clang under ASan + UBSan over the engine
+# sources (their own archive in build/fuzz/, so a target links only what it
+# uses); each runs FUZZ_SECONDS from a seed corpus that the same sources,
+# built with -DHN_FUZZ_SEEDS, write into build/fuzz-corpus/. Crashes are
+# saved as build/fuzz/crash-<target>-*; replay one with
+# build/fuzz/fuzz_<target> FILE. Needs clang, libclang-rt-14-dev (libFuzzer)
+# and libomp-dev (Debian). Never part of make test.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_BUILD := build/fuzz
+FUZZ_CORPUS := build/fuzz-corpus
+FUZZ_TARGETS := ckpt idx
+FUZZ_BLAS_DIR := $(ARCH_LIB)/openblas-pthread
+FUZZ_CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer -fopenmp -MMD -MP $(WARN) -D_GNU_SOURCE \
+               -I$(BLAS_INC)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIBS := $(FUZZ_BUILD)/libhnet.a -L$(FUZZ_BLAS_DIR) -Wl,-rpath,$(FUZZ_BLAS_DIR) $(LIBS)
+FUZZ_ENGINE_OBJ := $(ENGINE_SRC:%.c=$(FUZZ_BUILD)/%.o)
+.PHONY: fuzz fuzz-build
+
+$(FUZZ_BUILD)/engine/%.o: engine/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/libhnet.a: $(FUZZ_ENGINE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libhnet.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIBS)
+
+$(FUZZ_BUILD)/seeds_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libhnet.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -DHN_FUZZ_SEEDS -o $@ $< \
+	  $(FUZZ_LIBS)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%) $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/seeds_%)
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_CORPUS)/$$t && $(FUZZ_BUILD)/seeds_$$t $(FUZZ_CORPUS)/$$t || exit 1; \
+	  echo "== fuzz_$$t: $(FUZZ_SECONDS) s from $(FUZZ_CORPUS)/$$t"; \
+	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- $(FUZZ_CORPUS)/$$t || exit 1; \
+	done
+# ==== fuzz: libFuzzer targets (appended block; end) ===========================

@@ -40,6 +40,8 @@
 
 #include "base.h"
 #include "blas.h"
+#include "ckpt.h"
+#include "cl.h"
 #include "hnet.h"
 #include "idx.h"
 #include "layout.h"

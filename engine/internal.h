@@ -19,6 +19,11 @@
  * allocations, hn_alloc returns NULL. k < 0 disarms. Test use only. */
 void hn_mem_fail_after(int64_t k);
 
+/* Checkpoint write-failure injection (ckpt.c): after `bytes` more bytes
+ * written by hn_ckpt_commit, every write fails with ENOSPC until disarmed
+ * with a value < 0. Test use only. */
+void hn_ckpt_fail_write_after(int64_t bytes);
+
 #define HN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define HN_MAX(a, b) ((a) > (b) ? (a) : (b))
 

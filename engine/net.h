@@ -37,6 +37,10 @@ hn_status hn_net_add_flatten(hn_net *net);
 hn_status hn_net_add_act(hn_net *net, hn_act_kind kind, float alpha);
 hn_status hn_net_add_dropout(hn_net *net, float p);
 hn_status hn_net_add_batchnorm(hn_net *net, float eps, float momentum);
+/* Fan mode of the normal initialisation of Linear and Conv2d weights (and so
+ * of hyperfan init): false (default) gives var 1/fan_in, true 1/fan_out.
+ * Applies to modules already added and to later ones; before finalize only. */
+hn_status hn_net_set_fan_mode(hn_net *net, bool fan_out);
 /* Plan shapes and allocate the workspace. Adding after this is an error. */
 hn_status hn_net_finalize(hn_net *net);
 

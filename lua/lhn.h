@@ -64,6 +64,51 @@ int hnl_opt_int_list(lua_State *L, int idx, const char *key, int64_t *out, int m
  * collector pace itself against it. */
 void hnl_gc_pace(lua_State *L, size_t bytes);
 
+/* ---- additions (binding helpers shared across l_*.c) -------------------- */
+
+/* Like hnl_check_options, but integer keys 1..n_pos are also allowed (the
+ * positional part of a spec such as {"linear", 100, bias = false}). */
+void hnl_check_options_pos(lua_State *L, int idx, const char *const *allowed, int n_pos);
+/* A tensor field of an options table (nil -> NULL); raises
+ * "bad argument #idx to 'f' (field 'k': hnet.Tensor expected, got ...)". */
+hnl_tensor *hnl_opt_tensor(lua_State *L, int idx, const char *key);
+/* hnl_tensor_check, plus: the tensor must hold exactly n elements; `what`
+ * names it in the message ("W", "dW"). */
+hnl_tensor *hnl_tensor_check_numel(lua_State *L, int arg, int64_t n, const char *what);
+/* hnl_tensor_check, or NULL when the argument is none or nil. */
+hnl_tensor *hnl_tensor_opt(lua_State *L, int arg);
+/* The engine generator inside an hnet.Rng userdata at arg (raises if not). */
+hn_rng *hnl_rng_check(lua_State *L, int arg);
+/* hnl_rng_check, or the state's default generator (seeded from hnet.seed())
+ * when the argument is none or nil. */
+hn_rng *hnl_rng_opt(lua_State *L, int arg);
+/* The default generator of this Lua state (created on first use). */
+hn_rng *hnl_default_rng(lua_State *L);
+/* Registry key of the default seed (an integer); ./hnet --seed sets it before
+ * the script runs. Absent: HNL_DEFAULT_SEED. */
+#define HNL_SEED_KEY "hnet.default_seed"
+#define HNL_DEFAULT_SEED 1
+/* Human-readable byte count ("392 KiB", "1.5 MiB") into buf. */
+const char *hnl_fmt_bytes(char *buf, size_t n, double bytes);
+/* Add the hnet.cl functions (output regulariser, EWC, SI) if engine/cl.h is
+ * part of the build (l_cl.c); a weak symbol otherwise. */
+void hnl_open_cl(lua_State *L);
+
+/* The engine net inside an hnet.Net userdata (raises if arg is not a live
+ * one); hnl_net_test returns NULL instead of raising. */
+hn_net *hnl_net_check(lua_State *L, int arg);
+hn_net *hnl_net_test(lua_State *L, int idx);
+
+/* Push a parameter layout as a Lua list of {name, offset (0-based, in
+ * floats), shape, numel, module (1-based; absent if none)} (l_net.c). */
+void hnl_push_layout(lua_State *L, const hn_layout *lay);
+
+/* Set a state up the way ./hnet does (the package library must be open):
+ * luaopen_hnet_core goes into package.preload["hnet.core"], and, when lua_dir
+ * is not NULL, "<lua_dir>/?.lua;<lua_dir>/?/init.lua;" is prepended to
+ * package.path so that require "hnet" finds lua/hnet/init.lua. */
+void hnl_preload(lua_State *L, const char *lua_dir);
+
 /* Openers; each adds its constructors/functions to the table on top. */
 void hnl_open_tensor(lua_State *L);
 void hnl_open_net(lua_State *L);
@@ -72,6 +117,7 @@ void hnl_open_optim(lua_State *L);
 void hnl_open_loss(lua_State *L);
 void hnl_open_rng(lua_State *L);
 void hnl_open_data(lua_State *L);
+void hnl_open_sys(lua_State *L);
 
 int luaopen_hnet_core(lua_State *L);
 

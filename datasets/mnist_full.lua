@@ -1,0 +1,24 @@
+--- The standard full MNIST (LeCun et al.): 60,000 training and 10,000 test
+-- images, 28x28, 10 classes. Nothing downloads it: put the four standard
+-- files (gzipped or not) into data/mnist_full/:
+--   train-images-idx3-ubyte(.gz)  train-labels-idx1-ubyte(.gz)
+--   t10k-images-idx3-ubyte(.gz)   t10k-labels-idx1-ubyte(.gz)
+-- (the dotted names train-images.idx3-ubyte etc. are accepted too).
+local HINT = "put the four MNIST files there (train-images-idx3-ubyte.gz, "
+  .. "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)"
+
+local function names(base)
+  local dotted = base:gsub("%-(idx%d)", ".%1")
+  return { base .. ".gz", base, dotted .. ".gz", dotted }
+end
+
+return function(ctx, opts)
+  return ctx.idx_dataset {
+    n_classes = 10,
+    shape = { 1, 28, 28 },
+    scale = 1 / 255,
+    hint = HINT,
+    train = { names "train-images-idx3-ubyte", names "train-labels-idx1-ubyte" },
+    test = { names "t10k-images-idx3-ubyte", names "t10k-labels-idx1-ubyte" },
+  }
+end

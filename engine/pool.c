@@ -1,0 +1,257 @@
+/*
+ * pool.c — MaxPool2d and AvgPool2d (window k, stride, no padding).
+ *
+ *   x [n, c, h, w] -> y [n, c, h_out, w_out],  h_out = (h - k) / stride + 1
+ *
+ * MaxPool keeps, for each output element, the position of its maximum inside
+ * the input plane (ih * w + iw) as an int32 in the float workspace (ws holds
+ * numel(y) 4-byte slots; they are only ever written and read as int32). Ties
+ * go to the first maximum in row-major window order. Backward routes dy to
+ * that position: dx is zeroed and then accumulated, so overlapping windows
+ * (stride < k) add up.
+ *
+ * AvgPool averages the k·k window; backward spreads dy / (k·k) over it.
+ * Both are parallel over the n·c planes (disjoint outputs, fixed order).
+ */
+#include "internal.h"
+#include "ops.h"
+
+static hn_status shape_of(const hn_pool *cfg, const char *who, int ndim, const int64_t *in,
+                          int *out_ndim, int64_t *out) {
+  if (!cfg) return hn_fail(HN_ERR_ARG, "%s: NULL config", who);
+  if (cfg->k < 1 || cfg->stride < 1)
+    return hn_fail(HN_ERR_ARG, "%s: k = %lld, stride = %lld; both must be >= 1", who,
+                   (long long)cfg->k, (long long)cfg->stride);
+  if (!in) return hn_fail(HN_ERR_ARG, "%s: NULL input shape", who);
+  if (ndim != 4 || in[0] < 0 || in[1] < 1 || in[2] < cfg->k || in[3] < cfg->k)
+    return hn_fail(HN_ERR_SHAPE,
+                   "%s: x is %s, expected [n_batch, channels, height, width] with height and "
+                   "width >= k = %lld",
+                   who, hn_shape_fmt(ndim < 0 ? 0 : HN_MIN(ndim, HN_MAX_DIMS), in).s,
+                   (long long)cfg->k);
+  if (in[2] > INT32_MAX / in[3])
+    return hn_fail(HN_ERR_SHAPE, "%s: x is %s; an image plane must have < 2^31 elements", who,
+                   hn_shape_fmt(ndim, in).s);
+  *out_ndim = 4;
+  out[0] = in[0];
+  out[1] = in[1];
+  out[2] = (in[2] - cfg->k) / cfg->stride + 1;
+  out[3] = (in[3] - cfg->k) / cfg->stride + 1;
+  return HN_OK;
+}
+
+/* t must be exactly `shape`; the message names x (if given) as the cause. */
+static hn_status check_tensor(const char *who, const char *what, const hn_tensor *t, int ndim,
+                              const int64_t *shape, const hn_tensor *x) {
+  if (!t) return hn_fail(HN_ERR_ARG, "%s: %s is NULL", who, what);
+  bool same = t->ndim == ndim;
+  for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+  if (!same)
+    return hn_fail(HN_ERR_SHAPE, "%s: %s is %s, expected %s%s%s%s", who, what, hn_tensor_str(t),
+                   hn_shape_fmt(ndim, shape).s, x ? " (x is " : "", x ? hn_tensor_str(x) : "",
+                   x ? ")" : "");
+  if (!t->data && t->numel > 0) return hn_fail(HN_ERR_ARG, "%s: %s has no data", who, what);
+  return HN_OK;
+}
+
+/* Check x, y (if non-NULL), dy and dx (if non-NULL); out gets y's shape. */
+static hn_status check_all(const hn_pool *cfg, const char *who, const hn_tensor *x,
+                           const hn_tensor *y, const hn_tensor *dy, const hn_tensor *dx,
+                           int64_t *out) {
+  int ond;
+  if (!x) return hn_fail(HN_ERR_ARG, "%s: x is NULL", who);
+  HN_TRY(shape_of(cfg, who, x->ndim, x->shape, &ond, out));
+  if (!x->data && x->numel > 0) return hn_fail(HN_ERR_ARG, "%s: x has no data", who);
+  if (y) HN_TRY(check_tensor(who, "y", y, ond, out, x));
+  if (dy) HN_TRY(check_tensor(who, "dy", dy, ond, out, x));
+  if (dx) HN_TRY(check_tensor(who, "dx", dx, x->ndim, x->shape, x));
+  return HN_OK;
+}
+
+static int64_t pool_zero(const void *cfg) {
+  (void)cfg;
+  return 0;
+}
+
+static void pool_init_var(const void *cfg, float *mean, float *var) {
+  (void)cfg, (void)mean, (void)var;
+}
+
+static int pool_param_slices(const void *cfg, const char **names, int *ndims,
+                             int64_t (*shapes)[4]) {
+  (void)cfg, (void)names, (void)ndims, (void)shapes;
+  return 0;
+}
+
+/* ---- max ------------------------------------------------------------------- */
+
+static hn_status max_out_shape(const void *cfg, int ndim, const int64_t *in, int *out_ndim,
+                               int64_t *out) {
+  return shape_of(cfg, "maxpool2d", ndim, in, out_ndim, out);
+}
+
+static int64_t max_ws_size(const void *cfg, int ndim, const int64_t *in) {
+  int ond;
+  int64_t out[4];
+  if (shape_of(cfg, "maxpool2d", ndim, in, &ond, out) != HN_OK) return 0;
+  return out[0] * out[1] * out[2] * out[3];
+}
+
+static hn_status max_forward(const void *cfg_, const float *w, const hn_tensor *x, hn_tensor *y,
+                             float *ws, const hn_run *run) {
+  const hn_pool *cfg = cfg_;
+  const char *who = "maxpool2d forward";
+  (void)w, (void)run;
+  int64_t out[4];
+  if (!y) return hn_fail(HN_ERR_ARG, "%s: y is NULL", who);
+  HN_TRY(check_all(cfg, who, x, y, NULL, NULL, out));
+  if (!ws && y->numel > 0) return hn_fail(HN_ERR_ARG, "%s: ws is NULL (argmax scratch)", who);
+  int64_t planes = out[0] * out[1], h = x->shape[2], wd = x->shape[3];
+  int64_t ho = out[2], wo = out[3], k = cfg->k, s = cfg->stride;
+  const float *xd = x->data;
+  float *yd = y->data;
+  int32_t *arg = (int32_t *)ws;
+#pragma omp parallel for schedule(static) if (planes * ho * wo * k * k > HN_OMP_MIN_WORK)
+  for (int64_t p = 0; p < planes; p++) {
+    const float *xp = xd + p * h * wd;
+    for (int64_t oh = 0; oh < ho; oh++)
+      for (int64_t ow = 0; ow < wo; ow++) {
+        int64_t best = (oh * s) * wd + ow * s;
+        float m = xp[best];
+        for (int64_t ki = 0; ki < k; ki++)
+          for (int64_t kj = 0; kj < k; kj++) {
+            int64_t idx = (oh * s + ki) * wd + ow * s + kj;
+            if (xp[idx] > m) {
+              m = xp[idx];
+              best = idx;
+            }
+          }
+        int64_t o = (p * ho + oh) * wo + ow;
+        yd[o] = m;
+        arg[o] = (int32_t)best;
+      }
+  }
+  return HN_OK;
+}
+
+static hn_status max_backward(const void *cfg_, const float *w, const hn_tensor *x,
+                              const hn_tensor *y, float *ws, const hn_tensor *dy, hn_tensor *dx,
+                              float *dw, const hn_run *run) {
+  const hn_pool *cfg = cfg_;
+  const char *who = "maxpool2d backward";
+  (void)w, (void)dw, (void)run;
+  int64_t out[4];
+  if (!dy) return hn_fail(HN_ERR_ARG, "%s: dy is NULL", who);
+  HN_TRY(check_all(cfg, who, x, y, dy, dx, out));
+  if (!dx) return HN_OK;
+  if (!ws && dy->numel > 0) return hn_fail(HN_ERR_ARG, "%s: ws is NULL (argmax scratch)", who);
+  int64_t planes = out[0] * out[1], hw_in = x->shape[2] * x->shape[3], hw_out = out[2] * out[3];
+  const float *g = dy->data;
+  float *dxd = dx->data;
+  const int32_t *arg = (const int32_t *)ws;
+#pragma omp parallel for schedule(static) if (planes * (hw_in + hw_out) > HN_OMP_MIN_WORK)
+  for (int64_t p = 0; p < planes; p++) {
+    float *dp = dxd + p * hw_in;
+    for (int64_t i = 0; i < hw_in; i++) dp[i] = 0.0f;
+    for (int64_t o = p * hw_out; o < (p + 1) * hw_out; o++) dp[arg[o]] += g[o];
+  }
+  return HN_OK;
+}
+
+const hn_module_vt hn_maxpool2d_vt = {
+    .name = "maxpool2d",
+    .n_params = pool_zero,
+    .n_stats = pool_zero,
+    .out_shape = max_out_shape,
+    .ws_size = max_ws_size,
+    .init_var = pool_init_var,
+    .init_stats = NULL,
+    .forward = max_forward,
+    .backward = max_backward,
+    .param_slices = pool_param_slices,
+};
+
+/* ---- average --------------------------------------------------------------- */
+
+static hn_status avg_out_shape(const void *cfg, int ndim, const int64_t *in, int *out_ndim,
+                               int64_t *out) {
+  return shape_of(cfg, "avgpool2d", ndim, in, out_ndim, out);
+}
+
+static int64_t avg_ws_size(const void *cfg, int ndim, const int64_t *in) {
+  (void)cfg, (void)ndim, (void)in;
+  return 0;
+}
+
+static hn_status avg_forward(const void *cfg_, const float *w, const hn_tensor *x, hn_tensor *y,
+                             float *ws, const hn_run *run) {
+  const hn_pool *cfg = cfg_;
+  const char *who = "avgpool2d forward";
+  (void)w, (void)ws, (void)run;
+  int64_t out[4];
+  if (!y) return hn_fail(HN_ERR_ARG, "%s: y is NULL", who);
+  HN_TRY(check_all(cfg, who, x, y, NULL, NULL, out));
+  int64_t planes = out[0] * out[1], h = x->shape[2], wd = x->shape[3];
+  int64_t ho = out[2], wo = out[3], k = cfg->k, s = cfg->stride;
+  float inv = 1.0f / (float)(k * k);
+  const float *xd = x->data;
+  float *yd = y->data;
+#pragma omp parallel for schedule(static) if (planes * ho * wo * k * k > HN_OMP_MIN_WORK)
+  for (int64_t p = 0; p < planes; p++) {
+    const float *xp = xd + p * h * wd;
+    for (int64_t oh = 0; oh < ho; oh++)
+      for (int64_t ow = 0; ow < wo; ow++) {
+        float acc = 0.0f;
+        for (int64_t ki = 0; ki < k; ki++) {
+          const float *xr = xp + (oh * s + ki) * wd + ow * s;
+          for (int64_t kj = 0; kj < k; kj++) acc += xr[kj];
+        }
+        yd[(p * ho + oh) * wo + ow] = acc * inv;
+      }
+  }
+  return HN_OK;
+}
+
+static hn_status avg_backward(const void *cfg_, const float *w, const hn_tensor *x,
+                              const hn_tensor *y, float *ws, const hn_tensor *dy, hn_tensor *dx,
+                              float *dw, const hn_run *run) {
+  const hn_pool *cfg = cfg_;
+  const char *who = "avgpool2d backward";
+  (void)w, (void)ws, (void)dw, (void)run;
+  int64_t out[4];
+  if (!dy) return hn_fail(HN_ERR_ARG, "%s: dy is NULL", who);
+  HN_TRY(check_all(cfg, who, x, y, dy, dx, out));
+  if (!dx) return HN_OK;
+  int64_t planes = out[0] * out[1], h = x->shape[2], wd = x->shape[3];
+  int64_t ho = out[2], wo = out[3], k = cfg->k, s = cfg->stride;
+  float inv = 1.0f / (float)(k * k);
+  const float *g = dy->data;
+  float *dxd = dx->data;
+#pragma omp parallel for schedule(static) if (planes * (h * wd + ho * wo * k * k) > HN_OMP_MIN_WORK)
+  for (int64_t p = 0; p < planes; p++) {
+    float *dp = dxd + p * h * wd;
+    for (int64_t i = 0; i < h * wd; i++) dp[i] = 0.0f;
+    for (int64_t oh = 0; oh < ho; oh++)
+      for (int64_t ow = 0; ow < wo; ow++) {
+        float v = g[(p * ho + oh) * wo + ow] * inv;
+        for (int64_t ki = 0; ki < k; ki++) {
+          float *dr = dp + (oh * s + ki) * wd + ow * s;
+          for (int64_t kj = 0; kj < k; kj++) dr[kj] += v;
+        }
+      }
+  }
+  return HN_OK;
+}
+
+const hn_module_vt hn_avgpool2d_vt = {
+    .name = "avgpool2d",
+    .n_params = pool_zero,
+    .n_stats = pool_zero,
+    .out_shape = avg_out_shape,
+    .ws_size = avg_ws_size,
+    .init_var = pool_init_var,
+    .init_stats = NULL,
+    .forward = avg_forward,
+    .backward = avg_backward,
+    .param_slices = pool_param_slices,
+};

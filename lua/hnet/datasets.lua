@@ -1,0 +1,265 @@
+--- hnet.datasets — find, load and cache datasets.
+--
+--   local fm = hnet.datasets.load "fashion_mnist"
+--   fm.train.x   -- Tensor [60000, 1, 28, 28], values in 0..1
+--   fm.train.y   -- Tensor [60000], class labels 0..9 (0-based, as stored)
+--   fm.test.x, fm.test.y, fm.n_classes (10), fm.shape ({1, 28, 28}), fm.name
+--
+-- A dataset is a Lua table
+--   { name =, train = { x =, y = }, test = { x =, y = }, n_classes =, shape =,
+--     class_names = (optional), source = (optional: where it came from) }
+-- with x [n, c, h, w] (or [n, d]) and y [n] holding 0-based class labels.
+--
+-- load(name, opts) looks for a loader registered with register(name, fn),
+-- else for the file datasets/<name>.lua of the hnet installation (the
+-- directory holding lua/, found from this file's own path). The file returns
+-- a function(ctx, opts) that returns the dataset; ctx offers the helpers
+-- below (ctx.idx_dataset reads an IDX images/labels pair per split). Adding a
+-- dataset is adding one file to datasets/ (or one register call in a
+-- script). Loads are cached per process by (name, options).
+--
+-- Options: data_dir (default $HNET_DATA, else <root>/data; the dataset's own
+-- files are in <data_dir>/<name>), n_train / n_test (keep only the first n
+-- samples: quick runs), reload (bypass the cache); a loader may accept more.
+local core = require "hnet.core"
+
+local M = {}
+
+local registered = {}
+local cache = {}
+
+-- ---- where things are ------------------------------------------------------
+
+local function this_dir()
+  local src = debug.getinfo(1, "S").source
+  if src:sub(1, 1) ~= "@" then return nil end
+  return src:sub(2):match("^(.*)[/\\]") or "."
+end
+
+--- The hnet installation root: the directory that holds lua/ and datasets/.
+-- $HNET_ROOT overrides; else it is found from this file's path
+-- (<root>/lua/hnet/datasets.lua), else from package.path.
+function M.root()
+  local env = os.getenv("HNET_ROOT")
+  if env and env ~= "" then return env end
+  local d = this_dir()
+  if d then
+    local r = d:match("^(.*)[/\\]lua[/\\]hnet$")
+    if r then return r == "" and "/" or r end
+    if d == "lua/hnet" or d == "./lua/hnet" then return "." end
+  end
+  for entry in package.path:gmatch("[^;]+") do
+    local r = entry:match("^(.-)[/\\]?lua[/\\]%?%.lua$")
+    if r then return r == "" and "." or r end
+  end
+  return "."
+end
+
+local function file_exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+local function dir_exists(path)
+  -- Opening a directory for reading succeeds on Linux; reading from it fails.
+  local f = io.open(path, "rb")
+  if not f then return false end
+  local ok, _, code = f:read(0)
+  f:close()
+  return ok == nil and code == 21 -- EISDIR
+end
+
+M.file_exists = file_exists
+M.dir_exists = dir_exists
+
+--- The data directory: opts.data_dir, else $HNET_DATA, else <root>/data.
+function M.data_root(opts)
+  if opts and opts.data_dir then return opts.data_dir end
+  local env = os.getenv("HNET_DATA")
+  if env and env ~= "" then return env end
+  return M.root() .. "/data"
+end
+
+-- A path as a person would type it from the repository root.
+local function shown(path)
+  local root = M.root()
+  if path:sub(1, #root + 1) == root .. "/" then return path:sub(#root + 2) end
+  return path
+end
+
+-- ---- helpers given to loaders -------------------------------------------------
+
+local function new_ctx(name, opts)
+  local ctx = { name = name, root = M.root(), hnet = core }
+  ctx.dir = M.data_root(opts) .. "/" .. name
+
+  --- Raise the standard "not found" error unless the data directory exists.
+  function ctx.require_dir(hint)
+    if not dir_exists(ctx.dir) then
+      error(("dataset '%s' not found in %s: %s"):format(name, shown(ctx.dir),
+        hint or "run 'make data' first"), 0)
+    end
+  end
+
+  --- The first of the candidate file names present in the data directory.
+  function ctx.find(candidates, hint)
+    if type(candidates) == "string" then candidates = { candidates } end
+    for _, c in ipairs(candidates) do
+      local p = ctx.dir .. "/" .. c
+      if file_exists(p) then return p end
+    end
+    error(("dataset '%s': %s not found in %s: %s"):format(name, table.concat(candidates, " or "),
+      shown(ctx.dir), hint or "run 'make data' first"), 0)
+  end
+
+  --- A classification dataset from IDX pairs:
+  --   ctx.idx_dataset{ train = {images, labels}, test = {images, labels},
+  --                    n_classes = 10, shape = {1, 28, 28}, scale = 1/255,
+  --                    class_names = {...}, hint = "..." }
+  -- Each file entry is a name or a list of alternative names. The image and
+  -- label counts must agree (hn_idx_read_labeled checks, naming both files).
+  function ctx.idx_dataset(spec)
+    ctx.require_dir(spec.hint)
+    local ds = { name = name, n_classes = spec.n_classes, shape = spec.shape,
+                 class_names = spec.class_names, source = shown(ctx.dir) }
+    for _, split in ipairs { "train", "test" } do
+      local img = ctx.find(spec[split][1], spec.hint)
+      local lab = ctx.find(spec[split][2], spec.hint)
+      local x, y = core.idx_read_labeled(img, lab, { n_classes = spec.n_classes,
+        scale = spec.scale or 1 / 255, shape = spec.shape })
+      ds[split] = { x = x, y = y }
+    end
+    return ds
+  end
+  return ctx
+end
+
+-- ---- loading -------------------------------------------------------------------
+
+--- Register a loader function(ctx, opts) -> dataset under `name` (takes
+-- precedence over datasets/<name>.lua). Clears cached loads of that name.
+function M.register(name, loader)
+  if type(name) ~= "string" or name == "" then
+    error("bad argument #1 to 'hnet.datasets.register' (dataset name expected)", 2)
+  end
+  if type(loader) ~= "function" then
+    error("bad argument #2 to 'hnet.datasets.register' (loader function expected, got " .. type(loader) .. ")", 2)
+  end
+  registered[name] = loader
+  for k in pairs(cache) do
+    if k:sub(1, #name + 1) == name .. "|" then cache[k] = nil end
+  end
+end
+
+--- The path of datasets/<name>.lua (whether or not it exists).
+function M.path(name)
+  return M.root() .. "/datasets/" .. name .. ".lua"
+end
+
+--- Names available: registered ones and the files in datasets/.
+function M.list()
+  local names, seen = {}, {}
+  for n in pairs(registered) do names[#names + 1] = n; seen[n] = true end
+  local p = io.popen('ls "' .. M.root() .. '/datasets" 2>/dev/null')
+  if p then
+    for f in p:lines() do
+      local n = f:match("^([%w_%-]+)%.lua$")
+      if n and not seen[n] then names[#names + 1] = n; seen[n] = true end
+    end
+    p:close()
+  end
+  table.sort(names)
+  return names
+end
+
+local function cache_key(name, opts)
+  local keys = {}
+  for k, v in pairs(opts) do
+    if k ~= "reload" then keys[#keys + 1] = tostring(k) .. "=" .. tostring(v) end
+  end
+  table.sort(keys)
+  return name .. "|" .. table.concat(keys, ",")
+end
+
+local function first_rows(split, n, what, name)
+  local have = split.x:size(1)
+  if n > have then
+    error(("dataset '%s': %s = %d but the set has %d samples"):format(name, what, n, have), 0)
+  end
+  if n == have then return split end
+  return { x = split.x:rows(1, n):clone(), y = split.y:rows(1, n):clone() }
+end
+
+--- Check a dataset table's structure; raises with what is wrong.
+function M.check(ds, name)
+  name = name or ds and ds.name or "?"
+  local function bad(msg) error(("dataset '%s': %s"):format(name, msg), 0) end
+  if type(ds) ~= "table" then bad("the loader returned " .. type(ds) .. ", not a dataset table") end
+  if math.type(ds.n_classes) ~= "integer" or ds.n_classes < 1 then bad("n_classes must be a positive integer") end
+  for _, split in ipairs { "train", "test" } do
+    local s = ds[split]
+    if type(s) ~= "table" or s.x == nil or s.y == nil then bad(split .. " = {x =, y =} is missing") end
+    local n = s.x:size(1)
+    if s.y:ndim() ~= 1 or s.y:size(1) ~= n then
+      bad(("%s: %d inputs but labels of shape %s"):format(split, n, tostring(s.y)))
+    end
+  end
+  return ds
+end
+
+--- Load (or return the cached) dataset `name`.
+function M.load(name, opts)
+  if type(name) ~= "string" then
+    error("bad argument #1 to 'hnet.datasets.load' (dataset name expected, got " .. type(name) .. ")", 2)
+  end
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error("bad argument #2 to 'hnet.datasets.load' (options table expected)", 2)
+  end
+  local key = cache_key(name, opts)
+  if cache[key] and not opts.reload then return cache[key] end
+  if opts.n_train or opts.n_test then
+    -- The full set comes from (or goes to) the cache; the cut is cached too.
+    local base_opts = {}
+    for k, v in pairs(opts) do
+      if k ~= "n_train" and k ~= "n_test" then base_opts[k] = v end
+    end
+    local base = M.load(name, base_opts)
+    local ds = {}
+    for k, v in pairs(base) do ds[k] = v end
+    if opts.n_train then ds.train = first_rows(base.train, opts.n_train, "n_train", name) end
+    if opts.n_test then ds.test = first_rows(base.test, opts.n_test, "n_test", name) end
+    cache[key] = ds
+    return ds
+  end
+  local loader = registered[name]
+  if not loader then
+    local path = M.path(name)
+    if not file_exists(path) then
+      error(("dataset '%s' is unknown: no loader registered and no file %s (available: %s)")
+        :format(name, shown(path), table.concat(M.list(), ", ")), 2)
+    end
+    local chunk, err = loadfile(path)
+    if not chunk then error(("dataset '%s': %s"):format(name, err), 2) end
+    loader = chunk()
+    if type(loader) ~= "function" then
+      error(("dataset '%s': %s must return a loader function(ctx, opts), returned %s")
+        :format(name, shown(path), type(loader)), 2)
+    end
+  end
+  local ds = loader(new_ctx(name, opts), opts)
+  M.check(ds, name)
+  ds.name = ds.name or name
+  cache[key] = ds
+  return ds
+end
+
+--- Forget cached datasets (all, or one name).
+function M.clear_cache(name)
+  for k in pairs(cache) do
+    if not name or k:sub(1, #name + 1) == name .. "|" then cache[k] = nil end
+  end
+end
+
+return M

@@ -1,0 +1,256 @@
+--- The hypernetwork learner (von Oswald et al., ICLR 2020).
+--
+-- A target network with no weights of its own; its weights W_t = h(e_t; θ)
+-- come from a hypernetwork (full or chunked) and a learned embedding e_t per
+-- task. When task T starts, the outputs for all earlier tasks are fixed as
+-- targets W*_t = h(e_t; θ*) (stored, or recomputed from a snapshot of θ*),
+-- and while T is learned the loss is
+--     L_task(T) + β/(T−1) · Σ_{t<T} ‖h(e_t; θ) − W*_t‖²
+-- minimised over θ and e_T (earlier embeddings stay fixed). The regulariser
+-- for every earlier task is ONE batched hypernetwork pass (all their chunk
+-- rows in one GEMM per layer), optionally over a random subset of `reg_tasks`
+-- earlier tasks per step (the sum is then divided by that number). With
+-- `lookahead`, the regulariser is evaluated at θ + Δθ, Δθ being the Adam step
+-- the task loss alone would take (held constant), as in the paper's runs.
+--
+--   local learner = hnet.learners.hypernet {
+--     target = { "mlp", hidden = {100, 100} },
+--     hnet = { embedding = 8, hidden = {50, 50}, chunk = 0, chunk_embedding = 8 },
+--     beta = 0.01, lr = 1e-3, batch = 32, iterations = 1000, lookahead = false }
+local hnet = require "hnet"
+local util = require "hnet.util"
+local common = require "hnet.learners.common"
+
+local Learner = {}
+Learner.__index = Learner
+
+local FNAME = "hnet.learners.hypernet"
+local DEFAULTS = {
+  target = { "mlp", hidden = { 100, 100 } },
+  hnet = {},
+  beta = 0.01, lr = 1e-3, beta1 = 0.9, beta2 = 0.999, batch = 32, iterations = 1000,
+  lookahead = false, reg_tasks = 0, store_targets = true, emb_var = 1.0,
+  eval_batch = 1000, seed = 1, train_theta = true,
+}
+local ALLOWED = {}
+for k in pairs(DEFAULTS) do ALLOWED[#ALLOWED + 1] = k end
+local HNET_KEYS = { "embedding", "hidden", "act", "alpha", "chunk", "chunk_embedding" }
+
+local M = {}
+
+function M.new(opts)
+  local o = common.options(opts, DEFAULTS, ALLOWED, FNAME)
+  local h = util.options(o.hnet, HNET_KEYS, FNAME .. " (field 'hnet')")
+  o.hnet = {
+    embedding = util.int(h, "embedding", 8, 1, nil, FNAME),
+    hidden = util.int_list(h, "hidden", { 50, 50 }, FNAME),
+    act = util.string(h, "act", "relu", { "relu", "elu", "tanh", "sigmoid", "identity" }, FNAME),
+    alpha = util.number(h, "alpha", 1, 1e-6, nil, FNAME),
+    chunk = util.int(h, "chunk", 0, 0, nil, FNAME),
+    chunk_embedding = util.int(h, "chunk_embedding", 8, 1, nil, FNAME),
+  }
+  util.number(o, "beta", nil, 0, nil, FNAME)
+  util.number(o, "lr", nil, 0, nil, FNAME)
+  util.int(o, "batch", nil, 1, nil, FNAME)
+  util.int(o, "iterations", nil, 0, nil, FNAME)
+  util.int(o, "reg_tasks", nil, 0, nil, FNAME)
+  util.int(o, "eval_batch", nil, 1, nil, FNAME)
+  util.bool(o, "lookahead", nil, FNAME)
+  util.bool(o, "store_targets", nil, FNAME)
+  util.bool(o, "train_theta", nil, FNAME)
+  return setmetatable({ o = o, name = "hypernet", per_task_nets = true }, Learner)
+end
+
+--- info: { n_tasks, n_outputs, input_shape, kind = "classification"|"regression" }
+function Learner:setup(info)
+  local o = self.o
+  self.info = info
+  self.rng = hnet.rng(o.seed, 1)
+  self.net = common.target_net(o.target, info.input_shape, info.n_outputs,
+                               math.max(o.batch, o.eval_batch), FNAME)
+  local n_tasks = info.n_tasks
+  self.h = hnet.hypernet {
+    target = self.net, embedding = o.hnet.embedding, hidden = o.hnet.hidden,
+    act = o.hnet.act, alpha = o.hnet.alpha, chunk = o.hnet.chunk,
+    chunk_embedding = o.hnet.chunk_embedding, max_tasks = math.max(1, n_tasks),
+  }
+  local n_w, n_theta, n_emb = self.net:n_params(), self.h:n_params(), o.hnet.embedding
+  self.n_w, self.n_theta = n_w, n_theta
+  self.theta = hnet.tensor(n_theta)
+  self.h:init(self.theta, nil, { emb_var = o.emb_var, rng = self.rng })
+  self.dtheta = hnet.tensor(n_theta)
+  self.E = hnet.tensor(n_tasks, n_emb)
+  self.dE = hnet.tensor(1, n_emb)
+  self.W = hnet.tensor(1, n_w)
+  self.dW = hnet.tensor(1, n_w)
+  local out = self.net:out_shape()
+  self.logits = hnet.tensor(o.batch, out[1])
+  self.dlogits = hnet.tensor(o.batch, out[1])
+  self.eval_out = hnet.tensor(o.eval_batch, out[1])
+  if self.net:n_stats() > 0 then self.stats = {} end
+  return self
+end
+
+function Learner:n_trainable()
+  return self.n_theta + self.o.hnet.embedding * self.info.n_tasks
+end
+
+--- Rows 1..p of a [n, ...] tensor as a view (nil for p = 0).
+local function head_rows(t, p)
+  if p == 0 then return nil end
+  return t:rows(1, p)
+end
+
+function Learner:begin_task(t, task)
+  local o = self.o
+  if t > self.E:size(1) then
+    error(("%s: task %d but the learner was set up for %d tasks"):format(FNAME, t, self.E:size(1)), 2)
+  end
+  self.t = t
+  local p = t - 1
+  -- The new task's embedding, e_t ~ N(0, emb_var).
+  self.e = self.E:rows(t, t)
+  self.e:copy(self.h:embeddings(1, { var = o.emb_var, rng = self.rng }))
+  if self.stats then self.stats[t] = self.net:init_stats() end
+  -- Fresh optimisers per task, as in the paper's code.
+  self.opt_theta = hnet.adam { n = self.n_theta, lr = o.lr, beta1 = o.beta1, beta2 = o.beta2 }
+  self.opt_e = hnet.adam { n = o.hnet.embedding, lr = o.lr, beta1 = o.beta1, beta2 = o.beta2 }
+  -- Regulariser targets for the p earlier tasks: one batched pass.
+  self.n_reg = 0
+  if p > 0 and o.beta > 0 then
+    local n_reg = (o.reg_tasks > 0 and o.reg_tasks < p) and o.reg_tasks or p
+    self.n_reg = n_reg
+    local n_w, n_emb = self.n_w, o.hnet.embedding
+    if not self.Wstar or self.Wstar:size(1) < p then
+      self.Wstar = hnet.tensor(self.info.n_tasks, n_w)
+      self.Wprev = hnet.tensor(self.info.n_tasks, n_w)
+      self.dWprev = hnet.tensor(self.info.n_tasks, n_w)
+      self.Esub = hnet.tensor(self.info.n_tasks, n_emb)
+    end
+    local Eprev = head_rows(self.E, p)
+    if o.store_targets then
+      self.h:forward(self.theta, Eprev, { out = head_rows(self.Wstar, p) })
+    else
+      self.theta_star = self.theta:clone()
+    end
+    if o.lookahead then
+      self.theta_la = hnet.tensor(self.n_theta)
+      self.dtheta_la = hnet.tensor(self.n_theta)
+    end
+    -- Views used every step (made once here: no allocation per step).
+    self.Eprev, self.Wstar_prev = Eprev, head_rows(self.Wstar, p)
+    self.reg_E = n_reg == p and Eprev or head_rows(self.Esub, n_reg)
+    self.reg_W = head_rows(self.Wprev, n_reg)
+    self.reg_dW = head_rows(self.dWprev, n_reg)
+    self.reg_Wstar = self.Wstar_prev
+    if n_reg < p then
+      self.reg_Wsel = hnet.tensor(n_reg, n_w)
+      self.reg_idx = {}
+    end
+  end
+  self.batcher = common.batcher(task.train, o.batch, self.rng)
+end
+
+-- The regulariser term: adds its gradient to dtheta, returns its value.
+function Learner:regularise(theta_at)
+  local o, p, n_reg = self.o, self.t - 1, self.n_reg
+  local E, Wstar = self.reg_E, self.reg_Wstar
+  if n_reg < p then -- a random subset of the earlier tasks this step
+    local perm = self.rng:permutation(p)
+    for i = 1, n_reg do self.reg_idx[i] = perm[i] end
+    hnet.transform.gather(self.Eprev, self.reg_idx, { out = self.reg_E })
+    if o.store_targets then
+      hnet.transform.gather(self.Wstar_prev, self.reg_idx, { out = self.reg_Wsel })
+      Wstar = self.reg_Wsel
+    end
+  end
+  if not o.store_targets then -- recompute the targets from θ*
+    Wstar = n_reg < p and self.reg_Wsel or self.Wstar_prev
+    self.h:forward(self.theta_star, E, { out = Wstar })
+  end
+  self.h:forward(theta_at, E, { out = self.reg_W })
+  self.reg_dW:zero()
+  local reg = hnet.cl.output_reg(self.reg_W, Wstar, o.beta, self.reg_dW)
+  self.h:backward(theta_at, self.reg_dW, self.dtheta, nil)
+  return reg
+end
+
+local function check_finite(value, what, t, it)
+  if value ~= value or value == math.huge or value == -math.huge then
+    error(("%s: %s is %s at task %d, iteration %d: lower the learning rate (lr) or beta")
+      :format(FNAME, what, tostring(value), t, it), 0)
+  end
+end
+
+function Learner:train_step(it)
+  local o, h, net = self.o, self.h, self.net
+  local x, y = self.batcher:next()
+  local n = x:size(1)
+  local logits = n == o.batch and self.logits or self.logits:rows(1, n)
+  local dlogits = n == o.batch and self.dlogits or self.dlogits:rows(1, n)
+  h:forward(self.theta, self.e, { out = self.W })
+  net:forward(self.W, x, { train = true, rng = self.rng, out = logits,
+                           stats = self.stats and self.stats[self.t] })
+  local loss
+  if self.info.kind == "regression" then
+    loss = hnet.loss.mse(logits, y:view(n, 1), { grad = dlogits })
+  else
+    loss = hnet.loss.xent(logits, y, { grad = dlogits })
+  end
+  check_finite(loss, "the task loss", self.t, it)
+  self.dW:zero()
+  net:backward(self.W, dlogits, self.dW)
+  self.dtheta:zero()
+  self.dE:zero()
+  h:backward(self.theta, self.dW, self.dtheta, self.dE)
+  local reg = 0
+  if self.n_reg > 0 then
+    local at = self.theta
+    if o.lookahead then
+      self.opt_theta:delta(self.theta, self.dtheta, self.dtheta_la)
+      self.theta_la:copy(self.theta)
+      self.theta_la:add(self.dtheta_la)
+      at = self.theta_la
+    end
+    reg = self:regularise(at)
+    check_finite(reg, "the regulariser", self.t, it)
+  end
+  if o.train_theta then self.opt_theta:step(self.theta, self.dtheta) end
+  self.opt_e:step(self.e, self.dE)
+  return loss, reg
+end
+
+--- Train on the current task; hooks.step(it, loss, reg) after each step.
+function Learner:train_task(t, task, hooks)
+  for it = 1, self.o.iterations do
+    local loss, reg = self:train_step(it)
+    if hooks and hooks.step then hooks.step(it, loss, reg) end
+  end
+end
+
+function Learner:end_task() end
+
+--- Before an evaluation: generate the weights of tasks 1..n_seen in one pass.
+function Learner:begin_eval(n_seen)
+  if not self.Weval or self.Weval:size(1) < n_seen then
+    self.Weval = hnet.tensor(self.info.n_tasks, self.n_w)
+  end
+  self.h:forward(self.theta, head_rows(self.E, n_seen), { out = head_rows(self.Weval, n_seen) })
+  self.eval_rows = {}
+  for t = 1, n_seen do self.eval_rows[t] = self.Weval:rows(t, t) end
+end
+
+--- The target network's output for x under task t's weights (eval mode).
+-- Returns a tensor valid until the next call.
+function Learner:task_forward(x, t)
+  local n = x:size(1)
+  local out = n == self.o.eval_batch and self.eval_out or self.eval_out:rows(1, n)
+  return self.net:forward(self.eval_rows[t], x, { train = false, out = out,
+                                                   stats = self.stats and self.stats[t] })
+end
+
+--- Task embeddings (a copy) and the hypernetwork parameters (the tensor).
+function Learner:embeddings() return self.E:clone() end
+function Learner:parameters() return self.theta end
+
+return M

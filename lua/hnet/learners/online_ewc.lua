@@ -1,0 +1,27 @@
+--- Online EWC (Schwarz et al., ICML 2018): one running Fisher
+-- F = γ F + F_t and one anchor W* (the weights after the last task); penalty
+-- λ/2 Σ_i F_i (W_i − W*_i)².  lambda (default 5000), gamma (default 1),
+-- fisher_samples (default 200).
+local hnet = require "hnet"
+local util = require "hnet.util"
+local plain = require "hnet.learners.plain"
+
+local OnlineEWC = {}
+
+function OnlineEWC:penalty(dW)
+  if not self.F then return 0 end
+  return hnet.cl.quad_penalty(self.W, self.W_star, self.F, self.o.lambda, dW)
+end
+
+function OnlineEWC:consolidate(t, task)
+  local F_t = self:fisher(t, task, self.o.fisher_samples)
+  if self.F then hnet.cl.fisher_merge(self.F, F_t, self.o.gamma) else self.F = F_t end
+  self.W_star = self.W:clone()
+end
+
+return plain.class("online_ewc", { lambda = 5000, gamma = 1.0, fisher_samples = 200 }, OnlineEWC,
+  function(self)
+    util.number(self.o, "lambda", nil, 0, nil, self.fname)
+    util.number(self.o, "gamma", nil, 0, 1, self.fname)
+    util.int(self.o, "fisher_samples", nil, 1, nil, self.fname)
+  end)

@@ -1,0 +1,191 @@
+--- The shared body of the baselines: a target network whose weights W are
+-- trained directly (no hypernetwork). Fine-tuning is this with nothing added;
+-- EWC, online EWC and SI add a penalty and its bookkeeping through hooks;
+-- `separate` keeps one W per task; `joint` trains on every task seen so far.
+--
+-- Heads follow the scenario chosen by hnet.run: a multi-head output layer
+-- (CL1: task t trains and is evaluated on its own columns), one shared head
+-- (CL2), or one head over every class seen so far (CL3).
+--
+-- Hooks a learner may define (all optional):
+--   self:penalty(dW) -> value      add the penalty's gradient to dW
+--   self:after_step(g, delta)      g: the task-loss gradient, delta: W_new - W_old
+--   self:consolidate(t, task)      at the end of task t
+local hnet = require "hnet"
+local util = require "hnet.util"
+local common = require "hnet.learners.common"
+
+local M = {}
+local Plain = {}
+Plain.__index = Plain
+M.Plain = Plain
+
+M.DEFAULTS = {
+  target = { "mlp", hidden = { 100, 100 } },
+  lr = 1e-3, beta1 = 0.9, beta2 = 0.999, batch = 32, iterations = 1000,
+  eval_batch = 1000, seed = 1,
+}
+
+--- A learner class `name` with extra defaults; returns the module { new = }.
+-- `init(self)` (optional) checks the extra options after construction.
+function M.class(name, extra, cls, init)
+  local defaults, allowed = {}, {}
+  for k, v in pairs(M.DEFAULTS) do defaults[k] = v end
+  for k, v in pairs(extra or {}) do defaults[k] = v end
+  for k in pairs(defaults) do allowed[#allowed + 1] = k end
+  cls = cls or {}
+  cls.__index = cls
+  setmetatable(cls, { __index = Plain })
+  local fname = "hnet.learners." .. name
+  return {
+    class = cls,
+    new = function(opts)
+      local o = common.options(opts, defaults, allowed, fname)
+      util.number(o, "lr", nil, 0, nil, fname)
+      util.int(o, "batch", nil, 1, nil, fname)
+      util.int(o, "iterations", nil, 0, nil, fname)
+      util.int(o, "eval_batch", nil, 1, nil, fname)
+      local self = setmetatable({ o = o, name = name, fname = fname, per_task_nets = false }, cls)
+      if init then init(self) end
+      return self
+    end,
+  }
+end
+
+function Plain:setup(info)
+  local o = self.o
+  self.info = info
+  self.rng = hnet.rng(o.seed, 2)
+  self.net = common.target_net(o.target, info.input_shape, info.n_outputs,
+                               math.max(o.batch, o.eval_batch), self.fname)
+  self.n_w = self.net:n_params()
+  self.W = self:new_weights()
+  self.dW = hnet.tensor(self.n_w)
+  local k = self.net:out_shape()[1]
+  self.logits, self.dlogits = hnet.tensor(o.batch, k), hnet.tensor(o.batch, k)
+  self.eval_out = hnet.tensor(o.eval_batch, k)
+  if self.net:n_stats() > 0 then self.stats = self.net:init_stats() end
+  return self
+end
+
+--- A freshly initialised weight vector.
+function Plain:new_weights()
+  local W = hnet.tensor(self.n_w)
+  self.net:init(W, self.rng)
+  return W
+end
+
+function Plain:n_trainable() return self.n_w end
+
+function Plain:new_optimiser()
+  local o = self.o
+  return hnet.adam { n = self.n_w, lr = o.lr, beta1 = o.beta1, beta2 = o.beta2 }
+end
+
+--- Training view of task t: its batcher, mask and label offset.
+function Plain:task_view(t, task)
+  local info = self.info
+  local sc = info.scenario
+  return {
+    batcher = common.batcher(task.train, self.o.batch, self.rng),
+    mask = info.masks(t, t),
+    offset = sc == "domain" and 0 or info.heads[t].offset,
+  }
+end
+
+function Plain:begin_task(t, task)
+  self.t = t
+  self.view = self:task_view(t, task)
+  if not self.opt or self.o.reset_optimiser ~= false then self.opt = self:new_optimiser() end
+  if self.after_step then
+    self.g = self.g or hnet.tensor(self.n_w)
+    self.W_old = self.W_old or hnet.tensor(self.n_w)
+    self.delta = self.delta or hnet.tensor(self.n_w)
+  end
+end
+
+function Plain:train_step(it, view)
+  view = view or self.view
+  local o, net = self.o, self.net
+  local x, y = view.batcher:next()
+  if view.offset ~= 0 then y:add(view.offset) end
+  local n = x:size(1)
+  local logits = n == o.batch and self.logits or self.logits:rows(1, n)
+  local dlogits = n == o.batch and self.dlogits or self.dlogits:rows(1, n)
+  net:forward(self.W, x, { train = true, rng = self.rng, out = logits, stats = self.stats })
+  local loss
+  if self.info.kind == "regression" then
+    loss = hnet.loss.mse(logits, y:view(n, 1), { grad = dlogits })
+  else
+    loss = hnet.loss.xent(logits, y, { mask = view.mask, grad = dlogits })
+  end
+  if loss ~= loss or loss == math.huge then
+    error(("%s: the task loss is %s at task %d, iteration %d: lower the learning rate (lr)")
+      :format(self.fname, tostring(loss), self.t, it), 0)
+  end
+  self.dW:zero()
+  net:backward(self.W, dlogits, self.dW)
+  if self.after_step then self.g:copy(self.dW) end
+  local pen = self.penalty and self:penalty(self.dW) or 0
+  if self.after_step then self.W_old:copy(self.W) end
+  self.opt:step(self.W, self.dW)
+  if self.after_step then
+    self.delta:copy(self.W)
+    self.delta:sub(self.W_old)
+    self:after_step(self.g, self.delta)
+  end
+  return loss, pen
+end
+
+function Plain:train_task(t, task, hooks)
+  for it = 1, self.o.iterations do
+    local loss, pen = self:train_step(it)
+    if hooks and hooks.step then hooks.step(it, loss, pen) end
+  end
+end
+
+function Plain:end_task(t, task)
+  if self.consolidate then self:consolidate(t, task) end
+end
+
+function Plain:begin_eval() end
+
+--- The whole output layer for x (eval mode); valid until the next call.
+function Plain:head_forward(x, W)
+  local n = x:size(1)
+  local out = n == self.o.eval_batch and self.eval_out or self.eval_out:rows(1, n)
+  return self.net:forward(W or self.W, x, { train = false, out = out, stats = self.stats })
+end
+
+--- The empirical Fisher information of the task-loss at W, from `n` training
+-- samples of task t, one at a time (a diagonal of squared per-sample
+-- gradients; n calls into C per task, not per step).
+function Plain:fisher(t, task, n)
+  local F = hnet.tensor(self.n_w)
+  local g = hnet.tensor(self.n_w)
+  local data = task.train
+  local count = math.min(n, data.x:size(1))
+  local order = self.rng:permutation(data.x:size(1))
+  local mask = self.info.masks(t, t)
+  local offset = self.info.scenario == "domain" and 0 or self.info.heads[t].offset
+  local k = self.net:out_shape()[1]
+  local out, dout = hnet.tensor(1, k), hnet.tensor(1, k)
+  local yb = hnet.tensor(1)
+  for s = 1, count do
+    local i = order[s]
+    local x = data.x:rows(i, i)
+    self.net:forward(self.W, x, { train = false, out = out, stats = self.stats })
+    if self.info.kind == "regression" then
+      hnet.loss.mse(out, data.y:rows(i, i):view(1, 1), { grad = dout })
+    else
+      yb:set(1, data.y:get(i) + offset)
+      hnet.loss.xent(out, yb, { mask = mask, grad = dout })
+    end
+    g:zero()
+    self.net:backward(self.W, dout, g)
+    hnet.cl.fisher_acc(F, g, 1 / count)
+  end
+  return F
+end
+
+return M

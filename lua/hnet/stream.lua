@@ -1,0 +1,198 @@
+--- hnet.stream — sequences of tasks for continual learning.
+--
+--   local s = hnet.stream.permuted(fm, { tasks = 10, seed = 1, pad = 32 })
+--   s:len()                 -- 10
+--   s:get(3)                -- task 3 (built on first use)
+--   for i, task in ipairs(s.tasks) do ... end      -- #s.tasks == s:len()
+--
+-- Constructors:
+--   stream.permuted(ds, {tasks = 10, seed =, pad = 32})   every task permuted, the
+--       first included (as in hypercl); task i draws its permutation from
+--       hnet.rng(seed, i)
+--   stream.split(ds, {classes_per_task = 2, classes = {...}, tasks =})
+--       task i holds classes classes[(i-1)*k+1 .. i*k] relabelled 0..k-1
+--       (SplitMNIST: 0/1, 2/3, ...); task.classes has the original labels
+--   stream.rotated(ds, {angles = {0, 45, 90}})             or {tasks =, step =}
+--   stream.from(list_of_tasks)
+--   stream.custom{n =, make = function(i) return task end, name =}
+--
+-- Memory: a stream builds task i on first access (make(i), cheap: for a
+-- permuted task it only draws the permutation) and keeps that task table,
+-- which holds no data. The data of a task (its train and test splits) are
+-- computed by the C transforms when task.train / task.test is first read and
+-- are held by the stream's split cache: the `keep` (default 4) most recently
+-- used splits are kept, older ones only while the caller still references
+-- them, after which the collector frees them and a later access rebuilds
+-- them (identically: every transform is seeded). Evaluating all earlier
+-- tasks thus touches only their test splits; 100 permuted tasks never hold
+-- 100 training sets at once. Tasks passed to stream.from are used as given.
+local core = require "hnet.core"
+local tasks = require "hnet.tasks"
+
+local M = {}
+
+local Stream = {}
+Stream.__index = Stream
+
+local function argerr(fname, msg, level)
+  error(("bad argument to '%s' (%s)"):format(fname, msg), (level or 2) + 1)
+end
+
+local function options(opts, allowed, fname)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then argerr(fname, "options table expected, got " .. type(opts), 2) end
+  local set = {}
+  for _, k in ipairs(allowed) do set[k] = true end
+  for k in pairs(opts) do
+    if not set[k] then
+      argerr(fname, ("unknown option '%s' (allowed: %s)"):format(tostring(k), table.concat(allowed, ", ")), 2)
+    end
+  end
+  return opts
+end
+
+local function new_stream(name, n, make, keep, as_given)
+  local s = setmetatable({ name = name, n = n, _make = make, _tasks = {}, _as_given = as_given,
+                           _cache = tasks.split_cache(keep or 4) }, Stream)
+  s.tasks = setmetatable({}, {
+    __index = function(_, i)
+      if math.type(i) == "integer" and i >= 1 and i <= n then return s:get(i) end
+      return nil
+    end,
+    __len = function() return n end,
+    __newindex = function() error("stream.tasks is read-only; build a new stream with hnet.stream.from", 2) end,
+  })
+  return s
+end
+
+--- Number of tasks.
+function Stream:len() return self.n end
+
+--- Task i (1-based), built on first use.
+function Stream:get(i)
+  if math.type(i) ~= "integer" or i < 1 or i > self.n then
+    error(("stream '%s': task index %s out of range 1..%d"):format(self.name, tostring(i), self.n), 2)
+  end
+  local t = self._tasks[i]
+  if t == nil then
+    t = self._make(i)
+    if type(t) ~= "table" then
+      error(("stream '%s': make(%d) returned %s, not a task"):format(self.name, i, type(t)), 2)
+    end
+    -- Lazy tasks made here keep their splits in the stream's cache.
+    if not self._as_given and tasks.is_task(t) and rawget(t, "_build")
+       and rawget(t, "_cache") == nil and rawget(t, "train") == nil and rawget(t, "test") == nil then
+      rawset(t, "_cache", self._cache)
+    end
+    if not self._as_given then t.stream_index = i end
+    self._tasks[i] = t
+  end
+  return t
+end
+
+--- Iterate: for i, task in s:iter() do ... end
+function Stream:iter()
+  local i = 0
+  return function()
+    i = i + 1
+    if i <= self.n then return i, self:get(i) end
+  end
+end
+
+--- Task names, in order.
+function Stream:names()
+  local out = {}
+  for i = 1, self.n do out[i] = self:get(i).name end
+  return out
+end
+
+--- Drop every cached split (they are rebuilt on access).
+function Stream:release()
+  self._cache:clear()
+end
+
+Stream.__len = function(s) return s.n end
+Stream.__tostring = function(s) return ("stream '%s' (%d tasks)"):format(s.name, s.n) end
+
+-- ---- constructors ---------------------------------------------------------------
+
+function M.permuted(ds, opts)
+  local f = "hnet.stream.permuted"
+  local o = options(opts, { "tasks", "seed", "pad", "keep", "name" }, f)
+  local n = o.tasks or 10
+  if math.type(n) ~= "integer" or n < 1 then argerr(f, "field 'tasks': positive integer expected", 2) end
+  local seed = o.seed or (core.seed and core.seed() or 1)
+  local base = ds.name or "data"
+  return new_stream(o.name or ("permuted-" .. base), n, function(i)
+    return tasks.permuted(ds, { seed = seed, stream = i, pad = o.pad,
+                                name = ("%s/permuted-%d"):format(base, i) })
+  end, o.keep)
+end
+
+function M.split(ds, opts)
+  local f = "hnet.stream.split"
+  local o = options(opts, { "classes_per_task", "classes", "tasks", "keep", "name" }, f)
+  local k = o.classes_per_task or 2
+  if math.type(k) ~= "integer" or k < 1 then argerr(f, "field 'classes_per_task': positive integer expected", 2) end
+  local order = o.classes
+  if order == nil then
+    order = {}
+    for c = 0, ds.n_classes - 1 do order[#order + 1] = c end
+  end
+  local n = o.tasks or #order // k
+  if math.type(n) ~= "integer" or n < 1 or n * k > #order then
+    argerr(f, ("%d tasks of %d classes need %d classes; %d available"):format(n, k, n * k, #order), 2)
+  end
+  local base = ds.name or "data"
+  return new_stream(o.name or ("split-" .. base), n, function(i)
+    local cls = table.move(order, (i - 1) * k + 1, i * k, 1, {})
+    return tasks.class_subset(ds, { classes = cls,
+                                    name = ("%s/split-%d(%s)"):format(base, i, table.concat(cls, ",")) })
+  end, o.keep)
+end
+
+function M.rotated(ds, opts)
+  local f = "hnet.stream.rotated"
+  local o = options(opts, { "angles", "tasks", "step", "keep", "name" }, f)
+  local angles = o.angles
+  if angles == nil then
+    local n, step = o.tasks, o.step
+    if math.type(n) ~= "integer" or n < 1 or type(step) ~= "number" then
+      argerr(f, "give 'angles' (a list of degrees) or 'tasks' and 'step'", 2)
+    end
+    angles = {}
+    for i = 1, n do angles[i] = (i - 1) * step end
+  end
+  if type(angles) ~= "table" or #angles < 1 then argerr(f, "field 'angles': a list of degrees expected", 2) end
+  for i, a in ipairs(angles) do
+    if type(a) ~= "number" or a ~= a then argerr(f, ("field 'angles': entry %d is not a number"):format(i), 2) end
+  end
+  local base = ds.name or "data"
+  return new_stream(o.name or ("rotated-" .. base), #angles, function(i)
+    return tasks.rotated(ds, { degrees = angles[i], name = ("%s/rotated-%g"):format(base, angles[i]) })
+  end, o.keep)
+end
+
+function M.from(list, opts)
+  local f = "hnet.stream.from"
+  if type(list) ~= "table" or #list < 1 then argerr(f, "a non-empty list of tasks expected", 2) end
+  local o = options(opts, { "name", "keep" }, f)
+  for i, t in ipairs(list) do
+    if type(t) ~= "table" then argerr(f, ("entry %d is a %s, not a task"):format(i, type(t)), 2) end
+  end
+  local items = table.move(list, 1, #list, 1, {})
+  return new_stream(o.name or "stream", #items, function(i) return items[i] end, o.keep, true)
+end
+
+function M.custom(spec)
+  local f = "hnet.stream.custom"
+  local o = options(spec, { "n", "make", "name", "keep" }, f)
+  if math.type(o.n) ~= "integer" or o.n < 1 then argerr(f, "field 'n': positive integer expected", 2) end
+  if type(o.make) ~= "function" then argerr(f, "field 'make': function(i) returning a task expected", 2) end
+  return new_stream(o.name or "custom", o.n, o.make, o.keep)
+end
+
+--- Is v a stream?
+function M.is_stream(v) return getmetatable(v) == Stream end
+
+return M

@@ -1,0 +1,121 @@
+--- Option checking for the Lua side of hnet: the same rules as the C binding
+-- (unknown keys are errors that name the function, the argument and the key;
+-- values are checked for type and range).
+--
+--   local util = require "hnet.util"
+--   local o = util.options(opts, { "inputs", "hidden", "outputs" }, "hnet.mlp")
+--   local n = util.int(o, "inputs", nil, 1, nil, "hnet.mlp")    -- required
+--   local p = util.number(o, "dropout", 0, 0, 0.999, "hnet.mlp")
+local M = {}
+
+local function argerr(fname, argn, msg, level)
+  error(("bad argument #%d to '%s' (%s)"):format(argn or 1, fname or "?", msg), (level or 2) + 1)
+end
+
+--- Check that opts is nil or a table whose keys are all in `allowed`.
+-- Returns opts (or an empty table for nil).
+function M.options(opts, allowed, fname, argn)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    argerr(fname, argn, "options table expected, got " .. type(opts), 2)
+  end
+  local set = {}
+  for _, k in ipairs(allowed) do set[k] = true end
+  for k in pairs(opts) do
+    if not set[k] then
+      local names = {}
+      for _, a in ipairs(allowed) do names[#names + 1] = a end
+      table.sort(names)
+      argerr(fname, argn, ("unknown option '%s' (allowed: %s)"):format(tostring(k), table.concat(names, ", ")), 2)
+    end
+  end
+  return opts
+end
+
+local function range_text(lo, hi)
+  if lo and hi then return ("in [%s, %s]"):format(lo, hi) end
+  if lo then return (">= %s"):format(lo) end
+  if hi then return ("<= %s"):format(hi) end
+  return ""
+end
+
+--- An integer field; `default` nil makes it required.
+function M.int(o, key, default, lo, hi, fname, argn)
+  local v = o[key]
+  if v == nil then
+    if default == nil then argerr(fname, argn, ("field '%s' is required"):format(key), 2) end
+    return default
+  end
+  if math.type(v) ~= "integer" and not (type(v) == "number" and v == math.floor(v)) then
+    argerr(fname, argn, ("field '%s': integer expected, got %s"):format(key, tostring(v)), 2)
+  end
+  v = math.tointeger(v)
+  if (lo and v < lo) or (hi and v > hi) then
+    argerr(fname, argn, ("field '%s': integer %s expected, got %d"):format(key, range_text(lo, hi), v), 2)
+  end
+  return v
+end
+
+--- A number field; `default` nil makes it required.
+function M.number(o, key, default, lo, hi, fname, argn)
+  local v = o[key]
+  if v == nil then
+    if default == nil then argerr(fname, argn, ("field '%s' is required"):format(key), 2) end
+    return default
+  end
+  if type(v) ~= "number" or v ~= v then
+    argerr(fname, argn, ("field '%s': number expected, got %s"):format(key, tostring(v)), 2)
+  end
+  if (lo and v < lo) or (hi and v > hi) then
+    argerr(fname, argn, ("field '%s': number %s expected, got %s"):format(key, range_text(lo, hi), v), 2)
+  end
+  return v
+end
+
+--- A string field, optionally one of `choices`.
+function M.string(o, key, default, choices, fname, argn)
+  local v = o[key]
+  if v == nil then
+    if default == nil then argerr(fname, argn, ("field '%s' is required"):format(key), 2) end
+    return default
+  end
+  if type(v) ~= "string" then
+    argerr(fname, argn, ("field '%s': string expected, got %s"):format(key, type(v)), 2)
+  end
+  if choices then
+    for _, c in ipairs(choices) do if c == v then return v end end
+    argerr(fname, argn, ("field '%s': one of %s expected, got '%s'"):format(key, table.concat(choices, ", "), v), 2)
+  end
+  return v
+end
+
+--- A boolean field.
+function M.bool(o, key, default, fname, argn)
+  local v = o[key]
+  if v == nil then return default end
+  if type(v) ~= "boolean" then
+    argerr(fname, argn, ("field '%s': boolean expected, got %s"):format(key, type(v)), 2)
+  end
+  return v
+end
+
+--- A list of positive integers (a single integer stands for a list of one).
+function M.int_list(o, key, default, fname, argn)
+  local v = o[key]
+  if v == nil then return default end
+  if type(v) == "number" then v = { v } end
+  if type(v) ~= "table" then
+    argerr(fname, argn, ("field '%s': list of integers expected, got %s"):format(key, type(v)), 2)
+  end
+  local out = {}
+  for i = 1, #v do
+    local x = v[i]
+    if math.type(x) ~= "integer" or x < 1 then
+      argerr(fname, argn, ("field '%s': entry %d must be a positive integer, got %s"):format(key, i, tostring(x)), 2)
+    end
+    out[i] = x
+  end
+  return out
+end
+
+return M

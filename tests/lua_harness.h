@@ -1,0 +1,39 @@
+/*
+ * lua_harness.h — a Lua runner for C tests: a state set up exactly as ./hnet
+ * sets one up (standard libraries, luaopen_hnet_core in
+ * package.preload["hnet.core"], <repo>/lua on package.path), and helpers to
+ * run a chunk and read its status, message and results.
+ */
+#ifndef HNT_LUA_HARNESS_H
+#define HNT_LUA_HARNESS_H
+
+#include <stddef.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+/* A new state with the hnet module preloaded and `hnet` required into the
+ * global of that name (so chunks can use it directly). Returns NULL (and
+ * prints why) if the state or require "hnet" fails. */
+lua_State *hntl_newstate(void);
+
+/* Load `chunk` with luaL_loadstring and run it with lua_pcall. Returns the
+ * status (LUA_OK, LUA_ERRSYNTAX, LUA_ERRRUN, ...); on failure the message is
+ * copied into msg (n bytes, may be NULL). Results are dropped; the stack is
+ * left as it was. */
+int hntl_run(lua_State *L, const char *chunk, char *msg, size_t n);
+
+/* Evaluate `return <expr>` and return its number; NaN (with the message
+ * printed) if it fails or is not a number. */
+double hntl_number(lua_State *L, const char *expr);
+
+/* Evaluate `return <expr>` and copy its string (tostring'd) into buf; returns
+ * buf, or NULL (message printed) on failure. */
+const char *hntl_string(lua_State *L, const char *expr, char *buf, size_t n);
+
+/* The repository's lua/ directory, found from the working directory (tests
+ * run from the repository root) or from the test binary's location. */
+const char *hntl_lua_dir(void);
+
+#endif

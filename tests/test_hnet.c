@@ -1,0 +1,802 @@
+/* test_hnet.c — full and chunked hypernetworks: forward against a naive
+ * double reference (per row, per chunk), gradients by central differences
+ * with respect to θ, the chunk embeddings and the task embeddings, a
+ * one-chunk network against the full one, batched passes against single
+ * ones, hyperfan variances, errors, allocation, threads, repeatability. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SENTINEL 777.0f
+
+static hn_hnet *make(const hn_hnet_cfg *cfg) {
+  hn_hnet *h = NULL;
+  hn_status st = hn_hnet_new(&h, cfg);
+  if (st != HN_OK) fail_msg("hn_hnet_new: %s", hn_errmsg());
+  return h;
+}
+
+static float *falloc(int64_t n) {
+  float *p = hn_alloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+  assert_non_null(p);
+  return p;
+}
+
+static const hn_layout_entry *entry(const hn_hnet *h, const char *name) {
+  const hn_layout_entry *e = hn_layout_find(hn_hnet_layout(h), name);
+  if (!e) fail_msg("layout has no slice '%s'", name);
+  return e;
+}
+
+/* ---- naive reference: every row, every chunk, in double ---------------------- */
+
+static double act_ref(hn_act_kind k, double alpha, double z) {
+  switch (k) {
+    case HN_ACT_RELU: return z > 0 ? z : 0;
+    case HN_ACT_TANH: return tanh(z);
+    case HN_ACT_SIGMOID: return 1 / (1 + exp(-z));
+    case HN_ACT_ELU: return z > 0 ? z : alpha * expm1(z);
+    case HN_ACT_IDENTITY: return z;
+  }
+  return z;
+}
+
+/* W [n_tasks, n_out] = h(e_t) computed one (task, chunk) row at a time:
+ * x = [e_t, c_i], through every layer, coordinates i*chunk + j < n_out kept. */
+static void ref_forward(const hn_hnet *h, const float *theta, const float *e, int64_t n_tasks,
+                        double *W) {
+  const hn_hnet_cfg *c = hn_hnet_config(h);
+  int64_t nc = hn_hnet_n_chunks(h), chunk = c->chunk > 0 ? c->chunk : c->n_out;
+  int64_t nce = c->chunk > 0 ? c->n_chunk_emb : 0;
+  int L = c->n_hidden + 1;
+  int64_t maxw = c->n_emb + nce;
+  for (int l = 0; l < c->n_hidden; l++) maxw = HN_MAX(maxw, c->hidden[l]);
+  maxw = HN_MAX(maxw, chunk);
+  double *x = malloc(sizeof(double) * (size_t)maxw), *y = malloc(sizeof(double) * (size_t)maxw);
+  for (int64_t t = 0; t < n_tasks; t++)
+    for (int64_t i = 0; i < nc; i++) {
+      int64_t n_in = c->n_emb + nce;
+      for (int64_t k = 0; k < c->n_emb; k++) x[k] = e[t * c->n_emb + k];
+      for (int64_t k = 0; k < nce; k++)
+        x[c->n_emb + k] = theta[entry(h, "chunk_emb")->offset + i * nce + k];
+      for (int l = 0; l < L; l++) {
+        char nw[32], nb[32];
+        snprintf(nw, sizeof nw, "l%d.weight", l);
+        snprintf(nb, sizeof nb, "l%d.bias", l);
+        const hn_layout_entry *ew = entry(h, nw), *eb = entry(h, nb);
+        int64_t n_o = ew->shape[0];
+        assert_int_equal(ew->shape[1], n_in);
+        for (int64_t o = 0; o < n_o; o++) {
+          double s = theta[eb->offset + o];
+          for (int64_t k = 0; k < n_in; k++) s += (double)theta[ew->offset + o * n_in + k] * x[k];
+          y[o] = l < L - 1 ? act_ref(c->act, (double)c->act_alpha, s) : s;
+        }
+        memcpy(x, y, sizeof(double) * (size_t)n_o);
+        n_in = n_o;
+      }
+      for (int64_t j = 0; j < chunk && i * chunk + j < c->n_out; j++)
+        W[t * c->n_out + i * chunk + j] = x[j];
+    }
+  free(x);
+  free(y);
+}
+
+/* ---- (a) gradients by central differences ------------------------------------------ */
+
+typedef struct probe_ctx {
+  hn_hnet *h;
+  float *theta, *e, *W, *r;
+  double *Wd;
+  int64_t n_tasks;
+  bool use_ref; /* true: the double reference forward; false: the engine's */
+} probe_ctx;
+
+/* L = Σ r·W, accumulated in double. */
+static double probe_fn(void *vctx) {
+  probe_ctx *c = vctx;
+  int64_t n = c->n_tasks * hn_hnet_n_out(c->h);
+  if (c->use_ref) {
+    ref_forward(c->h, c->theta, c->e, c->n_tasks, c->Wd);
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)c->r[i] * c->Wd[i];
+    return s;
+  }
+  assert_int_equal(hn_hnet_forward(c->h, c->theta, c->e, c->n_tasks, c->W), HN_OK);
+  return hnt_probe(c->r, c->W, n);
+}
+
+static void gradcheck_hnet(const hn_hnet_cfg *cfg, const char *name) {
+  enum { T = 3 };
+  hn_hnet *h = make(cfg);
+  int64_t np = hn_hnet_n_params(h), n_out = cfg->n_out, n_emb = cfg->n_emb;
+  float *theta = falloc(np), *dtheta = falloc(np), *e = falloc(T * n_emb), *de = falloc(T * n_emb);
+  float *W = falloc(T * n_out), *r = falloc(T * n_out);
+  double *Wd = malloc(sizeof(double) * (size_t)(T * n_out));
+  hnt_fill_uniform(theta, np, -0.5f, 0.5f, 1);
+  hnt_fill_normal(e, T * n_emb, 1.0f, 2);
+  hnt_fill_uniform(r, T * n_out, -1, 1, 3);
+  memset(dtheta, 0, sizeof(float) * (size_t)np);
+  memset(de, 0, sizeof(float) * (size_t)(T * n_emb));
+  assert_int_equal(hn_hnet_forward(h, theta, e, T, W), HN_OK);
+  assert_int_equal(hn_hnet_backward(h, theta, r, dtheta, de), HN_OK);
+
+  probe_ctx ctx = {h, theta, e, W, r, Wd, T, false};
+  const hn_layout *lay = hn_hnet_layout(h);
+  char what[96];
+  for (int pass = 0; pass < 2; pass++) {
+    /* pass 0, the engine's float32 forward, eps = 1e-2: L = Σ r·W is O(1..10)
+     * with float rounding ~1e-6 absolute, i.e. ~5e-5 in the difference
+     * quotient against the 1e-3 floor, plus O(eps^2) truncation; the worst
+     * seen is ~1e-3: tol 1e-2.
+     * pass 1, the double reference forward, eps = 1e-3: rounding is gone; the
+     * float perturbation (v ± eps rounded) changes the step by up to
+     * ulp(v)/eps ~ 1e-4 relative, truncation O(eps^2) ~ 1e-6; the worst seen
+     * is ~4e-5: tol 5e-4. */
+    ctx.use_ref = pass == 1;
+    float eps = pass ? 1e-3f : 1e-2f;
+    double tol = pass ? 5e-4 : 1e-2;
+    for (int i = 0; i < lay->n; i++) {
+      const hn_layout_entry *en = &lay->entries[i];
+      snprintf(what, sizeof what, "%s d%s (%s)", name, en->name, pass ? "reference" : "engine");
+      hnt_gradcheck(what, probe_fn, &ctx, theta + en->offset, dtheta + en->offset, en->numel,
+                    eps, 200, 1e-3, tol);
+    }
+    snprintf(what, sizeof what, "%s de (%s)", name, pass ? "reference" : "engine");
+    hnt_gradcheck(what, probe_fn, &ctx, e, de, T * n_emb, eps, 200, 1e-3, tol);
+  }
+
+  /* Semantics: a second backward of the same forward doubles dθ and de
+   * exactly; NULL outputs work and give the same values. */
+  float *dt2 = falloc(np), *de2 = falloc(T * n_emb), *de3 = falloc(T * n_emb);
+  memset(dt2, 0, sizeof(float) * (size_t)np);
+  memset(de2, 0, sizeof(float) * (size_t)(T * n_emb));
+  memset(de3, 0, sizeof(float) * (size_t)(T * n_emb));
+  assert_int_equal(hn_hnet_forward(h, theta, e, T, W), HN_OK);
+  assert_int_equal(hn_hnet_backward(h, theta, r, dt2, de2), HN_OK);
+  assert_int_equal(hn_hnet_backward(h, theta, r, dt2, de2), HN_OK);
+  for (int64_t i = 0; i < np; i++)
+    if (dt2[i] != 2 * dtheta[i]) fail_msg("%s: 2 backwards != 2 dtheta at %lld", name, (long long)i);
+  for (int64_t i = 0; i < T * n_emb; i++) assert_true(de2[i] == 2 * de[i]);
+  assert_int_equal(hn_hnet_backward(h, theta, r, NULL, de3), HN_OK);
+  hnt_assert_bytes_equal(de3, de, sizeof(float) * (size_t)(T * n_emb), "de with dtheta NULL");
+  memset(dt2, 0, sizeof(float) * (size_t)np);
+  assert_int_equal(hn_hnet_backward(h, theta, r, dt2, NULL), HN_OK);
+  hnt_assert_bytes_equal(dt2, dtheta, sizeof(float) * (size_t)np, "dtheta with de NULL");
+  assert_int_equal(hn_hnet_backward(h, theta, r, NULL, NULL), HN_OK);
+
+  free(Wd);
+  hn_free(dt2);
+  hn_free(de2);
+  hn_free(de3);
+  hn_free(theta);
+  hn_free(dtheta);
+  hn_free(e);
+  hn_free(de);
+  hn_free(W);
+  hn_free(r);
+  hn_hnet_free(h);
+}
+
+static void test_gradients(void **state) {
+  (void)state;
+  hn_hnet_cfg full = {.n_out = 23, .n_emb = 4, .n_hidden = 2, .hidden = {7, 5},
+                      .act = HN_ACT_TANH, .max_tasks = 3};
+  gradcheck_hnet(&full, "full");
+  /* 27 = 10 + 10 + 7: the last chunk is truncated. */
+  hn_hnet_cfg chunked = {.n_out = 27, .n_emb = 3, .n_hidden = 2, .hidden = {6, 4},
+                         .act = HN_ACT_ELU, .act_alpha = 1.0f, .chunk = 10, .n_chunk_emb = 2,
+                         .max_tasks = 3};
+  gradcheck_hnet(&chunked, "chunked");
+  hn_hnet_cfg linear = {.n_out = 11, .n_emb = 2, .n_hidden = 0, .act = HN_ACT_RELU, .chunk = 4,
+                        .n_chunk_emb = 3, .max_tasks = 3};
+  gradcheck_hnet(&linear, "chunked, no hidden layer");
+  hn_hnet_cfg sig = {.n_out = 9, .n_emb = 5, .n_hidden = 1, .hidden = {3}, .act = HN_ACT_SIGMOID,
+                     .chunk = 2, .n_chunk_emb = 1, .max_tasks = 3};
+  gradcheck_hnet(&sig, "chunked sigmoid");
+}
+
+/* ---- (b) one chunk equals the full network ---------------------------------------- */
+
+/* A chunked network (n_emb = a, n_chunk_emb = b, chunk = n_out) computes
+ * h([e_t, c_0]). A full network with n_emb = a + b has exactly the same
+ * layers ("l<i>.weight/bias", same shapes); fed the embeddings [e_t, c_0]
+ * and the same layer parameters (θ_chunked minus its leading chunk_emb), it
+ * runs the very same GEMMs on the very same rows, so W, dθ and de agree
+ * bit for bit (and dc_0 = Σ_t de_full[t, a:], summed the same way). Both
+ * θ copies are placed so that the layer parameters start 64-byte aligned. */
+static void test_one_chunk_equals_full(void **state) {
+  (void)state;
+  enum { A = 5, B = 3, T = 3, NOUT = 37 };
+  hn_hnet_cfg cc = {.n_out = NOUT, .n_emb = A, .n_hidden = 2, .hidden = {9, 6},
+                    .act = HN_ACT_ELU, .act_alpha = 1, .chunk = NOUT, .n_chunk_emb = B,
+                    .max_tasks = T};
+  hn_hnet_cfg cf = cc;
+  cf.n_emb = A + B;
+  cf.chunk = 0;
+  cf.n_chunk_emb = 0;
+  hn_hnet *hc = make(&cc), *hf = make(&cf);
+  assert_int_equal(hn_hnet_n_chunks(hc), 1);
+  int64_t nf = hn_hnet_n_params(hf);
+  assert_int_equal(hn_hnet_n_params(hc), nf + B);
+  float *bc = falloc(nf + 16), *tf = falloc(nf);
+  float *tc = bc + 16 - B; /* tc + B is 64-byte aligned, like tf */
+  hnt_fill_uniform(tc, nf + B, -0.5f, 0.5f, 5);
+  memcpy(tf, tc + B, sizeof(float) * (size_t)nf);
+  float e[T * A], ef[T * (A + B)];
+  hnt_fill_normal(e, T * A, 1, 6);
+  for (int t = 0; t < T; t++) {
+    memcpy(ef + t * (A + B), e + t * A, sizeof(float) * A);
+    memcpy(ef + t * (A + B) + A, tc, sizeof(float) * B);
+  }
+  float Wc[T * NOUT], Wf[T * NOUT], r[T * NOUT];
+  assert_int_equal(hn_hnet_forward(hc, tc, e, T, Wc), HN_OK);
+  assert_int_equal(hn_hnet_forward(hf, tf, ef, T, Wf), HN_OK);
+  hnt_assert_bytes_equal(Wc, Wf, sizeof Wc, "W, one chunk vs full");
+  double ref[T * NOUT];
+  ref_forward(hc, tc, e, T, ref);
+  hnt_assert_close_d(Wc, ref, T * NOUT, 1e-5, 1e-6, "W vs naive reference");
+
+  hnt_fill_uniform(r, T * NOUT, -1, 1, 7);
+  float *dc = falloc(nf + B), *df = falloc(nf);
+  float dec[T * A], def[T * (A + B)];
+  memset(dc, 0, sizeof(float) * (size_t)(nf + B));
+  memset(df, 0, sizeof(float) * (size_t)nf);
+  memset(dec, 0, sizeof dec);
+  memset(def, 0, sizeof def);
+  assert_int_equal(hn_hnet_backward(hc, tc, r, dc, dec), HN_OK);
+  assert_int_equal(hn_hnet_backward(hf, tf, r, df, def), HN_OK);
+  hnt_assert_bytes_equal(dc + B, df, sizeof(float) * (size_t)nf, "dθ layers, one chunk vs full");
+  for (int t = 0; t < T; t++)
+    hnt_assert_bytes_equal(dec + t * A, def + t * (A + B), sizeof(float) * A, "de, one chunk");
+  for (int k = 0; k < B; k++) {
+    double s = 0;
+    for (int t = 0; t < T; t++) s += (double)def[t * (A + B) + A + k];
+    float sf = (float)s;
+    hnt_assert_bytes_equal(&dc[k], &sf, sizeof sf, "dchunk_emb = Σ_t de_full[t, A:]");
+  }
+  hn_hnet_free(hc);
+
+  /* One chunk larger than n_out (truncated): same values; the output GEMM is
+   * wider here (N = chunk instead of n_out), so allow float rounding. */
+  cc.chunk = NOUT + 13;
+  hc = make(&cc);
+  assert_int_equal(hn_hnet_n_chunks(hc), 1);
+  assert_int_equal(hn_hnet_n_params(hc), nf + B + 13 * 6 + 13);
+  /* The extra output rows only feed the discarded tail; copy the shared part. */
+  float *tc2 = falloc(hn_hnet_n_params(hc));
+  hnt_fill_uniform(tc2, hn_hnet_n_params(hc), -0.5f, 0.5f, 9);
+  memcpy(tc2, tc, sizeof(float) * (size_t)(B + entry(hf, "l2.weight")->offset));
+  memcpy(tc2 + entry(hc, "l2.weight")->offset, tf + entry(hf, "l2.weight")->offset,
+         sizeof(float) * NOUT * 6);
+  memcpy(tc2 + entry(hc, "l2.bias")->offset, tf + entry(hf, "l2.bias")->offset,
+         sizeof(float) * NOUT);
+  assert_int_equal(hn_hnet_forward(hc, tc2, e, T, Wc), HN_OK);
+  hnt_assert_close(Wc, Wf, T * NOUT, 1e-6, 1e-7, "W, one truncated chunk vs full");
+  hn_free(tc2);
+  hn_free(bc);
+  hn_free(tf);
+  hn_free(dc);
+  hn_free(df);
+  hn_hnet_free(hc);
+  hn_hnet_free(hf);
+}
+
+/* ---- (c) chunking and truncation against the naive loop --------------------------- */
+
+static void test_truncation_exact(void **state) {
+  (void)state;
+  struct { int64_t n_out, chunk; int n_hidden; hn_act_kind act; } cases[] = {
+      {27, 10, 2, HN_ACT_RELU},   /* 3 chunks, last one 7 */
+      {1, 7, 1, HN_ACT_TANH},     /* one chunk truncated to 1 */
+      {13, 1, 1, HN_ACT_ELU},     /* chunk 1: 13 chunks */
+      {40, 8, 2, HN_ACT_SIGMOID}, /* exact multiple: written straight into W */
+      {101, 33, 0, HN_ACT_RELU},  /* no hidden layer, 4 chunks, last 2 */
+      {50, 0, 2, HN_ACT_ELU},     /* full */
+  };
+  enum { T = 4 };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    hn_hnet_cfg cfg = {.n_out = cases[c].n_out, .n_emb = 3, .n_hidden = cases[c].n_hidden,
+                       .hidden = {11, 5}, .act = cases[c].act, .act_alpha = 0.7f,
+                       .chunk = cases[c].chunk, .n_chunk_emb = cases[c].chunk ? 4 : 0,
+                       .max_tasks = T};
+    hn_hnet *h = make(&cfg);
+    int64_t np = hn_hnet_n_params(h), n = T * cfg.n_out;
+    float *theta = falloc(np), e[T * 3];
+    float *W = falloc(n + 8);
+    double *ref = malloc(sizeof(double) * (size_t)n);
+    hnt_fill_uniform(theta, np, -1, 1, 10 + c);
+    hnt_fill_normal(e, T * 3, 1, 20 + c);
+    for (int64_t i = 0; i < n + 8; i++) W[i] = SENTINEL;
+    assert_int_equal(hn_hnet_forward(h, theta, e, T, W), HN_OK);
+    ref_forward(h, theta, e, T, ref);
+    char what[64];
+    snprintf(what, sizeof what, "n_out %lld chunk %lld", (long long)cfg.n_out,
+             (long long)cfg.chunk);
+    /* float32 GEMMs of <= 12 terms against double: 1e-5 relative. */
+    hnt_assert_close_d(W, ref, n, 1e-5, 1e-6, what);
+    for (int i = 0; i < 8; i++) assert_true(W[n + i] == SENTINEL); /* nothing past W */
+    assert_int_equal(hn_hnet_n_chunks(h),
+                     cfg.chunk ? (cfg.n_out + cfg.chunk - 1) / cfg.chunk : 1);
+    free(ref);
+    hn_free(theta);
+    hn_free(W);
+    hn_hnet_free(h);
+  }
+}
+
+/* ---- (d) one pass over 5 tasks = 5 passes over one --------------------------------- */
+
+static void test_batched_tasks_match_single(void **state) {
+  (void)state;
+  enum { T = 5, NOUT = 113, NE = 6 };
+  hn_hnet_cfg cfg = {.n_out = NOUT, .n_emb = NE, .n_hidden = 2, .hidden = {20, 12},
+                     .act = HN_ACT_ELU, .act_alpha = 1, .chunk = 25, .n_chunk_emb = 4,
+                     .max_tasks = T};
+  hn_hnet *h = make(&cfg);
+  int64_t np = hn_hnet_n_params(h);
+  float *theta = falloc(np), e[T * NE], W[T * NOUT], W1[NOUT], r[T * NOUT];
+  hnt_fill_uniform(theta, np, -0.5f, 0.5f, 31);
+  hnt_fill_normal(e, T * NE, 1, 32);
+  hnt_fill_uniform(r, T * NOUT, -1, 1, 33);
+  float *dt5 = falloc(np), *dt1 = falloc(np);
+  float de5[T * NE], de1[T * NE];
+  memset(dt5, 0, sizeof(float) * (size_t)np);
+  memset(dt1, 0, sizeof(float) * (size_t)np);
+  memset(de5, 0, sizeof de5);
+  memset(de1, 0, sizeof de1);
+  assert_int_equal(hn_hnet_forward(h, theta, e, T, W), HN_OK);
+  assert_int_equal(hn_hnet_backward(h, theta, r, dt5, de5), HN_OK);
+  double scale = 0;
+  for (int i = 0; i < T * NOUT; i++) scale = fmax(scale, fabs((double)W[i]));
+  for (int t = 0; t < T; t++) {
+    assert_int_equal(hn_hnet_forward(h, theta, e + t * NE, 1, W1), HN_OK);
+    /* Different GEMM heights may round differently: 1e-6 relative. */
+    hnt_assert_close(W1, W + t * NOUT, NOUT, 1e-6, 1e-6 * scale, "task row, 1 vs 5 per pass");
+    assert_int_equal(hn_hnet_backward(h, theta, r + t * NOUT, dt1, de1 + t * NE), HN_OK);
+  }
+  /* dθ of the batched pass is the sum of the single ones (summation order
+   * differs): 1e-5 relative of the largest. */
+  double gs = 0;
+  for (int64_t i = 0; i < np; i++) gs = fmax(gs, fabs((double)dt5[i]));
+  hnt_assert_close(dt1, dt5, np, 1e-5, 1e-6 * gs, "dθ, 5 single passes vs one");
+  hnt_assert_close(de1, de5, T * NE, 1e-5, 1e-6, "de, 5 single passes vs one");
+  hn_free(theta);
+  hn_free(dt5);
+  hn_free(dt1);
+  hn_hnet_free(h);
+}
+
+/* ---- (e) hyperfan ---------------------------------------------------------------------- */
+
+/* A target MLP given by its widths; the variance vector of a normally
+ * initialised network in its flat layout (weight [out, in] then bias per
+ * layer): weights 1/fan_in, biases 1/(3 fan_in). */
+typedef struct target_spec {
+  int n_layers;
+  int64_t widths[5];
+  int64_t off_w[4], off_b[4], n;
+} target_spec;
+
+static float *target_var(target_spec *s) {
+  int64_t n = 0;
+  for (int l = 0; l < s->n_layers; l++) {
+    s->off_w[l] = n;
+    n += s->widths[l + 1] * s->widths[l];
+    s->off_b[l] = n;
+    n += s->widths[l + 1];
+  }
+  s->n = n;
+  float *v = falloc(n);
+  for (int l = 0; l < s->n_layers; l++) {
+    int64_t fan_in = s->widths[l];
+    for (int64_t i = s->off_w[l]; i < s->off_b[l]; i++) v[i] = 1.0f / (float)fan_in;
+    for (int64_t i = 0; i < s->widths[l + 1]; i++) v[s->off_b[l] + i] = 1.0f / (3.0f * (float)fan_in);
+  }
+  return v;
+}
+
+/* Init the hypernetwork with n_seeds seeds, generate n_tasks random
+ * embeddings N(0, emb_var) per seed, and return the empirical second moment
+ * (the variance: everything generated is zero-mean) of each target tensor
+ * (weights of layer l at 2l, biases at 2l + 1) over all seeds and tasks. */
+static uint64_t hyperfan_seed_base = 1000;
+
+static void hyperfan_moments(const hn_hnet_cfg *cfg, const target_spec *s, const float *var,
+                             float emb_var, int n_seeds, double *moment) {
+  hn_hnet *h = make(cfg);
+  int64_t np = hn_hnet_n_params(h), T = cfg->max_tasks;
+  float *theta = falloc(np), *e = falloc(T * cfg->n_emb), *W = falloc(T * s->n);
+  double sum[8] = {0};
+  for (int seed = 0; seed < n_seeds; seed++) {
+    hn_rng rng, er;
+    hn_rng_init(&rng, hyperfan_seed_base + (uint64_t)seed, 0);
+    hn_rng_init(&er, hyperfan_seed_base + 5000 + (uint64_t)seed, 1);
+    if (hn_hnet_init(h, theta, var, emb_var, &rng) != HN_OK) fail_msg("init: %s", hn_errmsg());
+    hn_rng_fill_normal(&er, e, T * cfg->n_emb, 0, sqrtf(emb_var));
+    assert_int_equal(hn_hnet_forward(h, theta, e, T, W), HN_OK);
+    for (int64_t t = 0; t < T; t++)
+      for (int l = 0; l < s->n_layers; l++) {
+        const float *w = W + t * s->n;
+        for (int64_t i = s->off_w[l]; i < s->off_b[l]; i++) sum[2 * l] += (double)w[i] * (double)w[i];
+        for (int64_t i = s->off_b[l]; i < s->off_b[l] + s->widths[l + 1]; i++)
+          sum[2 * l + 1] += (double)w[i] * (double)w[i];
+      }
+  }
+  for (int l = 0; l < s->n_layers; l++) {
+    moment[2 * l] = sum[2 * l] / ((double)n_seeds * T * (s->off_b[l] - s->off_w[l]));
+    moment[2 * l + 1] = sum[2 * l + 1] / ((double)n_seeds * T * s->widths[l + 1]);
+  }
+  hn_free(theta);
+  hn_free(e);
+  hn_free(W);
+  hn_hnet_free(h);
+}
+
+static void assert_within(double got, double want, double rel, const char *what, int l) {
+  if (!(fabs(got - want) <= rel * want))
+    fail_msg("%s, target layer %d: empirical variance %.4g vs %.4g (%.1f%% off, allowed %.0f%%)",
+             what, l, got, want, 100 * fabs(got / want - 1), 100 * rel);
+}
+
+/* Mean over coordinates k of [lo, hi) of the "pooled" variance of a chunked
+ * network: every output row j serves coordinate j of all chunks, so (for
+ * chunks with similar E_i[h^2]) it generates mean_i target_var[i chunk + j]. */
+static double pooled(const float *var, int64_t n, int64_t chunk, int64_t lo, int64_t hi) {
+  int64_t nc = (n + chunk - 1) / chunk;
+  double s = 0;
+  for (int64_t k = lo; k < hi; k++) {
+    int64_t j = k % chunk;
+    double m = 0;
+    int64_t c = 0;
+    for (int64_t i = 0; i < nc && i * chunk + j < n; i++, c++) m += (double)var[i * chunk + j];
+    s += m / (double)c;
+  }
+  return s / (double)(hi - lo);
+}
+
+static void test_hyperfan_variance(void **state) {
+  (void)state;
+  /* Full hypernetwork, target 100-300-200-10 (fan-ins 100, 300, 200, with
+   * biases): every coordinate has its own output row, so every tensor gets
+   * its own variance. The main sampling error is the embedding norm (the
+   * hidden layers are positively homogeneous for ReLU, so h^2 scales with
+   * |e|^2, a chi^2_8 / 8 with 50% spread): 12 seeds x 32 embeddings put it at
+   * ~2.5%, against the 25% allowed. */
+  target_spec s1 = {.n_layers = 3, .widths = {100, 300, 200, 10}};
+  float *v1 = target_var(&s1);
+  hn_hnet_cfg full = {.n_out = s1.n, .n_emb = 8, .n_hidden = 2, .hidden = {24, 24},
+                      .act = HN_ACT_RELU, .max_tasks = 32};
+  double m[8];
+  hyperfan_moments(&full, &s1, v1, 1.0f, 12, m);
+  for (int l = 0; l < 3; l++) {
+    assert_within(m[2 * l], 1.0 / (double)s1.widths[l], 0.25, "full, weights", l);
+    assert_within(m[2 * l + 1], 1.0 / (3.0 * (double)s1.widths[l]), 0.25, "full, biases", l);
+  }
+  /* The same with ELU hidden layers and emb_var 0.2 (E[h^2] is estimated, so
+   * neither the activation nor the embedding scale matters). */
+  full.act = HN_ACT_ELU;
+  full.act_alpha = 1;
+  hyperfan_moments(&full, &s1, v1, 0.2f, 12, m);
+  for (int l = 0; l < 3; l++)
+    assert_within(m[2 * l], 1.0 / (double)s1.widths[l], 0.25, "full ELU, weights", l);
+
+  /* Chunked, target 200-200-200-10: every layer has fan-in 200, so every
+   * chunk row serves weights of the same variance 1/200 and the weights of
+   * each layer get it on average over the chunks they span (the 410 biases
+   * among 82410 coordinates barely move the per-row mean). Per chunk the
+   * variance still scales with E_i[h^2], which spreads over a factor of ~10
+   * between chunks (each has its own embedding c_i): a tensor that lies in
+   * one chunk (a bias vector) or a few (the last weights, 3 chunks) has a
+   * per-seed error of ~50% / sqrt(chunks), so this part averages 48 seeds.
+   * Biases share rows with weights: they get the pooled ~1/200, not their
+   * 1/600, and are checked against the pooled value. */
+  target_spec s2 = {.n_layers = 3, .widths = {200, 200, 200, 10}};
+  float *v2 = target_var(&s2);
+  hn_hnet_cfg ch = {.n_out = s2.n, .n_emb = 8, .n_hidden = 2, .hidden = {32, 32},
+                    .act = HN_ACT_RELU, .chunk = 1000, .n_chunk_emb = 8, .max_tasks = 8};
+  hyperfan_moments(&ch, &s2, v2, 2.0f, 48, m);
+  for (int l = 0; l < 3; l++) {
+    assert_within(m[2 * l], 1.0 / 200.0, 0.25, "chunked equal fan-in, weights", l);
+    double pb = pooled(v2, s2.n, ch.chunk, s2.off_b[l], s2.off_b[l] + s2.widths[l + 1]);
+    assert_within(m[2 * l + 1], pb, 0.25, "chunked equal fan-in, biases (pooled)", l);
+  }
+
+  /* Otherwise: chunked on 100-300-200-10, the chunk rows span layers whose
+   * fan-ins differ (1/100 and 1/300 coordinates share rows), so each layer
+   * gets the pooled variance (~0.0055 everywhere) instead of its own: the
+   * first layer's weights are ~45% too small, the second's ~65% too large.
+   * The pooled prediction is what the test checks here, for the two layers
+   * that span many chunks. */
+  hn_hnet_cfg ch1 = ch;
+  ch1.n_out = s1.n;
+  hyperfan_moments(&ch1, &s1, v1, 1.0f, 24, m);
+  for (int l = 0; l < 2; l++) {
+    double pw = pooled(v1, s1.n, ch1.chunk, s1.off_w[l], s1.off_b[l]);
+    assert_within(m[2 * l], pw, 0.25, "chunked mixed fan-in, weights (pooled)", l);
+  }
+  assert_true(m[0] < 0.75 * (1.0 / 100)); /* really off its own target */
+  assert_true(m[2] > 1.25 * (1.0 / 300));
+  hn_free(v1);
+  hn_free(v2);
+}
+
+/* ---- (f) errors ------------------------------------------------------------------------ */
+
+static void expect_cfg_error(hn_hnet_cfg cfg, const char *words) {
+  hn_hnet *h = (hn_hnet *)0x1;
+  assert_int_equal(hn_hnet_new(&h, &cfg), HN_ERR_ARG);
+  assert_non_null(strstr(hn_errmsg(), "hn_hnet_new"));
+  if (!strstr(hn_errmsg(), words)) fail_msg("message '%s' lacks '%s'", hn_errmsg(), words);
+  assert_true(h == (hn_hnet *)0x1);
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  hn_hnet_cfg good = {.n_out = 20, .n_emb = 3, .n_hidden = 1, .hidden = {5},
+                      .act = HN_ACT_RELU, .chunk = 6, .n_chunk_emb = 2, .max_tasks = 2};
+  hn_hnet_cfg c = good;
+  c.n_out = -1;
+  expect_cfg_error(c, "n_out = -1");
+  c = good;
+  c.n_emb = 0;
+  expect_cfg_error(c, "n_emb = 0");
+  c = good;
+  c.hidden[0] = -3;
+  expect_cfg_error(c, "hidden[0] = -3");
+  c = good;
+  c.n_hidden = 9;
+  expect_cfg_error(c, "n_hidden = 9");
+  c = good;
+  c.n_hidden = -1;
+  expect_cfg_error(c, "n_hidden = -1");
+  c = good;
+  c.n_chunk_emb = 0;
+  expect_cfg_error(c, "n_chunk_emb");
+  c = good;
+  c.chunk = -2;
+  expect_cfg_error(c, "chunk = -2");
+  c = good;
+  c.max_tasks = 0;
+  expect_cfg_error(c, "max_tasks");
+  c = good;
+  c.act = (hn_act_kind)42;
+  expect_cfg_error(c, "activation");
+
+  hn_hnet *h = make(&good);
+  int64_t np = hn_hnet_n_params(h);
+  float *theta = falloc(np), *dt = falloc(np), e[3 * 3], W[3 * 20], de[9];
+  hnt_fill_uniform(theta, np, -1, 1, 40);
+  hnt_fill_normal(e, 9, 1, 41);
+  for (int i = 0; i < 60; i++) W[i] = SENTINEL;
+  for (int64_t i = 0; i < np; i++) dt[i] = SENTINEL;
+  for (int i = 0; i < 9; i++) de[i] = SENTINEL;
+  /* Backward before any forward. */
+  assert_int_equal(hn_hnet_backward(h, theta, W, dt, de), HN_ERR_STATE);
+  assert_non_null(strstr(hn_errmsg(), "hn_hnet_forward first"));
+  /* More tasks than the workspace holds. */
+  assert_int_equal(hn_hnet_forward(h, theta, e, 3, W), HN_ERR_SHAPE);
+  assert_non_null(strstr(hn_errmsg(), "hn_hnet_reserve"));
+  assert_non_null(strstr(hn_errmsg(), "3 task embeddings"));
+  assert_int_equal(hn_hnet_forward(h, theta, e, -1, W), HN_ERR_ARG);
+  assert_int_equal(hn_hnet_forward(h, NULL, e, 1, W), HN_ERR_ARG);
+  for (int i = 0; i < 60; i++) assert_true(W[i] == SENTINEL);
+  for (int64_t i = 0; i < np; i++) assert_true(dt[i] == SENTINEL);
+  for (int i = 0; i < 9; i++) assert_true(de[i] == SENTINEL);
+  /* A forward refused by its checks keeps the last good forward. */
+  assert_int_equal(hn_hnet_forward(h, theta, e, 1, W), HN_OK);
+  assert_int_equal(hn_hnet_forward(h, theta, e, 3, W), HN_ERR_SHAPE);
+  assert_int_equal(hn_hnet_backward(h, theta, W, dt, de), HN_OK); /* last good forward kept */
+
+  /* Init: bad target variances and embedding variance leave θ untouched. */
+  float *var = falloc(20), *before = falloc(np);
+  for (int i = 0; i < 20; i++) var[i] = 0.1f;
+  memcpy(before, theta, sizeof(float) * (size_t)np);
+  hn_rng rng;
+  hn_rng_init(&rng, 1, 0);
+  var[7] = NAN;
+  assert_int_equal(hn_hnet_init(h, theta, var, 1.0f, &rng), HN_ERR_ARG);
+  assert_non_null(strstr(hn_errmsg(), "target_var[7]"));
+  var[7] = -0.5f;
+  assert_int_equal(hn_hnet_init(h, theta, var, 1.0f, &rng), HN_ERR_ARG);
+  var[7] = 0.1f;
+  assert_int_equal(hn_hnet_init(h, theta, var, 0.0f, &rng), HN_ERR_ARG);
+  assert_non_null(strstr(hn_errmsg(), "emb_var"));
+  /* Out of memory in init's scratch: θ untouched too. */
+  hn_mem_fail_after(0);
+  assert_int_equal(hn_hnet_init(h, theta, var, 1.0f, &rng), HN_ERR_NOMEM);
+  hn_mem_fail_after(-1);
+  hnt_assert_bytes_equal(theta, before, sizeof(float) * (size_t)np, "theta after failed init");
+  hn_free(var);
+  hn_free(before);
+  hn_free(theta);
+  hn_free(dt);
+  hn_hnet_free(h);
+
+  /* Allocation-failure injection: every failing construction reports NOMEM
+   * (ASan builds check that nothing leaks), then it succeeds. */
+  for (int64_t k = 0;; k++) {
+    hn_mem_fail_after(k);
+    hn_hnet *hh = NULL;
+    hn_status st = hn_hnet_new(&hh, &good);
+    hn_mem_fail_after(-1);
+    if (st == HN_OK) {
+      assert_true(k > 1);
+      hn_hnet_free(hh);
+      break;
+    }
+    assert_int_equal(st, HN_ERR_NOMEM);
+    assert_null(hh);
+    assert_true(k < 100);
+  }
+  hn_hnet_free(NULL);
+}
+
+/* ---- (g) allocation and reserve ---------------------------------------------------- */
+
+static void test_no_alloc_and_reserve(void **state) {
+  (void)state;
+  enum { NOUT = 300, NE = 4 };
+  hn_hnet_cfg cfg = {.n_out = NOUT, .n_emb = NE, .n_hidden = 2, .hidden = {16, 8},
+                     .act = HN_ACT_ELU, .act_alpha = 1, .chunk = 70, .n_chunk_emb = 3,
+                     .max_tasks = 2};
+  hn_hnet *h = make(&cfg);
+  int64_t np = hn_hnet_n_params(h);
+  float *theta = falloc(np), *dt = falloc(np), *e = falloc(6 * NE), *de = falloc(6 * NE);
+  float *W = falloc(6 * NOUT), *r = falloc(6 * NOUT);
+  hnt_fill_uniform(theta, np, -0.5f, 0.5f, 50);
+  hnt_fill_normal(e, 6 * NE, 1, 51);
+  hnt_fill_uniform(r, 6 * NOUT, -1, 1, 52);
+  memset(dt, 0, sizeof(float) * (size_t)np);
+  memset(de, 0, sizeof(float) * (size_t)(6 * NE));
+  int64_t a0 = hn_alloc_count();
+  for (int it = 0; it < 3; it++) {
+    assert_int_equal(hn_hnet_forward(h, theta, e, 2, W), HN_OK);
+    assert_int_equal(hn_hnet_backward(h, theta, r, dt, de), HN_OK);
+    assert_int_equal(hn_hnet_forward(h, theta, e, 1, W), HN_OK);
+    assert_int_equal(hn_hnet_backward(h, theta, r, dt, NULL), HN_OK);
+  }
+  assert_int_equal(hn_alloc_count(), a0);
+
+  assert_int_equal(hn_hnet_max_tasks(h), 2);
+  assert_int_equal(hn_hnet_reserve(h, 5), HN_OK);
+  assert_int_equal(hn_hnet_max_tasks(h), 5);
+  assert_int_equal(hn_hnet_config(h)->max_tasks, 5);
+  assert_int_equal(hn_alloc_count(), a0 + 1);
+  /* The old forward is gone with the old workspace. */
+  assert_int_equal(hn_hnet_backward(h, theta, r, dt, de), HN_ERR_STATE);
+  assert_int_equal(hn_hnet_reserve(h, 3), HN_OK); /* within capacity: no realloc */
+  assert_int_equal(hn_hnet_max_tasks(h), 5);
+  assert_int_equal(hn_alloc_count(), a0 + 1);
+  int64_t a1 = hn_alloc_count();
+  assert_int_equal(hn_hnet_forward(h, theta, e, 5, W), HN_OK);
+  assert_int_equal(hn_hnet_backward(h, theta, r, dt, de), HN_OK);
+  assert_int_equal(hn_alloc_count(), a1);
+  assert_int_equal(hn_hnet_forward(h, theta, e, 6, W), HN_ERR_SHAPE);
+  /* A failed reserve leaves the network as it was. */
+  hn_mem_fail_after(0);
+  assert_int_equal(hn_hnet_reserve(h, 50), HN_ERR_NOMEM);
+  hn_mem_fail_after(-1);
+  assert_int_equal(hn_hnet_max_tasks(h), 5);
+  assert_int_equal(hn_hnet_forward(h, theta, e, 5, W), HN_OK);
+
+  /* flops: 2 · rows · in · out summed over layers. */
+  int64_t rows = 3 * 5;
+  int64_t f = 2 * rows * ((NE + 3) * 16 + 16 * 8 + 8 * 70);
+  assert_int_equal(hn_hnet_flops(h, 3), f);
+  hn_free(theta);
+  hn_free(dt);
+  hn_free(e);
+  hn_free(de);
+  hn_free(W);
+  hn_free(r);
+  hn_hnet_free(h);
+}
+
+/* ---- (h) threads and repeatability -------------------------------------------------- */
+
+static void test_threads_and_repeatability(void **state) {
+  (void)state;
+  enum { T = 6, NOUT = 20011, NE = 8 };
+  hn_hnet_cfg cfg = {.n_out = NOUT, .n_emb = NE, .n_hidden = 2, .hidden = {64, 64},
+                     .act = HN_ACT_RELU, .chunk = 500, .n_chunk_emb = 8, .max_tasks = T};
+  hn_hnet *h = make(&cfg);
+  int64_t np = hn_hnet_n_params(h);
+  float *var = falloc(NOUT);
+  for (int i = 0; i < NOUT; i++) var[i] = 1.0f / 300;
+  float *t1 = falloc(np), *t2 = falloc(np);
+  hn_rng r1, r2;
+  hn_rng_init(&r1, 99, 0);
+  hn_rng_init(&r2, 99, 0);
+  assert_int_equal(hn_hnet_init(h, t1, var, 1.0f, &r1), HN_OK);
+  assert_int_equal(hn_hnet_init(h, t2, var, 1.0f, &r2), HN_OK);
+  hnt_assert_bytes_equal(t1, t2, sizeof(float) * (size_t)np, "theta, same seed");
+  hn_rng_init(&r2, 100, 0);
+  assert_int_equal(hn_hnet_init(h, t2, var, 1.0f, &r2), HN_OK);
+  assert_true(memcmp(t1, t2, sizeof(float) * (size_t)np) != 0); /* another seed differs */
+
+  float *e = falloc(T * NE), *r = falloc(T * NOUT);
+  hnt_fill_normal(e, T * NE, 1, 60);
+  hnt_fill_uniform(r, T * NOUT, -1, 1, 61);
+  float *W[3], *dt[3], *de[3];
+  int saved = hn_threads_get();
+  int threads[3] = {1, 2, 2};
+  for (int k = 0; k < 3; k++) {
+    W[k] = falloc(T * NOUT);
+    dt[k] = falloc(np);
+    de[k] = falloc(T * NE);
+    memset(dt[k], 0, sizeof(float) * (size_t)np);
+    memset(de[k], 0, sizeof(float) * (size_t)(T * NE));
+    hn_threads_set(threads[k]);
+    assert_int_equal(hn_hnet_forward(h, t1, e, T, W[k]), HN_OK);
+    assert_int_equal(hn_hnet_backward(h, t1, r, dt[k], de[k]), HN_OK);
+  }
+  hn_threads_set(saved);
+  /* Same thread count: identical bytes. */
+  hnt_assert_bytes_equal(W[1], W[2], sizeof(float) * T * NOUT, "W, 2 threads twice");
+  hnt_assert_bytes_equal(dt[1], dt[2], sizeof(float) * (size_t)np, "dθ, 2 threads twice");
+  hnt_assert_bytes_equal(de[1], de[2], sizeof(float) * T * NE, "de, 2 threads twice");
+  /* 1 vs 2 threads: GEMM blocking may differ, 1e-5 relative (of the largest
+   * magnitude for near-zero entries). */
+  double sw = 0, st = 0, se = 0;
+  for (int i = 0; i < T * NOUT; i++) sw = fmax(sw, fabs((double)W[0][i]));
+  for (int64_t i = 0; i < np; i++) st = fmax(st, fabs((double)dt[0][i]));
+  for (int i = 0; i < T * NE; i++) se = fmax(se, fabs((double)de[0][i]));
+  hnt_assert_close(W[1], W[0], T * NOUT, 1e-5, 1e-6 * sw, "W, 1 vs 2 threads");
+  hnt_assert_close(dt[1], dt[0], np, 1e-5, 1e-6 * st, "dθ, 1 vs 2 threads");
+  hnt_assert_close(de[1], de[0], T * NE, 1e-5, 1e-6 * se, "de, 1 vs 2 threads");
+  for (int k = 0; k < 3; k++) {
+    hn_free(W[k]);
+    hn_free(dt[k]);
+    hn_free(de[k]);
+  }
+  hn_free(var);
+  hn_free(t1);
+  hn_free(t2);
+  hn_free(e);
+  hn_free(r);
+  hn_hnet_free(h);
+}
+
+static void test_layout(void **state) {
+  (void)state;
+  hn_hnet_cfg cfg = {.n_out = 50, .n_emb = 4, .n_hidden = 2, .hidden = {10, 7},
+                     .act = HN_ACT_RELU, .chunk = 16, .n_chunk_emb = 3, .max_tasks = 1};
+  hn_hnet *h = make(&cfg);
+  const hn_layout *l = hn_hnet_layout(h);
+  assert_int_equal(l->n, 7);
+  const char *names[7] = {"chunk_emb", "l0.weight", "l0.bias", "l1.weight",
+                          "l1.bias",   "l2.weight", "l2.bias"};
+  int64_t numel[7] = {4 * 3, 10 * 7, 10, 7 * 10, 7, 16 * 7, 16};
+  int64_t off = 0;
+  for (int i = 0; i < 7; i++) {
+    assert_string_equal(l->entries[i].name, names[i]);
+    assert_int_equal(l->entries[i].offset, off);
+    assert_int_equal(l->entries[i].numel, numel[i]);
+    off += numel[i];
+  }
+  assert_int_equal(hn_hnet_n_params(h), off);
+  assert_int_equal(hn_hnet_n_chunks(h), 4);
+  assert_int_equal(hn_hnet_n_out(h), 50);
+  assert_int_equal(hn_hnet_n_emb(h), 4);
+  assert_int_equal(entry(h, "l0.weight")->shape[0], 10);
+  assert_int_equal(entry(h, "l0.weight")->shape[1], 7);
+  hn_hnet_free(h);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_layout),
+      cmocka_unit_test(test_gradients),
+      cmocka_unit_test(test_one_chunk_equals_full),
+      cmocka_unit_test(test_truncation_exact),
+      cmocka_unit_test(test_batched_tasks_match_single),
+      cmocka_unit_test(test_hyperfan_variance),
+      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_no_alloc_and_reserve),
+      cmocka_unit_test(test_threads_and_repeatability),
+  };
+  return cmocka_run_group_tests_name("hnet", tests, NULL, NULL);
+}

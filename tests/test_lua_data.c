@@ -1,0 +1,416 @@
+/* test_lua_data.c — the data side of the Lua API: IDX I/O from Lua, the
+ * transform bindings, datasets, tasks, streams and synthetic generators.
+ * Everything runs on small data made in the test (no dependency on data/). */
+#include "harness.h"
+#include "lua_harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static lua_State *L;
+static char tmpdir[256];
+
+static int group_setup(void **state) {
+  (void)state;
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/hnet_test_lua_data_XXXXXX");
+  if (!mkdtemp(tmpdir)) return -1;
+  L = hntl_newstate();
+  if (!L) return -1;
+  lua_pushstring(L, tmpdir);
+  lua_setglobal(L, "TMP");
+  /* A small labelled image set shared by the tests: 60 train / 24 test
+   * images 1x6x6 in 0..1, labels i % 4 (15 / 6 per class). */
+  char msg[2048];
+  int st = hntl_run(L,
+      "function make_ds()\n"
+      "  local r = hnet.rng(11)\n"
+      "  local function split(n)\n"
+      "    local y = {}\n"
+      "    for i = 1, n do y[i] = (i - 1) % 4 end\n"
+      "    return { x = hnet.rand({ n, 1, 6, 6 }, r), y = hnet.tensor_from(y) }\n"
+      "  end\n"
+      "  return { name = 'toy', n_classes = 4, shape = { 1, 6, 6 }, train = split(60), test = split(24) }\n"
+      "end\n"
+      "ds = make_ds()\n"
+      "function same(a, b) return a:numel() == b:numel() and a:sqdist(b) == 0 end\n"
+      "function inverse(p) local q = {} for j, v in ipairs(p) do q[v] = j end return q end\n",
+      msg, sizeof msg);
+  if (st != LUA_OK) {
+    fprintf(stderr, "set-up chunk failed: %s\n", msg);
+    return -1;
+  }
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  if (L) lua_close(L);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static void run_ok(const char *chunk) {
+  char msg[2048];
+  int st = hntl_run(L, chunk, msg, sizeof msg);
+  lua_gc(L, LUA_GCCOLLECT);
+  if (st != LUA_OK) fail_msg("Lua chunk failed: %s", msg);
+}
+
+static void run_err(const char *chunk, const char *expect) {
+  char msg[2048];
+  int st = hntl_run(L, chunk, msg, sizeof msg);
+  lua_gc(L, LUA_GCCOLLECT);
+  if (st != LUA_ERRRUN) fail_msg("expected an error containing '%s', chunk succeeded:\n%s", expect, chunk);
+  if (!strstr(msg, expect)) fail_msg("error message lacks '%s': %s", expect, msg);
+}
+
+static void test_idx_from_lua(void **state) {
+  (void)state;
+  run_ok("local x = hnet.tensor_from({ {0, 1, 2}, {3, 4, 255} })\n"
+         "hnet.idx_write(TMP .. '/a.idx.gz', x, { type = 'u8' })\n"
+         "local f = io.open(TMP .. '/a.idx.gz', 'rb'); local b = f:read(2); f:close()\n"
+         "assert(b == '\\31\\139', 'gzip expected from the .gz name')\n"
+         "local r = hnet.idx_read(TMP .. '/a.idx.gz')\n"
+         "assert(same(r, x))\n"
+         "local s = hnet.idx_read(TMP .. '/a.idx.gz', { scale = 1 / 255, shape = { 1, 3 } })\n"
+         "assert(s:ndim() == 3 and s:size(2) == 1 and s:size(3) == 3)\n"
+         "assert(s:get(2, 1, 3) == 1.0 and math.abs(s:get(1, 1, 2) - 1 / 255) < 1e-7)\n"
+         "local f32 = hnet.tensor_from({ 0.5, -1.25, 3e7 })\n"
+         "hnet.idx_write(TMP .. '/b.idx', f32, { type = 'f32', gz = false })\n"
+         "assert(same(hnet.idx_read(TMP .. '/b.idx'), f32))\n");
+  run_err("hnet.idx_write(TMP .. '/c.idx', hnet.tensor_from({ 0.5 }), { type = 'u8' })",
+          "not an integer in 0..255");
+  run_err("hnet.idx_write(TMP .. '/c.idx', hnet.tensor_from({ 1 }), { type = 'u16' })",
+          "\"u8\" or \"f32\" expected");
+  run_err("hnet.idx_read(TMP .. '/missing.idx')", "missing.idx: cannot open");
+  run_err("hnet.idx_read(TMP .. '/a.idx.gz', { max_elemz = 3 })", "unknown option 'max_elemz'");
+  run_err("hnet.idx_read(TMP .. '/a.idx.gz', { max_elems = 5 })", "more than the limit of 5");
+  run_err("hnet.idx_read(TMP .. '/a.idx.gz', { shape = { 4 } })", "does not hold");
+  /* Image and label files that disagree, through the dataset helper. */
+  run_ok("os.execute('mkdir -p ' .. TMP .. '/data/pair')\n"
+         "local d = TMP .. '/data/pair/'\n"
+         "hnet.idx_write(d .. 'img.gz', hnet.zeros({ 5, 2, 2 }), { type = 'u8' })\n"
+         "hnet.idx_write(d .. 'lab.gz', hnet.tensor_from({ 0, 1, 2, 1 }), { type = 'u8' })\n"
+         "hnet.idx_write(d .. 'lab5.gz', hnet.tensor_from({ 0, 1, 2, 1, 0 }), { type = 'u8' })\n"
+         "hnet.datasets.register('pair', function(ctx, opts)\n"
+         "  return ctx.idx_dataset { n_classes = 3, shape = { 1, 2, 2 },\n"
+         "    train = { 'img.gz', opts.labels or 'lab.gz' }, test = { 'img.gz', 'lab5.gz' } }\n"
+         "end)\n");
+  run_err("hnet.datasets.load('pair', { data_dir = TMP .. '/data' })", "label-count mismatch");
+  run_err("hnet.datasets.load('pair', { data_dir = TMP .. '/data' })", "holds 5 images");
+  run_err("hnet.datasets.load('pair', { data_dir = TMP .. '/data' })", "lab.gz holds 4 labels");
+  run_ok("local p = hnet.datasets.load('pair', { data_dir = TMP .. '/data', labels = 'lab5.gz' })\n"
+         "assert(p.train.x:ndim() == 4 and p.train.x:size(1) == 5 and p.n_classes == 3)\n"
+         "assert(hnet.datasets.load('pair', { data_dir = TMP .. '/data', labels = 'lab5.gz' }) == p, 'cached')\n"
+         "local q = hnet.datasets.load('pair', { data_dir = TMP .. '/data', labels = 'lab5.gz', n_train = 2 })\n"
+         "assert(q.train.x:size(1) == 2 and q.test.x:size(1) == 5)\n");
+}
+
+static void test_dataset_errors(void **state) {
+  (void)state;
+  run_err("hnet.datasets.load('fashion_mnist', { data_dir = '/nonexistent-hnet' })",
+          "dataset 'fashion_mnist' not found in /nonexistent-hnet/fashion_mnist: run 'make data' first");
+  run_err("hnet.datasets.load('mnist_full', { data_dir = '/nonexistent-hnet' })",
+          "put the four MNIST files there");
+  run_err("hnet.datasets.load('cifar10', { data_dir = '/nonexistent-hnet' })",
+          "dataset 'cifar10' not found in /nonexistent-hnet/cifar10");
+  run_err("hnet.datasets.load('no_such_set')", "no file datasets/no_such_set.lua");
+  run_err("hnet.datasets.register('bad', function() return { n_classes = 2 } end)\n"
+          "hnet.datasets.load('bad')",
+          "dataset 'bad': train = {x =, y =} is missing");
+  run_ok("assert(hnet.datasets.dir_exists(hnet.datasets.root() .. '/datasets'))\n"
+         "assert(hnet.datasets.file_exists(hnet.datasets.path('fashion_mnist')))\n");
+}
+
+static void test_cifar_from_lua(void **state) {
+  (void)state;
+  run_ok("local function batch(path, labels)\n"
+         "  local f = assert(io.open(path, 'wb'))\n"
+         "  for i, l in ipairs(labels) do f:write(string.char(l), string.rep(string.char(i), 3072)) end\n"
+         "  f:close()\n"
+         "end\n"
+         "batch(TMP .. '/c1.bin', { 3, 9 })\n"
+         "batch(TMP .. '/c2.bin', { 0 })\n"
+         "local x, y = hnet.cifar10_read({ TMP .. '/c1.bin', TMP .. '/c2.bin' }, { scale = 1 / 255 })\n"
+         "assert(x:size(1) == 3 and x:size(2) == 3 and x:size(4) == 32)\n"
+         "assert(y:get(1) == 3 and y:get(2) == 9 and y:get(3) == 0)\n"
+         "assert(math.abs(x:get(2, 3, 32, 32) - 2 / 255) < 1e-7)\n"
+         "local x1 = hnet.cifar10_read(TMP .. '/c2.bin')\n"
+         "assert(x1:size(1) == 1 and x1:get(1, 1, 1, 1) == 1)\n");
+  run_err("local f = io.open(TMP .. '/bad.bin', 'wb'); f:write(string.rep('x', 3074)); f:close()\n"
+          "hnet.cifar10_read({ TMP .. '/c1.bin', TMP .. '/bad.bin' })",
+          "3074 bytes is not a positive multiple");
+}
+
+static void test_transform_bindings(void **state) {
+  (void)state;
+  run_ok("local x = ds.train.x\n"
+         "local p = hnet.rng(5):permutation(36)\n"
+         "local y = hnet.transform.permute(x, p)\n"
+         "assert(y:get(7, 1, 1, 1) == x:get(7, 1, (p[1] - 1) // 6 + 1, (p[1] - 1) % 6 + 1))\n"
+         "assert(same(hnet.transform.permute(y, hnet.tensor_from(inverse(p))), x))\n"
+         "local out = hnet.zeros({ 60, 1, 6, 6 })\n"
+         "assert(hnet.transform.rotate(x, 0, { out = out }) == out and same(out, x))\n"
+         "local g = hnet.transform.gather(x, { 3, 3, 60 })\n"
+         "assert(g:size(1) == 3 and same(g:rows(3, 3), x:rows(60, 60)))\n"
+         "local pd = hnet.transform.pad(x, 8, 10)\n"
+         "assert(pd:size(3) == 8 and pd:size(4) == 10 and pd:get(1, 1, 2, 3) == x:get(1, 1, 1, 1))\n"
+         "local n = hnet.transform.noise(x, 0.5, hnet.rng(1), { lo = 0.2, hi = 0.7 })\n"
+         "assert(n:min() >= 0.2 and n:max() <= 0.7)\n"
+         "local s = hnet.transform.shift(x, { brightness = 10 })\n"
+         "assert(s:min() == 1, 'clamped to 1')\n"
+         "local s2 = hnet.transform.shift(x, { brightness = 10, clamp = false })\n"
+         "assert(math.abs(s2:min() - (x:min() + 10)) < 1e-5)\n"
+         "local c = hnet.transform.class_counts(ds.train.y, 4)\n"
+         "assert(#c == 4 and c[1] == 15 and c[4] == 15)\n");
+  run_err("hnet.transform.permute(ds.train.x, { 1, 2, 3 })", "permutation has 3 entries");
+  run_err("local p = {} for i = 1, 36 do p[i] = i end p[36] = 1\n"
+          "hnet.transform.permute(ds.train.x, p)",
+          "value 1 appears twice (again at entry 36)");
+  run_err("local p = {} for i = 1, 36 do p[i] = i end p[2] = 37\n"
+          "hnet.transform.permute(ds.train.x, p)",
+          "entry 2 is 37");
+  run_err("hnet.transform.gather(ds.train.x, { 0 })", "expected an integer in 1..60");
+  run_err("hnet.transform.noise(ds.train.x, -1)", "standard deviation must be finite and >= 0");
+  run_err("hnet.transform.pad(ds.train.x, 5, 6)", "height must be >= the image height");
+  run_err("hnet.transform.rotate(ds.train.x, 10, { out = hnet.zeros({ 60, 36 }) })",
+          "hn_transform_rotate: y is [60, 36]");
+  run_err("hnet.transform.shift(ds.train.x, { contrast = 1, brightnes = 1 })",
+          "unknown option 'brightnes'");
+  run_err("hnet.transform.class_subset(ds.train.x, ds.test.y, { 1 })", "one label per row");
+  run_err("hnet.transform.k_shot(ds.train.x, ds.train.y, 16, 4)", "class 0 has only 15 samples");
+}
+
+static void test_permuted_task(void **state) {
+  (void)state;
+  run_ok("local t = hnet.tasks.permuted(ds, { seed = 3 })\n"
+         "assert(t.kind == 'classification' and t.n_classes == 4 and #t.perm == 36)\n"
+         "local seen = {} for _, v in ipairs(t.perm) do assert(not seen[v]); seen[v] = true end\n"
+         "local inv = inverse(t.perm)\n"
+         "-- the same permutation for train and test: inverting it restores both\n"
+         "assert(same(hnet.transform.permute(t.train.x, inv), ds.train.x))\n"
+         "assert(same(hnet.transform.permute(t.test.x, inv), ds.test.x))\n"
+         "assert(not same(t.train.x, ds.train.x))\n"
+         "assert(same(t.train.y, ds.train.y) and same(t.test.y, ds.test.y))\n"
+         "local t2 = hnet.tasks.permuted(ds, { seed = 3 })\n"
+         "assert(table.concat(t2.perm, ',') == table.concat(t.perm, ','), 'same seed, same permutation')\n"
+         "local t3 = hnet.tasks.permuted(ds, { seed = 4 })\n"
+         "assert(table.concat(t3.perm, ',') ~= table.concat(t.perm, ','))\n"
+         "-- padded first (28 -> 32 in the published setup; 6 -> 8 here)\n"
+         "local tp = hnet.tasks.permuted(ds, { seed = 3, pad = 8 })\n"
+         "assert(tp.input_shape[2] == 8 and #tp.perm == 64 and tp.train.x:size(3) == 8)\n"
+         "local back = hnet.transform.permute(tp.test.x, inverse(tp.perm))\n"
+         "assert(same(back, hnet.transform.pad(ds.test.x, 8, 8)))\n");
+  run_err("hnet.tasks.permuted(ds, { sed = 1 })", "unknown option 'sed'");
+  run_err("hnet.tasks.permuted(42)", "a dataset or task expected");
+}
+
+static void test_class_subset_and_k_shot(void **state) {
+  (void)state;
+  run_ok("local t = hnet.tasks.class_subset(ds, { classes = { 2, 0 } })\n"
+         "assert(t.n_classes == 2 and t.classes[1] == 2 and t.classes[2] == 0)\n"
+         "for _, split in ipairs { 'train', 'test' } do\n"
+         "  local src, sub = ds[split], t[split]\n"
+         "  local idx, lab = {}, {}\n"
+         "  for i = 1, src.y:size(1) do\n"
+         "    local l = src.y:get(i)\n"
+         "    if l == 2 then idx[#idx + 1] = i; lab[#lab + 1] = 0 end\n"
+         "    if l == 0 then idx[#idx + 1] = i; lab[#lab + 1] = 1 end\n"
+         "  end\n"
+         "  assert(sub.x:size(1) == #idx, split .. ': wrong sample count')\n"
+         "  assert(same(sub.x, src.x:gather_rows(idx)), split .. ': rows differ')\n"
+         "  assert(same(sub.y, hnet.tensor_from(lab)), split .. ': labels not relabelled in order')\n"
+         "  assert(sub.y:max() == 1 and sub.y:min() == 0)\n"
+         "end\n"
+         "-- a subset of a subset keeps the original labels in .classes\n"
+         "local t2 = hnet.tasks.class_subset(t, { classes = { 1 } })\n"
+         "assert(t2.classes[1] == 0 and t2.train.x:size(1) == 15)\n"
+         "-- k-shot: exactly k per class, every row a training row of that class\n"
+         "local k = hnet.tasks.k_shot(ds, { k = 3, seed = 7 })\n"
+         "local c = hnet.transform.class_counts(k.train.y, 4)\n"
+         "for cl = 1, 4 do assert(c[cl] == 3) end\n"
+         "assert(k.train.x:size(1) == 12 and same(k.test.x, ds.test.x))\n"
+         "for r = 1, 12 do\n"
+         "  local found = false\n"
+         "  for i = 1, 60 do\n"
+         "    if same(ds.train.x:rows(i, i), k.train.x:rows(r, r)) then\n"
+         "      assert(ds.train.y:get(i) == k.train.y:get(r)); found = true\n"
+         "    end\n"
+         "  end\n"
+         "  assert(found, 'k-shot row ' .. r .. ' is not a training row')\n"
+         "end\n"
+         "local k2 = hnet.tasks.k_shot(ds, { k = 3, seed = 7 })\n"
+         "assert(same(k2.train.x, k.train.x), 'seeded')\n");
+  run_err("hnet.tasks.k_shot(ds, { k = 16 })", "class 0 of 'toy' has only 15 training samples, fewer than k = 16");
+  run_err("hnet.tasks.class_subset(ds, { classes = { 1, 4 } })", "entry 2 (4) is not a class in 0..3");
+  run_err("hnet.tasks.class_subset(ds, { classes = { 1, 1 } })", "class 1 is listed twice");
+}
+
+static void test_rotated_noisy_shifted(void **state) {
+  (void)state;
+  run_ok("local r = hnet.tasks.rotated(ds, { degrees = 90 })\n"
+         "local x, y = ds.test.x, r.test.x\n"
+         "for i = 1, 24, 7 do for row = 1, 6 do for col = 1, 6 do\n"
+         "  -- 90 degrees counter-clockwise: out[r][c] = in[c][N+1-r] (1-based)\n"
+         "  assert(y:get(i, 1, row, col) == x:get(i, 1, col, 7 - row))\n"
+         "end end end\n"
+         "assert(same(hnet.tasks.rotated(ds, { degrees = 0 }).train.x, ds.train.x))\n"
+         "assert(same(hnet.tasks.rotated(ds, { degrees = 360 }).train.x, ds.train.x))\n"
+         "local n = hnet.tasks.noisy(ds, { std = 0.1, seed = 5 })\n"
+         "local d = n.train.x:clone():sub(ds.train.x)\n"
+         "local rms = math.sqrt(d:sqnorm() / d:numel())\n"
+         "assert(rms > 0.05 and rms < 0.1, 'noise level ' .. rms)\n"
+         "assert(n.train.x:min() >= 0 and n.train.x:max() <= 1, 'clamped to 0..1')\n"
+         "assert(same(hnet.tasks.noisy(ds, { std = 0.1, seed = 5 }).train.x, n.train.x), 'seeded')\n"
+         "assert(not same(hnet.tasks.noisy(ds, { std = 0.1, seed = 6 }).train.x, n.train.x))\n"
+         "local s = hnet.tasks.shifted(ds, { brightness = 0.25 })\n"
+         "local want = ds.test.x:clone():add(0.25):apply(function(v) return math.min(v, 1) end)\n"
+         "assert(s.test.x:sqdist(want) < 1e-10)\n"
+         "local c = hnet.tasks.shifted(ds, { contrast = 0, clamp = false })\n"
+         "-- contrast 0 leaves every pixel at its image's mean\n"
+         "local row = c.train.x:rows(4, 4)\n"
+         "assert(math.abs(row:max() - row:min()) < 1e-6)\n"
+         "assert(math.abs(row:mean() - ds.train.x:rows(4, 4):mean()) < 1e-6)\n"
+         "-- composition: rotate a class subset\n"
+         "local rc = hnet.tasks.rotated(hnet.tasks.class_subset(ds, { classes = { 3 } }), { degrees = 180 })\n"
+         "assert(rc.train.x:size(1) == 15 and rc.n_classes == 1 and rc.classes[1] == 3)\n");
+  run_err("hnet.tasks.noisy(ds, { std = -1 })", "field 'std'");
+  run_err("hnet.tasks.rotated(ds, {})", "field 'degrees' is required");
+}
+
+static void test_subsample_map_generator(void **state) {
+  (void)state;
+  run_ok("local s = hnet.tasks.subsample(ds, { fraction = 0.5, seed = 2 })\n"
+         "assert(s.train.x:size(1) == 30 and s.test.x:size(1) == 24)\n"
+         "local s2 = hnet.tasks.subsample(ds, { n = 7, seed = 2 })\n"
+         "assert(s2.train.y:size(1) == 7)\n"
+         "local m = hnet.tasks.map(ds, function(x, y, split) return x:clone():scale(2) end)\n"
+         "assert(math.abs(m.train.x:sum() - 2 * ds.train.x:sum()) < 1e-3 and same(m.train.y, ds.train.y))\n"
+         "-- a regression task from a Lua generator\n"
+         "local g = hnet.tasks.from_generator { name = 'line', kind = 'regression', n_train = 40,\n"
+         "  n_test = 10, seed = 4, sample = function(rng) local x = rng:uniform(-1, 1); return x, 2 * x + 1 end }\n"
+         "assert(g.kind == 'regression' and g.n_outputs == 1 and g.train.x:size(1) == 40)\n"
+         "assert(g.train.y:ndim() == 2 and g.train.y:size(2) == 1)\n"
+         "for i = 1, 40 do assert(math.abs(g.train.y:get(i, 1) - (2 * g.train.x:get(i, 1) + 1)) < 1e-5) end\n"
+         "assert(g.train.x:min() >= -1 and g.train.x:max() <= 1)\n"
+         "-- a classification task from a generator, with an image shape\n"
+         "local c = hnet.tasks.from_generator { name = 'bits', n_classes = 2, n_train = 20, n_test = 8,\n"
+         "  input_shape = { 1, 2, 2 },\n"
+         "  sample = function(rng) local b = rng:below(2) - 1; return { b, b, b, b }, b end }\n"
+         "assert(c.train.x:ndim() == 4 and c.input_shape[3] == 2)\n"
+         "for i = 1, 20 do assert(c.train.x:get(i, 1, 2, 2) == c.train.y:get(i)) end\n");
+  run_err("local t = hnet.tasks.subsample(ds, { n = 61 }); local _ = t.train", "n = 61 but 'toy' has 60");
+  run_err("hnet.tasks.subsample(ds, { n = 3, fraction = 0.1 })", "exactly one of");
+  run_err("hnet.tasks.from_generator { name = 'bad', n_classes = 2, n_train = 3, n_test = 1,\n"
+          "  sample = function(rng) return 1, 5 end }",
+          "label 5.0");
+  run_err("local k = 0\n"
+          "hnet.tasks.from_generator { n_classes = 2, n_train = 3, n_test = 1,\n"
+          "  sample = function(rng) k = k + 1; return k == 2 and { 1, 2 } or { 1 }, 0 end }",
+          "sample 2 has 2 inputs");
+  run_err("local t = hnet.tasks.map(ds, function(x) return 3 end); local _ = t.test",
+          "tensors expected");
+}
+
+static void test_streams(void **state) {
+  (void)state;
+  run_ok("local s = hnet.stream.permuted(ds, { tasks = 5, seed = 9, keep = 2 })\n"
+         "assert(s:len() == 5 and #s.tasks == 5)\n"
+         "local n, perms = 0, {}\n"
+         "for i, t in ipairs(s.tasks) do\n"
+         "  n = n + 1; perms[table.concat(t.perm, ',')] = true\n"
+         "  assert(t.stream_index == i and t.n_classes == 4)\n"
+         "  assert(same(hnet.transform.permute(t.test.x, inverse(t.perm)), ds.test.x))\n"
+         "end\n"
+         "local distinct = 0 for _ in pairs(perms) do distinct = distinct + 1 end\n"
+         "assert(n == 5 and distinct == 5, 'every task permuted differently, the first included')\n"
+         "-- splits are dropped and rebuilt identically\n"
+         "local sum1 = s:get(1).train.x:sum()\n"
+         "for i = 2, 5 do local _ = s:get(i).train end\n"
+         "collectgarbage(); collectgarbage()\n"
+         "local live = 0 for _ in pairs(s._cache.weak) do live = live + 1 end\n"
+         "assert(live <= 2, 'the stream keeps only its last splits, found ' .. live)\n"
+         "assert(s:get(1).train.x:sum() == sum1)\n"
+         "local sp = hnet.stream.split(ds, { classes_per_task = 2 })\n"
+         "assert(sp:len() == 2)\n"
+         "assert(sp:get(2).classes[1] == 2 and sp:get(2).classes[2] == 3 and sp:get(2).train.y:max() == 1)\n"
+         "assert(sp:get(1).train.x:size(1) == 30)\n"
+         "local ro = hnet.stream.rotated(ds, { angles = { 0, 90, 180 } })\n"
+         "assert(ro:len() == 3 and ro:get(3).degrees == 180)\n"
+         "local ro2 = hnet.stream.rotated(ds, { tasks = 4, step = 15 })\n"
+         "assert(ro2:len() == 4 and ro2:get(4).degrees == 45)\n"
+         "local fr = hnet.stream.from({ hnet.tasks.rotated(ds, { degrees = 5 }), sp:get(1) })\n"
+         "assert(fr:len() == 2 and #fr.tasks == 2 and fr:get(2) == sp:get(1))\n"
+         "local calls = 0\n"
+         "local cu = hnet.stream.custom { n = 4, make = function(i) calls = calls + 1\n"
+         "  return hnet.tasks.class_subset(ds, { classes = { i - 1 } }) end }\n"
+         "local m = 0 for i, t in cu:iter() do m = m + t.train.x:size(1) end\n"
+         "assert(m == 60 and cu:len() == 4)\n"
+         "local _ = cu:get(2); assert(calls == 4, 'make runs once per task')\n");
+  run_err("hnet.stream.permuted(ds, { tasks = 2 }):get(3)", "task index 3 out of range 1..2");
+  run_err("hnet.stream.split(ds, { classes_per_task = 3, tasks = 2 })", "2 tasks of 3 classes need 6 classes; 4 available");
+  run_err("hnet.stream.custom { n = 2, make = function(i) return 5 end }:get(1)", "make(1) returned number");
+  run_err("hnet.stream.rotated(ds, {})", "give 'angles'");
+}
+
+static void test_synthetic(void **state) {
+  (void)state;
+  run_ok("local ts = hnet.synthetic.polynomial_tasks { seed = 3 }\n"
+         "assert(#ts == 3)\n"
+         "local dom = { { -4, -2 }, { -1, 1 }, { 2, 4 } }\n"
+         "for i, t in ipairs(ts) do\n"
+         "  assert(t.kind == 'regression' and t.n_outputs == 1)\n"
+         "  assert(t.train.x:size(1) == 100 and t.test.x:size(1) == 50)\n"
+         "  assert(t.train.x:min() >= dom[i][1] and t.train.x:max() <= dom[i][2])\n"
+         "  assert(t.test.x:get(1, 1) == dom[i][1] and t.test.x:get(50, 1) == dom[i][2], 'grid ends')\n"
+         "  for j = 1, 50 do assert(math.abs(t.test.y:get(j, 1) - t.f(t.test.x:get(j, 1))) < 1e-4) end\n"
+         "  local r = 0\n"
+         "  for j = 1, 100 do r = r + (t.train.y:get(j, 1) - t.f(t.train.x:get(j, 1))) ^ 2 end\n"
+         "  r = math.sqrt(r / 100)\n"
+         "  assert(r > 0.035 and r < 0.065, 'training noise std ' .. r)\n"
+         "end\n"
+         "assert(hnet.synthetic.polynomial_stream { seed = 3 }:len() == 3)\n"
+         "for s = 1, 20 do\n"
+         "  local t = hnet.synthetic.sinusoid_task(hnet.rng(s), { k = 10, n_test = 30 })\n"
+         "  assert(t.amplitude >= 0.1 and t.amplitude <= 5 and t.phase >= 0 and t.phase <= math.pi)\n"
+         "  assert(t.train.x:size(1) == 10 and t.test.x:size(1) == 30)\n"
+         "  assert(t.train.x:min() >= -5 and t.train.x:max() <= 5)\n"
+         "  assert(t.test.y:max() <= t.amplitude + 1e-5 and t.test.y:min() >= -t.amplitude - 1e-5)\n"
+         "  local x = t.train.x:get(3, 1)\n"
+         "  assert(math.abs(t.train.y:get(3, 1) - t.amplitude * math.sin(x - t.phase)) < 1e-4)\n"
+         "end\n"
+         "local g = hnet.synthetic.sinusoid_task(4, { grid = true, n_test = 11 })\n"
+         "assert(g.test.x:get(1, 1) == -5 and g.test.x:get(6, 1) == 0 and g.test.x:get(11, 1) == 5)\n"
+         "local ss = hnet.synthetic.sinusoid_stream { tasks = 3, seed = 1, k = 5 }\n"
+         "assert(ss:len() == 3 and ss:get(2).train.x:size(1) == 5)\n"
+         "assert(ss:get(1).amplitude ~= ss:get(2).amplitude)\n"
+         "local b = hnet.synthetic.blobs { n_classes = 3, dim = 5, n_per_class = 400, n_test_per_class = 10,\n"
+         "  spread = 0.5, seed = 8 }\n"
+         "assert(b.n_classes == 3 and b.train.x:size(1) == 1200 and b.test.x:size(1) == 30)\n"
+         "local c = hnet.transform.class_counts(b.train.y, 3)\n"
+         "assert(c[1] == 400 and c[2] == 400 and c[3] == 400)\n"
+         "for cl = 0, 2 do\n"
+         "  local rows = b.train.x:rows(cl * 400 + 1, cl * 400 + 400)\n"
+         "  for d = 1, 5 do\n"
+         "    local m = 0 for r = 1, 400 do m = m + rows:get(r, d) end\n"
+         "    m = m / 400\n"
+         "    -- the class mean is the centre within 5 standard errors (0.5/20 each)\n"
+         "    assert(math.abs(m - b.centres:get(cl + 1, d)) < 0.125, 'blob mean off')\n"
+         "  end\n"
+         "end\n");
+  run_err("hnet.synthetic.polynomial_tasks { n_trian = 3 }", "unknown option 'n_trian'");
+  run_err("hnet.synthetic.sinusoid_task('x')", "an hnet.Rng or an integer seed expected");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_idx_from_lua),         cmocka_unit_test(test_dataset_errors),
+      cmocka_unit_test(test_cifar_from_lua),       cmocka_unit_test(test_transform_bindings),
+      cmocka_unit_test(test_permuted_task),        cmocka_unit_test(test_class_subset_and_k_shot),
+      cmocka_unit_test(test_rotated_noisy_shifted), cmocka_unit_test(test_subsample_map_generator),
+      cmocka_unit_test(test_streams),              cmocka_unit_test(test_synthetic),
+  };
+  return cmocka_run_group_tests_name("lua_data", tests, group_setup, group_teardown);
+}
