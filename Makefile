@@ -132,8 +132,8 @@ clean:
 
 # ==== fuzz: libFuzzer targets (appended block; begin) =========================
 # make fuzz [FUZZ_SECONDS=60]: fuzz the readers of untrusted files, the
-# checkpoint reader (fuzz/fuzz_ckpt.c) and the IDX / CIFAR-10 readers
-# (fuzz/fuzz_idx.c). Built with clang under ASan + UBSan over the engine
+# checkpoint reader (tests/fuzz/fuzz_ckpt.c) and the IDX / CIFAR-10 readers
+# (tests/fuzz/fuzz_idx.c). Built with clang under ASan + UBSan over the engine
 # sources (their own archive in build/fuzz/, so a target links only what it
 # uses); each runs FUZZ_SECONDS from a seed corpus that the same sources,
 # built with -DHN_FUZZ_SEEDS, write into build/fuzz-corpus/. Crashes are
@@ -161,10 +161,10 @@ $(FUZZ_BUILD)/libhnet.a: $(FUZZ_ENGINE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libhnet.a
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libhnet.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIBS)
 
-$(FUZZ_BUILD)/seeds_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libhnet.a
+$(FUZZ_BUILD)/seeds_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libhnet.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -DHN_FUZZ_SEEDS -o $@ $< \
 	  $(FUZZ_LIBS)
 

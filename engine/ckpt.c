@@ -651,7 +651,9 @@ static hn_status finish_open(hn_ckpt **out, const char *who, const char *path,
 hn_status hn_ckpt_open(hn_ckpt **out, const char *path) {
   if (!out) return hn_fail(HN_ERR_ARG, "hn_ckpt_open: out is NULL");
   if (!path) return hn_fail(HN_ERR_ARG, "hn_ckpt_open: the path is NULL");
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO must not hang the open (it is refused below); it has
+   * no effect on regular files. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     return hn_fail(HN_ERR_IO, "hn_ckpt_open: cannot open '%s': %s", path, strerror(errno));
   struct stat sb;

@@ -397,10 +397,7 @@ static double act_gain(hn_act_kind k) {
   return (k == HN_ACT_RELU || k == HN_ACT_ELU) ? 2.0 : 1.0;
 }
 
-/* E_i[h^2] for every chunk i: the mean square of the last hidden activation
- * (or of the input row when there is no hidden layer) over S random task
- * embeddings E [S, n_emb] and over the units. Runs the hidden layers of θ on
- * rows (i, s) in batches of whole chunks. eh2 [n_chunks]. */
+/* Chunks per batch of the E[h^2] estimate, and its scratch in floats. */
 static int64_t eh2_chunks_per_batch(const hn_hnet *h, int64_t S) {
   return HN_MIN(HN_MAX(1, HYPERFAN_ROWS / S), h->n_chunks);
 }
@@ -411,6 +408,10 @@ static int64_t eh2_scratch_floats(const hn_hnet *h, int64_t S) {
   return eh2_chunks_per_batch(h, S) * S * (h->dim[0] + 2 * maxh);
 }
 
+/* E_i[h^2] for every chunk i: the mean square of the last hidden activation
+ * (or of the input row when there is no hidden layer) over S random task
+ * embeddings E [S, n_emb] and over the units. Runs the hidden layers of θ on
+ * rows (i, s) in batches of whole chunks. eh2 [n_chunks]. */
 static hn_status estimate_eh2(const hn_hnet *h, const float *theta, const float *E, int64_t S,
                               float *scratch, double *eh2) {
   static const char who[] = "hn_hnet_init";
@@ -454,6 +455,13 @@ static hn_status estimate_eh2(const hn_hnet *h, const float *theta, const float 
   return st;
 }
 
+/* Draws, in this order from rng: the chunk embeddings, the hidden layers'
+ * weights, HYPERFAN_SAMPLES task embeddings for the E[h^2] estimate, then the
+ * output layer row by row; so a seed fixes θ (for a given thread count: the
+ * estimate runs through GEMM). Set-up only: allocates its scratch, all of it
+ * before writing θ. Bad arguments leave θ untouched; the one late failure,
+ * HN_ERR_NUMERIC when a chunk's E[h^2] is 0 or not finite, leaves it partly
+ * written. */
 hn_status hn_hnet_init(hn_hnet *h, float *theta, const float *target_var, float emb_var,
                        hn_rng *rng) {
   static const char who[] = "hn_hnet_init";

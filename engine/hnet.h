@@ -62,10 +62,14 @@ int64_t hn_hnet_flops(const hn_hnet *h, int64_t n_tasks);
  * Hidden layers get a variance-preserving init for their activation; chunk
  * embeddings are drawn N(0, emb_var); output-layer biases are 0 and its
  * weights are scaled so that the generated W has target_var. For a chunked
- * network an output row serves one coordinate in every chunk, so its scale
- * uses the mean over chunks of target_var / E[h^2] (E[h^2] estimated per
- * chunk by a forward pass of the hidden layers); exact when the layers a
- * chunk row spans share a fan-in. */
+ * network an output row j serves one coordinate in every chunk, so its
+ * variance is Σ_i target_var[i·chunk + j] / (n_last · Σ_i E_i[h^2]): the
+ * generated variance averaged over the chunks the row serves equals the
+ * target (E_i[h^2], the mean square of the last hidden layer for chunk i, is
+ * estimated by a forward pass of the hidden layers over random embeddings;
+ * it varies between chunks by an order of magnitude, so a per-chunk mean of
+ * ratios would overshoot). Exact per layer when the layers a chunk row spans
+ * share a fan-in. */
 hn_status hn_hnet_init(hn_hnet *h, float *theta, const float *target_var, float emb_var,
                        hn_rng *rng);
 

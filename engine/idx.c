@@ -58,7 +58,8 @@ static void put_be32(unsigned char *p, uint32_t v) {
 }
 
 /* Read up to n bytes (gzread may return fewer than asked before the end).
- * Returns the count read, or -1 on a read error (message in *err). */
+ * Returns the count read, -1 on a system read error, or -2 when the gzip
+ * stream itself is corrupt (message in *err in both cases). */
 static int64_t gz_read_full(gzFile f, unsigned char *buf, int64_t n, const char **err) {
   int64_t got = 0;
   while (got < n) {
@@ -68,7 +69,7 @@ static int64_t gz_read_full(gzFile f, unsigned char *buf, int64_t n, const char 
       int code;
       const char *m = gzerror(f, &code);
       *err = code == Z_ERRNO ? strerror(errno) : m;
-      return -1;
+      return code == Z_ERRNO ? -1 : -2;
     }
     if (r == 0) {
       /* zlib reports a cut gzip stream as Z_BUF_ERROR: that is truncation, not
@@ -77,7 +78,7 @@ static int64_t gz_read_full(gzFile f, unsigned char *buf, int64_t n, const char 
       const char *m = gzerror(f, &code);
       if (code != Z_OK && code != Z_BUF_ERROR) {
         *err = code == Z_ERRNO ? strerror(errno) : m;
-        return -1;
+        return code == Z_ERRNO ? -1 : -2;
       }
       break;
     }
@@ -142,7 +143,11 @@ hn_status hn_idx_read(const char *path, hn_tensor *out, int64_t max_elems) {
   unsigned char *buf = NULL;
 
   int64_t got = gz_read_full(f, head, 4, &err);
-  if (got < 0) { st = hn_fail(HN_ERR_IO, "hn_idx_read: file %s: read error: %s", path, err); goto done; }
+  if (got < 0) {
+    st = hn_fail(got == -1 ? HN_ERR_IO : HN_ERR_FORMAT, "hn_idx_read: file %s: %s: %s", path,
+                 got == -1 ? "read error" : "corrupt gzip data", err);
+    goto done;
+  }
   if (got < 4) {
     st = hn_fail(HN_ERR_FORMAT, "hn_idx_read: file %s: truncated: %lld bytes, shorter than the 4-byte IDX magic",
                  path, (long long)got);
@@ -169,7 +174,11 @@ hn_status hn_idx_read(const char *path, hn_tensor *out, int64_t max_elems) {
     goto done;
   }
   got = gz_read_full(f, head + 4, 4 * ndim, &err);
-  if (got < 0) { st = hn_fail(HN_ERR_IO, "hn_idx_read: file %s: read error: %s", path, err); goto done; }
+  if (got < 0) {
+    st = hn_fail(got == -1 ? HN_ERR_IO : HN_ERR_FORMAT, "hn_idx_read: file %s: %s: %s", path,
+                 got == -1 ? "read error" : "corrupt gzip data", err);
+    goto done;
+  }
   if (got < 4 * ndim) {
     st = hn_fail(HN_ERR_FORMAT, "hn_idx_read: file %s: truncated: the header needs %d bytes of sizes, found %lld",
                  path, 4 * ndim, (long long)got);

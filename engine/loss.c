@@ -223,7 +223,7 @@ static double nll_block(const void *vctx, int64_t lo, int64_t hi) {
     const float *yr = k->y + r * 2 * k->d;
     const float *tr = k->t + r * k->d;
     for (int64_t j = 0; j < k->d; j++) {
-      double mean = yr[j], lv = yr[k->d + j];
+      double mean = (double)yr[j], lv = (double)yr[k->d + j];
       double diff = (double)tr[j] - mean;
       double iv = exp(-lv);
       s += 0.5 * (log2pi + lv + diff * diff * iv);

@@ -21,10 +21,19 @@ typedef struct tdir {
   char path[128]; /* dir/run.ckpt */
 } tdir;
 
-static void tdir_make(tdir *t) {
+/* cmocka per-test setup: a fresh directory in *state. The teardown runs even
+ * when the test fails, so nothing is left in /tmp. */
+static int tdir_setup(void **state) {
+  tdir *t = calloc(1, sizeof *t);
+  if (!t) return -1;
   strcpy(t->dir, "/tmp/hnet-ckpt-XXXXXX");
-  assert_non_null(mkdtemp(t->dir));
+  if (!mkdtemp(t->dir)) {
+    free(t);
+    return -1;
+  }
   snprintf(t->path, sizeof t->path, "%s/run.ckpt", t->dir);
+  *state = t;
+  return 0;
 }
 
 static int tdir_count(const tdir *t) {
@@ -37,18 +46,30 @@ static int tdir_count(const tdir *t) {
   return n;
 }
 
-/* Remove every plain file and empty sub-directory, then the directory. */
-static void tdir_remove(tdir *t) {
-  DIR *d = opendir(t->dir);
-  assert_non_null(d);
+/* Remove a directory and everything in it. Returns 0 on success. */
+static int remove_tree(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  int rc = 0;
   for (struct dirent *e; (e = readdir(d));) {
     if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    char p[400];
-    snprintf(p, sizeof p, "%s/%s", t->dir, e->d_name);
-    if (unlink(p) != 0) rmdir(p);
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    struct stat sb;
+    if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) rc |= remove_tree(p);
+    else rc |= unlink(p);
   }
   closedir(d);
-  assert_int_equal(rmdir(t->dir), 0);
+  return rc | rmdir(dir);
+}
+
+static int tdir_teardown(void **state) {
+  tdir *t = *state;
+  hn_ckpt_fail_write_after(-1); /* in case a failed test left them armed */
+  hn_mem_fail_after(-1);
+  int rc = remove_tree(t->dir);
+  free(t);
+  return rc == 0 ? 0 : -1;
 }
 
 static unsigned char *slurp(const char *path, size_t *n) {
@@ -211,16 +232,14 @@ static int entry_of(unsigned char *b, const char *name) {
 /* ---- round trips and layout ---------------------------------------------- */
 
 static void test_round_trip_every_kind(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   sample s;
   sample_fill(&s, 1);
-  sample_write(t.path, &s);
-  assert_int_equal(tdir_count(&t), 1); /* no temporary file left */
+  sample_write(t->path, &s);
+  assert_int_equal(tdir_count(t), 1); /* no temporary file left */
   hn_ckpt *c = NULL;
-  assert_int_equal(hn_ckpt_open(&c, t.path), HN_OK);
-  assert_string_equal(hn_ckpt_path(c), t.path);
+  assert_int_equal(hn_ckpt_open(&c, t->path), HN_OK);
+  assert_string_equal(hn_ckpt_path(c), t->path);
   sample_check(c, &s);
   assert_true(hn_ckpt_has(c, "theta"));
   assert_false(hn_ckpt_has(c, "thet"));
@@ -229,15 +248,12 @@ static void test_round_trip_every_kind(void **state) {
   hn_ckpt_free(c);
   hn_ckpt_free(NULL);
   hn_ckpt_writer_free(NULL);
-  tdir_remove(&t);
 }
 
 static void test_layout_matches_documentation(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   size_t n;
-  unsigned char *b = sample_image(&t, &n);
+  unsigned char *b = sample_image(t, &n);
   assert_memory_equal(b, "HNETCKPT", 8);
   assert_int_equal(rd32(b + 8), 1);
   assert_int_equal(rd32(b + 12), 6);
@@ -267,15 +283,12 @@ static void test_layout_matches_documentation(void **state) {
   memcpy(&bits, &s.theta[7], 4);
   assert_int_equal(rd32(b + rd64(entry(b, i_theta) + 52) + 7 * 4), bits);
   free(b);
-  tdir_remove(&t);
 }
 
 static void test_open_mem_equals_open(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   size_t n;
-  unsigned char *b = sample_image(&t, &n);
+  unsigned char *b = sample_image(t, &n);
   sample s;
   sample_fill(&s, 1);
   hn_ckpt *c = NULL;
@@ -288,31 +301,25 @@ static void test_open_mem_equals_open(void **state) {
   assert_int_equal(hn_ckpt_open_mem(&c, b, 0, NULL), HN_ERR_FORMAT);
   assert_msg("empty");
   free(b);
-  tdir_remove(&t);
 }
 
 static void test_empty_checkpoint(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   hn_ckpt_writer *w;
-  assert_int_equal(hn_ckpt_writer_new(&w, t.path), HN_OK);
+  assert_int_equal(hn_ckpt_writer_new(&w, t->path), HN_OK);
   assert_int_equal(hn_ckpt_commit(w), HN_OK);
   hn_ckpt_writer_free(w);
   hn_ckpt *c;
-  assert_int_equal(hn_ckpt_open(&c, t.path), HN_OK);
+  assert_int_equal(hn_ckpt_open(&c, t->path), HN_OK);
   assert_int_equal(hn_ckpt_n_sections(c), 0);
   assert_int_equal(hn_ckpt_find(c, "x", NULL, NULL, NULL), HN_ERR_FORMAT);
   hn_ckpt_free(c);
-  tdir_remove(&t);
 }
 
 static void test_many_sections_and_limit(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   hn_ckpt_writer *w;
-  assert_int_equal(hn_ckpt_writer_new(&w, t.path), HN_OK);
+  assert_int_equal(hn_ckpt_writer_new(&w, t->path), HN_OK);
   char name[32];
   for (int64_t i = 0; i < HN_CKPT_MAX_SECTIONS; i++) {
     snprintf(name, sizeof name, "task/%lld/emb", (long long)i);
@@ -324,65 +331,56 @@ static void test_many_sections_and_limit(void **state) {
   assert_int_equal(hn_ckpt_commit(w), HN_OK);
   hn_ckpt_writer_free(w);
   hn_ckpt *c;
-  assert_int_equal(hn_ckpt_open(&c, t.path), HN_OK);
+  assert_int_equal(hn_ckpt_open(&c, t->path), HN_OK);
   assert_int_equal(hn_ckpt_n_sections(c), HN_CKPT_MAX_SECTIONS);
   int64_t v;
   assert_int_equal(hn_ckpt_read_i64(c, "task/4095/emb", &v, 1), HN_OK);
   assert_int_equal(v, 4095);
   assert_string_equal(hn_ckpt_section_name(c, 17), "task/17/emb");
   hn_ckpt_free(c);
-  tdir_remove(&t);
 }
 
 /* ---- atomic replacement ------------------------------------------------- */
 
 static void test_second_commit_replaces(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   sample a, b;
   sample_fill(&a, 1);
   sample_fill(&b, 2);
-  sample_write(t.path, &a);
+  sample_write(t->path, &a);
   hn_ckpt *old;
-  assert_int_equal(hn_ckpt_open(&old, t.path), HN_OK); /* an earlier reader keeps its copy */
-  sample_write(t.path, &b);
-  assert_int_equal(tdir_count(&t), 1);
+  assert_int_equal(hn_ckpt_open(&old, t->path), HN_OK); /* an earlier reader keeps its copy */
+  sample_write(t->path, &b);
+  assert_int_equal(tdir_count(t), 1);
   hn_ckpt *c;
-  assert_int_equal(hn_ckpt_open(&c, t.path), HN_OK);
+  assert_int_equal(hn_ckpt_open(&c, t->path), HN_OK);
   sample_check(c, &b);
   sample_check(old, &a);
   hn_ckpt_free(c);
   hn_ckpt_free(old);
-  tdir_remove(&t);
 }
 
 static void test_uncommitted_writer_leaves_previous(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   size_t n0, n1;
-  unsigned char *before = sample_image(&t, &n0);
+  unsigned char *before = sample_image(t, &n0);
   hn_ckpt_writer *w;
-  assert_int_equal(hn_ckpt_writer_new(&w, t.path), HN_OK);
+  assert_int_equal(hn_ckpt_writer_new(&w, t->path), HN_OK);
   float x[4] = {1, 2, 3, 4};
   assert_int_equal(hn_ckpt_add_f32(w, "theta", x, 4), HN_OK);
   hn_ckpt_writer_free(w);
-  unsigned char *after = slurp(t.path, &n1);
+  unsigned char *after = slurp(t->path, &n1);
   assert_int_equal(n0, n1);
   hnt_assert_bytes_equal(after, before, n0, "previous checkpoint");
-  assert_int_equal(tdir_count(&t), 1);
+  assert_int_equal(tdir_count(t), 1);
   free(before);
   free(after);
-  tdir_remove(&t);
 }
 
 static void test_writer_copies_and_commits_once(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   hn_ckpt_writer *w;
-  assert_int_equal(hn_ckpt_writer_new(&w, t.path), HN_OK);
+  assert_int_equal(hn_ckpt_writer_new(&w, t->path), HN_OK);
   float x[3] = {1, 2, 3};
   assert_int_equal(hn_ckpt_add_f32(w, "x", x, 3), HN_OK);
   x[1] = 99; /* the writer holds its own copy */
@@ -393,23 +391,20 @@ static void test_writer_copies_and_commits_once(void **state) {
   hn_ckpt_writer_free(w);
   hn_ckpt *c;
   float y[3];
-  assert_int_equal(hn_ckpt_open(&c, t.path), HN_OK);
+  assert_int_equal(hn_ckpt_open(&c, t->path), HN_OK);
   assert_int_equal(hn_ckpt_read_f32(c, "x", y, 3), HN_OK);
   assert_true(y[0] == 1 && y[1] == 2 && y[2] == 3);
   hn_ckpt_free(c);
-  tdir_remove(&t);
 }
 
 static void test_write_failure_keeps_previous(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   size_t n0, n;
-  unsigned char *before = sample_image(&t, &n0);
+  unsigned char *before = sample_image(t, &n0);
   sample b;
   sample_fill(&b, 2);
   char scratch[160]; /* the size of the new checkpoint, to cut at its last byte */
-  snprintf(scratch, sizeof scratch, "%s/scratch.ckpt", t.dir);
+  snprintf(scratch, sizeof scratch, "%s/scratch.ckpt", t->dir);
   sample_write(scratch, &b);
   free(slurp(scratch, &n));
   assert_int_equal(unlink(scratch), 0);
@@ -418,7 +413,7 @@ static void test_write_failure_keeps_previous(void **state) {
   const int64_t cuts[] = {0, 10, 100, 600, 2000, (int64_t)n - 1};
   for (size_t k = 0; k < sizeof cuts / sizeof *cuts; k++) {
     hn_ckpt_writer *w;
-    assert_int_equal(hn_ckpt_writer_new(&w, t.path), HN_OK);
+    assert_int_equal(hn_ckpt_writer_new(&w, t->path), HN_OK);
     assert_int_equal(hn_ckpt_add_f32(w, "theta", b.theta, N_THETA), HN_OK);
     assert_int_equal(hn_ckpt_add_i64(w, "steps", b.steps, N_STEPS), HN_OK);
     assert_int_equal(hn_ckpt_add_text(w, "config", b.text), HN_OK);
@@ -430,33 +425,30 @@ static void test_write_failure_keeps_previous(void **state) {
     hn_ckpt_fail_write_after(-1);
     assert_int_equal(st, HN_ERR_IO);
     assert_msg("No space left on device");
-    assert_msg(t.path);
+    assert_msg(t->path);
     assert_msg("unchanged");
-    unsigned char *after = slurp(t.path, &n);
+    unsigned char *after = slurp(t->path, &n);
     assert_int_equal(n, n0);
     hnt_assert_bytes_equal(after, before, n0, "previous checkpoint after a failed commit");
     free(after);
-    assert_int_equal(tdir_count(&t), 1); /* the temporary file is gone */
+    assert_int_equal(tdir_count(t), 1); /* the temporary file is gone */
     if (k + 1 == sizeof cuts / sizeof *cuts) {
       assert_int_equal(hn_ckpt_commit(w), HN_OK); /* a retry after the failure works */
       hn_ckpt *c;
-      assert_int_equal(hn_ckpt_open(&c, t.path), HN_OK);
+      assert_int_equal(hn_ckpt_open(&c, t->path), HN_OK);
       sample_check(c, &b);
       hn_ckpt_free(c);
     }
     hn_ckpt_writer_free(w);
   }
   free(before);
-  tdir_remove(&t);
 }
 
 static void test_commit_io_errors(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   hn_ckpt_writer *w;
   char p[200];
-  snprintf(p, sizeof p, "%s/no/such/dir/x.ckpt", t.dir);
+  snprintf(p, sizeof p, "%s/no/such/dir/x.ckpt", t->dir);
   assert_int_equal(hn_ckpt_writer_new(&w, p), HN_OK);
   assert_int_equal(hn_ckpt_add_text(w, "a", "b"), HN_OK);
   assert_int_equal(hn_ckpt_commit(w), HN_ERR_IO);
@@ -465,148 +457,130 @@ static void test_commit_io_errors(void **state) {
   hn_ckpt_writer_free(w);
   /* the target is a non-empty directory: rename fails, no temp file is left */
   char sub[200], inner[260];
-  snprintf(sub, sizeof sub, "%s/taken", t.dir);
+  snprintf(sub, sizeof sub, "%s/taken", t->dir);
   assert_int_equal(mkdir(sub, 0700), 0);
-  snprintf(inner, sizeof inner, "%s/taken/keep", t.dir);
+  snprintf(inner, sizeof inner, "%s/taken/keep", t->dir);
   assert_int_equal(mkdir(inner, 0700), 0);
   assert_int_equal(hn_ckpt_writer_new(&w, sub), HN_OK);
   assert_int_equal(hn_ckpt_add_text(w, "a", "b"), HN_OK);
   assert_int_equal(hn_ckpt_commit(w), HN_ERR_IO);
   assert_msg("rename");
   hn_ckpt_writer_free(w);
-  assert_int_equal(tdir_count(&t), 1);
+  assert_int_equal(tdir_count(t), 1);
   assert_int_equal(rmdir(inner), 0);
-  tdir_remove(&t);
 }
 
 /* ---- refusals ------------------------------------------------------------ */
 
 static void test_missing_empty_and_directory(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
-  expect_refused(t.path, HN_ERR_IO, "No such file or directory");
-  spit(t.path, "", 0);
-  expect_refused(t.path, HN_ERR_FORMAT, "empty");
-  expect_refused(t.dir, HN_ERR_IO, "directory");
+  tdir *t = *state;
+  expect_refused(t->path, HN_ERR_IO, "No such file or directory");
+  spit(t->path, "", 0);
+  expect_refused(t->path, HN_ERR_FORMAT, "empty");
+  expect_refused(t->dir, HN_ERR_IO, "directory");
+  char fifo[200]; /* refused at once, not waited on */
+  snprintf(fifo, sizeof fifo, "%s/fifo", t->dir);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  expect_refused(fifo, HN_ERR_IO, "not a regular file");
   hn_ckpt *c;
   assert_int_equal(hn_ckpt_open(&c, NULL), HN_ERR_ARG);
-  assert_int_equal(hn_ckpt_open(NULL, t.path), HN_ERR_ARG);
-  tdir_remove(&t);
+  assert_int_equal(hn_ckpt_open(NULL, t->path), HN_ERR_ARG);
 }
 
 static void test_foreign_files(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
                                'I', 'H', 'D', 'R', 0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0,
                                0x90, 0x77, 0x53, 0xde, 0, 0};
-  spit(t.path, png, sizeof png);
-  expect_refused(t.path, HN_ERR_FORMAT, "not an hnet checkpoint");
+  spit(t->path, png, sizeof png);
+  expect_refused(t->path, HN_ERR_FORMAT, "not an hnet checkpoint");
   assert_msg("\\x89PNG");
-  spit(t.path, "abc", 3);
-  expect_refused(t.path, HN_ERR_FORMAT, "not an hnet checkpoint");
+  spit(t->path, "abc", 3);
+  expect_refused(t->path, HN_ERR_FORMAT, "not an hnet checkpoint");
   /* an IDX file (MNIST labels) is foreign too */
   const unsigned char idx[] = {0, 0, 8, 1, 0, 0, 0, 2, 3, 4};
-  spit(t.path, idx, sizeof idx);
-  expect_refused(t.path, HN_ERR_FORMAT, "HNETCKPT");
-  tdir_remove(&t);
+  spit(t->path, idx, sizeof idx);
+  expect_refused(t->path, HN_ERR_FORMAT, "HNETCKPT");
 }
 
 static void test_wrong_version(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   size_t n;
-  unsigned char *b = sample_image(&t, &n);
+  unsigned char *b = sample_image(t, &n);
   wr32(b + 8, 2);
   fix_header_crc(b);
-  spit(t.path, b, n);
-  expect_refused(t.path, HN_ERR_FORMAT, "version 2");
+  spit(t->path, b, n);
+  expect_refused(t->path, HN_ERR_FORMAT, "version 2");
   assert_msg("reads version 1");
   wr32(b + 8, 0);
-  spit(t.path, b, n); /* the version is checked before the CRC: a newer file may differ */
-  expect_refused(t.path, HN_ERR_FORMAT, "version 0");
+  spit(t->path, b, n); /* the version is checked before the CRC: a newer file may differ */
+  expect_refused(t->path, HN_ERR_FORMAT, "version 0");
   free(b);
-  tdir_remove(&t);
 }
 
 static void test_truncated_everywhere(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   size_t n;
-  unsigned char *b = sample_image(&t, &n);
+  unsigned char *b = sample_image(t, &n);
   const size_t table_end = 32 + 72 * 6;
   const size_t theta_off = (size_t)rd64(entry(b, 0) + 52);
   const size_t cuts[] = {1, 4, 7, 8, 12, 20, 31, 32, 33, 100, table_end - 1, table_end,
                          theta_off, theta_off + 1, theta_off + 2000, n - 13, n - 1};
   for (size_t k = 0; k < sizeof cuts / sizeof *cuts; k++) {
-    spit(t.path, b, cuts[k]);
-    expect_refused(t.path, HN_ERR_FORMAT, "truncated");
+    spit(t->path, b, cuts[k]);
+    expect_refused(t->path, HN_ERR_FORMAT, "truncated");
     hn_ckpt *c;
     assert_int_equal(hn_ckpt_open_mem(&c, b, cuts[k], "mem"), HN_ERR_FORMAT);
     assert_msg("truncated");
   }
   free(b);
-  tdir_remove(&t);
 }
 
 static void test_trailing_bytes(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   size_t n;
-  unsigned char *b = sample_image(&t, &n);
+  unsigned char *b = sample_image(t, &n);
   unsigned char *c2 = calloc(n + 5, 1);
   memcpy(c2, b, n);
-  spit(t.path, c2, n + 5);
-  expect_refused(t.path, HN_ERR_FORMAT, "5 bytes after the end");
+  spit(t->path, c2, n + 5);
+  expect_refused(t->path, HN_ERR_FORMAT, "5 bytes after the end");
   free(c2);
   free(b);
-  tdir_remove(&t);
 }
 
 static void test_flipped_payload_byte_names_section(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   size_t n;
-  unsigned char *b = sample_image(&t, &n);
+  unsigned char *b = sample_image(t, &n);
   static const char *names[] = {"theta", "steps", "config", "blob", "note"};
   for (int k = 0; k < 5; k++) {
     unsigned char *e = entry(b, entry_of(b, names[k]));
     size_t at = (size_t)(rd64(e + 52) + rd64(e + 60) / 2);
     b[at] ^= 0x10;
-    spit(t.path, b, n);
+    spit(t->path, b, n);
     b[at] ^= 0x10;
-    expect_refused(t.path, HN_ERR_FORMAT, "corrupt");
+    expect_refused(t->path, HN_ERR_FORMAT, "corrupt");
     char quoted[64];
     snprintf(quoted, sizeof quoted, "section '%s'", names[k]);
     assert_msg(quoted);
   }
   free(b);
-  tdir_remove(&t);
 }
 
 static void test_flipped_header_or_table_byte(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   size_t n;
-  unsigned char *b = sample_image(&t, &n);
+  unsigned char *b = sample_image(t, &n);
   /* the file size, the reserved field, the CRC itself, a name, a kind, an
    * offset, a size and a section CRC in the table */
   const size_t at[] = {16, 24, 29, 32 + 2, 32 + 48, 32 + 72 + 53, 32 + 60, 32 + 72 * 5 + 70};
   for (size_t k = 0; k < sizeof at / sizeof *at; k++) {
     b[at[k]] ^= 0x01;
-    spit(t.path, b, n);
+    spit(t->path, b, n);
     b[at[k]] ^= 0x01;
-    expect_refused(t.path, HN_ERR_FORMAT, "corrupt header or section table");
+    expect_refused(t->path, HN_ERR_FORMAT, "corrupt header or section table");
   }
   free(b);
-  tdir_remove(&t);
 }
 
 /* Forgeries with consistent CRCs: the structural checks behind the CRC. */
@@ -617,147 +591,130 @@ static void forge_and_expect(tdir *t, unsigned char *b, size_t n, const char *wh
 }
 
 static void test_forged_offsets_and_sizes(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   size_t n;
-  unsigned char *b = sample_image(&t, &n);
+  unsigned char *b = sample_image(t, &n);
   unsigned char *orig = malloc(n);
   memcpy(orig, b, n);
   int i = entry_of(b, "blob");
   unsigned char *e = entry(b, i);
   wr64(e + 52, (uint64_t)n + 64 * 10); /* offset beyond the file */
-  forge_and_expect(&t, b, n, "outside the payload area");
+  forge_and_expect(t, b, n, "outside the payload area");
   assert_msg("'blob'");
   memcpy(b, orig, n);
   wr64(e + 52, UINT64_MAX - 63); /* offset + size overflows */
-  forge_and_expect(&t, b, n, "outside");
+  forge_and_expect(t, b, n, "outside");
   memcpy(b, orig, n);
   wr64(e + 60, UINT64_MAX); /* size beyond the file */
-  forge_and_expect(&t, b, n, "outside");
+  forge_and_expect(t, b, n, "outside");
   memcpy(b, orig, n);
   wr64(e + 52, rd64(e + 52) + 4); /* misaligned */
-  forge_and_expect(&t, b, n, "not a multiple of 64");
+  forge_and_expect(t, b, n, "not a multiple of 64");
   memcpy(b, orig, n);
   wr64(entry(b, 0) + 52, 0); /* a payload on top of the header */
-  forge_and_expect(&t, b, n, "outside");
+  forge_and_expect(t, b, n, "outside");
   memcpy(b, orig, n);
   wr64(entry(b, 1) + 52, rd64(entry(b, 0) + 52) + 64); /* steps inside theta */
-  forge_and_expect(&t, b, n, "overlap");
+  forge_and_expect(t, b, n, "overlap");
   assert_msg("'theta'");
   memcpy(b, orig, n);
   wr64(entry(b, 0) + 60, 4002); /* an f32 section of 1000.5 floats */
-  forge_and_expect(&t, b, n, "not a whole number of elements");
+  forge_and_expect(t, b, n, "not a whole number of elements");
   memcpy(b, orig, n);
   wr32(entry(b, 0) + 48, 9);
-  forge_and_expect(&t, b, n, "unknown kind 9");
+  forge_and_expect(t, b, n, "unknown kind 9");
   free(orig);
   free(b);
-  tdir_remove(&t);
 }
 
 static void test_forged_section_counts(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   size_t n;
-  unsigned char *b = sample_image(&t, &n);
+  unsigned char *b = sample_image(t, &n);
   wr32(b + 12, 0xFFFFFFFFu); /* huge: refused before anything is allocated */
-  spit(t.path, b, n);
-  expect_refused(t.path, HN_ERR_FORMAT, "4294967295 sections");
+  spit(t->path, b, n);
+  expect_refused(t->path, HN_ERR_FORMAT, "4294967295 sections");
   wr32(b + 12, 4097);
-  spit(t.path, b, n);
-  expect_refused(t.path, HN_ERR_FORMAT, "limit of 4096");
+  spit(t->path, b, n);
+  expect_refused(t->path, HN_ERR_FORMAT, "limit of 4096");
   wr32(b + 12, 4000); /* plausible, but the table would run past the end */
-  spit(t.path, b, n);
-  expect_refused(t.path, HN_ERR_FORMAT, "truncated");
+  spit(t->path, b, n);
+  expect_refused(t->path, HN_ERR_FORMAT, "truncated");
   wr32(b + 12, 5); /* one section fewer: the table CRC no longer matches */
-  spit(t.path, b, n);
-  expect_refused(t.path, HN_ERR_FORMAT, "corrupt header");
+  spit(t->path, b, n);
+  expect_refused(t->path, HN_ERR_FORMAT, "corrupt header");
   free(b);
-  tdir_remove(&t);
 }
 
 static void test_forged_names(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   size_t n;
-  unsigned char *b = sample_image(&t, &n);
+  unsigned char *b = sample_image(t, &n);
   unsigned char *orig = malloc(n);
   memcpy(orig, b, n);
   memcpy(entry(b, 1), "theta", 6); /* steps renamed to theta */
-  forge_and_expect(&t, b, n, "two sections named 'theta'");
+  forge_and_expect(t, b, n, "two sections named 'theta'");
   memcpy(b, orig, n);
   memset(entry(b, 2), 'A', 48); /* no terminating NUL */
-  forge_and_expect(&t, b, n, "bad name");
+  forge_and_expect(t, b, n, "bad name");
   memcpy(b, orig, n);
   entry(b, 2)[40] = 'x'; /* garbage after the NUL */
-  forge_and_expect(&t, b, n, "section 2 has a bad name");
+  forge_and_expect(t, b, n, "section 2 has a bad name");
   memcpy(b, orig, n);
   entry(b, 3)[1] = '\n'; /* a control character */
-  forge_and_expect(&t, b, n, "bad name");
+  forge_and_expect(t, b, n, "bad name");
   memcpy(b, orig, n);
   memset(entry(b, 3), 0, 48); /* empty */
-  forge_and_expect(&t, b, n, "bad name");
+  forge_and_expect(t, b, n, "bad name");
   free(orig);
   free(b);
-  tdir_remove(&t);
 }
 
 static void test_forged_text(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   size_t n;
-  unsigned char *b = sample_image(&t, &n);
+  unsigned char *b = sample_image(t, &n);
   int i = entry_of(b, "config");
   unsigned char *p = b + rd64(entry(b, i) + 52);
   size_t len = (size_t)rd64(entry(b, i) + 60);
   unsigned char save = p[3];
   p[3] = 0xC0; /* an overlong lead byte */
   fix_section_crc(b, i);
-  spit(t.path, b, n);
-  expect_refused(t.path, HN_ERR_FORMAT, "not valid UTF-8 at byte 3");
+  spit(t->path, b, n);
+  expect_refused(t->path, HN_ERR_FORMAT, "not valid UTF-8 at byte 3");
   assert_msg("'config'");
   p[3] = save;
   p[len - 1] = '}'; /* lost its NUL */
   fix_section_crc(b, i);
-  spit(t.path, b, n);
-  expect_refused(t.path, HN_ERR_FORMAT, "not NUL-terminated");
+  spit(t->path, b, n);
+  expect_refused(t->path, HN_ERR_FORMAT, "not NUL-terminated");
   p[len - 1] = 0;
   p[2] = 0; /* an embedded NUL */
   fix_section_crc(b, i);
-  spit(t.path, b, n);
-  expect_refused(t.path, HN_ERR_FORMAT, "NUL byte at 2");
+  spit(t->path, b, n);
+  expect_refused(t->path, HN_ERR_FORMAT, "NUL byte at 2");
   free(b);
-  tdir_remove(&t);
 }
 
 static void test_too_large_file(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
-  int fd = open(t.path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  tdir *t = *state;
+  int fd = open(t->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   assert_true(fd >= 0);
   assert_int_equal(write(fd, "HNETCKPT", 8), 8);
   /* sparse: no disk space is used */
   assert_int_equal(ftruncate(fd, (off_t)HN_CKPT_MAX_BYTES + 1), 0);
   close(fd);
-  expect_refused(t.path, HN_ERR_FORMAT, "limit");
-  tdir_remove(&t);
+  expect_refused(t->path, HN_ERR_FORMAT, "limit");
 }
 
 /* ---- lookups and argument checks ---------------------------------------- */
 
 static void test_read_checks_size_kind_and_presence(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   size_t n;
-  free(sample_image(&t, &n));
+  free(sample_image(t, &n));
   hn_ckpt *c;
-  assert_int_equal(hn_ckpt_open(&c, t.path), HN_OK);
+  assert_int_equal(hn_ckpt_open(&c, t->path), HN_OK);
   float dst[N_THETA + 1];
   memset(dst, 0x5A, sizeof dst);
   float sentinel[N_THETA + 1];
@@ -766,7 +723,7 @@ static void test_read_checks_size_kind_and_presence(void **state) {
   assert_msg("1001 elements");
   assert_msg("expects 1002");
   assert_msg("'theta'");
-  assert_msg(t.path);
+  assert_msg(t->path);
   assert_int_equal(hn_ckpt_read_f32(c, "theta", dst, N_THETA - 1), HN_ERR_SHAPE);
   assert_int_equal(hn_ckpt_read_f32(c, "steps", dst, 3), HN_ERR_FORMAT);
   assert_msg("holds i64 data, not f32");
@@ -778,7 +735,7 @@ static void test_read_checks_size_kind_and_presence(void **state) {
   assert_ptr_equal(text, (const char *)dst);
   assert_int_equal(hn_ckpt_read_f32(c, "thetaa", dst, N_THETA), HN_ERR_FORMAT);
   assert_msg("no section 'thetaa'");
-  assert_msg(t.path);
+  assert_msg(t->path);
   hn_ckpt_kind kind = (hn_ckpt_kind)77;
   const void *data = dst;
   int64_t bytes = -5;
@@ -789,18 +746,15 @@ static void test_read_checks_size_kind_and_presence(void **state) {
   assert_int_equal(hn_ckpt_read_f32(c, "theta", NULL, N_THETA), HN_ERR_ARG);
   hnt_assert_bytes_equal(dst, sentinel, sizeof dst, "dst after failed reads");
   hn_ckpt_free(c);
-  tdir_remove(&t);
 }
 
 static void test_writer_argument_checks(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   hn_ckpt_writer *w = (hn_ckpt_writer *)(uintptr_t)0x99;
   assert_int_equal(hn_ckpt_writer_new(&w, ""), HN_ERR_ARG);
   assert_int_equal(hn_ckpt_writer_new(&w, NULL), HN_ERR_ARG);
   assert_ptr_equal(w, (hn_ckpt_writer *)(uintptr_t)0x99);
-  assert_int_equal(hn_ckpt_writer_new(&w, t.path), HN_OK);
+  assert_int_equal(hn_ckpt_writer_new(&w, t->path), HN_OK);
   float x[2] = {1, 2};
   char long_name[49];
   memset(long_name, 'n', 48);
@@ -833,27 +787,24 @@ static void test_writer_argument_checks(void **state) {
   assert_int_equal(hn_ckpt_commit(w), HN_OK);
   hn_ckpt_writer_free(w);
   hn_ckpt *c;
-  assert_int_equal(hn_ckpt_open(&c, t.path), HN_OK);
+  assert_int_equal(hn_ckpt_open(&c, t->path), HN_OK);
   assert_int_equal(hn_ckpt_n_sections(c), 2); /* only the two that were accepted */
   assert_string_equal(hn_ckpt_section_name(c, 0), long_name);
   hn_ckpt_free(c);
   assert_int_equal(hn_ckpt_commit(NULL), HN_ERR_ARG);
-  tdir_remove(&t);
 }
 
 static void test_allocation_failures(void **state) {
-  (void)state;
-  tdir t;
-  tdir_make(&t);
+  tdir *t = *state;
   sample s;
   sample_fill(&s, 1);
-  sample_write(t.path, &s);
+  sample_write(t->path, &s);
   /* open: every allocation in turn fails cleanly, then it succeeds */
   int k;
   for (k = 0; k < 50; k++) {
     hn_ckpt *c = NULL;
     hn_mem_fail_after(k);
-    hn_status st = hn_ckpt_open(&c, t.path);
+    hn_status st = hn_ckpt_open(&c, t->path);
     hn_mem_fail_after(-1);
     if (st == HN_OK) {
       sample_check(c, &s);
@@ -866,7 +817,7 @@ static void test_allocation_failures(void **state) {
   assert_true(k > 2 && k < 50);
   /* write: writer, adds and commit */
   char p2[160];
-  snprintf(p2, sizeof p2, "%s/b.ckpt", t.dir);
+  snprintf(p2, sizeof p2, "%s/b.ckpt", t->dir);
   for (k = 0; k < 50; k++) {
     hn_ckpt_writer *w = NULL;
     hn_mem_fail_after(k);
@@ -878,40 +829,39 @@ static void test_allocation_failures(void **state) {
     hn_ckpt_writer_free(w);
     if (st == HN_OK) break;
     assert_int_equal(st, HN_ERR_NOMEM);
-    assert_int_equal(tdir_count(&t), 1); /* nothing written before success */
+    assert_int_equal(tdir_count(t), 1); /* nothing written before success */
   }
   assert_true(k > 3 && k < 50);
-  assert_int_equal(tdir_count(&t), 2);
-  tdir_remove(&t);
+  assert_int_equal(tdir_count(t), 2);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_round_trip_every_kind),
-      cmocka_unit_test(test_layout_matches_documentation),
-      cmocka_unit_test(test_open_mem_equals_open),
-      cmocka_unit_test(test_empty_checkpoint),
-      cmocka_unit_test(test_many_sections_and_limit),
-      cmocka_unit_test(test_second_commit_replaces),
-      cmocka_unit_test(test_uncommitted_writer_leaves_previous),
-      cmocka_unit_test(test_writer_copies_and_commits_once),
-      cmocka_unit_test(test_write_failure_keeps_previous),
-      cmocka_unit_test(test_commit_io_errors),
-      cmocka_unit_test(test_missing_empty_and_directory),
-      cmocka_unit_test(test_foreign_files),
-      cmocka_unit_test(test_wrong_version),
-      cmocka_unit_test(test_truncated_everywhere),
-      cmocka_unit_test(test_trailing_bytes),
-      cmocka_unit_test(test_flipped_payload_byte_names_section),
-      cmocka_unit_test(test_flipped_header_or_table_byte),
-      cmocka_unit_test(test_forged_offsets_and_sizes),
-      cmocka_unit_test(test_forged_section_counts),
-      cmocka_unit_test(test_forged_names),
-      cmocka_unit_test(test_forged_text),
-      cmocka_unit_test(test_too_large_file),
-      cmocka_unit_test(test_read_checks_size_kind_and_presence),
-      cmocka_unit_test(test_writer_argument_checks),
-      cmocka_unit_test(test_allocation_failures),
+      cmocka_unit_test_setup_teardown(test_round_trip_every_kind, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_layout_matches_documentation, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_open_mem_equals_open, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_empty_checkpoint, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_many_sections_and_limit, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_second_commit_replaces, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_uncommitted_writer_leaves_previous, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_writer_copies_and_commits_once, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_write_failure_keeps_previous, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_commit_io_errors, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_missing_empty_and_directory, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_foreign_files, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_wrong_version, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_truncated_everywhere, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_trailing_bytes, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_flipped_payload_byte_names_section, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_flipped_header_or_table_byte, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_forged_offsets_and_sizes, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_forged_section_counts, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_forged_names, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_forged_text, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_too_large_file, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_read_checks_size_kind_and_presence, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_writer_argument_checks, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_allocation_failures, tdir_setup, tdir_teardown),
   };
   return cmocka_run_group_tests_name("ckpt", tests, NULL, NULL);
 }

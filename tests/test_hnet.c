@@ -463,14 +463,15 @@ static void test_hyperfan_variance(void **state) {
    * biases): every coordinate has its own output row, so every tensor gets
    * its own variance. The main sampling error is the embedding norm (the
    * hidden layers are positively homogeneous for ReLU, so h^2 scales with
-   * |e|^2, a chi^2_8 / 8 with 50% spread): 12 seeds x 32 embeddings put it at
-   * ~2.5%, against the 25% allowed. */
+   * |e|^2, a chi^2_8 / 8 with 50% spread, times a direction factor): 8 seeds
+   * x 64 embeddings. Over 9 different seed bases the worst tensor was 13.5%
+   * off (chunked cases below: 11.6%), against the 25% allowed. */
   target_spec s1 = {.n_layers = 3, .widths = {100, 300, 200, 10}};
   float *v1 = target_var(&s1);
   hn_hnet_cfg full = {.n_out = s1.n, .n_emb = 8, .n_hidden = 2, .hidden = {24, 24},
-                      .act = HN_ACT_RELU, .max_tasks = 32};
+                      .act = HN_ACT_RELU, .max_tasks = 64};
   double m[8];
-  hyperfan_moments(&full, &s1, v1, 1.0f, 12, m);
+  hyperfan_moments(&full, &s1, v1, 1.0f, 8, m);
   for (int l = 0; l < 3; l++) {
     assert_within(m[2 * l], 1.0 / (double)s1.widths[l], 0.25, "full, weights", l);
     assert_within(m[2 * l + 1], 1.0 / (3.0 * (double)s1.widths[l]), 0.25, "full, biases", l);
@@ -479,7 +480,7 @@ static void test_hyperfan_variance(void **state) {
    * neither the activation nor the embedding scale matters). */
   full.act = HN_ACT_ELU;
   full.act_alpha = 1;
-  hyperfan_moments(&full, &s1, v1, 0.2f, 12, m);
+  hyperfan_moments(&full, &s1, v1, 0.2f, 8, m);
   for (int l = 0; l < 3; l++)
     assert_within(m[2 * l], 1.0 / (double)s1.widths[l], 0.25, "full ELU, weights", l);
 

@@ -135,7 +135,6 @@ typedef struct grad_ctx {
   const hn_layout_entry *w1, *b1; /* the first Linear's slices of W */
   int64_t hid;
   uint8_t *sign0;                 /* ReLU input signs at the base point */
-  int flips;                      /* evaluations whose ReLU signs differed */
 } grad_ctx;
 
 /* Signs of the first hidden layer's pre-activations z = x W1^T + b1, computed
@@ -157,11 +156,9 @@ static double grad_fn(void *vctx) {
   float loss = rig_loss(c->r, false);
   uint8_t s[64 * 16];
   relu_signs(c, s);
-  if (memcmp(s, c->sign0, (size_t)(c->r->n * c->hid)) != 0) {
-    c->flips++;
+  if (memcmp(s, c->sign0, (size_t)(c->r->n * c->hid)) != 0)
     fail_msg("a perturbation moved a ReLU input of the target net across 0: the central "
              "difference straddles a kink; use a smaller eps for this tensor");
-  }
   return loss;
 }
 
@@ -181,7 +178,7 @@ static void test_gradient_through_w(void **state) {
   assert_true(isfinite(loss) && loss > 0);
 
   grad_ctx c = {&r, hn_layout_find(hn_net_layout(r.net), "0.linear.weight"),
-                hn_layout_find(hn_net_layout(r.net), "0.linear.bias"), 8, NULL, 0};
+                hn_layout_find(hn_net_layout(r.net), "0.linear.bias"), 8, NULL};
   assert_non_null(c.w1);
   assert_non_null(c.b1);
   uint8_t s0[64 * 16];
@@ -195,7 +192,8 @@ static void test_gradient_through_w(void **state) {
    * (grad_fn fails if one does). The hypernetwork's output layer maps
    * straight into W with gradients O(0.1..1), so there eps = 1e-2 would
    * cross kinks; eps = 1e-3 is safe and its noise (~5e-5) negligible against
-   * those gradients. tol 2e-2. */
+   * those gradients. That noise against the floor allows errors up to
+   * ~5e-2 on the smallest gradients (the worst seen is ~1.3e-2): tol 5e-2. */
   const hn_layout *lay = hn_hnet_layout(r.h);
   char what[80];
   for (int i = 0; i < lay->n; i++) {
@@ -203,11 +201,10 @@ static void test_gradient_through_w(void **state) {
     snprintf(what, sizeof what, "dL/d%s through W", en->name);
     float eps = en->module == hn_hnet_config(r.h)->n_hidden ? 1e-3f : 1e-2f;
     hnt_gradcheck(what, grad_fn, &c, r.p + en->offset, r.g + en->offset, en->numel, eps, 200,
-                  1e-3, 2e-2);
+                  1e-3, 5e-2);
   }
   hnt_gradcheck("dL/de through W", grad_fn, &c, r.p + r.n_theta, r.g + r.n_theta, r.n_emb, 1e-2f,
-                200, 1e-3, 2e-2);
-  if (c.flips) fail_msg("%d perturbations moved a ReLU input across 0; the check is invalid", c.flips);
+                200, 1e-3, 5e-2);
   rig_free(&r);
 }
 
@@ -216,8 +213,7 @@ static void test_gradient_through_w(void **state) {
 static void test_learns_two_moons(void **state) {
   (void)state;
   rig r;
-  hn_optim_cfg oc = hn_optim_defaults(HN_OPTIM_ADAM);
-  oc.lr = 3e-3f;
+  hn_optim_cfg oc = hn_optim_defaults(HN_OPTIM_ADAM); /* lr 1e-3, the paper's */
   int64_t hid[2] = {32, 32};
   rig_new(&r, 400, 2, 2, hid, 2, 300, &oc, 11);
   assert_int_equal(r.n_w, 2 * 32 + 32 + 32 * 32 + 32 + 32 * 2 + 2);
