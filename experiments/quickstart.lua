@@ -25,3 +25,4 @@ run:report()
 for j = 1, 2 do
   print(("task %d (%s): test accuracy %.2f%%"):format(j, stream:get(j).name, run.R[2][j]))
 end
+return run

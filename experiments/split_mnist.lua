@@ -18,7 +18,7 @@ local o = E.options(arg, {
   learners = { ALL, "comma-separated learners" },
   scenarios = { "task-given,domain,class", "comma-separated scenarios" },
   iterations = { 2000, "training iterations per task" },
-  dataset = { "mnist", "dataset: mnist (the subset) or mnist_full" },
+  dataset = { "mnist", "dataset: mnist (the subset), mnist_full, fashion_mnist, ..." },
   beta = { 0.01, "hypernetwork regularisation strength" },
   lookahead = { true, "look-ahead regulariser (the paper's runs)" },
   ewc_lambda = { 5000.0, "EWC / online EWC strength" },
@@ -50,5 +50,5 @@ local rows = E.compare {
   learner_options = learner_options, out = o.out, force = o.force, quiet = o.quiet,
   verbose = o.verbose, eval_max = eval_max, meta = { experiment = "split_mnist", seed = o.seed },
 }
-E.finish(rows, o, ("Split MNIST (%s), seed %d, %d iterations per task"):format(o.dataset, o.seed, o.iterations))
+E.finish(rows, o, ("Split %s, seed %d, %d iterations per task"):format(o.dataset, o.seed, o.iterations))
 return rows

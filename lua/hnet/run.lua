@@ -38,7 +38,7 @@ local OPTS = { "scenario", "out", "force", "quiet", "verbose", "fwt", "inference
 -- ---- scenario bookkeeping ----------------------------------------------------
 
 -- Heads: for task t, the output columns it owns (offset 0-based, n columns).
-local function plan_heads(stream, scenario, per_task_nets)
+local function plan_heads(stream, scenario, per_task_nets, regression)
   local heads, total, kmax = {}, 0, 0
   for t = 1, stream:len() do
     local task = stream:get(t)
@@ -48,7 +48,8 @@ local function plan_heads(stream, scenario, per_task_nets)
     if k > kmax then kmax = k end
   end
   local n_outputs
-  if per_task_nets or scenario == "domain" then
+  -- Regression tasks share one output head (as in the paper's toy example).
+  if per_task_nets or scenario == "domain" or regression then
     n_outputs = kmax
     for t = 1, #heads do heads[t].offset = 0 end
   else
@@ -60,7 +61,7 @@ end
 -- The mask (a tensor of n_outputs 0/1) for training task t and evaluating
 -- with n_seen tasks seen: CL1 the task's head; CL3 every head seen; CL2 none.
 local function make_mask(scenario, heads, n_outputs, t, n_seen)
-  if scenario == "domain" or n_outputs == heads[t].n and heads[t].offset == 0 then return nil end
+  if scenario == "domain" or (n_outputs == heads[t].n and heads[t].offset == 0) then return nil end
   local m = hnet.tensor(n_outputs)
   if scenario == "task-given" then
     local h = heads[t]
@@ -114,7 +115,7 @@ function Run:evaluate(j, n_seen, as_task)
   if task.kind == "regression" then
     local se = 0
     slices(data, bs, function(x, y)
-      local out = learner:task_forward(x, net_t)
+      local out = learner.per_task_nets and learner:task_forward(x, net_t) or learner:head_forward(x)
       se = se + hnet.loss.mse(out, y:view(x:size(1), 1)) * x:size(1)
     end)
     return se / n
@@ -234,7 +235,7 @@ function M.run(learner, stream, opts)
   if kind == "regression" and sc ~= "task-given" then
     error("bad argument #3 to 'hnet.run' (regression tasks support only scenario \"task-given\")", 2)
   end
-  local heads, n_outputs = plan_heads(stream, sc, learner.per_task_nets)
+  local heads, n_outputs = plan_heads(stream, sc, learner.per_task_nets, kind == "regression")
   local self = setmetatable({ learner = learner, stream = stream, opts = opts, scenario = sc,
                               heads = heads, n_outputs = n_outputs, T = T, R = {}, b = {},
                               evals = {}, log_lines = {} }, Run)

@@ -1,0 +1,128 @@
+/* test_lua_experiments.c — smoke runs of every experiment's --quick form, in
+ * the embedded interpreter exactly as ./hnet would run them, asserting that
+ * each learner does better than chance (and that the hypernetwork does
+ * clearly better). Needs the data of `make data` (make test fetches it). */
+#include "harness.h"
+#include "lua_harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char outdir[256];
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(outdir, sizeof outdir, "/tmp/hnet-exp-XXXXXX");
+  if (!mkdtemp(outdir)) return -1;
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", outdir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Run experiments/<name>.lua with --quick --quiet --out <tmp>/<name> plus
+ * `extra` (a Lua list body, e.g. "'--tasks', '2'") and then `check`, a chunk
+ * that sees the experiment's result as the global `result`. */
+static void run_experiment(const char *name, const char *extra, const char *check) {
+  lua_State *L = hntl_newstate();
+  assert_non_null(L);
+  char chunk[4096], msg[4096];
+  snprintf(chunk, sizeof chunk,
+           "arg = { [0] = 'experiments/%s.lua', '--quick', '--quiet', '--force', "
+           "'--out', '%s/%s', %s }\n"
+           "result = dofile(arg[0])\n",
+           name, outdir, name, extra ? extra : "");
+  int st = hntl_run(L, chunk, msg, sizeof msg);
+  if (st != LUA_OK) fail_msg("experiments/%s.lua --quick failed: %s", name, msg);
+  st = hntl_run(L, check, msg, sizeof msg);
+  if (st != LUA_OK) fail_msg("experiments/%s.lua --quick: %s", name, msg);
+  lua_close(L);
+}
+
+/* Each row's ACC must beat chance for its scenario: 100/k for task-given and
+ * domain (k classes per task), 100/(T k) for class-incremental. */
+static const char check_rows[] =
+    "local k, T, hnet_min = ...\n"
+    "return function(rows)\n"
+    "  assert(#rows > 0, 'no results')\n"
+    "  for _, r in ipairs(rows) do\n"
+    "    local chance = r.scenario == 'class' and 100 / (T * k) or 100 / k\n"
+    "    assert(r.acc > chance, ('%s/%s: ACC %.2f is not above chance %.2f')\n"
+    "      :format(r.learner, r.scenario, r.acc, chance))\n"
+    "    if r.learner == 'hypernet' and r.scenario == 'task-given' then\n"
+    "      assert(r.acc > hnet_min, ('hypernet/task-given: ACC %.2f <= %.2f'):format(r.acc, hnet_min))\n"
+    "    end\n"
+    "  end\n"
+    "end\n";
+
+static void check_with(const char *name, const char *extra, int k, int T, double hnet_min) {
+  char check[2048];
+  snprintf(check, sizeof check,
+           "local f = load([[%s]])(%d, %d, %g)\nf(result)\n", check_rows, k, T, hnet_min);
+  run_experiment(name, extra, check);
+}
+
+static void test_quickstart(void **state) {
+  (void)state;
+  run_experiment("quickstart", NULL,
+                 "assert(result.R[2][1] > 90 and result.R[2][2] > 80, ('quickstart accuracies %.2f, %.2f')"
+                 ":format(result.R[2][1], result.R[2][2]))");
+}
+
+static void test_custom_task(void **state) {
+  (void)state;
+  run_experiment("custom_task", NULL,
+                 "assert(result.summary.acc > 75, 'custom task ACC ' .. result.summary.acc)\n"
+                 "assert(#result.R == 4)");
+}
+
+static void test_toy_regression(void **state) {
+  (void)state;
+  /* Chance for regression: predicting zero. The hypernetwork must keep task 1
+   * (learned first) far better than fine-tuning, which forgets it. */
+  run_experiment("toy_regression", NULL,
+                 "local by = {}\n"
+                 "for _, r in ipairs(result) do by[r.learner] = r end\n"
+                 "assert(by.hypernet.final[1] < 0.05, 'hypernet task-1 MSE ' .. by.hypernet.final[1])\n"
+                 "assert(by.finetune.final[1] > 10 * by.hypernet.final[1], 'fine-tuning did not forget')\n"
+                 "assert(io.open(arg[5] .. '/curves.csv')):close()");
+}
+
+static void test_split_mnist(void **state) {
+  (void)state;
+  check_with("split_mnist", NULL, 2, 5, 90);
+}
+
+static void test_split_fashion(void **state) {
+  (void)state;
+  check_with("split_fashion", "'--learners', 'hypernet,finetune,si,joint'", 2, 5, 70);
+}
+
+static void test_permuted_fashion(void **state) {
+  (void)state;
+  check_with("permuted_fashion", "'--tasks', '2'", 10, 2, 50);
+}
+
+static void test_paper_tables(void **state) {
+  (void)state;
+  run_experiment("paper_tables", "'--only', 'toy'",
+                 "assert(result.toy and #result.toy == 4, 'toy section missing')\n"
+                 "local f = assert(io.open(arg[5] .. '/paper_tables.md'))\n"
+                 "local md = f:read('a') f:close()\n"
+                 "assert(md:find('| hypernet |', 1, true), 'no hypernet row in the Markdown')");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_quickstart),      cmocka_unit_test(test_custom_task),
+      cmocka_unit_test(test_toy_regression),  cmocka_unit_test(test_split_mnist),
+      cmocka_unit_test(test_split_fashion),   cmocka_unit_test(test_permuted_fashion),
+      cmocka_unit_test(test_paper_tables),
+  };
+  return cmocka_run_group_tests_name("experiments (--quick)", tests, setup, teardown);
+}
