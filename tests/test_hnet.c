@@ -108,8 +108,7 @@ static double probe_fn(void *vctx) {
   return hnt_probe(c->r, c->W, n);
 }
 
-static void gradcheck_hnet(const hn_hnet_cfg *cfg, const char *name) {
-  enum { T = 3 };
+static void gradcheck_hnet(const hn_hnet_cfg *cfg, const char *name, int64_t T) {
   hn_hnet *h = make(cfg);
   int64_t np = hn_hnet_n_params(h), n_out = cfg->n_out, n_emb = cfg->n_emb;
   float *theta = falloc(np), *dtheta = falloc(np), *e = falloc(T * n_emb), *de = falloc(T * n_emb);
@@ -184,18 +183,22 @@ static void test_gradients(void **state) {
   (void)state;
   hn_hnet_cfg full = {.n_out = 23, .n_emb = 4, .n_hidden = 2, .hidden = {7, 5},
                       .act = HN_ACT_TANH, .max_tasks = 3};
-  gradcheck_hnet(&full, "full");
+  gradcheck_hnet(&full, "full", 3);
   /* 27 = 10 + 10 + 7: the last chunk is truncated. */
   hn_hnet_cfg chunked = {.n_out = 27, .n_emb = 3, .n_hidden = 2, .hidden = {6, 4},
                          .act = HN_ACT_ELU, .act_alpha = 1.0f, .chunk = 10, .n_chunk_emb = 2,
                          .max_tasks = 3};
-  gradcheck_hnet(&chunked, "chunked");
+  gradcheck_hnet(&chunked, "chunked", 3);
+  /* One task with a truncated last chunk takes the training step's path
+   * (full chunks read straight from dW, the last one padded). */
+  gradcheck_hnet(&chunked, "chunked, one task", 1);
   hn_hnet_cfg linear = {.n_out = 11, .n_emb = 2, .n_hidden = 0, .act = HN_ACT_RELU, .chunk = 4,
                         .n_chunk_emb = 3, .max_tasks = 3};
-  gradcheck_hnet(&linear, "chunked, no hidden layer");
+  gradcheck_hnet(&linear, "chunked, no hidden layer", 3);
+  gradcheck_hnet(&linear, "chunked, no hidden layer, one task", 1);
   hn_hnet_cfg sig = {.n_out = 9, .n_emb = 5, .n_hidden = 1, .hidden = {3}, .act = HN_ACT_SIGMOID,
                      .chunk = 2, .n_chunk_emb = 1, .max_tasks = 3};
-  gradcheck_hnet(&sig, "chunked sigmoid");
+  gradcheck_hnet(&sig, "chunked sigmoid", 3);
 }
 
 /* ---- (b) one chunk equals the full network ---------------------------------------- */
