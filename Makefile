@@ -13,16 +13,22 @@ ARCH_LIB := /usr/lib/x86_64-linux-gnu
 # OpenBLAS build. Debian's alternatives point -lopenblas at the pthread build
 # even when the OpenMP one is installed, so we link the chosen build by its own
 # folder with an rpath. `make bench` measures both builds under both
-# OMP_WAIT_POLICY settings. On this project's 2-core machine (2026-11-29,
-# median of 10 steps of the PermutedMNIST-10 step at 2 threads):
-#   openmp  + passive 24.7 ms   openmp  + active 26.5 ms
-#   pthread + passive 24.4 ms   pthread + active 63.9 ms
-# With active waiting, OpenMP threads spin on the cores that OpenBLAS's own
-# pthreads need (2.6x slower); passive waiting removes that. The two builds
-# are equal within noise under passive, so we keep the OpenMP build: one
-# thread pool serves both our loops and BLAS, so the budget set by
-# hn_threads_set cannot be oversubscribed. ./hnet sets OMP_WAIT_POLICY=passive
-# for itself unless the user chose a policy (lua/main.c), and so do the tests.
+# OMP_WAIT_POLICY settings. Two runs on this project's 2-core machine
+# (2026-11-29, median of 10/20 PermutedMNIST-10 steps at 2 threads; the first
+# while other work shared the cores, the second on an idle machine):
+#                        shared     idle
+#   openmp  + passive   24.7 ms   22.2 ms
+#   openmp  + active    26.5 ms   21.0 ms
+#   pthread + passive   24.4 ms   28.5 ms
+#   pthread + active    63.9 ms   98.1 ms
+# With active waiting, idle OpenMP threads spin on the cores that OpenBLAS's
+# own pthreads need (2.6x to 4.4x slower with the pthread build); passive
+# waiting removes that. We keep the OpenMP build with passive waiting: one
+# thread pool serves both our loops and BLAS (hn_threads_set cannot
+# oversubscribe), and passive costs at most ~6% on an idle machine while
+# spinning costs more as soon as the cores are shared, which they are here.
+# ./hnet sets OMP_WAIT_POLICY=passive for itself unless the user chose a
+# policy (lua/main.c), and so do the tests (tests/run-all.sh).
 BLAS ?= openmp
 BLAS_DIR := $(ARCH_LIB)/openblas-$(BLAS)
 BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-$(BLAS)
