@@ -15,7 +15,8 @@ ARCH_LIB := /usr/lib/x86_64-linux-gnu
 # folder with an rpath. `make bench` measures both builds under both
 # OMP_WAIT_POLICY settings. Two runs on this project's 2-core machine
 # (2026-11-29, median of 10/20 PermutedMNIST-10 steps at 2 threads; the first
-# while other work shared the cores, the second on an idle machine):
+# while other work shared the cores, the second on an idle machine after the
+# hypernetwork forward had been made ~2 ms faster):
 #                        shared     idle
 #   openmp  + passive   24.7 ms   22.2 ms
 #   openmp  + active    26.5 ms   21.0 ms
