@@ -77,8 +77,9 @@ $(LIBHNET): $(ENGINE_OBJ)
 $(BUILD)/hnet: $(BUILD)/lua/main.o $(BIND_OBJ) $(LIBHNET)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LUA_LIBS) $(LIBS) -Wl,-E
 
+# Copy then rename: a running ./hnet keeps its old binary ("text file busy").
 hnet: $(BUILD)/hnet
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 # The same binding as a module for the stock lua5.4: the all-in-one C searcher
 # finds luaopen_hnet_core inside hnet.so (require "hnet.core").
@@ -86,7 +87,7 @@ $(BUILD)/hnet.so: $(BIND_OBJ) $(LIBHNET)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ $(LIBS)
 
 hnet.so: $(BUILD)/hnet.so
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 # Engine tests link the library only; Lua tests (test_lua_*) also the binding.
 $(BUILD)/tests/test_lua_%: $(BUILD)/tests/test_lua_%.o $(BUILD)/tests/harness.o $(BUILD)/tests/lua_harness.o $(BIND_OBJ) $(LIBHNET)

@@ -19,8 +19,9 @@ static const char *kind_name(hn_act_kind kind) {
   return "?";
 }
 
-static hn_status shape_of(const hn_act *cfg, const char *who, int ndim, const int64_t *in,
+static hn_status shape_of(const void *cfg_, const char *who, int ndim, const int64_t *in,
                           int *out_ndim, int64_t *out) {
+  const hn_act *cfg = cfg_;
   if (!cfg) return hn_fail(HN_ERR_ARG, "%s: NULL config", who);
   if ((int)cfg->kind < (int)HN_ACT_RELU || (int)cfg->kind > (int)HN_ACT_IDENTITY)
     return hn_fail(HN_ERR_ARG, "%s: unknown activation kind %d (use HN_ACT_RELU, _TANH, "
@@ -35,37 +36,9 @@ static hn_status shape_of(const hn_act *cfg, const char *who, int ndim, const in
   return HN_OK;
 }
 
-/* t must be exactly `shape`; the message names x (if given) as the cause. */
-static hn_status check_tensor(const char *who, const char *what, const hn_tensor *t, int ndim,
-                              const int64_t *shape, const hn_tensor *x) {
-  if (!t) return hn_fail(HN_ERR_ARG, "%s: %s is NULL", who, what);
-  bool same = t->ndim == ndim;
-  for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
-  if (!same)
-    return hn_fail(HN_ERR_SHAPE, "%s: %s is %s, expected %s%s%s%s", who, what, hn_tensor_str(t),
-                   hn_shape_fmt(ndim, shape).s, x ? " (x is " : "", x ? hn_tensor_str(x) : "",
-                   x ? ")" : "");
-  if (!t->data && t->numel > 0) return hn_fail(HN_ERR_ARG, "%s: %s has no data", who, what);
-  return HN_OK;
-}
-
-static int64_t act_zero(const void *cfg) {
-  (void)cfg;
-  return 0;
-}
-
 static hn_status act_out_shape(const void *cfg, int ndim, const int64_t *in, int *out_ndim,
                                int64_t *out) {
   return shape_of(cfg, "act", ndim, in, out_ndim, out);
-}
-
-static int64_t act_ws_size(const void *cfg, int ndim, const int64_t *in) {
-  (void)cfg, (void)ndim, (void)in;
-  return 0;
-}
-
-static void act_init_var(const void *cfg, float *mean, float *var) {
-  (void)cfg, (void)mean, (void)var;
 }
 
 static hn_status act_forward(const void *cfg_, const float *w, const hn_tensor *x, hn_tensor *y,
@@ -75,10 +48,7 @@ static hn_status act_forward(const void *cfg_, const float *w, const hn_tensor *
   (void)w, (void)ws, (void)run;
   int ond;
   int64_t out[4];
-  if (!x) return hn_fail(HN_ERR_ARG, "%s: x is NULL", who);
-  HN_TRY(shape_of(cfg, who, x->ndim, x->shape, &ond, out));
-  HN_TRY(check_tensor(who, "x", x, ond, out, NULL));
-  HN_TRY(check_tensor(who, "y", y, ond, out, x));
+  HN_TRY(hn_module_check_forward(shape_of, cfg, who, x, y, &ond, out));
   hn_ops_act_forward(cfg->kind, cfg->alpha, x->data, y->data, x->numel);
   return HN_OK;
 }
@@ -91,33 +61,27 @@ static hn_status act_backward(const void *cfg_, const float *w, const hn_tensor 
   (void)w, (void)ws, (void)dw, (void)run;
   int ond;
   int64_t out[4];
-  if (!x) return hn_fail(HN_ERR_ARG, "%s: x is NULL", who);
-  HN_TRY(shape_of(cfg, who, x->ndim, x->shape, &ond, out));
-  HN_TRY(check_tensor(who, "x", x, ond, out, NULL));
-  bool need_y = cfg->kind == HN_ACT_TANH || cfg->kind == HN_ACT_SIGMOID || cfg->kind == HN_ACT_ELU;
-  if (y || need_y) HN_TRY(check_tensor(who, "y", y, ond, out, x));
-  HN_TRY(check_tensor(who, "dy", dy, ond, out, x));
+  /* tanh, sigmoid and ELU read y; a NULL cfg is reported by shape_of */
+  bool need_y = cfg && (cfg->kind == HN_ACT_TANH || cfg->kind == HN_ACT_SIGMOID ||
+                        cfg->kind == HN_ACT_ELU);
+  HN_TRY(hn_module_check_backward(shape_of, cfg, who,
+                                  HN_MODULE_NEED_X_DATA | (need_y ? HN_MODULE_NEED_Y : 0), x, y,
+                                  dy, dx, &ond, out));
   if (!dx) return HN_OK;
-  HN_TRY(check_tensor(who, "dx", dx, ond, out, x));
   hn_ops_act_backward(cfg->kind, cfg->alpha, x->data, y ? y->data : NULL, dy->data, dx->data,
                       x->numel);
   return HN_OK;
 }
 
-static int act_param_slices(const void *cfg, const char **names, int *ndims, int64_t (*shapes)[4]) {
-  (void)cfg, (void)names, (void)ndims, (void)shapes;
-  return 0;
-}
-
 const hn_module_vt hn_act_vt = {
     .name = "act",
-    .n_params = act_zero,
-    .n_stats = act_zero,
+    .n_params = hn_module_zero,
+    .n_stats = hn_module_zero,
     .out_shape = act_out_shape,
-    .ws_size = act_ws_size,
-    .init_var = act_init_var,
+    .ws_size = hn_module_ws_none,
+    .init_var = hn_module_no_init_var,
     .init_stats = NULL,
     .forward = act_forward,
     .backward = act_backward,
-    .param_slices = act_param_slices,
+    .param_slices = hn_module_no_slices,
 };

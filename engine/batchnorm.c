@@ -37,8 +37,9 @@
 
 #include <math.h>
 
-static hn_status shape_of(const hn_batchnorm *cfg, const char *who, int ndim, const int64_t *in,
+static hn_status shape_of(const void *cfg_, const char *who, int ndim, const int64_t *in,
                           int *out_ndim, int64_t *out) {
+  const hn_batchnorm *cfg = cfg_;
   if (!cfg) return hn_fail(HN_ERR_ARG, "%s: NULL config", who);
   if (cfg->c < 1 || !(cfg->eps > 0.0f) || !(cfg->momentum >= 0.0f && cfg->momentum <= 1.0f))
     return hn_fail(HN_ERR_ARG, "%s: c = %lld, eps = %g, momentum = %g; need c >= 1, eps > 0, "
@@ -53,20 +54,6 @@ static hn_status shape_of(const hn_batchnorm *cfg, const char *who, int ndim, co
                    (long long)(ndim >= 1 ? in[0] : 1), (long long)cfg->c, (long long)cfg->c);
   *out_ndim = ndim;
   for (int i = 0; i < ndim; i++) out[i] = in[i];
-  return HN_OK;
-}
-
-/* t must be exactly `shape`; the message names x (if given) as the cause. */
-static hn_status check_tensor(const char *who, const char *what, const hn_tensor *t, int ndim,
-                              const int64_t *shape, const hn_tensor *x) {
-  if (!t) return hn_fail(HN_ERR_ARG, "%s: %s is NULL", who, what);
-  bool same = t->ndim == ndim;
-  for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
-  if (!same)
-    return hn_fail(HN_ERR_SHAPE, "%s: %s is %s, expected %s%s%s%s", who, what, hn_tensor_str(t),
-                   hn_shape_fmt(ndim, shape).s, x ? " (x is " : "", x ? hn_tensor_str(x) : "",
-                   x ? ")" : "");
-  if (!t->data && t->numel > 0) return hn_fail(HN_ERR_ARG, "%s: %s has no data", who, what);
   return HN_OK;
 }
 
@@ -88,10 +75,7 @@ static int64_t bn_ws_size(const void *cfg_, int ndim, const int64_t *in) {
 
 static void bn_init_var(const void *cfg_, float *mean, float *var) {
   const hn_batchnorm *cfg = cfg_;
-  for (int64_t i = 0; i < 2 * cfg->c; i++) {
-    if (mean) mean[i] = 0.0f;
-    var[i] = 0.01f;
-  }
+  hn_module_weight_bias_var(cfg->c, 2 * cfg->c, 0.01f, 0.01f, mean, var);
 }
 
 static void bn_init_stats(const void *cfg_, float *stats) {
@@ -115,10 +99,7 @@ static hn_status bn_forward(const void *cfg_, const float *w, const hn_tensor *x
   const char *who = "batchnorm forward";
   int ond;
   int64_t out[4];
-  if (!x) return hn_fail(HN_ERR_ARG, "%s: x is NULL", who);
-  HN_TRY(shape_of(cfg, who, x->ndim, x->shape, &ond, out));
-  HN_TRY(check_tensor(who, "x", x, ond, out, NULL));
-  HN_TRY(check_tensor(who, "y", y, ond, out, x));
+  HN_TRY(hn_module_check_forward(shape_of, cfg, who, x, y, &ond, out));
   if (!run || !run->stats)
     return hn_fail(HN_ERR_ARG, "%s: run->stats is NULL; pass this task's running statistics "
                    "(2 x %lld floats, see hn_net_init_stats)", who, (long long)cfg->c);
@@ -179,12 +160,8 @@ static hn_status bn_backward(const void *cfg_, const float *w, const hn_tensor *
   const char *who = "batchnorm backward";
   int ond;
   int64_t out[4];
-  if (!x) return hn_fail(HN_ERR_ARG, "%s: x is NULL", who);
-  HN_TRY(shape_of(cfg, who, x->ndim, x->shape, &ond, out));
-  HN_TRY(check_tensor(who, "x", x, ond, out, NULL));
-  if (y) HN_TRY(check_tensor(who, "y", y, ond, out, x));
-  HN_TRY(check_tensor(who, "dy", dy, ond, out, x));
-  if (dx) HN_TRY(check_tensor(who, "dx", dx, ond, out, x));
+  HN_TRY(hn_module_check_backward(shape_of, cfg, who, HN_MODULE_NEED_X_DATA, x, y, dy, dx, &ond,
+                                  out));
   if (!w) return hn_fail(HN_ERR_ARG, "%s: w is NULL", who);
   if (!ws) return hn_fail(HN_ERR_ARG, "%s: ws is NULL (the forward's scratch)", who);
   bool train = run && run->train;
@@ -235,13 +212,8 @@ static int64_t bn_n_stats(const void *cfg_) {
 static int bn_param_slices(const void *cfg_, const char **names, int *ndims,
                            int64_t (*shapes)[4]) {
   const hn_batchnorm *cfg = cfg_;
-  names[0] = "weight"; /* gamma offset: scale = 1 + weight */
-  ndims[0] = 1;
-  shapes[0][0] = cfg->c;
-  names[1] = "bias";
-  ndims[1] = 1;
-  shapes[1][0] = cfg->c;
-  return 2;
+  /* "weight" is the gamma offset (scale = 1 + weight), "bias" is beta */
+  return hn_module_weight_bias_slices(1, &cfg->c, true, cfg->c, names, ndims, shapes);
 }
 
 const hn_module_vt hn_batchnorm_vt = {

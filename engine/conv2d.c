@@ -24,8 +24,9 @@
 #include "internal.h"
 #include "ops.h"
 
-static hn_status shape_of(const hn_conv2d *cfg, const char *who, int ndim, const int64_t *in,
+static hn_status shape_of(const void *cfg_, const char *who, int ndim, const int64_t *in,
                           int *out_ndim, int64_t *out) {
+  const hn_conv2d *cfg = cfg_;
   if (!cfg) return hn_fail(HN_ERR_ARG, "%s: NULL config", who);
   if (cfg->c_in < 1 || cfg->c_out < 1 || cfg->k < 1 || cfg->stride < 1 || cfg->pad < 0)
     return hn_fail(HN_ERR_ARG,
@@ -49,38 +50,11 @@ static hn_status shape_of(const hn_conv2d *cfg, const char *who, int ndim, const
   return HN_OK;
 }
 
-/* t must be exactly `shape`; the message names x (if given) as the cause. */
-static hn_status check_tensor(const char *who, const char *what, const hn_tensor *t, int ndim,
-                              const int64_t *shape, const hn_tensor *x) {
-  if (!t) return hn_fail(HN_ERR_ARG, "%s: %s is NULL", who, what);
-  bool same = t->ndim == ndim;
-  for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
-  if (!same)
-    return hn_fail(HN_ERR_SHAPE, "%s: %s is %s, expected %s%s%s%s", who, what, hn_tensor_str(t),
-                   hn_shape_fmt(ndim, shape).s, x ? " (x is " : "", x ? hn_tensor_str(x) : "",
-                   x ? ")" : "");
-  if (!t->data && t->numel > 0) return hn_fail(HN_ERR_ARG, "%s: %s has no data", who, what);
-  return HN_OK;
-}
-
-static hn_status check_x(const hn_conv2d *cfg, const char *who, const hn_tensor *x, int *ond,
-                         int64_t *out) {
-  if (!x) return hn_fail(HN_ERR_ARG, "%s: x is NULL", who);
-  HN_TRY(shape_of(cfg, who, x->ndim, x->shape, ond, out));
-  if (!x->data && x->numel > 0) return hn_fail(HN_ERR_ARG, "%s: x has no data", who);
-  return HN_OK;
-}
-
 static int64_t n_weight(const hn_conv2d *cfg) { return cfg->c_out * cfg->c_in * cfg->k * cfg->k; }
 
 static int64_t conv_n_params(const void *cfg_) {
   const hn_conv2d *cfg = cfg_;
   return n_weight(cfg) + (cfg->bias ? cfg->c_out : 0);
-}
-
-static int64_t conv_n_stats(const void *cfg) {
-  (void)cfg;
-  return 0;
 }
 
 static hn_status conv_out_shape(const void *cfg, int ndim, const int64_t *in, int *out_ndim,
@@ -99,14 +73,10 @@ static int64_t conv_ws_size(const void *cfg_, int ndim, const int64_t *in) {
 
 static void conv_init_var(const void *cfg_, float *mean, float *var) {
   const hn_conv2d *cfg = cfg_;
-  int64_t kk = cfg->k * cfg->k, nw = n_weight(cfg);
+  int64_t kk = cfg->k * cfg->k;
   float vw = 1.0f / (float)((cfg->fan_out ? cfg->c_out : cfg->c_in) * kk);
   float vb = 1.0f / (3.0f * (float)(cfg->c_in * kk));
-  int64_t n = conv_n_params(cfg);
-  for (int64_t i = 0; i < n; i++) {
-    if (mean) mean[i] = 0.0f;
-    var[i] = i < nw ? vw : vb;
-  }
+  hn_module_weight_bias_var(n_weight(cfg), conv_n_params(cfg), vw, vb, mean, var);
 }
 
 static hn_status conv_forward(const void *cfg_, const float *w, const hn_tensor *x, hn_tensor *y,
@@ -116,8 +86,7 @@ static hn_status conv_forward(const void *cfg_, const float *w, const hn_tensor 
   (void)run;
   int ond;
   int64_t out[4];
-  HN_TRY(check_x(cfg, who, x, &ond, out));
-  HN_TRY(check_tensor(who, "y", y, ond, out, x));
+  HN_TRY(hn_module_check_forward(shape_of, cfg, who, x, y, &ond, out));
   if (!w) return hn_fail(HN_ERR_ARG, "%s: w is NULL", who);
   if (!ws) return hn_fail(HN_ERR_ARG, "%s: ws is NULL (ws_size floats of scratch needed)", who);
   int64_t n = x->shape[0], h = x->shape[2], wd = x->shape[3];
@@ -151,10 +120,8 @@ static hn_status conv_backward(const void *cfg_, const float *w, const hn_tensor
   (void)run;
   int ond;
   int64_t out[4];
-  HN_TRY(check_x(cfg, who, x, &ond, out));
-  if (y) HN_TRY(check_tensor(who, "y", y, ond, out, x));
-  HN_TRY(check_tensor(who, "dy", dy, ond, out, x));
-  if (dx) HN_TRY(check_tensor(who, "dx", dx, x->ndim, x->shape, x));
+  HN_TRY(hn_module_check_backward(shape_of, cfg, who, HN_MODULE_NEED_X_DATA, x, y, dy, dx, &ond,
+                                  out));
   if (!w) return hn_fail(HN_ERR_ARG, "%s: w is NULL", who);
   if (!ws) return hn_fail(HN_ERR_ARG, "%s: ws is NULL (ws_size floats of scratch needed)", who);
   int64_t n = x->shape[0], h = x->shape[2], wd = x->shape[3];
@@ -197,23 +164,14 @@ static hn_status conv_backward(const void *cfg_, const float *w, const hn_tensor
 static int conv_param_slices(const void *cfg_, const char **names, int *ndims,
                              int64_t (*shapes)[4]) {
   const hn_conv2d *cfg = cfg_;
-  names[0] = "weight";
-  ndims[0] = 4;
-  shapes[0][0] = cfg->c_out;
-  shapes[0][1] = cfg->c_in;
-  shapes[0][2] = cfg->k;
-  shapes[0][3] = cfg->k;
-  if (!cfg->bias) return 1;
-  names[1] = "bias";
-  ndims[1] = 1;
-  shapes[1][0] = cfg->c_out;
-  return 2;
+  return hn_module_weight_bias_slices(4, (const int64_t[]){cfg->c_out, cfg->c_in, cfg->k, cfg->k},
+                                      cfg->bias, cfg->c_out, names, ndims, shapes);
 }
 
 const hn_module_vt hn_conv2d_vt = {
     .name = "conv2d",
     .n_params = conv_n_params,
-    .n_stats = conv_n_stats,
+    .n_stats = hn_module_zero,
     .out_shape = conv_out_shape,
     .ws_size = conv_ws_size,
     .init_var = conv_init_var,

@@ -12,8 +12,9 @@
 #include "internal.h"
 #include "ops.h"
 
-static hn_status shape_of(const hn_dropout *cfg, const char *who, int ndim, const int64_t *in,
+static hn_status shape_of(const void *cfg_, const char *who, int ndim, const int64_t *in,
                           int *out_ndim, int64_t *out) {
+  const hn_dropout *cfg = cfg_;
   if (!cfg) return hn_fail(HN_ERR_ARG, "%s: NULL config", who);
   if (!(cfg->p >= 0.0f && cfg->p < 1.0f))
     return hn_fail(HN_ERR_ARG, "%s: drop probability p = %g; use 0 <= p < 1", who,
@@ -25,25 +26,6 @@ static hn_status shape_of(const hn_dropout *cfg, const char *who, int ndim, cons
   *out_ndim = ndim;
   for (int i = 0; i < ndim; i++) out[i] = in[i];
   return HN_OK;
-}
-
-/* t must be exactly `shape`; the message names x (if given) as the cause. */
-static hn_status check_tensor(const char *who, const char *what, const hn_tensor *t, int ndim,
-                              const int64_t *shape, const hn_tensor *x) {
-  if (!t) return hn_fail(HN_ERR_ARG, "%s: %s is NULL", who, what);
-  bool same = t->ndim == ndim;
-  for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
-  if (!same)
-    return hn_fail(HN_ERR_SHAPE, "%s: %s is %s, expected %s%s%s%s", who, what, hn_tensor_str(t),
-                   hn_shape_fmt(ndim, shape).s, x ? " (x is " : "", x ? hn_tensor_str(x) : "",
-                   x ? ")" : "");
-  if (!t->data && t->numel > 0) return hn_fail(HN_ERR_ARG, "%s: %s has no data", who, what);
-  return HN_OK;
-}
-
-static int64_t dropout_zero(const void *cfg) {
-  (void)cfg;
-  return 0;
 }
 
 static hn_status dropout_out_shape(const void *cfg, int ndim, const int64_t *in, int *out_ndim,
@@ -58,10 +40,6 @@ static int64_t dropout_ws_size(const void *cfg, int ndim, const int64_t *in) {
   return n < 0 ? 0 : n;
 }
 
-static void dropout_init_var(const void *cfg, float *mean, float *var) {
-  (void)cfg, (void)mean, (void)var;
-}
-
 static bool active(const hn_dropout *cfg, const hn_run *run) {
   return run && run->train && cfg->p > 0.0f;
 }
@@ -73,10 +51,7 @@ static hn_status dropout_forward(const void *cfg_, const float *w, const hn_tens
   (void)w;
   int ond;
   int64_t out[4];
-  if (!x) return hn_fail(HN_ERR_ARG, "%s: x is NULL", who);
-  HN_TRY(shape_of(cfg, who, x->ndim, x->shape, &ond, out));
-  HN_TRY(check_tensor(who, "x", x, ond, out, NULL));
-  HN_TRY(check_tensor(who, "y", y, ond, out, x));
+  HN_TRY(hn_module_check_forward(shape_of, cfg, who, x, y, &ond, out));
   int64_t n = x->numel;
   if (!active(cfg, run)) {
     hn_ops_copy(y->data, x->data, n);
@@ -103,12 +78,8 @@ static hn_status dropout_backward(const void *cfg_, const float *w, const hn_ten
   (void)w, (void)dw;
   int ond;
   int64_t out[4];
-  if (!x) return hn_fail(HN_ERR_ARG, "%s: x is NULL", who);
-  HN_TRY(shape_of(cfg, who, x->ndim, x->shape, &ond, out));
-  if (y) HN_TRY(check_tensor(who, "y", y, ond, out, x));
-  HN_TRY(check_tensor(who, "dy", dy, ond, out, x));
+  HN_TRY(hn_module_check_backward(shape_of, cfg, who, 0, x, y, dy, dx, &ond, out));
   if (!dx) return HN_OK;
-  HN_TRY(check_tensor(who, "dx", dx, ond, out, x));
   int64_t n = dy->numel;
   if (!active(cfg, run)) {
     hn_ops_copy(dx->data, dy->data, n);
@@ -122,21 +93,15 @@ static hn_status dropout_backward(const void *cfg_, const float *w, const hn_ten
   return HN_OK;
 }
 
-static int dropout_param_slices(const void *cfg, const char **names, int *ndims,
-                                int64_t (*shapes)[4]) {
-  (void)cfg, (void)names, (void)ndims, (void)shapes;
-  return 0;
-}
-
 const hn_module_vt hn_dropout_vt = {
     .name = "dropout",
-    .n_params = dropout_zero,
-    .n_stats = dropout_zero,
+    .n_params = hn_module_zero,
+    .n_stats = hn_module_zero,
     .out_shape = dropout_out_shape,
     .ws_size = dropout_ws_size,
-    .init_var = dropout_init_var,
+    .init_var = hn_module_no_init_var,
     .init_stats = NULL,
     .forward = dropout_forward,
     .backward = dropout_backward,
-    .param_slices = dropout_param_slices,
+    .param_slices = hn_module_no_slices,
 };

@@ -21,37 +21,9 @@ static hn_status shape_of(const void *cfg, const char *who, int ndim, const int6
   return HN_OK;
 }
 
-/* t must be exactly `shape`; the message names x (if given) as the cause. */
-static hn_status check_tensor(const char *who, const char *what, const hn_tensor *t, int ndim,
-                              const int64_t *shape, const hn_tensor *x) {
-  if (!t) return hn_fail(HN_ERR_ARG, "%s: %s is NULL", who, what);
-  bool same = t->ndim == ndim;
-  for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
-  if (!same)
-    return hn_fail(HN_ERR_SHAPE, "%s: %s is %s, expected %s%s%s%s", who, what, hn_tensor_str(t),
-                   hn_shape_fmt(ndim, shape).s, x ? " (x is " : "", x ? hn_tensor_str(x) : "",
-                   x ? ")" : "");
-  if (!t->data && t->numel > 0) return hn_fail(HN_ERR_ARG, "%s: %s has no data", who, what);
-  return HN_OK;
-}
-
-static int64_t flatten_zero(const void *cfg) {
-  (void)cfg;
-  return 0;
-}
-
 static hn_status flatten_out_shape(const void *cfg, int ndim, const int64_t *in, int *out_ndim,
                                    int64_t *out) {
   return shape_of(cfg, "flatten", ndim, in, out_ndim, out);
-}
-
-static int64_t flatten_ws_size(const void *cfg, int ndim, const int64_t *in) {
-  (void)cfg, (void)ndim, (void)in;
-  return 0;
-}
-
-static void flatten_init_var(const void *cfg, float *mean, float *var) {
-  (void)cfg, (void)mean, (void)var;
 }
 
 static hn_status flatten_forward(const void *cfg, const float *w, const hn_tensor *x, hn_tensor *y,
@@ -60,10 +32,7 @@ static hn_status flatten_forward(const void *cfg, const float *w, const hn_tenso
   (void)w, (void)ws, (void)run;
   int ond;
   int64_t out[4];
-  if (!x) return hn_fail(HN_ERR_ARG, "%s: x is NULL", who);
-  HN_TRY(shape_of(cfg, who, x->ndim, x->shape, &ond, out));
-  HN_TRY(check_tensor(who, "x", x, x->ndim, x->shape, NULL));
-  HN_TRY(check_tensor(who, "y", y, ond, out, x));
+  HN_TRY(hn_module_check_forward(shape_of, cfg, who, x, y, &ond, out));
   hn_ops_copy(y->data, x->data, x->numel);
   return HN_OK;
 }
@@ -75,31 +44,21 @@ static hn_status flatten_backward(const void *cfg, const float *w, const hn_tens
   (void)w, (void)ws, (void)dw, (void)run;
   int ond;
   int64_t out[4];
-  if (!x) return hn_fail(HN_ERR_ARG, "%s: x is NULL", who);
-  HN_TRY(shape_of(cfg, who, x->ndim, x->shape, &ond, out));
-  if (y) HN_TRY(check_tensor(who, "y", y, ond, out, x));
-  HN_TRY(check_tensor(who, "dy", dy, ond, out, x));
+  HN_TRY(hn_module_check_backward(shape_of, cfg, who, 0, x, y, dy, dx, &ond, out));
   if (!dx) return HN_OK;
-  HN_TRY(check_tensor(who, "dx", dx, x->ndim, x->shape, x));
   hn_ops_copy(dx->data, dy->data, dy->numel);
   return HN_OK;
 }
 
-static int flatten_param_slices(const void *cfg, const char **names, int *ndims,
-                                int64_t (*shapes)[4]) {
-  (void)cfg, (void)names, (void)ndims, (void)shapes;
-  return 0;
-}
-
 const hn_module_vt hn_flatten_vt = {
     .name = "flatten",
-    .n_params = flatten_zero,
-    .n_stats = flatten_zero,
+    .n_params = hn_module_zero,
+    .n_stats = hn_module_zero,
     .out_shape = flatten_out_shape,
-    .ws_size = flatten_ws_size,
-    .init_var = flatten_init_var,
+    .ws_size = hn_module_ws_none,
+    .init_var = hn_module_no_init_var,
     .init_stats = NULL,
     .forward = flatten_forward,
     .backward = flatten_backward,
-    .param_slices = flatten_param_slices,
+    .param_slices = hn_module_no_slices,
 };

@@ -6,6 +6,7 @@
 #define HN_INTERNAL_H
 
 #include "base.h"
+#include "module.h"
 
 /* Work (in elements) below which an OpenMP loop stays serial: forking costs
  * more than it saves on small tensors (the TH threshold idea). */
@@ -26,5 +27,50 @@ void hn_ckpt_fail_write_after(int64_t bytes);
 
 #define HN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define HN_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* ---- shared by the module files (module.c) -------------------------------- */
+
+/* A module's shape rule: checks cfg and an input shape, infers the output
+ * shape; `who` opens every message ("linear forward", "conv2d", ...). */
+typedef hn_status (*hn_module_shape_fn)(const void *cfg, const char *who, int ndim,
+                                        const int64_t *in, int *out_ndim, int64_t *out);
+
+/* t must be exactly `shape` (HN_ERR_SHAPE "who: what is [..], expected [..]
+ * (x is [..])", naming x when given) and hold data (HN_ERR_ARG if NULL or
+ * without data). */
+hn_status hn_module_check_tensor(const char *who, const char *what, const hn_tensor *t, int ndim,
+                                 const int64_t *shape, const hn_tensor *x);
+/* x is not NULL, passes shape_of (out gets the output shape) and, if
+ * need_data, holds data. */
+hn_status hn_module_check_x(hn_module_shape_fn shape_of, const void *cfg, const char *who,
+                            const hn_tensor *x, bool need_data, int *out_ndim, int64_t *out);
+/* A forward call: x as hn_module_check_x (with data), y of the output shape. */
+hn_status hn_module_check_forward(hn_module_shape_fn shape_of, const void *cfg, const char *who,
+                                  const hn_tensor *x, const hn_tensor *y, int *out_ndim,
+                                  int64_t *out);
+/* A backward call, in this order: x as hn_module_check_x; y of the output
+ * shape if given (required with HN_MODULE_NEED_Y); dy (required) of the
+ * output shape; dx, if given, of x's shape. */
+#define HN_MODULE_NEED_X_DATA 1u /* backward reads x's values */
+#define HN_MODULE_NEED_Y 2u      /* backward reads y's values */
+hn_status hn_module_check_backward(hn_module_shape_fn shape_of, const void *cfg, const char *who,
+                                   unsigned need, const hn_tensor *x, const hn_tensor *y,
+                                   const hn_tensor *dy, const hn_tensor *dx, int *out_ndim,
+                                   int64_t *out);
+
+/* param_slices of a module whose parameters are "weight" (w_shape) then, if
+ * bias, "bias" [n_bias]; returns the number of slices. */
+int hn_module_weight_bias_slices(int w_ndim, const int64_t *w_shape, bool bias, int64_t n_bias,
+                                 const char **names, int *ndims, int64_t (*shapes)[4]);
+/* init_var of such a module: n parameters of mean 0 (mean may be NULL), the
+ * first n_weight with variance var_weight, the rest var_bias. */
+void hn_module_weight_bias_var(int64_t n_weight, int64_t n, float var_weight, float var_bias,
+                               float *mean, float *var);
+
+/* Vtable entries of a module without parameters, statistics or scratch. */
+int64_t hn_module_zero(const void *cfg); /* n_params, n_stats */
+int64_t hn_module_ws_none(const void *cfg, int ndim, const int64_t *in);
+void hn_module_no_init_var(const void *cfg, float *mean, float *var);
+int hn_module_no_slices(const void *cfg, const char **names, int *ndims, int64_t (*shapes)[4]);
 
 #endif

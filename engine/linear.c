@@ -20,8 +20,9 @@
 #include "internal.h"
 #include "ops.h"
 
-static hn_status shape_of(const hn_linear *cfg, const char *who, int ndim, const int64_t *in,
+static hn_status shape_of(const void *cfg_, const char *who, int ndim, const int64_t *in,
                           int *out_ndim, int64_t *out) {
+  const hn_linear *cfg = cfg_;
   if (!cfg) return hn_fail(HN_ERR_ARG, "%s: NULL config", who);
   if (cfg->n_in < 1 || cfg->n_out < 1)
     return hn_fail(HN_ERR_ARG, "%s: n_in = %lld, n_out = %lld; both must be >= 1", who,
@@ -38,36 +39,9 @@ static hn_status shape_of(const hn_linear *cfg, const char *who, int ndim, const
   return HN_OK;
 }
 
-/* t must be exactly `shape`; the message names x (if given) as the cause. */
-static hn_status check_tensor(const char *who, const char *what, const hn_tensor *t, int ndim,
-                              const int64_t *shape, const hn_tensor *x) {
-  if (!t) return hn_fail(HN_ERR_ARG, "%s: %s is NULL", who, what);
-  bool same = t->ndim == ndim;
-  for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
-  if (!same)
-    return hn_fail(HN_ERR_SHAPE, "%s: %s is %s, expected %s%s%s%s", who, what, hn_tensor_str(t),
-                   hn_shape_fmt(ndim, shape).s, x ? " (x is " : "", x ? hn_tensor_str(x) : "",
-                   x ? ")" : "");
-  if (!t->data && t->numel > 0) return hn_fail(HN_ERR_ARG, "%s: %s has no data", who, what);
-  return HN_OK;
-}
-
-static hn_status check_x(const hn_linear *cfg, const char *who, const hn_tensor *x, int *ond,
-                         int64_t *out) {
-  if (!x) return hn_fail(HN_ERR_ARG, "%s: x is NULL", who);
-  HN_TRY(shape_of(cfg, who, x->ndim, x->shape, ond, out));
-  if (!x->data && x->numel > 0) return hn_fail(HN_ERR_ARG, "%s: x has no data", who);
-  return HN_OK;
-}
-
 static int64_t linear_n_params(const void *cfg_) {
   const hn_linear *cfg = cfg_;
   return cfg->n_out * cfg->n_in + (cfg->bias ? cfg->n_out : 0);
-}
-
-static int64_t linear_n_stats(const void *cfg) {
-  (void)cfg;
-  return 0;
 }
 
 static hn_status linear_out_shape(const void *cfg, int ndim, const int64_t *in, int *out_ndim,
@@ -75,21 +49,11 @@ static hn_status linear_out_shape(const void *cfg, int ndim, const int64_t *in, 
   return shape_of(cfg, "linear", ndim, in, out_ndim, out);
 }
 
-static int64_t linear_ws_size(const void *cfg, int ndim, const int64_t *in) {
-  (void)cfg, (void)ndim, (void)in;
-  return 0;
-}
-
 static void linear_init_var(const void *cfg_, float *mean, float *var) {
   const hn_linear *cfg = cfg_;
-  int64_t nw = cfg->n_out * cfg->n_in;
   float vw = 1.0f / (float)(cfg->fan_out ? cfg->n_out : cfg->n_in);
   float vb = 1.0f / (3.0f * (float)cfg->n_in);
-  int64_t n = linear_n_params(cfg);
-  for (int64_t i = 0; i < n; i++) {
-    if (mean) mean[i] = 0.0f;
-    var[i] = i < nw ? vw : vb;
-  }
+  hn_module_weight_bias_var(cfg->n_out * cfg->n_in, linear_n_params(cfg), vw, vb, mean, var);
 }
 
 static hn_status linear_forward(const void *cfg_, const float *w, const hn_tensor *x,
@@ -99,8 +63,7 @@ static hn_status linear_forward(const void *cfg_, const float *w, const hn_tenso
   (void)ws, (void)run;
   int ond;
   int64_t out[4];
-  HN_TRY(check_x(cfg, who, x, &ond, out));
-  HN_TRY(check_tensor(who, "y", y, ond, out, x));
+  HN_TRY(hn_module_check_forward(shape_of, cfg, who, x, y, &ond, out));
   if (!w) return hn_fail(HN_ERR_ARG, "%s: w is NULL (%lld parameters expected)", who,
                          (long long)linear_n_params(cfg));
   int64_t n = x->shape[0];
@@ -118,10 +81,8 @@ static hn_status linear_backward(const void *cfg_, const float *w, const hn_tens
   (void)ws, (void)run;
   int ond;
   int64_t out[4];
-  HN_TRY(check_x(cfg, who, x, &ond, out));
-  if (y) HN_TRY(check_tensor(who, "y", y, ond, out, x));
-  HN_TRY(check_tensor(who, "dy", dy, ond, out, x));
-  if (dx) HN_TRY(check_tensor(who, "dx", dx, x->ndim, x->shape, x));
+  HN_TRY(hn_module_check_backward(shape_of, cfg, who, HN_MODULE_NEED_X_DATA, x, y, dy, dx, &ond,
+                                  out));
   if (!w) return hn_fail(HN_ERR_ARG, "%s: w is NULL", who);
   int64_t n = x->shape[0];
   if (dx)
@@ -138,23 +99,16 @@ static hn_status linear_backward(const void *cfg_, const float *w, const hn_tens
 static int linear_param_slices(const void *cfg_, const char **names, int *ndims,
                                int64_t (*shapes)[4]) {
   const hn_linear *cfg = cfg_;
-  names[0] = "weight";
-  ndims[0] = 2;
-  shapes[0][0] = cfg->n_out;
-  shapes[0][1] = cfg->n_in;
-  if (!cfg->bias) return 1;
-  names[1] = "bias";
-  ndims[1] = 1;
-  shapes[1][0] = cfg->n_out;
-  return 2;
+  return hn_module_weight_bias_slices(2, (const int64_t[]){cfg->n_out, cfg->n_in}, cfg->bias,
+                                      cfg->n_out, names, ndims, shapes);
 }
 
 const hn_module_vt hn_linear_vt = {
     .name = "linear",
     .n_params = linear_n_params,
-    .n_stats = linear_n_stats,
+    .n_stats = hn_module_zero,
     .out_shape = linear_out_shape,
-    .ws_size = linear_ws_size,
+    .ws_size = hn_module_ws_none,
     .init_var = linear_init_var,
     .init_stats = NULL,
     .forward = linear_forward,

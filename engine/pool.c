@@ -16,8 +16,9 @@
 #include "internal.h"
 #include "ops.h"
 
-static hn_status shape_of(const hn_pool *cfg, const char *who, int ndim, const int64_t *in,
+static hn_status shape_of(const void *cfg_, const char *who, int ndim, const int64_t *in,
                           int *out_ndim, int64_t *out) {
+  const hn_pool *cfg = cfg_;
   if (!cfg) return hn_fail(HN_ERR_ARG, "%s: NULL config", who);
   if (cfg->k < 1 || cfg->stride < 1)
     return hn_fail(HN_ERR_ARG, "%s: k = %lld, stride = %lld; both must be >= 1", who,
@@ -40,49 +41,6 @@ static hn_status shape_of(const hn_pool *cfg, const char *who, int ndim, const i
   return HN_OK;
 }
 
-/* t must be exactly `shape`; the message names x (if given) as the cause. */
-static hn_status check_tensor(const char *who, const char *what, const hn_tensor *t, int ndim,
-                              const int64_t *shape, const hn_tensor *x) {
-  if (!t) return hn_fail(HN_ERR_ARG, "%s: %s is NULL", who, what);
-  bool same = t->ndim == ndim;
-  for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
-  if (!same)
-    return hn_fail(HN_ERR_SHAPE, "%s: %s is %s, expected %s%s%s%s", who, what, hn_tensor_str(t),
-                   hn_shape_fmt(ndim, shape).s, x ? " (x is " : "", x ? hn_tensor_str(x) : "",
-                   x ? ")" : "");
-  if (!t->data && t->numel > 0) return hn_fail(HN_ERR_ARG, "%s: %s has no data", who, what);
-  return HN_OK;
-}
-
-/* Check x, y (if non-NULL), dy and dx (if non-NULL); out gets y's shape. */
-static hn_status check_all(const hn_pool *cfg, const char *who, const hn_tensor *x,
-                           const hn_tensor *y, const hn_tensor *dy, const hn_tensor *dx,
-                           int64_t *out) {
-  int ond;
-  if (!x) return hn_fail(HN_ERR_ARG, "%s: x is NULL", who);
-  HN_TRY(shape_of(cfg, who, x->ndim, x->shape, &ond, out));
-  if (!x->data && x->numel > 0) return hn_fail(HN_ERR_ARG, "%s: x has no data", who);
-  if (y) HN_TRY(check_tensor(who, "y", y, ond, out, x));
-  if (dy) HN_TRY(check_tensor(who, "dy", dy, ond, out, x));
-  if (dx) HN_TRY(check_tensor(who, "dx", dx, x->ndim, x->shape, x));
-  return HN_OK;
-}
-
-static int64_t pool_zero(const void *cfg) {
-  (void)cfg;
-  return 0;
-}
-
-static void pool_init_var(const void *cfg, float *mean, float *var) {
-  (void)cfg, (void)mean, (void)var;
-}
-
-static int pool_param_slices(const void *cfg, const char **names, int *ndims,
-                             int64_t (*shapes)[4]) {
-  (void)cfg, (void)names, (void)ndims, (void)shapes;
-  return 0;
-}
-
 /* ---- max ------------------------------------------------------------------- */
 
 static hn_status max_out_shape(const void *cfg, int ndim, const int64_t *in, int *out_ndim,
@@ -102,9 +60,10 @@ static hn_status max_forward(const void *cfg_, const float *w, const hn_tensor *
   const hn_pool *cfg = cfg_;
   const char *who = "maxpool2d forward";
   (void)w, (void)run;
+  int ond;
   int64_t out[4];
   if (!y) return hn_fail(HN_ERR_ARG, "%s: y is NULL", who);
-  HN_TRY(check_all(cfg, who, x, y, NULL, NULL, out));
+  HN_TRY(hn_module_check_forward(shape_of, cfg, who, x, y, &ond, out));
   if (!ws && y->numel > 0) return hn_fail(HN_ERR_ARG, "%s: ws is NULL (argmax scratch)", who);
   int64_t planes = out[0] * out[1], h = x->shape[2], wd = x->shape[3];
   int64_t ho = out[2], wo = out[3], k = cfg->k, s = cfg->stride;
@@ -140,9 +99,11 @@ static hn_status max_backward(const void *cfg_, const float *w, const hn_tensor 
   const hn_pool *cfg = cfg_;
   const char *who = "maxpool2d backward";
   (void)w, (void)dw, (void)run;
+  int ond;
   int64_t out[4];
   if (!dy) return hn_fail(HN_ERR_ARG, "%s: dy is NULL", who);
-  HN_TRY(check_all(cfg, who, x, y, dy, dx, out));
+  HN_TRY(hn_module_check_backward(shape_of, cfg, who, HN_MODULE_NEED_X_DATA, x, y, dy, dx, &ond,
+                                  out));
   if (!dx) return HN_OK;
   if (!ws && dy->numel > 0) return hn_fail(HN_ERR_ARG, "%s: ws is NULL (argmax scratch)", who);
   int64_t planes = out[0] * out[1], hw_in = x->shape[2] * x->shape[3], hw_out = out[2] * out[3];
@@ -160,15 +121,15 @@ static hn_status max_backward(const void *cfg_, const float *w, const hn_tensor 
 
 const hn_module_vt hn_maxpool2d_vt = {
     .name = "maxpool2d",
-    .n_params = pool_zero,
-    .n_stats = pool_zero,
+    .n_params = hn_module_zero,
+    .n_stats = hn_module_zero,
     .out_shape = max_out_shape,
     .ws_size = max_ws_size,
-    .init_var = pool_init_var,
+    .init_var = hn_module_no_init_var,
     .init_stats = NULL,
     .forward = max_forward,
     .backward = max_backward,
-    .param_slices = pool_param_slices,
+    .param_slices = hn_module_no_slices,
 };
 
 /* ---- average --------------------------------------------------------------- */
@@ -178,19 +139,15 @@ static hn_status avg_out_shape(const void *cfg, int ndim, const int64_t *in, int
   return shape_of(cfg, "avgpool2d", ndim, in, out_ndim, out);
 }
 
-static int64_t avg_ws_size(const void *cfg, int ndim, const int64_t *in) {
-  (void)cfg, (void)ndim, (void)in;
-  return 0;
-}
-
 static hn_status avg_forward(const void *cfg_, const float *w, const hn_tensor *x, hn_tensor *y,
                              float *ws, const hn_run *run) {
   const hn_pool *cfg = cfg_;
   const char *who = "avgpool2d forward";
   (void)w, (void)ws, (void)run;
+  int ond;
   int64_t out[4];
   if (!y) return hn_fail(HN_ERR_ARG, "%s: y is NULL", who);
-  HN_TRY(check_all(cfg, who, x, y, NULL, NULL, out));
+  HN_TRY(hn_module_check_forward(shape_of, cfg, who, x, y, &ond, out));
   int64_t planes = out[0] * out[1], h = x->shape[2], wd = x->shape[3];
   int64_t ho = out[2], wo = out[3], k = cfg->k, s = cfg->stride;
   float inv = 1.0f / (float)(k * k);
@@ -218,9 +175,11 @@ static hn_status avg_backward(const void *cfg_, const float *w, const hn_tensor 
   const hn_pool *cfg = cfg_;
   const char *who = "avgpool2d backward";
   (void)w, (void)ws, (void)dw, (void)run;
+  int ond;
   int64_t out[4];
   if (!dy) return hn_fail(HN_ERR_ARG, "%s: dy is NULL", who);
-  HN_TRY(check_all(cfg, who, x, y, dy, dx, out));
+  HN_TRY(hn_module_check_backward(shape_of, cfg, who, HN_MODULE_NEED_X_DATA, x, y, dy, dx, &ond,
+                                  out));
   if (!dx) return HN_OK;
   int64_t planes = out[0] * out[1], h = x->shape[2], wd = x->shape[3];
   int64_t ho = out[2], wo = out[3], k = cfg->k, s = cfg->stride;
@@ -245,13 +204,13 @@ static hn_status avg_backward(const void *cfg_, const float *w, const hn_tensor 
 
 const hn_module_vt hn_avgpool2d_vt = {
     .name = "avgpool2d",
-    .n_params = pool_zero,
-    .n_stats = pool_zero,
+    .n_params = hn_module_zero,
+    .n_stats = hn_module_zero,
     .out_shape = avg_out_shape,
-    .ws_size = avg_ws_size,
-    .init_var = pool_init_var,
+    .ws_size = hn_module_ws_none,
+    .init_var = hn_module_no_init_var,
     .init_stats = NULL,
     .forward = avg_forward,
     .backward = avg_backward,
-    .param_slices = pool_param_slices,
+    .param_slices = hn_module_no_slices,
 };

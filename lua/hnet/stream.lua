@@ -28,28 +28,14 @@
 -- 100 training sets at once. Tasks passed to stream.from are used as given.
 local core = require "hnet.core"
 local tasks = require "hnet.tasks"
+local util = require "hnet.util"
 
 local M = {}
 
 local Stream = {}
 Stream.__index = Stream
 
-local function argerr(fname, msg, level)
-  error(("bad argument to '%s' (%s)"):format(fname, msg), (level or 2) + 1)
-end
-
-local function options(opts, allowed, fname)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then argerr(fname, "options table expected, got " .. type(opts), 2) end
-  local set = {}
-  for _, k in ipairs(allowed) do set[k] = true end
-  for k in pairs(opts) do
-    if not set[k] then
-      argerr(fname, ("unknown option '%s' (allowed: %s)"):format(tostring(k), table.concat(allowed, ", ")), 2)
-    end
-  end
-  return opts
-end
+local argerr = util.argerr
 
 local function new_stream(name, n, make, keep, as_given)
   local s = setmetatable({ name = name, n = n, _make = make, _tasks = {}, _as_given = as_given,
@@ -118,9 +104,8 @@ Stream.__tostring = function(s) return ("stream '%s' (%d tasks)"):format(s.name,
 
 function M.permuted(ds, opts)
   local f = "hnet.stream.permuted"
-  local o = options(opts, { "tasks", "seed", "pad", "keep", "name" }, f)
-  local n = o.tasks or 10
-  if math.type(n) ~= "integer" or n < 1 then argerr(f, "field 'tasks': positive integer expected", 2) end
+  local o = util.options(opts, { "tasks", "seed", "pad", "keep", "name" }, f, 2)
+  local n = util.int(o, "tasks", 10, 1, nil, f, 2)
   local seed = o.seed or (core.seed and core.seed() or 1)
   local base = ds.name or "data"
   return new_stream(o.name or ("permuted-" .. base), n, function(i)
@@ -131,17 +116,16 @@ end
 
 function M.split(ds, opts)
   local f = "hnet.stream.split"
-  local o = options(opts, { "classes_per_task", "classes", "tasks", "keep", "name" }, f)
-  local k = o.classes_per_task or 2
-  if math.type(k) ~= "integer" or k < 1 then argerr(f, "field 'classes_per_task': positive integer expected", 2) end
+  local o = util.options(opts, { "classes_per_task", "classes", "tasks", "keep", "name" }, f, 2)
+  local k = util.int(o, "classes_per_task", 2, 1, nil, f, 2)
   local order = o.classes
   if order == nil then
     order = {}
     for c = 0, ds.n_classes - 1 do order[#order + 1] = c end
   end
-  local n = o.tasks or #order // k
-  if math.type(n) ~= "integer" or n < 1 or n * k > #order then
-    argerr(f, ("%d tasks of %d classes need %d classes; %d available"):format(n, k, n * k, #order), 2)
+  local n = util.int(o, "tasks", #order // k, nil, nil, f, 2)
+  if n < 1 or n * k > #order then
+    argerr(f, 2, ("%d tasks of %d classes need %d classes; %d available"):format(n, k, n * k, #order), 2)
   end
   local base = ds.name or "data"
   return new_stream(o.name or ("split-" .. base), n, function(i)
@@ -153,19 +137,19 @@ end
 
 function M.rotated(ds, opts)
   local f = "hnet.stream.rotated"
-  local o = options(opts, { "angles", "tasks", "step", "keep", "name" }, f)
+  local o = util.options(opts, { "angles", "tasks", "step", "keep", "name" }, f, 2)
   local angles = o.angles
   if angles == nil then
     local n, step = o.tasks, o.step
     if math.type(n) ~= "integer" or n < 1 or type(step) ~= "number" then
-      argerr(f, "give 'angles' (a list of degrees) or 'tasks' and 'step'", 2)
+      argerr(f, 2, "give 'angles' (a list of degrees) or 'tasks' and 'step'", 2)
     end
     angles = {}
     for i = 1, n do angles[i] = (i - 1) * step end
   end
-  if type(angles) ~= "table" or #angles < 1 then argerr(f, "field 'angles': a list of degrees expected", 2) end
+  if type(angles) ~= "table" or #angles < 1 then argerr(f, 2, "field 'angles': a list of degrees expected", 2) end
   for i, a in ipairs(angles) do
-    if type(a) ~= "number" or a ~= a then argerr(f, ("field 'angles': entry %d is not a number"):format(i), 2) end
+    if type(a) ~= "number" or a ~= a then argerr(f, 2, ("field 'angles': entry %d is not a number"):format(i), 2) end
   end
   local base = ds.name or "data"
   return new_stream(o.name or ("rotated-" .. base), #angles, function(i)
@@ -175,10 +159,10 @@ end
 
 function M.from(list, opts)
   local f = "hnet.stream.from"
-  if type(list) ~= "table" or #list < 1 then argerr(f, "a non-empty list of tasks expected", 2) end
-  local o = options(opts, { "name", "keep" }, f)
+  if type(list) ~= "table" or #list < 1 then argerr(f, 1, "a non-empty list of tasks expected", 2) end
+  local o = util.options(opts, { "name", "keep" }, f, 2)
   for i, t in ipairs(list) do
-    if type(t) ~= "table" then argerr(f, ("entry %d is a %s, not a task"):format(i, type(t)), 2) end
+    if type(t) ~= "table" then argerr(f, 1, ("entry %d is a %s, not a task"):format(i, type(t)), 2) end
   end
   local items = table.move(list, 1, #list, 1, {})
   return new_stream(o.name or "stream", #items, function(i) return items[i] end, o.keep, true)
@@ -186,10 +170,10 @@ end
 
 function M.custom(spec)
   local f = "hnet.stream.custom"
-  local o = options(spec, { "n", "make", "name", "keep" }, f)
-  if math.type(o.n) ~= "integer" or o.n < 1 then argerr(f, "field 'n': positive integer expected", 2) end
-  if type(o.make) ~= "function" then argerr(f, "field 'make': function(i) returning a task expected", 2) end
-  return new_stream(o.name or "custom", o.n, o.make, o.keep)
+  local o = util.options(spec, { "n", "make", "name", "keep" }, f)
+  local n = util.int(o, "n", nil, 1, nil, f)
+  if type(o.make) ~= "function" then argerr(f, 1, "field 'make': function(i) returning a task expected", 2) end
+  return new_stream(o.name or "custom", n, o.make, o.keep)
 end
 
 --- Is v a stream?

@@ -21,37 +21,17 @@
 -- and domain = {lo, hi}.
 local core = require "hnet.core"
 local tasks = require "hnet.tasks"
+local util = require "hnet.util"
 
 local M = {}
 
-local function argerr(fname, msg)
-  error(("bad argument to '%s' (%s)"):format(fname, msg), 3)
-end
-
+-- Argument #1 of sinusoid_task: an hnet.Rng, an integer seed or nil.
 local function as_rng(r, fname)
   if r == nil then return core.rng() end
   if math.type(r) == "integer" then return core.rng(r) end
   local mt = getmetatable(r)
   if type(r) == "userdata" and mt and mt.__name == "hnet.Rng" then return r end
-  argerr(fname, "an hnet.Rng or an integer seed expected, got " .. type(r))
-end
-
-local function check_opts(o, allowed, fname)
-  o = o or {}
-  if type(o) ~= "table" then argerr(fname, "options table expected") end
-  local set = {}
-  for _, k in ipairs(allowed) do set[k] = true end
-  for k in pairs(o) do
-    if not set[k] then argerr(fname, ("unknown option '%s' (allowed: %s)"):format(tostring(k), table.concat(allowed, ", "))) end
-  end
-  return o
-end
-
-local function count(o, key, default, fname)
-  local v = o[key]
-  if v == nil then return default end
-  if math.type(v) ~= "integer" or v < 1 then argerr(fname, ("field '%s': positive integer expected"):format(key)) end
-  return v
+  util.argerr(fname, 1, "an hnet.Rng or an integer seed expected, got " .. type(r), 3)
 end
 
 local function column(t) return t:view({ t:size(1), 1 }):clone() end
@@ -73,11 +53,10 @@ local POLYS = {
 
 function M.polynomial_tasks(opts)
   local fname = "hnet.synthetic.polynomial_tasks"
-  local o = check_opts(opts, { "seed", "n_train", "n_test", "noise" }, fname)
-  local n_train = count(o, "n_train", 100, fname)
-  local n_test = count(o, "n_test", 50, fname)
-  local noise = o.noise or 0.05
-  if type(noise) ~= "number" or not (noise >= 0) then argerr(fname, "field 'noise': number >= 0 expected") end
+  local o = util.options(opts, { "seed", "n_train", "n_test", "noise" }, fname)
+  local n_train = util.int(o, "n_train", 100, 1, nil, fname)
+  local n_test = util.int(o, "n_test", 50, 1, nil, fname)
+  local noise = util.number(o, "noise", 0.05, 0, nil, fname)
   local seed = o.seed or core.seed()
   local out = {}
   for i, p in ipairs(POLYS) do
@@ -106,9 +85,9 @@ end
 function M.sinusoid_task(rng, opts)
   local fname = "hnet.synthetic.sinusoid_task"
   rng = as_rng(rng, fname)
-  local o = check_opts(opts, { "k", "n_test", "grid", "name" }, fname)
-  local k = count(o, "k", 10, fname)
-  local n_test = count(o, "n_test", 100, fname)
+  local o = util.options(opts, { "k", "n_test", "grid", "name" }, fname, 2)
+  local k = util.int(o, "k", 10, 1, nil, fname, 2)
+  local n_test = util.int(o, "n_test", 100, 1, nil, fname, 2)
   local amp = rng:uniform(0.1, 5.0)
   local phase = rng:uniform(0, math.pi)
   local xtr = core.rand({ k, 1 }, rng, -5, 5)
@@ -126,8 +105,8 @@ end
 
 function M.sinusoid_stream(opts)
   local fname = "hnet.synthetic.sinusoid_stream"
-  local o = check_opts(opts, { "tasks", "seed", "k", "n_test", "grid" }, fname)
-  local n = count(o, "tasks", 10, fname)
+  local o = util.options(opts, { "tasks", "seed", "k", "n_test", "grid" }, fname)
+  local n = util.int(o, "tasks", 10, 1, nil, fname)
   local seed = o.seed or core.seed()
   return require("hnet.stream").custom {
     n = n, name = "sinusoids",
@@ -142,16 +121,14 @@ end
 
 function M.blobs(opts)
   local fname = "hnet.synthetic.blobs"
-  local o = check_opts(opts, { "n_classes", "dim", "n_per_class", "n_test_per_class", "spread",
-                               "separation", "seed", "name" }, fname)
-  local k = count(o, "n_classes", 2, fname)
-  local dim = count(o, "dim", 2, fname)
-  local n_per = count(o, "n_per_class", 100, fname)
-  local n_test = count(o, "n_test_per_class", n_per, fname)
-  local spread = o.spread or 1
-  local sep = o.separation or 3
-  if type(spread) ~= "number" or not (spread >= 0) then argerr(fname, "field 'spread': number >= 0 expected") end
-  if type(sep) ~= "number" or not (sep >= 0) then argerr(fname, "field 'separation': number >= 0 expected") end
+  local o = util.options(opts, { "n_classes", "dim", "n_per_class", "n_test_per_class", "spread",
+                                 "separation", "seed", "name" }, fname)
+  local k = util.int(o, "n_classes", 2, 1, nil, fname)
+  local dim = util.int(o, "dim", 2, 1, nil, fname)
+  local n_per = util.int(o, "n_per_class", 100, 1, nil, fname)
+  local n_test = util.int(o, "n_test_per_class", n_per, 1, nil, fname)
+  local spread = util.number(o, "spread", 1, 0, nil, fname)
+  local sep = util.number(o, "separation", 3, 0, nil, fname)
   local seed = o.seed or core.seed()
   local centres = core.randn({ k, dim }, core.rng(seed, 0), sep)
   local xtr, ytr = core.gen.blobs(centres, n_per, spread, core.rng(seed, 1))

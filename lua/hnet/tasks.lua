@@ -32,63 +32,32 @@
 -- Labels are 0-based class indices as stored in the data; the label tensors of
 -- transformed tasks may be shared with their source (treat them as read-only).
 local core = require "hnet.core"
+local util = require "hnet.util"
 
 local M = {}
 
 local T = core.transform
+local argerr = util.argerr
 
--- ---- option checking --------------------------------------------------------
-
-local function argerr(fname, msg, level)
-  error(("bad argument to '%s' (%s)"):format(fname, msg), (level or 2) + 1)
-end
-
-local function options(opts, allowed, fname)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then argerr(fname, "options table expected, got " .. type(opts), 2) end
-  local set = {}
-  for _, k in ipairs(allowed) do set[k] = true end
-  for k in pairs(opts) do
-    if not set[k] then
-      argerr(fname, ("unknown option '%s' (allowed: %s)"):format(tostring(k), table.concat(allowed, ", ")), 2)
-    end
-  end
-  return opts
-end
-
-local function opt_int(o, key, default, lo, fname)
-  local v = o[key]
-  if v == nil then
-    if default == nil then argerr(fname, ("field '%s' is required"):format(key), 2) end
-    return default
-  end
-  if math.type(v) ~= "integer" or (lo and v < lo) then
-    argerr(fname, ("field '%s': integer >= %s expected, got %s"):format(key, lo or "-inf", tostring(v)), 2)
-  end
-  return v
-end
-
-local function opt_num(o, key, default, lo, fname)
-  local v = o[key]
-  if v == nil then
-    if default == nil then argerr(fname, ("field '%s' is required"):format(key), 2) end
-    return default
-  end
-  if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge or (lo and v < lo) then
-    argerr(fname, ("field '%s': finite number%s expected, got %s"):format(key, lo and (" >= " .. lo) or "", tostring(v)), 2)
-  end
-  return v
-end
+-- ---- argument checking ---------------------------------------------------------
 
 local function is_tensor(v)
   local mt = getmetatable(v)
   return type(v) == "userdata" and mt ~= nil and mt.__name == "hnet.Tensor"
 end
 
-local function check_source(src, fname)
+-- Argument #1 of a constructor over a dataset or task; level as util.argerr's.
+local function check_source(src, fname, level)
   if type(src) ~= "table" or (rawget(src, "train") == nil and rawget(src, "_build") == nil) then
-    argerr(fname, "a dataset or task expected as argument #1, got " .. type(src), 3)
+    argerr(fname, 1, "a dataset or task expected, got " .. type(src), level)
   end
+end
+
+-- Check a constructor's source (argument #1) and return its checked options
+-- (argument #2).
+local function source_options(src, opts, allowed, fname)
+  check_source(src, fname, 4)
+  return util.options(opts, allowed, fname, 2)
 end
 
 local function default_seed()
@@ -176,6 +145,15 @@ local function make_task(fields, build)
   return setmetatable(fields, TaskMT)
 end
 
+-- A task whose inputs are fn(x, split) of the source's and whose targets are
+-- the source's.
+local function map_inputs(src, fields, fn)
+  return make_task(fields, function(split)
+    local s = src[split]
+    return { x = fn(s.x, split), y = s.y }
+  end)
+end
+
 --- Is v a task made here (or a dataset-like table with train/test)?
 function M.is_task(v)
   return getmetatable(v) == TaskMT
@@ -235,7 +213,7 @@ local function pad_size(v, fname)
   if v == nil or v == false then return nil end
   if math.type(v) == "integer" and v >= 1 then return v, v end
   if type(v) == "table" and math.type(v[1]) == "integer" and math.type(v[2]) == "integer" then return v[1], v[2] end
-  argerr(fname, "field 'pad': a size (32) or {h, w} expected, got " .. tostring(v), 3)
+  argerr(fname, 2, "field 'pad': a size (32) or {h, w} expected, got " .. tostring(v), 3)
 end
 
 --- Pixel-permuted task (PermutedMNIST). Optionally zero-pads the images to
@@ -244,29 +222,26 @@ end
 -- — the same for train and test. task.perm holds it (1-based).
 function M.permuted(src, opts)
   local f = "hnet.tasks.permuted"
-  check_source(src, f)
-  local o = options(opts, { "seed", "stream", "pad", "name", "perm" }, f)
-  local seed = opt_int(o, "seed", default_seed(), nil, f)
-  local stream = opt_int(o, "stream", 0, 0, f)
+  local o = source_options(src, opts, { "seed", "stream", "pad", "name", "perm" }, f)
+  local seed = util.int(o, "seed", default_seed(), nil, nil, f, 2)
+  local stream = util.int(o, "stream", 0, 0, nil, f, 2)
   local ph, pw = pad_size(o.pad, f)
   local shape = src.input_shape or src.shape
-  if not shape then argerr(f, "the source has no input shape", 2) end
+  if not shape then argerr(f, 1, "the source has no input shape", 2) end
   local fields = source_fields(src, o.name or ("%s/permuted-s%d-%d"):format(src.name or "data", seed, stream))
   if ph then
-    if #shape ~= 3 then argerr(f, "field 'pad' needs images {c, h, w}", 2) end
+    if #shape ~= 3 then argerr(f, 2, "field 'pad' needs images {c, h, w}", 2) end
     fields.input_shape = { shape[1], ph, pw }
   end
   local d = 1
   for _, s in ipairs(fields.input_shape) do d = d * s end
   local perm = o.perm or core.rng(seed, stream):permutation(d)
-  if #perm ~= d then argerr(f, ("field 'perm' has %d entries; the input has %d values"):format(#perm, d), 2) end
+  if #perm ~= d then argerr(f, 2, ("field 'perm' has %d entries; the input has %d values"):format(#perm, d), 2) end
   fields.perm, fields.seed, fields.stream, fields.pad = perm, seed, stream, ph and { ph, pw } or nil
   fields.transform = "permuted"
-  return make_task(fields, function(split)
-    local s = src[split]
-    local x = s.x
+  return map_inputs(src, fields, function(x)
     if ph then x = T.pad(x, ph, pw) end
-    return { x = T.permute(x, perm), y = s.y }
+    return T.permute(x, perm)
   end)
 end
 
@@ -275,16 +250,15 @@ end
 -- source's labels (through chains of subsets: the original labels).
 function M.class_subset(src, opts)
   local f = "hnet.tasks.class_subset"
-  check_source(src, f)
-  local o = options(opts, { "classes", "name" }, f)
+  local o = source_options(src, opts, { "classes", "name" }, f)
   local classes = o.classes
-  if type(classes) ~= "table" or #classes < 1 then argerr(f, "field 'classes': a list of class labels expected", 2) end
+  if type(classes) ~= "table" or #classes < 1 then argerr(f, 2, "field 'classes': a list of class labels expected", 2) end
   local seen = {}
   for i, c in ipairs(classes) do
     if math.type(c) ~= "integer" or c < 0 or (src.n_classes and c >= src.n_classes) then
-      argerr(f, ("field 'classes': entry %d (%s) is not a class in 0..%d"):format(i, tostring(c), (src.n_classes or 0) - 1), 2)
+      argerr(f, 2, ("field 'classes': entry %d (%s) is not a class in 0..%d"):format(i, tostring(c), (src.n_classes or 0) - 1), 2)
     end
-    if seen[c] then argerr(f, ("field 'classes': class %d is listed twice"):format(c), 2) end
+    if seen[c] then argerr(f, 2, ("field 'classes': class %d is listed twice"):format(c), 2) end
     seen[c] = true
   end
   local cls = table.move(classes, 1, #classes, 1, {})
@@ -309,15 +283,11 @@ end
 --- Every image rotated by `degrees` (counter-clockwise, bilinear, zero fill).
 function M.rotated(src, opts)
   local f = "hnet.tasks.rotated"
-  check_source(src, f)
-  local o = options(opts, { "degrees", "name" }, f)
-  local deg = opt_num(o, "degrees", nil, nil, f)
+  local o = source_options(src, opts, { "degrees", "name" }, f)
+  local deg = util.finite(o, "degrees", nil, nil, nil, f, 2)
   local fields = source_fields(src, o.name or ("%s/rotated-%g"):format(src.name or "data", deg))
   fields.degrees, fields.transform = deg, "rotated"
-  return make_task(fields, function(split)
-    local s = src[split]
-    return { x = T.rotate(s.x, deg), y = s.y }
-  end)
+  return map_inputs(src, fields, function(x) return T.rotate(x, deg) end)
 end
 
 --- Additive Gaussian pixel noise N(0, std^2), clamped to [lo, hi] (0..1 by
@@ -325,17 +295,14 @@ end
 -- hnet.rng(seed), so a rebuilt split is identical.
 function M.noisy(src, opts)
   local f = "hnet.tasks.noisy"
-  check_source(src, f)
-  local o = options(opts, { "std", "seed", "lo", "hi", "clamp", "name" }, f)
-  local std = opt_num(o, "std", nil, 0, f)
-  local seed = opt_int(o, "seed", default_seed(), nil, f)
+  local o = source_options(src, opts, { "std", "seed", "lo", "hi", "clamp", "name" }, f)
+  local std = util.finite(o, "std", nil, 0, nil, f, 2)
+  local seed = util.int(o, "seed", default_seed(), nil, nil, f, 2)
   local copt = { lo = o.lo, hi = o.hi, clamp = o.clamp }
   local fields = source_fields(src, o.name or ("%s/noise-%g"):format(src.name or "data", std))
   fields.std, fields.seed, fields.transform = std, seed, "noisy"
-  return make_task(fields, function(split)
-    local s = src[split]
-    local rng = core.rng(seed, split == "train" and 1 or 2)
-    return { x = T.noise(s.x, std, rng, copt), y = s.y }
+  return map_inputs(src, fields, function(x, split)
+    return T.noise(x, std, core.rng(seed, split == "train" and 1 or 2), copt)
   end)
 end
 
@@ -343,17 +310,13 @@ end
 -- clamped to [lo, hi] (0..1 by default; clamp = false for none).
 function M.shifted(src, opts)
   local f = "hnet.tasks.shifted"
-  check_source(src, f)
-  local o = options(opts, { "brightness", "contrast", "lo", "hi", "clamp", "name" }, f)
-  local b = opt_num(o, "brightness", 0, nil, f)
-  local c = opt_num(o, "contrast", 1, nil, f)
+  local o = source_options(src, opts, { "brightness", "contrast", "lo", "hi", "clamp", "name" }, f)
+  local b = util.finite(o, "brightness", 0, nil, nil, f, 2)
+  local c = util.finite(o, "contrast", 1, nil, nil, f, 2)
   local sopt = { brightness = b, contrast = c, lo = o.lo, hi = o.hi, clamp = o.clamp }
   local fields = source_fields(src, o.name or ("%s/shift-b%g-c%g"):format(src.name or "data", b, c))
   fields.brightness, fields.contrast, fields.transform = b, c, "shifted"
-  return make_task(fields, function(split)
-    local s = src[split]
-    return { x = T.shift(s.x, sopt), y = s.y }
-  end)
+  return map_inputs(src, fields, function(x) return T.shift(x, sopt) end)
 end
 
 --- Exactly k training samples per class (drawn with hnet.rng(seed, 3)); the
@@ -361,11 +324,10 @@ end
 -- k samples is an error here.
 function M.k_shot(src, opts)
   local f = "hnet.tasks.k_shot"
-  check_source(src, f)
-  local o = options(opts, { "k", "seed", "name" }, f)
-  local k = opt_int(o, "k", nil, 1, f)
-  local seed = opt_int(o, "seed", default_seed(), nil, f)
-  if (src.kind or "classification") ~= "classification" then argerr(f, "k-shot needs a classification task", 2) end
+  local o = source_options(src, opts, { "k", "seed", "name" }, f)
+  local k = util.int(o, "k", nil, 1, nil, f, 2)
+  local seed = util.int(o, "seed", default_seed(), nil, nil, f, 2)
+  if (src.kind or "classification") ~= "classification" then argerr(f, 1, "k-shot needs a classification task", 2) end
   local tr = src.train
   local counts = T.class_counts(tr.y, src.n_classes)
   for c, n in ipairs(counts) do
@@ -388,13 +350,11 @@ end
 -- or floor(fraction * n_train). Test split unchanged.
 function M.subsample(src, opts)
   local f = "hnet.tasks.subsample"
-  check_source(src, f)
-  local o = options(opts, { "fraction", "n", "seed", "name" }, f)
-  if (o.fraction == nil) == (o.n == nil) then argerr(f, "give exactly one of 'fraction' and 'n'", 2) end
-  local frac = o.fraction and opt_num(o, "fraction", nil, 0, f)
-  if frac and frac > 1 then argerr(f, "field 'fraction': number in [0, 1] expected", 2) end
-  local n = o.n and opt_int(o, "n", nil, 0, f)
-  local seed = opt_int(o, "seed", default_seed(), nil, f)
+  local o = source_options(src, opts, { "fraction", "n", "seed", "name" }, f)
+  if (o.fraction == nil) == (o.n == nil) then argerr(f, 2, "give exactly one of 'fraction' and 'n'", 2) end
+  local frac = o.fraction and util.finite(o, "fraction", nil, 0, 1, f, 2)
+  local n = o.n and util.int(o, "n", nil, 0, nil, f, 2)
+  local seed = util.int(o, "seed", default_seed(), nil, nil, f, 2)
   local fields = source_fields(src, o.name or ("%s/sub-%s"):format(src.name or "data", n or frac))
   fields.seed, fields.transform = seed, "subsample"
   return make_task(fields, function(split)
@@ -415,9 +375,9 @@ end
 -- fn — it is called once per split, not per sample.
 function M.map(src, fn, opts)
   local f = "hnet.tasks.map"
-  check_source(src, f)
-  if type(fn) ~= "function" then argerr(f, "function expected as argument #2, got " .. type(fn), 2) end
-  local o = options(opts, { "name", "input_shape", "n_classes", "n_outputs" }, f)
+  check_source(src, f, 3)
+  if type(fn) ~= "function" then argerr(f, 2, "function expected, got " .. type(fn), 2) end
+  local o = util.options(opts, { "name", "input_shape", "n_classes", "n_outputs" }, f, 3)
   local fields = source_fields(src, o.name or ((src.name or "data") .. "/map"))
   if o.input_shape then fields.input_shape = o.input_shape end
   if o.n_classes then fields.n_classes = o.n_classes end
@@ -447,7 +407,7 @@ end
 --                       input_shape = (default: x's per-sample shape) }
 function M.from_tensors(spec)
   local f = "hnet.tasks.from_tensors"
-  if type(spec) ~= "table" then argerr(f, "table expected", 2) end
+  if type(spec) ~= "table" then argerr(f, 1, "table expected, got " .. type(spec), 2) end
   local t = {}
   for k, v in pairs(spec) do t[k] = v end
   t.name = t.name or "task"
@@ -476,12 +436,12 @@ end
 -- Train samples use hnet.rng(seed, 1), test samples hnet.rng(seed, 2).
 function M.from_generator(spec)
   local f = "hnet.tasks.from_generator"
-  local o = options(spec, { "name", "n_train", "n_test", "seed", "sample", "kind", "n_classes",
-                            "n_outputs", "input_shape" }, f)
-  if type(o.sample) ~= "function" then argerr(f, "field 'sample': function(rng) expected", 2) end
-  local n_train = opt_int(o, "n_train", nil, 1, f)
-  local n_test = opt_int(o, "n_test", nil, 1, f)
-  local seed = opt_int(o, "seed", default_seed(), nil, f)
+  local o = util.options(spec, { "name", "n_train", "n_test", "seed", "sample", "kind", "n_classes",
+                                 "n_outputs", "input_shape" }, f)
+  if type(o.sample) ~= "function" then argerr(f, 1, "field 'sample': function(rng) expected", 2) end
+  local n_train = util.int(o, "n_train", nil, 1, nil, f)
+  local n_test = util.int(o, "n_test", nil, 1, nil, f)
+  local seed = util.int(o, "seed", default_seed(), nil, nil, f)
   local kind = o.kind or "classification"
   local function gen(n, stream)
     local rng = core.rng(seed, stream)

@@ -6,11 +6,19 @@
 --   local o = util.options(opts, { "inputs", "hidden", "outputs" }, "hnet.mlp")
 --   local n = util.int(o, "inputs", nil, 1, nil, "hnet.mlp")    -- required
 --   local p = util.number(o, "dropout", 0, 0, 0.999, "hnet.mlp")
+--
+-- Every checker takes the checked function's name and the argument's position
+-- (argn, default 1) for its message; the error's position is the line that
+-- called the checker.
 local M = {}
 
+--- Raise "bad argument #argn to 'fname' (msg)". The error's position: with
+-- level 1 the line that called argerr, with 2 (the default) the line that
+-- called the function calling argerr, and so on.
 local function argerr(fname, argn, msg, level)
   error(("bad argument #%d to '%s' (%s)"):format(argn or 1, fname or "?", msg), (level or 2) + 1)
 end
+M.argerr = argerr
 
 --- Check that opts is nil or a table whose keys are all in `allowed`.
 -- Returns opts (or an empty table for nil).
@@ -56,21 +64,31 @@ function M.int(o, key, default, lo, hi, fname, argn)
   return v
 end
 
---- A number field; `default` nil makes it required.
-function M.number(o, key, default, lo, hi, fname, argn)
-  local v = o[key]
-  if v == nil then
-    if default == nil then argerr(fname, argn, ("field '%s' is required"):format(key), 2) end
-    return default
+-- A number-field checker; `finite` also rejects +-inf.
+local function number_field(finite)
+  local what = finite and "finite number" or "number"
+  return function(o, key, default, lo, hi, fname, argn)
+    local v = o[key]
+    if v == nil then
+      if default == nil then argerr(fname, argn, ("field '%s' is required"):format(key), 2) end
+      return default
+    end
+    if type(v) ~= "number" or v ~= v or (finite and (v == math.huge or v == -math.huge)) then
+      argerr(fname, argn, ("field '%s': %s expected, got %s"):format(key, what, tostring(v)), 2)
+    end
+    if (lo and v < lo) or (hi and v > hi) then
+      argerr(fname, argn, ("field '%s': %s %s expected, got %s"):format(key, what, range_text(lo, hi), v), 2)
+    end
+    return v
   end
-  if type(v) ~= "number" or v ~= v then
-    argerr(fname, argn, ("field '%s': number expected, got %s"):format(key, tostring(v)), 2)
-  end
-  if (lo and v < lo) or (hi and v > hi) then
-    argerr(fname, argn, ("field '%s': number %s expected, got %s"):format(key, range_text(lo, hi), v), 2)
-  end
-  return v
 end
+
+--- A number field (NaN rejected); `default` nil makes it required.
+--   util.number(o, key, default, lo, hi, fname, argn)
+M.number = number_field(false)
+
+--- A finite number field (NaN and +-inf rejected); arguments as util.number.
+M.finite = number_field(true)
 
 --- A string field, optionally one of `choices`.
 function M.string(o, key, default, choices, fname, argn)
