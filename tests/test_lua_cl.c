@@ -1,0 +1,132 @@
+/* test_lua_cl.c — the continual-learning layer in Lua: the metrics on a
+ * hand-made accuracy matrix, that earlier embeddings and regulariser targets
+ * stay fixed while a new task is learned, and entropy task inference on a
+ * constructed case where the right answer is known. */
+#include "harness.h"
+#include "lua_harness.h"
+
+#include <string.h>
+
+static void run_ok(const char *chunk) {
+  lua_State *L = hntl_newstate();
+  assert_non_null(L);
+  char msg[4096];
+  int st = hntl_run(L, chunk, msg, sizeof msg);
+  if (st != LUA_OK) fail_msg("%s", msg);
+  lua_close(L);
+}
+
+/* R as percentages; every value below is worked out by hand from DESIGN §7. */
+static void test_metrics_hand_made(void **state) {
+  (void)state;
+  run_ok(
+      "local m = hnet.metrics\n"
+      "local R = { {90, 40, 30},\n"
+      "            {80, 95, 45},\n"
+      "            {70, 85, 99} }\n"
+      "local b = { 10, 20, 30 }\n"
+      "local function near(a, x, what) assert(math.abs(a - x) < 1e-9, what .. ': ' .. a .. ' vs ' .. x) end\n"
+      "near(m.acc(R), (70 + 85 + 99) / 3, 'ACC')\n"
+      "near(m.bwt(R), ((70 - 90) + (85 - 95)) / 2, 'BWT')\n"
+      "near(m.fwt(R, b), ((40 - 20) + (45 - 30)) / 2, 'FWT')\n"
+      "local f, per = m.forgetting(R)\n"
+      "near(per[1], 90 - 70, 'forgetting of task 1')\n"
+      "near(per[2], 95 - 85, 'forgetting of task 2')\n"
+      "near(f, 15, 'mean forgetting')\n"
+      "assert(m.bwt({{50}}) == nil and m.fwt({{50}}, {1}) == nil, 'one task has no transfer')\n"
+      "local mean, se = m.mean_se{1, 2, 3, 4}\n"
+      "near(mean, 2.5, 'mean') near(se, math.sqrt((2.25 + 0.25 + 0.25 + 2.25) / 3 / 4), 'SE')\n"
+      "local ok, err = pcall(m.acc, { {1}, {2} })\n"
+      "assert(not ok and err:find('R%[2%]%[2%] missing'), err)\n");
+}
+
+/* A 3-task stream of blobs; after task 1, train task 2 step by step and check
+ * after every step that e_1 and the stored target W*_1 are bit-identical to
+ * their values when task 2 started, while θ and e_2 do change. */
+static void test_earlier_tasks_fixed(void **state) {
+  (void)state;
+  run_ok(
+      "local tasks = {}\n"
+      "for i = 1, 3 do\n"
+      "  tasks[i] = hnet.synthetic.blobs{ n_classes = 2, dim = 4, n_per_class = 100,\n"
+      "                                   n_test_per_class = 20, seed = i }\n"
+      "end\n"
+      "local stream = hnet.stream.from(tasks)\n"
+      "for _, la in ipairs{ false, true } do\n"
+      "  local L = hnet.learners.hypernet{ target = {'mlp', hidden = {8}},\n"
+      "    hnet = { embedding = 3, hidden = {6}, chunk = 20, chunk_embedding = 2 },\n"
+      "    iterations = 30, batch = 16, lr = 1e-2, beta = 0.05, lookahead = la }\n"
+      "  L:setup{ n_tasks = 3, n_outputs = 2, input_shape = {4}, kind = 'classification' }\n"
+      "  L:begin_task(1, stream:get(1)); L:train_task(1, stream:get(1)); L:end_task(1)\n"
+      "  L:begin_task(2, stream:get(2))\n"
+      "  local e1 = L.E:rows(1, 1):flat_table()\n"
+      "  local w1 = L.Wstar:rows(1, 1):clone()\n"
+      "  local theta0, e20 = L.theta:clone(), L.E:rows(2, 2):clone()\n"
+      "  local reg_seen = false\n"
+      "  for it = 1, 20 do\n"
+      "    local _, reg = L:train_step(it)\n"
+      "    reg_seen = reg_seen or reg > 0\n"
+      "    local now = L.E:rows(1, 1):flat_table()\n"
+      "    for k = 1, #e1 do assert(now[k] == e1[k], 'e_1 changed at step ' .. it) end\n"
+      "    assert(L.Wstar:rows(1, 1):sqdist(w1) == 0, 'W*_1 changed at step ' .. it)\n"
+      "  end\n"
+      "  assert(reg_seen, 'the regulariser was never active')\n"
+      "  assert(L.theta:sqdist(theta0) > 0, 'theta did not move')\n"
+      "  assert(L.E:rows(2, 2):sqdist(e20) > 0, 'e_2 did not move')\n"
+      "  -- and the target is what the hypernetwork produced for e_1 when task 2 started\n"
+      "  local W = L.h:forward(theta0, L.E:rows(1, 1))\n"
+      "  assert(W:sqdist(w1) == 0, 'W*_1 is not h(e_1; theta at the start of task 2)')\n"
+      "end\n");
+}
+
+/* Two tasks whose data and fixed networks make the answer known: task t's
+ * inputs are c * unit vector t; network t maps them to confident logits and
+ * the other task's inputs to (0, 0), the maximum entropy. Entropy inference
+ * must pick the right task every time; a policy that always answers 1 must
+ * be right exactly half the time. */
+static void test_entropy_task_inference(void **state) {
+  (void)state;
+  run_ok(
+      "local function task(t)\n"
+      "  local n = 50\n"
+      "  local x = hnet.tensor(n, 2)\n"
+      "  for i = 1, n do x:set(i, t, 1 + i / n) end\n"
+      "  local y = hnet.tensor(n)\n"
+      "  for i = 1, n do y:set(i, i % 2) end\n"
+      "  return hnet.tasks.from_tensors{ name = 'unit' .. t, n_classes = 2,\n"
+      "    train = { x = x, y = y }, test = { x = x:clone(), y = y:clone() } }\n"
+      "end\n"
+      "local stream = hnet.stream.from{ task(1), task(2) }\n"
+      "local net = hnet.net{ input = {2}, max_batch = 64, layers = { {'linear', 2, bias = false} } }\n"
+      "-- W_t [2 outputs, 2 inputs]: confident on unit vector t, (0, 0) on the other\n"
+      "local Ws = { hnet.tensor_from({ 20, 0, -20, 0 }, {4}), hnet.tensor_from({ 0, 20, 0, -20 }, {4}) }\n"
+      "local fake = { name = 'fake', per_task_nets = true, o = { eval_batch = 64, iterations = 0, batch = 1 } }\n"
+      "function fake:setup() end\n"
+      "function fake:n_trainable() return 0 end\n"
+      "function fake:begin_task() end\n"
+      "function fake:train_task() end\n"
+      "function fake:end_task() end\n"
+      "function fake:begin_eval() end\n"
+      "function fake:state() return {} end\n"
+      "function fake:load_state() end\n"
+      "function fake:task_forward(x, t) return net:forward(Ws[t], x) end\n"
+      "local run = hnet.run(fake, stream, { scenario = 'class', quiet = true, fwt = false })\n"
+      "assert(run.summary.task_inference == 100, 'entropy inference: ' .. tostring(run.summary.task_inference))\n"
+      "local run1 = hnet.run(fake, stream, { scenario = 'class', quiet = true, fwt = false,\n"
+      "  inference = function() return 1 end })\n"
+      "assert(run1.summary.task_inference == 50, 'always-1 policy: ' .. tostring(run1.summary.task_inference))\n"
+      "-- CL3 accuracy: the inferred task must be right and the class within it.\n"
+      "-- Every sample is predicted class 0 (logit 20c vs -20c), labels alternate: 50%.\n"
+      "assert(math.abs(run.R[2][1] - 50) < 1e-9 and math.abs(run.R[2][2] - 50) < 1e-9,\n"
+      "  ('CL3 accuracies %.2f %.2f'):format(run.R[2][1], run.R[2][2]))\n"
+      "assert(run1.R[2][2] == 0, 'task 2 with the wrong task inferred must be 0 in CL3')\n");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_metrics_hand_made),
+      cmocka_unit_test(test_earlier_tasks_fixed),
+      cmocka_unit_test(test_entropy_task_inference),
+  };
+  return cmocka_run_group_tests_name("continual learning (Lua)", tests, NULL, NULL);
+}
