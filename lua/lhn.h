@@ -118,6 +118,7 @@ void hnl_open_loss(lua_State *L);
 void hnl_open_rng(lua_State *L);
 void hnl_open_data(lua_State *L);
 void hnl_open_sys(lua_State *L);
+void hnl_open_ckpt(lua_State *L);
 
 int luaopen_hnet_core(lua_State *L);
 

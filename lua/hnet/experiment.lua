@@ -6,24 +6,92 @@ local cli = require "hnet.cli"
 
 local M = {}
 
---- The options every experiment takes, merged with the script's own.
+--- The options every experiment takes, merged with the script's own:
+-- --quick --seed --out --force --quiet --verbose --threads, and
+-- --resume DIR (continue the interrupted experiment whose --out was DIR;
+-- every hnet.run it makes resumes from its checkpoint, finished runs are
+-- loaded and runs not yet started start) and --checkpoint_every MINUTES
+-- (checkpoints within a task; 0: only at the end of each task).
+-- Sets hnet.run's context (M.context() returns it) so that every hnet.run
+-- of the script sees them and knows the script and its command line.
 function M.options(args, own, title)
   local spec = {
     quick = { false, "a short smoke-test run (seconds, for tests)" },
     seed = { 1, "random seed" },
     out = { own.out_default or "runs/experiment", "run directory" },
-    force = { false, "overwrite a finished run in --out" },
+    force = { false, "overwrite a finished or interrupted run in --out" },
     quiet = { false, "print only results" },
     verbose = { false, "print progress as plain lines even on a terminal" },
     threads = { 0, "thread budget (0: all cores or HNET_THREADS)" },
+    resume = { "", "continue the interrupted run in this directory (its --out)" },
+    checkpoint_every = { 10.0, "minutes between checkpoints within a task (0: only at task ends)" },
   }
   for k, v in pairs(own) do if k ~= "out_default" then spec[k] = v end end
   local o, rest = cli.parse(args, spec, title)
   if #rest > 0 then error(("unexpected argument '%s' (see --help)"):format(rest[1]), 0) end
+  if o.threads < 0 or o.threads > 1024 then
+    error(("option --threads: an integer in 0..1024 expected (0: all cores), got %d"):format(o.threads), 0)
+  end
+  if not (o.checkpoint_every >= 0) or o.checkpoint_every == math.huge then
+    error(("option --checkpoint_every: a number of minutes >= 0 expected (0: only at the end of each task), got %s")
+      :format(tostring(o.checkpoint_every)), 0)
+  end
+  local explicit_out = false
+  for i = 1, #args do
+    local a = args[i]
+    if a == "--out" or tostring(a):match("^%-%-out=") then explicit_out = true end
+  end
+  if o.resume ~= "" then
+    local dir = o.resume:gsub("/+$", "")
+    if dir == "" then dir = "/" end
+    if explicit_out and o.out:gsub("/+$", "") ~= dir then
+      error(("options --out %s and --resume %s name different directories: a run resumes in its own directory (leave out --out)")
+        :format(o.out, o.resume), 0)
+    end
+    local kind = hnet.sys.exists(dir)
+    if kind ~= "directory" then
+      error(("option --resume: '%s' %s; give the --out directory of the interrupted run")
+        :format(dir, kind and "is not a directory" or "does not exist"), 0)
+    end
+    o.out = dir
+  end
   if o.threads > 0 then hnet.threads(o.threads) end
   hnet.seed(o.seed)
+  local run_mod = require "hnet.run"
+  -- An experiment run by another one (paper_tables runs toy_regression, ...)
+  -- writes under the outer one's --out: it inherits the outer --resume, and
+  -- interrupt messages name the outer command.
+  local prev = run_mod.context
+  local root = prev and prev.root
+  local function under(d, base)
+    d, base = d:gsub("/+$", ""), base:gsub("/+$", "")
+    return d:sub(1, #base + 1) == base .. "/"
+  end
+  local nested = root and under(o.out, root.out) or false
+  local a = {}
+  for i = 1, #args do a[i] = tostring(args[i]) end
+  local lo = 0
+  while args[lo - 1] ~= nil do lo = lo - 1 end
+  local cmd = {}
+  for i = lo, #args do cmd[#cmd + 1] = tostring(args[i]) end
+  local ctx = {
+    script = args[0] and tostring(args[0]), args = a, command = cmd,
+    program = lo < 0 and tostring(args[lo]) or "./hnet",
+    resume = o.resume ~= "" and o.out or nil, resume_strict = o.resume ~= "",
+    checkpoint_every = o.checkpoint_every, out = o.out, seed = o.seed,
+  }
+  if nested then
+    ctx.root = root
+    if not ctx.resume and root.resume then ctx.resume, ctx.resume_strict = o.out, false end
+  else
+    ctx.root = ctx
+  end
+  run_mod.context = ctx
   return o
 end
+
+--- The context that experiment options set for hnet.run (nil outside).
+function M.context() return require("hnet.run").context end
 
 --- Run each learner (name -> options) under each scenario on `stream`.
 -- Every run gets its own directory out/<learner>-<scenario>. Returns the

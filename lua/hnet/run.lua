@@ -19,12 +19,52 @@
 -- After task i, every task j <= i is evaluated on its test split: R[i][j]
 -- (accuracy, or MSE for regression tasks). R[i][i+1] (the next task before
 -- its training) and b[j] (an untrained learner) give forward transfer.
--- With opts.out, the run directory receives metrics.csv, accuracy_matrix.csv,
--- summary.json, options.json and log.txt (DESIGN.md §6).
+--
+-- Options (every one is checked; an unknown key is an error):
+--   scenario          "task-given" (default) | "domain" | "class" (or cl1/cl2/cl3)
+--   out               run directory (none: nothing is written, no checkpoints)
+--   force             overwrite a finished or interrupted run in `out` (false)
+--   resume            a run directory: continue its interrupted run from its
+--                     checkpoint (a finished one is loaded, not trained again);
+--                     `out` defaults to it. The checkpoint must come from the same
+--                     learner, learner options, stream, scenario and seed.
+--   checkpoint_every  minutes between checkpoints within a task (default 10;
+--                     0: only at the end of each task)
+--   quiet / verbose   print only results / progress as plain lines on a terminal
+--   progress_every    seconds between plain progress lines (10)
+--   fwt               evaluate forward transfer (default true; off for regression)
+--   inference         function(entropies_by_task, i) -> task (task inference)
+--   eval_max          evaluate on at most this many test samples per task
+--   plots             write PNG plots through gnuplot (default true)
+--   name, meta        a label and a table stored in options.json
+--   stop_after        TEST HOOK: { task = i, iteration = k } checkpoints after
+--                     iteration k of task i and returns early (run.stopped set),
+--                     as an interrupt would, without exiting: tests use it to
+--                     interrupt a run at an exact point and resume it.
+--
+-- Run directory (DESIGN.md §6): options.json (learner, options, scenario,
+-- stream, seed, threads, hnet version, git commit, script and command line),
+-- script.lua (a copy of the script), metrics.csv, accuracy_matrix.csv,
+-- summary.json (finished runs only), checkpoint.hnck (the last checkpoint: at
+-- the end of each task, every `checkpoint_every` minutes, on an interrupt,
+-- and the final state), accuracy_matrix.png and accuracy_over_stream.png
+-- (with gnuplot), and log.txt (everything the run printed).
+--
+-- Interrupts: the first SIGINT/SIGTERM lets the current step finish, writes a
+-- checkpoint, prints how to resume and exits with 128 + the signal (130/143);
+-- a second one exits at once. Numerical faults (NaN/Inf in a loss, a
+-- regulariser or a tensor about to be saved) stop the run with a message
+-- naming the task, the iteration and the tensor; the last good checkpoint is
+-- never overwritten by a bad state.
+--
+-- Experiment scripts (hnet.experiment.options) set M.context: their --resume,
+-- --checkpoint_every, script and command line apply to every hnet.run they
+-- make; explicit options win.
 local hnet = require "hnet"
 local util = require "hnet.util"
 local metrics = require "hnet.metrics"
 local progress = require "hnet.progress"
+local checkpoint = require "hnet.checkpoint"
 
 local M = {}
 local Run = {}
@@ -33,7 +73,10 @@ Run.__index = Run
 local SCENARIOS = { ["task-given"] = "task-given", cl1 = "task-given", domain = "domain",
                     cl2 = "domain", class = "class", cl3 = "class" }
 local OPTS = { "scenario", "out", "force", "quiet", "verbose", "fwt", "inference", "eval_max",
-               "name", "meta", "progress_every" }
+               "name", "meta", "progress_every", "resume", "checkpoint_every", "stop_after",
+               "plots" }
+local CKPT_FILE = "checkpoint.hnck"
+local RUN_FORMAT = "hnet-run"
 
 -- ---- scenario bookkeeping ----------------------------------------------------
 
@@ -161,7 +204,7 @@ function Run:evaluate(j, n_seen, as_task)
   return 100 * correct / n
 end
 
--- ---- the run -----------------------------------------------------------------
+-- ---- small helpers ---------------------------------------------------------------
 
 local function csv_row(t)
   local out = {}
@@ -169,107 +212,620 @@ local function csv_row(t)
   return table.concat(out, ",")
 end
 
+local function shell_quote(s)
+  s = tostring(s)
+  if s:match("^[%w%./_,:=+%-]+$") then return s end
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+local function norm_dir(d) return (tostring(d):gsub("/+$", "")) end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- The global `arg` of the script (./hnet sets it as lua does): the script,
+-- its arguments and the whole command line, or nil.
+local function script_args()
+  local a = rawget(_G, "arg")
+  if type(a) ~= "table" or type(a[0]) ~= "string" then return nil end
+  local lo = 0
+  while a[lo - 1] ~= nil do lo = lo - 1 end
+  local cmd = {}
+  for i = lo, #a do cmd[#cmd + 1] = tostring(a[i]) end
+  local args = {}
+  for i = 1, #a do args[i] = tostring(a[i]) end
+  return { script = a[0], args = args, program = lo < 0 and tostring(a[lo]) or "./hnet",
+           command = cmd }
+end
+
+local git_commit_cache
+local function git_commit()
+  if git_commit_cache then return git_commit_cache end
+  git_commit_cache = "unknown"
+  local ok, root = pcall(function() return require("hnet.datasets").root() end)
+  if not ok then return git_commit_cache end
+  local p = io.popen(("git -C %s rev-parse --short HEAD 2>/dev/null"):format(shell_quote(root)))
+  if p then
+    local c = p:read("l")
+    p:close()
+    if c and c:match("^%x+$") then git_commit_cache = c end
+  end
+  return git_commit_cache
+end
+
+-- Options flattened to "path" -> printable value, for comparing runs.
+local function flatten(v, prefix, out)
+  out = out or {}
+  if type(v) == "table" and getmetatable(v) == nil then
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+    for _, k in ipairs(keys) do
+      flatten(v[k], prefix == "" and tostring(k) or (prefix .. "." .. tostring(k)), out)
+    end
+    if #keys == 0 and prefix ~= "" then out[prefix] = "{}" end
+  elseif type(v) == "number" then
+    out[prefix] = math.type(v) == "integer" and ("%d"):format(v) or ("%.17g"):format(v)
+  elseif type(v) == "string" then
+    out[prefix] = ("%q"):format(v)
+  else
+    out[prefix] = type(v) == "boolean" and tostring(v) or ("<" .. type(v) .. ">")
+  end
+  return out
+end
+
+-- ---- validation -------------------------------------------------------------------
+
+local function check_opts(opts, T)
+  local f = "hnet.run"
+  for _, k in ipairs { "force", "quiet", "verbose", "fwt", "plots" } do util.bool(opts, k, nil, f, 3) end
+  for _, k in ipairs { "out", "resume", "name" } do
+    if opts[k] ~= nil then util.string(opts, k, "", nil, f, 3) end
+  end
+  util.int(opts, "eval_max", 1, 1, nil, f, 3)
+  util.number(opts, "progress_every", 1, 1e-9, nil, f, 3)
+  util.number(opts, "checkpoint_every", 0, 0, nil, f, 3)
+  if opts.inference ~= nil and type(opts.inference) ~= "function" then
+    error(("bad argument #3 to 'hnet.run' (field 'inference': function expected, got %s)")
+      :format(type(opts.inference)), 3)
+  end
+  if opts.meta ~= nil and type(opts.meta) ~= "table" then
+    error(("bad argument #3 to 'hnet.run' (field 'meta': table expected, got %s)")
+      :format(type(opts.meta)), 3)
+  end
+  if opts.out == "" then error("bad argument #3 to 'hnet.run' (field 'out': empty directory name)", 3) end
+  if opts.resume == "" then error("bad argument #3 to 'hnet.run' (field 'resume': empty directory name)", 3) end
+  if opts.stop_after ~= nil then
+    local s = opts.stop_after
+    if type(s) ~= "table" then
+      error(("bad argument #3 to 'hnet.run' (field 'stop_after': { task =, iteration = } expected, got %s)")
+        :format(type(s)), 3)
+    end
+    util.options(s, { "task", "iteration" }, "hnet.run (field 'stop_after')", 3)
+    util.int(s, "task", nil, 1, T, "hnet.run (field 'stop_after')", 3)
+    util.int(s, "iteration", nil, 1, nil, "hnet.run (field 'stop_after')", 3)
+  end
+end
+
+-- ---- logging and outputs ---------------------------------------------------------------
+
+--- Print a line (unless quiet) and keep it for log.txt.
 function Run:log(fmt, ...)
-  local line = fmt:format(...)
+  local line = select("#", ...) > 0 and fmt:format(...) or fmt
   if not self.opts.quiet then self.progress:print(line) end
-  if self.log_lines then self.log_lines[#self.log_lines + 1] = line end
+  self.log_lines[#self.log_lines + 1] = line
+end
+
+--- A message that must be seen (errors, interrupts): stderr, and log.txt.
+function Run:warn(msg)
+  self.progress:clear()
+  io.stdout:flush()
+  io.stderr:write(msg, "\n")
+  io.stderr:flush()
+  self.log_lines[#self.log_lines + 1] = msg
+end
+
+function Run:write(name, content)
+  local ok, err = hnet.sys.write_file(self.out .. "/" .. name, content)
+  if not ok then error("hnet.run: " .. err .. " (is the disk full?)", 0) end
 end
 
 function Run:write_outputs(final)
-  local dir = self.opts.out
-  if not dir then return end
+  if not self.out then return end
   local T = self.T
-  local rows = { "after_task," .. (function()
-    local h = {}
-    for j = 1, T do h[j] = "task" .. j end
-    return table.concat(h, ",")
-  end)() }
+  local h = { "after_task" }
+  for j = 1, T do h[j + 1] = "task" .. j end
+  local rows = { table.concat(h, ",") }
   for i = 1, #self.R do
     local r = { i }
     for j = 1, T do r[j + 1] = self.R[i][j] and ("%.4f"):format(self.R[i][j]) or "" end
     rows[#rows + 1] = csv_row(r)
   end
-  assert(hnet.sys.write_file(dir .. "/accuracy_matrix.csv", table.concat(rows, "\n") .. "\n"))
+  self:write("accuracy_matrix.csv", table.concat(rows, "\n") .. "\n")
   local m = { "after_task,task,metric,task_inference,seconds" }
   for _, e in ipairs(self.evals) do
     m[#m + 1] = csv_row { e.after, e.task, ("%.4f"):format(e.value),
-                          e.inferred and ("%.4f"):format(e.inferred) or nil, ("%.2f"):format(e.time) }
+                          e.inferred and ("%.4f"):format(e.inferred) or "", ("%.2f"):format(e.time) }
   end
-  assert(hnet.sys.write_file(dir .. "/metrics.csv", table.concat(m, "\n") .. "\n"))
-  assert(hnet.sys.write_file(dir .. "/log.txt", table.concat(self.log_lines, "\n") .. "\n"))
+  self:write("metrics.csv", table.concat(m, "\n") .. "\n")
+  self:write_log()
   if final then
     local cjson = require "cjson"
-    assert(hnet.sys.write_file(dir .. "/summary.json", cjson.encode(self.summary) .. "\n"))
+    self:write("summary.json", cjson.encode(self.summary) .. "\n")
   end
 end
 
-local function prepare_dir(opts, meta)
-  local dir = opts.out
+function Run:write_log()
+  if not self.out then return end
+  self:write("log.txt", table.concat(self.log_lines, "\n") .. "\n")
+end
+
+function Run:plots()
+  if not self.out or self.opts.plots == false then return end
+  local plot = require "hnet.plot"
+  local regression = self.kind == "regression"
+  local what = regression and "test MSE" or "test accuracy (%)"
+  local title = ("%s on %s"):format(self.learner.name, self.stream.name or "stream")
+  local ok, why = plot.heatmap { out = self.out .. "/accuracy_matrix.png", matrix = self.R,
+    title = title .. ": " .. what .. " after each task", xlabel = "task evaluated",
+    ylabel = "after training on task" }
+  if not ok then self:log("plots skipped: %s", why) return end
+  local series = {}
+  for j = 1, self.T do
+    local xs, ys = {}, {}
+    for i = 1, #self.R do
+      if self.R[i][j] then xs[#xs + 1] = i; ys[#ys + 1] = self.R[i][j] end
+    end
+    if #xs > 0 then
+      series[#series + 1] = { name = ("task %d"):format(j), x = xs, y = ys, style = "linespoints" }
+    end
+  end
+  ok, why = plot.lines { out = self.out .. "/accuracy_over_stream.png", series = series,
+    title = title .. ": each task's " .. what .. " over the stream",
+    xlabel = "after training on task", ylabel = what }
+  if not ok then self:log("plots skipped: %s", why) end
+end
+
+-- ---- checkpoints ----------------------------------------------------------------------
+
+function Run:elapsed() return self.elapsed0 + (hnet.sys.clock() - self.t0) end
+
+--- Stop the run: log msg (the caller of hnet.run prints the error), keep
+-- what is on disk, raise.
+function Run:fail(msg)
+  self.final_error = msg -- raised as it is through the training loop's handler
+  self.progress:clear()
+  self.log_lines[#self.log_lines + 1] = msg
+  pcall(self.write_outputs, self, false)
+  error(msg, 0)
+end
+
+local function describe(phase, task, it)
+  if phase == "in_task" then return ("task %d, iteration %d"):format(task, it) end
+  return ("after task %d"):format(task)
+end
+
+-- "at task 2, iteration 5" / "after task 2", for "the checkpoint ..." phrases.
+local function when(phase, task, it)
+  return (phase == "in_task" and "at " or "") .. describe(phase, task, it)
+end
+
+--- Write the checkpoint (phase "in_task" after iteration `it` of `task`,
+-- "task_done" after `task` was evaluated, or "finished").
+function Run:checkpoint(phase, task, it)
+  if not self.ckpt_path then return end
+  local header = { format = RUN_FORMAT, fingerprint = self.fp, threads = hnet.threads(),
+                   phase = phase, task = task, iteration = it or 0,
+                   written = os.date("!%Y-%m-%dT%H:%M:%SZ") }
+  local state = {}
+  for k, v in pairs(self.learner:state()) do state["learner/" .. k] = v end
+  state["run/R"], state["run/b"], state["run/evals"] = self.R, self.b, self.evals
+  state["run/log"], state["run/elapsed"], state["run/summary"] = self.log_lines, self:elapsed(), self.summary
+  local ok, err = pcall(checkpoint.save, self.ckpt_path, header, state)
+  if not ok then
+    err = tostring(err)
+    local last = self.last_ckpt and (" The last good checkpoint (%s) is intact."):format(self.last_ckpt)
+      or " No checkpoint was written yet."
+    if err:match("^numerical fault") then
+      self:fail(("hnet.run: %s (the checkpoint %s).%s Hint: lower the learning rate (lr) or the regularisation strength (beta, lambda, c).")
+        :format(err, when(phase, task, it), last))
+    end
+    self:fail(("hnet.run: cannot write the checkpoint %s: %s.%s")
+      :format(when(phase, task, it), err, last))
+  end
+  self.last_ckpt = ("%s, %s"):format(self.ckpt_path, describe(phase, task, it))
+  self.ckpt_clock = hnet.sys.clock()
+end
+
+-- The command that resumes this run, for messages.
+function Run:resume_hint()
+  local ctx = self.context and (self.context.root or self.context)
+  if ctx and ctx.script then
+    local cmd = { shell_quote(ctx.program or "./hnet"), shell_quote(ctx.script) }
+    local args, i = ctx.args or {}, 1
+    while i <= #args do
+      local a = args[i]
+      if a == "--out" or a == "--resume" then i = i + 1
+      elseif a == "--force" or a:match("^%-%-out=") or a:match("^%-%-resume=") then -- dropped
+      else cmd[#cmd + 1] = shell_quote(a) end
+      i = i + 1
+    end
+    cmd[#cmd + 1] = "--resume"
+    cmd[#cmd + 1] = shell_quote(ctx.out or self.out)
+    return "resume with " .. table.concat(cmd, " ")
+  end
+  local sa = script_args()
+  return ("resume by passing resume = %q to hnet.run%s"):format(self.out,
+    sa and (" in " .. sa.script) or "")
+end
+
+-- The first SIGINT/SIGTERM: checkpoint, say how to resume, exit 128 + sig.
+function Run:interrupted(sig, phase, task, it)
+  local name = sig == 2 and "SIGINT" or sig == 15 and "SIGTERM" or ("signal " .. sig)
+  if self.ckpt_path then
+    self:checkpoint(phase, task, it)
+    self:warn(("interrupted by %s at %s; checkpoint written to %s")
+      :format(name, describe(phase, task, it), self.ckpt_path))
+    self:warn("interrupted: " .. self:resume_hint())
+  else
+    self:warn(("interrupted by %s at %s (no run directory: nothing was saved)")
+      :format(name, describe(phase, task, it)))
+  end
+  pcall(self.write_outputs, self, false)
+  io.stdout:flush()
+  io.stderr:flush()
+  os.exit(128 + sig, true)
+end
+
+-- The tensors a learner trains (learner:watch() -> { {name, tensor}, ... },
+-- else every tensor of its state), checked for NaN/Inf every 10 s and at the
+-- end of each task: a NaN that an activation hides from the loss (ReLU maps
+-- NaN to 0) still stops the run, at most a few seconds late.
+function Run:scan(i, it)
+  local learner = self.learner
+  local list = {}
+  if type(learner.watch) == "function" then list = learner:watch()
+  elseif self.can_ckpt then
+    for k, v in pairs(learner:state()) do
+      if checkpoint.is_tensor(v) then list[#list + 1] = { k, v } end
+    end
+    table.sort(list, function(a, b) return a[1] < b[1] end)
+  end
+  for _, e in ipairs(list) do
+    if not e[2]:all_finite() then
+      local last = self.last_ckpt and ("the last good checkpoint (%s) is intact"):format(self.last_ckpt)
+        or "no checkpoint had been written yet"
+      local o = learner.o or {}
+      self:fail(("hnet.run: numerical fault in task %d/%d ('%s'), found at iteration %d: the learner's tensor '%s' %s holds NaN or Inf. Hint: lower the learning rate (lr = %s)%s, or check the task's data.\nhnet.run: %s.")
+        :format(i, self.T, tostring(self.stream:get(i).name), it, e[1], tostring(e[2]),
+                tostring(o.lr), o.beta and (" or beta (%s)"):format(tostring(o.beta)) or "", last))
+    end
+  end
+  self.scan_clock = hnet.sys.clock()
+end
+
+-- ---- run directory --------------------------------------------------------------------
+
+local function has_file(dir, name) return hnet.sys.exists(dir .. "/" .. name) == "file" end
+
+function Run:prepare_dir(resuming)
+  local dir = self.out
   if not dir then return end
   local kind = hnet.sys.exists(dir)
   if kind and kind ~= "directory" then
-    error(("hnet.run: out '%s' exists and is not a directory"):format(dir), 3)
+    error(("hnet.run: out '%s' exists and is not a directory"):format(dir), 0)
   end
-  if hnet.sys.exists(dir .. "/summary.json") and not opts.force then
-    error(("hnet.run: '%s' already holds a finished run (summary.json); choose another 'out' or pass force = true (--force) to overwrite it")
-      :format(dir), 3)
+  if not resuming and not self.opts.force then
+    if has_file(dir, "summary.json") then
+      error(("hnet.run: '%s' already holds a finished run (summary.json); choose another 'out' (--out) or pass force = true (--force) to overwrite it")
+        :format(dir), 0)
+    end
+    if has_file(dir, CKPT_FILE) then
+      error(("hnet.run: '%s' holds an interrupted run (%s, no summary.json); continue it with resume = %q (--resume %s), or pass force = true (--force) to start over")
+        :format(dir, CKPT_FILE, dir, dir), 0)
+    end
   end
   local ok, err = hnet.sys.mkdir_p(dir)
-  if not ok then error("hnet.run: " .. err, 3) end
+  if not ok then error("hnet.run: " .. err, 0) end
+  if resuming then return end
+  -- A fresh run (perhaps forced over an old one): no stale results stay behind.
+  for _, f in ipairs { "summary.json", CKPT_FILE, "accuracy_matrix.png", "accuracy_over_stream.png" } do
+    os.remove(dir .. "/" .. f)
+  end
+  local sa = self.context or script_args()
+  local meta = { learner = self.learner.name, options = self.learner.o, scenario = self.scenario,
+                 tasks = self.T, stream = self.stream.name, task_names = self.fp.stream.names,
+                 threads = hnet.threads(), seed = self.fp.seed, version = hnet.version,
+                 git_commit = git_commit(), checkpoint = CKPT_FILE, name = self.opts.name,
+                 meta = self.opts.meta, checkpoint_every_minutes = self.ckpt_every,
+                 script = sa and sa.script, command_line = sa and sa.command,
+                 started = os.date("!%Y-%m-%dT%H:%M:%SZ") }
   local cjson = require "cjson"
-  assert(hnet.sys.write_file(dir .. "/options.json", cjson.encode(meta) .. "\n"))
+  local ok2, text = pcall(cjson.encode, meta)
+  if not ok2 then -- options holding functions or cycles: keep what encodes
+    meta.options = flatten(self.learner.o, "")
+    text = cjson.encode(meta)
+  end
+  self:write("options.json", text .. "\n")
+  if sa and sa.script and sa.script ~= "-" then
+    local src = read_file(sa.script)
+    if src then self:write("script.lua", src) end
+  end
+end
+
+-- ---- resuming -------------------------------------------------------------------------
+
+-- What must agree between a checkpoint and the run that resumes it.
+local function fingerprint(self)
+  local names = {}
+  for i = 1, self.T do names[i] = tostring(self.stream:get(i).name) end
+  return { learner = self.learner.name, options = flatten(self.learner.o, ""),
+           scenario = self.scenario, seed = hnet.seed(), kind = self.kind,
+           stream = { name = tostring(self.stream.name), tasks = self.T, names = names },
+           eval_max = self.opts.eval_max or 0, fwt = self.want_fwt }
+end
+
+local function compare_fp(old, new)
+  local diffs = {}
+  local function d(fmt, ...) diffs[#diffs + 1] = fmt:format(...) end
+  if type(old) ~= "table" then return { "it holds no run description" } end
+  if old.learner ~= new.learner then d("learner '%s' there, '%s' here", tostring(old.learner), new.learner) end
+  if old.scenario ~= new.scenario then d("scenario '%s' there, '%s' here", tostring(old.scenario), new.scenario) end
+  if old.seed ~= new.seed then d("seed %s there, %s here", tostring(old.seed), tostring(new.seed)) end
+  local os_, ns = old.stream or {}, new.stream
+  if os_.tasks ~= ns.tasks then d("%s tasks there, %d here", tostring(os_.tasks), ns.tasks)
+  elseif os_.name ~= ns.name then d("stream '%s' there, '%s' here", tostring(os_.name), ns.name)
+  else
+    for i = 1, ns.tasks do
+      if (os_.names or {})[i] ~= ns.names[i] then
+        d("task %d is '%s' there, '%s' here", i, tostring((os_.names or {})[i]), ns.names[i])
+        break
+      end
+    end
+  end
+  if old.learner == new.learner then
+    local keys, seen = {}, {}
+    for k in pairs(old.options or {}) do keys[#keys + 1] = k; seen[k] = true end
+    for k in pairs(new.options) do if not seen[k] then keys[#keys + 1] = k end end
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      local a, b = (old.options or {})[k], new.options[k]
+      if a ~= b then d("learner option '%s' is %s there, %s here", k, a or "unset", b or "unset") end
+    end
+  end
+  if old.eval_max ~= new.eval_max then d("eval_max %s there, %s here", tostring(old.eval_max), tostring(new.eval_max)) end
+  if old.fwt ~= new.fwt then d("forward-transfer evaluation %s there, %s here", tostring(old.fwt), tostring(new.fwt)) end
+  return diffs
+end
+
+-- Load the checkpoint into self and the learner; returns where to go on.
+function Run:restore(path)
+  local function refuse(msg)
+    error(("hnet.run: cannot resume from '%s': %s"):format(path, msg), 0)
+  end
+  local ok, header, state = pcall(checkpoint.load, path)
+  if not ok then refuse(tostring(header)) end
+  if type(header) ~= "table" or header.format ~= RUN_FORMAT then
+    refuse("it is a checkpoint, but not of an hnet.run run")
+  end
+  local diffs = compare_fp(header.fingerprint, self.fp)
+  if #diffs > 0 then
+    refuse(("it was written by a different run: %s. Resume with the same script, options and seed, or start a new run (another --out, or --force)")
+      :format(table.concat(diffs, "; ")))
+  end
+  local phase, task, it = header.phase, header.task, header.iteration
+  local iters = self.learner.o and self.learner.o.iterations
+  if not (phase == "in_task" or phase == "task_done" or phase == "finished")
+     or math.type(task) ~= "integer" or task < 1 or task > self.T
+     or math.type(it) ~= "integer" or it < 0 or (iters and it > iters)
+     or (phase == "finished" and task ~= self.T) then
+    refuse(("its position (%s, task %s, iteration %s) does not fit this run of %d tasks")
+      :format(tostring(phase), tostring(task), tostring(it), self.T))
+  end
+  local ls = {}
+  for k, v in pairs(state) do
+    local name = type(k) == "string" and k:match("^learner/(.*)$")
+    if name then ls[name] = v end
+  end
+  local R, b, evals, log = state["run/R"], state["run/b"], state["run/evals"], state["run/log"]
+  if type(R) ~= "table" or type(b) ~= "table" or type(evals) ~= "table" or type(log) ~= "table"
+     or type(state["run/elapsed"]) ~= "number" then
+    refuse("the run's own state (R, b, evals, log, elapsed) is missing")
+  end
+  local stream = self.stream
+  local lok, lerr = pcall(self.learner.load_state, self.learner, ls,
+                          { task = function(i) return stream:get(i) end })
+  if not lok then refuse(tostring(lerr)) end
+  self.R, self.b, self.evals, self.log_lines = R, b, evals, log
+  self.elapsed0, self.summary = state["run/elapsed"], state["run/summary"]
+  if header.threads ~= hnet.threads() then
+    self:log("note: the checkpoint was written with %s threads, this run uses %d: results may differ from an uninterrupted run in the last bits",
+             tostring(header.threads), hnet.threads())
+  end
+  self.last_ckpt = ("%s, %s"):format(path, describe(phase, task, it))
+  return phase, task, it
+end
+
+-- Decide whether this run resumes: returns the checkpoint path or nil.
+local function resume_source(opts, ctx)
+  if opts.resume then
+    local dir = opts.resume
+    if opts.out and norm_dir(opts.out) ~= norm_dir(dir) then
+      error(("hnet.run: out '%s' and resume '%s' differ; a run resumes in its own directory (leave out 'out')")
+        :format(opts.out, dir), 0)
+    end
+    opts.out = dir
+  elseif not (ctx and ctx.resume and opts.out) then
+    return nil
+  end
+  local dir = opts.out
+  local path = dir .. "/" .. CKPT_FILE
+  if hnet.sys.exists(path) then return path end
+  if opts.resume or (ctx.resume_strict and norm_dir(dir) == norm_dir(ctx.resume)) then
+    if hnet.sys.exists(dir) ~= "directory" then
+      error(("hnet.run: cannot resume: '%s' is not a directory (give the run directory of the interrupted run)")
+        :format(dir), 0)
+    end
+    error(("hnet.run: cannot resume from '%s': it holds no %s (was the run stopped before its first checkpoint? then start it again without --resume)")
+      :format(dir, CKPT_FILE), 0)
+  end
+  return nil -- an experiment's run that had not started: it starts now
+end
+
+-- ---- the run --------------------------------------------------------------------------
+
+local function numerical(msg) return type(msg) == "string" and msg:find("numerical fault", 1, true) end
+
+-- Train task i from iteration `first`; returns false, it when stopped by
+-- stop_after.
+function Run:train(i, task, first)
+  local learner, opts = self.learner, self.opts
+  local stop = opts.stop_after
+  local every = self.ckpt_every * 60
+  local where = { it = first - 1 }
+  local stopped = false
+  local iters = learner.o and learner.o.iterations
+  local hooks = { first = first, step = function(it, loss, reg)
+    where.it = it
+    self.progress:step(it, loss, reg, learner.o.batch)
+    if stop and stop.task == i and stop.iteration == it then
+      self:checkpoint("in_task", i, it)
+      stopped = true
+      return true
+    end
+    if it == iters or hnet.sys.clock() - self.scan_clock >= 10 then self:scan(i, it) end
+    local sig = hnet.sys.interrupted()
+    if sig then self:interrupted(sig, "in_task", i, it) end
+    if every > 0 and self.can_ckpt and hnet.sys.clock() - self.ckpt_clock >= every then
+      self:checkpoint("in_task", i, it)
+    end
+  end }
+  local ok, err = xpcall(learner.train_task, function(e)
+    if e ~= self.final_error and not numerical(e) then
+      self.log_lines[#self.log_lines + 1] = debug.traceback(tostring(e), 2)
+    end
+    return e
+  end, learner, i, task, hooks)
+  if not ok then
+    if err == self.final_error then error(err, 0) end
+    if numerical(err) then
+      local last = self.last_ckpt
+        and ("the last good checkpoint (%s) is intact: resume from it once the cause is fixed (bad task data), or start again with a lower learning rate"):format(self.last_ckpt)
+        or "no checkpoint had been written yet: start again with a lower learning rate"
+      self:fail(("hnet.run: stopped in task %d/%d ('%s') at iteration %d: %s\nhnet.run: %s.")
+        :format(i, self.T, tostring(task.name), where.it + 1, tostring(err), last))
+    end
+    pcall(self.write_outputs, self, false)
+    error(err, 0)
+  end
+  if stopped then return false, where.it end
+  return true
 end
 
 --- Run `learner` over `stream`; see the file's header for the options.
 function M.run(learner, stream, opts)
   local f = "hnet.run"
   opts = util.options(opts, OPTS, f, 3)
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  opts = o
   local sc = SCENARIOS[opts.scenario or "task-given"]
   if not sc then
     error(("bad argument #3 to 'hnet.run' (field 'scenario': \"task-given\", \"domain\" or \"class\" expected, got %s)")
       :format(tostring(opts.scenario)), 2)
   end
   local T = stream:len()
+  check_opts(opts, T)
+  local ctx = M.context
   local first = stream:get(1)
   local kind = first.kind or "classification"
   if kind == "regression" and sc ~= "task-given" then
     error("bad argument #3 to 'hnet.run' (regression tasks support only scenario \"task-given\")", 2)
   end
+  if opts.stop_after and learner.o and learner.o.iterations
+     and opts.stop_after.iteration > learner.o.iterations then
+    error(("bad argument #3 to 'hnet.run' (field 'stop_after': iteration %d is past the learner's %d iterations)")
+      :format(opts.stop_after.iteration, learner.o.iterations), 2)
+  end
   local heads, n_outputs = plan_heads(stream, sc, learner.per_task_nets, kind == "regression")
   local self = setmetatable({ learner = learner, stream = stream, opts = opts, scenario = sc,
                               heads = heads, n_outputs = n_outputs, T = T, R = {}, b = {},
-                              evals = {}, log_lines = {} }, Run)
+                              evals = {}, log_lines = {}, kind = kind, context = ctx,
+                              elapsed0 = 0 }, Run)
   self.progress = progress.new { quiet = opts.quiet, verbose = opts.verbose,
-                                 every = opts.progress_every }
-  local meta = { learner = learner.name, options = learner.o, scenario = sc, tasks = T,
-                 stream = stream.name, threads = hnet.threads(), version = hnet.version,
-                 meta = opts.meta }
-  prepare_dir(opts, meta)
+                                 every = opts.progress_every,
+                                 sink = function(line) self.log_lines[#self.log_lines + 1] = line end }
+  self.want_fwt = opts.fwt ~= false and kind ~= "regression"
+  local every = opts.checkpoint_every
+  if every == nil then every = ctx and ctx.checkpoint_every or 10 end
+  self.ckpt_every = every
+  hnet.sys.catch_interrupts()
+  local early = hnet.sys.interrupted()
+  if early then
+    io.stderr:write("interrupted before the run started: nothing to save\n")
+    os.exit(128 + early, true)
+  end
+
+  local resume_path = resume_source(opts, ctx)
+  self.out = opts.out
+  self.can_ckpt = type(learner.state) == "function" and type(learner.load_state) == "function"
+  self.ckpt_path = self.out and self.can_ckpt and (self.out .. "/" .. CKPT_FILE) or nil
+  self.fp = fingerprint(self)
+  self:prepare_dir(resume_path ~= nil)
   learner:setup { n_tasks = T, n_outputs = n_outputs, input_shape = first.input_shape,
                   kind = kind, heads = heads, scenario = sc,
                   masks = function(t, n_seen) return make_mask(sc, heads, n_outputs, t, n_seen) end }
-  self:log("hnet.run: %s on %s (%d tasks, scenario %s, %d trainable parameters)", learner.name,
-           stream.name or "stream", T, sc, learner:n_trainable())
-  local t0 = hnet.sys.clock()
-  local want_fwt = opts.fwt ~= false and kind ~= "regression"
-  for i = 1, T do
+  local start, first_it = 1, 1
+  self.t0 = hnet.sys.clock()
+  self.ckpt_clock, self.scan_clock = self.t0, self.t0
+  if resume_path then
+    local phase, task, it = self:restore(resume_path)
+    self:log("hnet.run: resuming %s from %s (%s)", self.out, CKPT_FILE, describe(phase, task, it))
+    if phase == "finished" then
+      self:log("hnet.run: the run in %s is already finished; its results are loaded, nothing is trained", self.out)
+      self:write_log()
+      return self
+    end
+    if phase == "in_task" then start, first_it = task, it + 1 else start = task + 1 end
+  else
+    self:log("hnet.run: %s on %s (%d tasks, scenario %s, %d trainable parameters)", learner.name,
+             stream.name or "stream", T, sc, learner:n_trainable())
+    if self.out and not self.can_ckpt then
+      self:log("hnet.run: learner '%s' has no state()/load_state(): no checkpoints, the run cannot be resumed",
+               learner.name)
+    end
+  end
+  for i = start, T do
     local task = stream:get(i)
-    learner:begin_task(i, task)
-    if want_fwt then
-      learner:begin_eval(i)
-      if i == 1 then -- b_j: the untrained learner on every task
-        local seen = (sc == "class" and not learner.per_task_nets) and T or 1
-        for j = 1, T do self.b[j] = self:evaluate(j, seen, 1) end
+    local from = i == start and first_it or 1
+    if from == 1 then
+      learner:begin_task(i, task)
+      if self.want_fwt then
+        learner:begin_eval(i)
+        if i == 1 then -- b_j: the untrained learner on every task
+          local seen = (sc == "class" and not learner.per_task_nets) and T or 1
+          for j = 1, T do self.b[j] = self:evaluate(j, seen, 1) end
+        end
+        if i > 1 then self.R[i - 1][i] = self:evaluate(i, i) end
       end
-      if i > 1 then self.R[i - 1][i] = self:evaluate(i, i) end
     end
     local ts = hnet.sys.clock()
-    self.progress:begin_task(i, T, learner.o.iterations, task.name)
-    learner:train_task(i, task, { step = function(it, loss, reg)
-      self.progress:step(it, loss, reg, learner.o.batch)
-    end })
-    learner:end_task(i, task)
+    self.progress:begin_task(i, T, learner.o.iterations, task.name, from)
+    local done, at = self:train(i, task, from)
     self.progress:end_task()
+    if not done then
+      self.stopped = { task = i, iteration = at }
+      self:log("hnet.run: stopped at task %d, iteration %d (stop_after); checkpoint %s", i, at,
+               tostring(self.ckpt_path))
+      self:write_outputs(false)
+      return self
+    end
+    learner:end_task(i, task)
     local train_s = hnet.sys.clock() - ts
     learner:begin_eval(i)
     self.R[i] = self.R[i] or {}
@@ -278,39 +834,47 @@ function M.run(learner, stream, opts)
       local v, inferred = self:evaluate(j, i)
       self.R[i][j] = v
       self.evals[#self.evals + 1] = { after = i, task = j, value = v, inferred = inferred,
-                                      time = hnet.sys.clock() - t0 }
+                                      time = self:elapsed() }
       cells[#cells + 1] = inferred and ("%.2f (ti %.1f)"):format(v, inferred) or ("%.2f"):format(v)
     end
     self:log("after task %d/%d (%.1f s): %s", i, T, train_s, table.concat(cells, "  "))
+    if i < T then self:checkpoint("task_done", i) end
     self:write_outputs(false)
+    local sig = hnet.sys.interrupted()
+    if sig and i < T then self:interrupted(sig, "task_done", i) end
   end
   if kind == "regression" then
     local s = 0
     for j = 1, T do s = s + self.R[T][j] end
     self.summary = { mse = s / T, final_mse = self.R[T] }
   else
-    self.summary = metrics.summary(self.R, want_fwt and self.b or nil)
+    self.summary = metrics.summary(self.R, self.want_fwt and self.b or nil)
     self.summary.final = self.R[T]
     local ti = {}
     for _, e in ipairs(self.evals) do if e.after == T and e.inferred then ti[#ti + 1] = e.inferred end end
     if #ti > 0 then self.summary.task_inference = metrics.mean_se(ti) end
   end
   self.summary.learner, self.summary.scenario, self.summary.tasks = learner.name, sc, T
-  self.summary.seconds = hnet.sys.clock() - t0
+  self.summary.stream = stream.name
+  self.summary.seconds = self:elapsed()
   self.summary.trainable_parameters = learner:n_trainable()
   self.summary.peak_rss_mib = hnet.sys.peak_rss_mib()
+  self.summary.threads = hnet.threads()
+  self.summary.seed = self.fp.seed
+  self:plots()
+  self:checkpoint("finished", T)
   self:write_outputs(true)
   return self
 end
 
---- Print the accuracy matrix and the metrics.
+--- The accuracy matrix and the metrics as text (also printed and logged).
 function Run:report()
   local T, R = self.T, self.R
   local lines = { ("%s, %s, %d tasks"):format(self.learner.name, self.scenario, T) }
   local head = { "after \\ task" }
   for j = 1, T do head[#head + 1] = ("%7d"):format(j) end
   lines[#lines + 1] = table.concat(head, " ")
-  for i = 1, T do
+  for i = 1, #R do
     local row = { ("%12d"):format(i) }
     for j = 1, T do
       row[#row + 1] = R[i][j] and ("%7.2f"):format(R[i][j]) or ("%7s"):format("")
@@ -319,16 +883,23 @@ function Run:report()
   end
   local s = self.summary
   local function f(v) return v and ("%.2f"):format(v) or "n/a" end
-  if s.mse then
-    lines[#lines + 1] = ("mean final MSE %.5f"):format(s.mse)
+  if not s then
+    lines[#lines + 1] = self.stopped and ("stopped at task %d, iteration %d: no summary")
+      :format(self.stopped.task, self.stopped.iteration) or "no summary"
   else
-    lines[#lines + 1] = ("ACC %s  BWT %s  FWT %s  forgetting %s%s"):format(f(s.acc), f(s.bwt),
-      f(s.fwt), f(s.forgetting), s.task_inference and ("  task inference %.2f"):format(s.task_inference) or "")
+    if s.mse then
+      lines[#lines + 1] = ("mean final MSE %.5f"):format(s.mse)
+    else
+      lines[#lines + 1] = ("ACC %s  BWT %s  FWT %s  forgetting %s%s"):format(f(s.acc), f(s.bwt),
+        f(s.fwt), f(s.forgetting), s.task_inference and ("  task inference %.2f"):format(s.task_inference) or "")
+    end
+    lines[#lines + 1] = ("%.1f s, %d trainable parameters, peak memory %.0f MiB"):format(
+      s.seconds, s.trainable_parameters, s.peak_rss_mib)
   end
-  lines[#lines + 1] = ("%.1f s, %d trainable parameters, peak memory %.0f MiB"):format(
-    s.seconds, s.trainable_parameters, s.peak_rss_mib)
   local text = table.concat(lines, "\n")
   self.progress:print(text)
+  self.log_lines[#self.log_lines + 1] = text
+  pcall(self.write_log, self)
   return text
 end
 

@@ -80,6 +80,118 @@ function Batcher:next()
   return self.x, self.y
 end
 
+--- The batcher's position for a checkpoint: s[prefix .. ".order"] (the
+-- epoch's order, absent before the first batch) and s[prefix .. ".pos"].
+function Batcher:save_state(s, prefix)
+  s[prefix .. ".order"] = self.order
+  s[prefix .. ".pos"] = self.pos
+end
+
+--- Restore what save_state stored (the data must be the same task's).
+function Batcher:load_state(s, prefix)
+  local order, pos = s[prefix .. ".order"], s[prefix .. ".pos"]
+  if math.type(pos) ~= "integer" or pos < 1 or pos > self.n + 1 then
+    M.state_error(prefix .. ".pos", "a position in 1..%d expected, got %s", self.n + 1, tostring(pos))
+  end
+  if order ~= nil then
+    if type(order) ~= "table" or #order ~= self.n then
+      M.state_error(prefix .. ".order", "an order of the task's %d training samples expected, got %s entries",
+                    self.n, type(order) == "table" and #order or type(order))
+    end
+    local seen = {}
+    for i = 1, self.n do
+      local v = order[i]
+      if math.type(v) ~= "integer" or v < 1 or v > self.n or seen[v] then
+        M.state_error(prefix .. ".order", "not a permutation of 1..%d (entry %d is %s)", self.n, i, tostring(v))
+      end
+      seen[v] = true
+    end
+  elseif pos ~= self.n + 1 then
+    M.state_error(prefix .. ".order", "missing although the position is %d", pos)
+  end
+  self.order, self.pos = order, pos
+end
+
+-- ---- learner state (checkpoints) ---------------------------------------------------
+
+--- Raise an error about a learner state entry that does not fit this learner.
+function M.state_error(name, fmt, ...)
+  error(("learner state '%s' does not fit this learner: %s (was the checkpoint written with other options?)")
+    :format(name, fmt:format(...)), 0)
+end
+
+--- Copy the state's tensor `name` into dst (same number of elements).
+function M.load_tensor(s, name, dst)
+  local src = s[name]
+  local mt = type(src) == "userdata" and getmetatable(src)
+  if not (mt and mt.__name == "hnet.Tensor") then
+    M.state_error(name, "a tensor expected, got %s", type(src))
+  end
+  if src:numel() ~= dst:numel() then
+    M.state_error(name, "%s expected, got %s", tostring(dst), tostring(src))
+  end
+  dst:copy(src:view(dst:shape()))
+end
+
+--- The state's integer `name` (lo <= value <= hi).
+function M.load_int(s, name, lo, hi)
+  local v = s[name]
+  if math.type(v) ~= "integer" or (lo and v < lo) or (hi and v > hi) then
+    M.state_error(name, "an integer in [%s, %s] expected, got %s", tostring(lo), tostring(hi), tostring(v))
+  end
+  return v
+end
+
+--- Optimiser state: s[name .. ".moments"], s[name .. ".step"].
+function M.save_optim(s, name, opt)
+  s[name .. ".moments"], s[name .. ".step"] = opt:state()
+end
+
+function M.load_optim(s, name, opt)
+  local t = s[name .. ".moments"]
+  local mt = type(t) == "userdata" and getmetatable(t)
+  if not (mt and mt.__name == "hnet.Tensor") then
+    M.state_error(name .. ".moments", "a tensor of optimiser moments expected, got %s", type(t))
+  end
+  local step = M.load_int(s, name .. ".step", 0)
+  local ok, err = pcall(opt.set_state, opt, t, step)
+  if not ok then M.state_error(name .. ".moments", "%s", tostring(err)) end
+end
+
+--- RNG state (four 64-bit words).
+function M.load_rng(s, name, rng)
+  local st = s[name]
+  if type(st) ~= "table" or #st ~= 4 then M.state_error(name, "4 words of RNG state expected") end
+  rng:set_state(st)
+end
+
+--- Check the state was written by a learner of this name.
+function M.check_kind(s, name)
+  if s.kind ~= name then
+    error(("the checkpoint holds the state of a '%s' learner, not of '%s'"):format(tostring(s.kind), name), 0)
+  end
+end
+
+-- ---- numerical faults ----------------------------------------------------------------
+
+--- Raise the error for a non-finite value: `what` ("the task loss") is v at
+-- task t, iteration it; `tensors` is a list of { name, tensor } checked for
+-- NaN/Inf to say where it came from; `hint` says what to change. The message
+-- starts with "numerical fault:" (hnet.run recognises it).
+function M.numerical_fault(fname, what, v, t, it, tensors, hint)
+  local bad = {}
+  for _, e in ipairs(tensors or {}) do
+    if e[2] and not e[2]:all_finite() then bad[#bad + 1] = e[1] end
+  end
+  local where = #bad > 0 and ("; tensors holding NaN or Inf: " .. table.concat(bad, ", "))
+    or "; every parameter tensor is finite"
+  error(("numerical fault: %s: %s is %s at task %d, iteration %d%s. Hint: %s")
+    :format(fname, what, tostring(v), t, it, where, hint), 0)
+end
+
+--- Is v a finite number?
+function M.finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
+
 --- Call fn(x_view, y_view, first_row) over the rows of data in slices of at
 -- most `size` rows (views: no copies).
 function M.each_slice(data, size, fn)

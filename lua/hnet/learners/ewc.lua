@@ -5,6 +5,7 @@
 local hnet = require "hnet"
 local util = require "hnet.util"
 local plain = require "hnet.learners.plain"
+local common = require "hnet.learners.common"
 
 local EWC = {}
 
@@ -19,6 +20,25 @@ end
 function EWC:consolidate(t, task)
   local F = self:fisher(t, task, self.o.fisher_samples)
   self.anchors[#self.anchors + 1] = { W = self.W:clone(), F = F }
+end
+
+--- Checkpoints: every anchor's W*_t and F_t.
+function EWC:save_extra(s)
+  s["anchors.n"] = #self.anchors
+  for k, c in ipairs(self.anchors) do
+    s["anchor." .. k .. ".W"], s["anchor." .. k .. ".F"] = c.W, c.F
+  end
+end
+
+function EWC:load_extra(s)
+  local n = common.load_int(s, "anchors.n", 0, self.info.n_tasks)
+  self.anchors = {}
+  for k = 1, n do
+    local c = { W = hnet.tensor(self.n_w), F = hnet.tensor(self.n_w) }
+    common.load_tensor(s, "anchor." .. k .. ".W", c.W)
+    common.load_tensor(s, "anchor." .. k .. ".F", c.F)
+    self.anchors[k] = c
+  end
 end
 
 return plain.class("ewc", { lambda = 5000, fisher_samples = 200 }, EWC, function(self)

@@ -106,7 +106,7 @@ function Learner:begin_task(t, task)
   if t > self.E:size(1) then
     error(("%s: task %d but the learner was set up for %d tasks"):format(FNAME, t, self.E:size(1)), 2)
   end
-  self.t = t
+  self.t, self.in_task = t, true
   local p = t - 1
   -- The new task's embedding, e_t ~ N(0, emb_var).
   self.e = self.E:rows(t, t)
@@ -175,11 +175,11 @@ function Learner:regularise(theta_at)
   return reg
 end
 
-local function check_finite(value, what, t, it)
-  if value ~= value or value == math.huge or value == -math.huge then
-    error(("%s: %s is %s at task %d, iteration %d: lower the learning rate (lr) or beta")
-      :format(FNAME, what, tostring(value), t, it), 0)
-  end
+-- A non-finite loss or regulariser: stop with the task, the iteration, the
+-- tensors that hold NaN/Inf and a hint.
+function Learner:fault(what, v, it, tensors)
+  common.numerical_fault(FNAME, what, v, self.t, it, tensors,
+    ("lower the learning rate (lr = %g) or beta (%g)"):format(self.o.lr, self.o.beta))
 end
 
 function Learner:train_step(it)
@@ -197,7 +197,11 @@ function Learner:train_step(it)
   else
     loss = hnet.loss.xent(logits, y, { grad = dlogits })
   end
-  check_finite(loss, "the task loss", self.t, it)
+  if not common.finite(loss) then
+    self:fault("the task loss", loss, it, { { "theta (hypernetwork parameters)", self.theta },
+      { "e (task embedding)", self.e }, { "W (generated weights)", self.W },
+      { "logits", logits }, { "x (the batch inputs: check the task's data)", x } })
+  end
   self.dW:zero()
   net:backward(self.W, dlogits, self.dW)
   self.dtheta:zero()
@@ -213,22 +217,91 @@ function Learner:train_step(it)
       at = self.theta_la
     end
     reg = self:regularise(at)
-    check_finite(reg, "the regulariser", self.t, it)
+    if not common.finite(reg) then
+      self:fault("the regulariser", reg, it, { { "theta (hypernetwork parameters)", self.theta },
+        { "theta + look-ahead step", o.lookahead and self.theta_la or nil },
+        { "W*_t (regulariser targets)", o.store_targets and self.Wstar_prev or nil },
+        { "h(e_t; theta) for earlier tasks", self.reg_W } })
+    end
   end
   if o.train_theta then self.opt_theta:step(self.theta, self.dtheta) end
   self.opt_e:step(self.e, self.dE)
   return loss, reg
 end
 
---- Train on the current task; hooks.step(it, loss, reg) after each step.
+--- Train on the current task from iteration hooks.first (default 1);
+-- hooks.step(it, loss, reg) after each step, returning true to stop there.
+-- Returns the last iteration done.
 function Learner:train_task(t, task, hooks)
-  for it = 1, self.o.iterations do
+  hooks = hooks or {}
+  local it = (hooks.first or 1) - 1
+  while it < self.o.iterations do
+    it = it + 1
     local loss, reg = self:train_step(it)
-    if hooks and hooks.step then hooks.step(it, loss, reg) end
+    if hooks.step and hooks.step(it, loss, reg) then break end
   end
+  return it
 end
 
-function Learner:end_task() end
+function Learner:end_task() self.in_task = false end
+
+--- The tensors training changes, for hnet.run's NaN/Inf watch.
+function Learner:watch()
+  return { { "theta (hypernetwork parameters)", self.theta }, { "E (task embeddings)", self.E } }
+end
+
+-- ---- state (checkpoints) ------------------------------------------------------------
+
+--- Everything needed to continue, as a flat table name -> tensor, integer
+-- list or number (see hnet.checkpoint). Between tasks: θ, the embeddings,
+-- the RNG and the BatchNorm statistics; within a task also both optimisers,
+-- the batcher's order and position and the regulariser targets W*_t (or θ*).
+-- The tensors are the learner's own (or views): save them before training on.
+function Learner:state()
+  local s = { kind = "hypernet", t = self.t or 0, in_task = self.in_task or false,
+              theta = self.theta, E = self.E, rng = self.rng:state() }
+  for t, st in pairs(self.stats or {}) do s["stats." .. t] = st end
+  if self.in_task then
+    common.save_optim(s, "opt_theta", self.opt_theta)
+    common.save_optim(s, "opt_e", self.opt_e)
+    self.batcher:save_state(s, "batcher")
+    if self.n_reg > 0 then
+      if self.o.store_targets then s.Wstar = self.Wstar_prev else s.theta_star = self.theta_star end
+    end
+  end
+  return s
+end
+
+--- Restore a state() after setup(); ctx.task(i) gives task i. A state taken
+-- within a task begins that task again (allocating what it needs) and then
+-- overwrites everything it drew or computed.
+function Learner:load_state(s, ctx)
+  common.check_kind(s, "hypernet")
+  local t = common.load_int(s, "t", 0, self.E:size(1))
+  if s.in_task then
+    if t < 1 then common.state_error("t", "a task in progress expected") end
+    self:begin_task(t, ctx.task(t))
+  end
+  common.load_tensor(s, "theta", self.theta)
+  common.load_tensor(s, "E", self.E)
+  common.load_rng(s, "rng", self.rng)
+  if self.stats then
+    for i = 1, t do
+      self.stats[i] = self.stats[i] or self.net:init_stats()
+      common.load_tensor(s, "stats." .. i, self.stats[i])
+    end
+  end
+  if s.in_task then
+    common.load_optim(s, "opt_theta", self.opt_theta)
+    common.load_optim(s, "opt_e", self.opt_e)
+    self.batcher:load_state(s, "batcher")
+    if self.n_reg > 0 then
+      if self.o.store_targets then common.load_tensor(s, "Wstar", self.Wstar_prev)
+      else common.load_tensor(s, "theta_star", self.theta_star) end
+    end
+  end
+  self.t, self.in_task = t > 0 and t or nil, s.in_task or false
+end
 
 --- Before an evaluation: generate the weights of tasks 1..n_seen in one pass.
 function Learner:begin_eval(n_seen)

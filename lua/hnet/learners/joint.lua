@@ -15,12 +15,33 @@ function Joint:begin_task(t, task)
   for s = 1, t - 1 do self.views[s].mask = self.info.masks(s, t) end
 end
 
-function Joint:train_task(t, task, hooks)
-  for it = 1, self.o.iterations do
-    local view = self.views[self.rng:below(t)]
-    local loss, pen = self:train_step(it, view)
-    if hooks and hooks.step then hooks.step(it, loss, pen) end
+-- Each step trains on a task drawn uniformly from 1..t.
+function Joint:step_view(t)
+  return self.views[self.rng:below(t)]
+end
+
+--- Checkpoints: every task's batcher (each keeps its epoch across tasks).
+function Joint:save_extra(s)
+  for i, v in ipairs(self.views or {}) do v.batcher:save_state(s, "views." .. i) end
+end
+
+-- Tasks before t (through t between tasks) need their views before
+-- begin_task(t) sets their masks.
+function Joint:restore_before_task(s, ctx, t)
+  local last = s.in_task and t - 1 or t
+  self.views = {}
+  for i = 1, last do
+    self.views[i] = self:task_view(i, ctx.task(i))
+    self.views[i].mask = self.info.masks(i, math.max(t, 1))
   end
+  if not s.in_task and t >= 1 then
+    self.views[t].mask = self.info.masks(t, t)
+    self.view = self.views[t]
+  end
+end
+
+function Joint:load_extra(s, ctx, t)
+  for i = 1, t do self.views[i].batcher:load_state(s, "views." .. i) end
 end
 
 return plain.class("joint", {}, Joint)

@@ -5,6 +5,7 @@
 local hnet = require "hnet"
 local util = require "hnet.util"
 local plain = require "hnet.learners.plain"
+local common = require "hnet.learners.common"
 
 local OnlineEWC = {}
 
@@ -17,6 +18,18 @@ function OnlineEWC:consolidate(t, task)
   local F_t = self:fisher(t, task, self.o.fisher_samples)
   if self.F then hnet.cl.fisher_merge(self.F, F_t, self.o.gamma) else self.F = F_t end
   self.W_star = self.W:clone()
+end
+
+--- Checkpoints: the running Fisher and the anchor, once the first task ended.
+function OnlineEWC:save_extra(s)
+  s.F, s.W_star = self.F, self.W_star
+end
+
+function OnlineEWC:load_extra(s)
+  if s.F == nil then self.F, self.W_star = nil, nil return end
+  self.F, self.W_star = hnet.tensor(self.n_w), hnet.tensor(self.n_w)
+  common.load_tensor(s, "F", self.F)
+  common.load_tensor(s, "W_star", self.W_star)
 end
 
 return plain.class("online_ewc", { lambda = 5000, gamma = 1.0, fisher_samples = 200 }, OnlineEWC,

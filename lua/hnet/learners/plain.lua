@@ -11,6 +11,10 @@
 --   self:penalty(dW) -> value      add the penalty's gradient to dW
 --   self:after_step(g, delta)      g: the task-loss gradient, delta: W_new - W_old
 --   self:consolidate(t, task)      at the end of task t
+--   self:save_extra(s)             add the learner's own state to s (checkpoints)
+--   self:load_extra(s, ctx)        restore it (after the common state)
+--   self:restore_before_task(s, ctx)  rebuild what begin_task(t) expects of
+--                                  earlier tasks, when resuming within task t
 local hnet = require "hnet"
 local util = require "hnet.util"
 local common = require "hnet.learners.common"
@@ -94,7 +98,7 @@ function Plain:task_view(t, task)
 end
 
 function Plain:begin_task(t, task)
-  self.t = t
+  self.t, self.in_task = t, true
   self.view = self:task_view(t, task)
   if not self.opt or self.o.reset_optimiser ~= false then self.opt = self:new_optimiser() end
   if self.after_step then
@@ -119,9 +123,11 @@ function Plain:train_step(it, view)
   else
     loss = hnet.loss.xent(logits, y, { mask = view.mask, grad = dlogits })
   end
-  if loss ~= loss or loss == math.huge then
-    error(("%s: the task loss is %s at task %d, iteration %d: lower the learning rate (lr)")
-      :format(self.fname, tostring(loss), self.t, it), 0)
+  if not common.finite(loss) then
+    common.numerical_fault(self.fname, "the task loss", loss, self.t, it,
+      { { "W (network weights)", self.W }, { "logits", logits },
+        { "x (the batch inputs: check the task's data)", x } },
+      ("lower the learning rate (lr = %g)%s"):format(o.lr, self.penalty and " or the penalty strength" or ""))
   end
   self.dW:zero()
   net:backward(self.W, dlogits, self.dW)
@@ -137,15 +143,64 @@ function Plain:train_step(it, view)
   return loss, pen
 end
 
+--- Train on the current task from iteration hooks.first (default 1);
+-- hooks.step(it, loss, penalty) after each step, returning true to stop
+-- there. Returns the last iteration done.
 function Plain:train_task(t, task, hooks)
-  for it = 1, self.o.iterations do
-    local loss, pen = self:train_step(it)
-    if hooks and hooks.step then hooks.step(it, loss, pen) end
+  hooks = hooks or {}
+  local it = (hooks.first or 1) - 1
+  while it < self.o.iterations do
+    it = it + 1
+    local loss, pen = self:train_step(it, self:step_view(t))
+    if hooks.step and hooks.step(it, loss, pen) then break end
   end
+  return it
 end
+
+--- The view a step trains on (joint overrides it: a random earlier task).
+function Plain:step_view() return self.view end
 
 function Plain:end_task(t, task)
   if self.consolidate then self:consolidate(t, task) end
+  self.in_task = false
+end
+
+--- The tensors training changes, for hnet.run's NaN/Inf watch.
+function Plain:watch()
+  return { { "W (network weights)", self.W } }
+end
+
+-- ---- state (checkpoints) ------------------------------------------------------------
+
+--- Everything needed to continue (see hnet.checkpoint): W, the RNG, the
+-- BatchNorm statistics, within a task the optimiser and the batcher, and
+-- what the subclass adds (save_extra). The tensors are the learner's own.
+function Plain:state()
+  local s = { kind = self.name, t = self.t or 0, in_task = self.in_task or false,
+              W = self.W, rng = self.rng:state(), stats = self.stats }
+  if self.opt then common.save_optim(s, "opt", self.opt) end
+  if self.in_task then self.view.batcher:save_state(s, "batcher") end
+  if self.save_extra then self:save_extra(s) end
+  return s
+end
+
+--- Restore a state() after setup(); ctx.task(i) gives task i.
+function Plain:load_state(s, ctx)
+  common.check_kind(s, self.name)
+  local t = common.load_int(s, "t", 0, self.info.n_tasks)
+  if s.in_task and t < 1 then common.state_error("t", "a task in progress expected") end
+  if self.restore_before_task then self:restore_before_task(s, ctx, t) end
+  if s.in_task then self:begin_task(t, ctx.task(t)) end
+  common.load_tensor(s, "W", self.W)
+  common.load_rng(s, "rng", self.rng)
+  if self.stats then common.load_tensor(s, "stats", self.stats) end
+  if s["opt.moments"] ~= nil then
+    self.opt = self.opt or self:new_optimiser()
+    common.load_optim(s, "opt", self.opt)
+  end
+  if s.in_task then self.view.batcher:load_state(s, "batcher") end
+  if self.load_extra then self:load_extra(s, ctx, t) end
+  self.t, self.in_task = t > 0 and t or nil, s.in_task or false
 end
 
 function Plain:begin_eval() end

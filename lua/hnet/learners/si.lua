@@ -7,6 +7,7 @@
 local hnet = require "hnet"
 local util = require "hnet.util"
 local plain = require "hnet.learners.plain"
+local common = require "hnet.learners.common"
 
 local SI = {}
 
@@ -31,6 +32,28 @@ end
 function SI:consolidate()
   hnet.cl.si_consolidate(self.Omega, self.omega, self.W, self.W_start, self.o.xi)
   self.W_star = self.W:clone()
+end
+
+--- Checkpoints: the running path integral ω, the importance Ω, W at the
+-- start of the task and the anchor W* (once a task ended).
+function SI:save_extra(s)
+  s.omega, s.Omega, s.W_start, s.W_star = self.omega, self.Omega, self.W_start, self.W_star
+end
+
+function SI:load_extra(s)
+  if s.omega == nil then return end -- saved before the first task began
+  self.omega = self.omega or hnet.tensor(self.n_w)
+  self.Omega = self.Omega or hnet.tensor(self.n_w)
+  self.W_start = self.W_start or hnet.tensor(self.n_w)
+  common.load_tensor(s, "omega", self.omega)
+  common.load_tensor(s, "Omega", self.Omega)
+  common.load_tensor(s, "W_start", self.W_start)
+  if s.W_star ~= nil then
+    self.W_star = self.W_star or hnet.tensor(self.n_w)
+    common.load_tensor(s, "W_star", self.W_star)
+  else
+    self.W_star = nil
+  end
 end
 
 return plain.class("si", { c = 1.0, xi = 0.1 }, SI, function(self)
