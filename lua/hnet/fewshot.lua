@@ -1,0 +1,459 @@
+--- hnet.fewshot — learning a new task from a few examples: by optimising
+-- only a new task embedding of a frozen hypernetwork, by fine-tuning a
+-- network's weights, or by training a network from scratch; multi-task
+-- training of a hypernetwork (one embedding per training task) and of a
+-- plain network; means with 95% confidence intervals.
+--
+-- A few-shot *problem* is a Lua table
+--   { x = support inputs [k, ...], y = support targets, xq = query inputs, yq = query targets }
+-- with targets [n, n_out] for kind = "regression" (mean squared error; the
+-- metric is the query MSE) or 0-based labels [n] for kind = "classification"
+-- (cross-entropy; the metric is the query accuracy in %).
+--
+--   local fs = require "hnet.fewshot"
+--   local r = fs.adapt_embeddings{ hypernet = h, theta = theta, net = net, problems = P,
+--     init = e_mean, steps = 100, lr = 0.1, optimizer = "sgd", record = {0, 1, 10, 100},
+--     kind = "regression", group = 100 }
+--   -- r.metric[10][i]: problem i's query metric after 10 steps; r.E: final embeddings
+--   local s = fs.train_weights{ net = net, init = W0 (nil: random init), rng = r,
+--     problems = P, steps = 1000, lr = 1e-3, optimizer = "adam", record = {1, 10, 1000},
+--     kind = "regression" }
+--   fs.train_hypernet{ hypernet =, theta =, net =, E =, sample = fn(it) -> batch,
+--     iterations =, lr =, lr_emb =, kind =, progress = }      -- multi-task, in place
+--   fs.train_net{ net =, W =, sample = fn(it) -> batch, iterations =, lr =, kind = }
+--   local c = fs.ci95(values)  -- { mean =, half =, sd =, n = }; fs.fmt_ci(c, "%.3f")
+--   fs.fmt_values(values, "%.3f")  -- "mean ± half", or "diverged on k/N"
+--
+-- adapt_embeddings never writes θ: it passes no θ-gradient buffer to the
+-- hypernetwork's backward pass and updates only the new embeddings, so the
+-- hypernetwork is bit-for-bit the same afterwards (tests/test_lua_fewshot.c
+-- checks this). Problems are adapted in groups of `group`: one batched
+-- hypernetwork pass per step generates every problem's weights (θ frozen, so
+-- each row's gradient depends on its own embedding only and batching changes
+-- nothing but speed); the target network then runs once per problem, which
+-- is per task, not per sample. Adam is elementwise, so one Adam over the
+-- [group, d] embedding block is an independent Adam per problem.
+local hnet = require "hnet"
+local util = require "hnet.util"
+
+local M = {}
+
+-- ---- statistics -------------------------------------------------------------------
+
+-- Two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom.
+local T975 = { 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+               2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+               2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042 }
+
+local function t975(df)
+  if df <= 30 then return T975[df] end
+  if df <= 60 then return 2.042 + (2.000 - 2.042) * (df - 30) / 30 end
+  if df <= 120 then return 2.000 + (1.980 - 2.000) * (df - 60) / 60 end
+  return 1.960
+end
+
+--- Mean and 95% confidence interval of the mean of a list of numbers:
+-- { mean =, half = (the interval is mean ± half), sd =, n = }. Student's t
+-- quantile for n − 1 degrees of freedom (1.96 from 120 on); half = nil for
+-- n = 1.
+function M.ci95(values)
+  if type(values) ~= "table" or #values == 0 then
+    error("bad argument #1 to 'hnet.fewshot.ci95' (a non-empty list of numbers expected)", 2)
+  end
+  local n, s = #values, 0
+  for i = 1, n do
+    local v = values[i]
+    if type(v) ~= "number" then
+      error(("bad argument #1 to 'hnet.fewshot.ci95' (entry %d is %s, not a number)"):format(i, type(v)), 2)
+    end
+    s = s + v
+  end
+  local mean = s / n
+  if n == 1 then return { mean = mean, n = 1 } end
+  local ss = 0
+  for i = 1, n do ss = ss + (values[i] - mean) ^ 2 end
+  local sd = math.sqrt(ss / (n - 1))
+  return { mean = mean, half = t975(n - 1) * sd / math.sqrt(n), sd = sd, n = n }
+end
+
+--- "mean ± half" with the given number format (default "%.3f").
+function M.fmt_ci(c, fmt)
+  fmt = fmt or "%.3f"
+  if not c then return "–" end
+  if not c.half then return fmt:format(c.mean) end
+  return (fmt .. " ± " .. fmt):format(c.mean, c.half)
+end
+
+--- The number of entries of a list that are NaN or +-Inf (diverged runs).
+function M.n_diverged(values)
+  local k = 0
+  for _, v in ipairs(values) do
+    if v ~= v or v == math.huge or v == -math.huge then k = k + 1 end
+  end
+  return k
+end
+
+--- A table cell for a list of per-task values: "mean ± half", or
+-- "diverged on k/N" when some are not finite (a mean over the rest would
+-- hide the failures).
+function M.fmt_values(values, fmt)
+  local bad = M.n_diverged(values)
+  if bad > 0 then return ("diverged on %d/%d"):format(bad, #values) end
+  return M.fmt_ci(M.ci95(values), fmt)
+end
+
+-- ---- losses and metrics -------------------------------------------------------------
+
+local KINDS = { "regression", "classification" }
+
+local function is_tensor(v)
+  local mt = getmetatable(v)
+  return type(v) == "userdata" and mt and mt.__name == "hnet.Tensor"
+end
+
+-- Loss of out against y; writes d(loss)/d(out) into dout.
+local function loss_grad(kind, out, y, dout)
+  if kind == "regression" then return hnet.loss.mse(out, y, { grad = dout }) end
+  return hnet.loss.xent(out, y, { grad = dout })
+end
+M.loss_grad = loss_grad
+
+--- The query metric of weights W on (x, y): MSE for regression, accuracy in %
+-- for classification; evaluated in slices of the net's max batch.
+function M.evaluate(net, W, x, y, kind)
+  local n, mb = x:size(1), net:max_batch()
+  local n_out = net:out_shape()[1]
+  local sum = 0
+  for a = 1, n, mb do
+    local b = math.min(n, a + mb - 1)
+    local xs, ys = x:rows(a, b), y:rows(a, b)
+    local out = net:forward(W, xs, { train = false })
+    if kind == "regression" then
+      sum = sum + hnet.loss.mse(out, ys) * (b - a + 1) * n_out
+    else
+      local _, correct = hnet.loss.accuracy(out, ys)
+      sum = sum + correct
+    end
+  end
+  if kind == "regression" then return sum / (n * n_out) end
+  return 100 * sum / n
+end
+
+-- ---- option checks --------------------------------------------------------------------
+
+local function check_problems(P, fname)
+  if type(P) ~= "table" or #P == 0 then
+    error(("bad argument #1 to '%s' (field 'problems': a non-empty list of {x =, y =, xq =, yq =} expected)")
+      :format(fname), 3)
+  end
+  for i, p in ipairs(P) do
+    for _, k in ipairs { "x", "y", "xq", "yq" } do
+      if not is_tensor(p[k]) then
+        error(("bad argument #1 to '%s' (field 'problems': problem %d has no tensor '%s')"):format(fname, i, k), 3)
+      end
+    end
+  end
+end
+
+-- The sorted list of step counts to record at (all within 0..steps).
+local function check_record(rec, steps, fname)
+  rec = rec or { steps }
+  local out, seen = {}, {}
+  for i, s in ipairs(rec) do
+    if math.type(s) ~= "integer" or s < 0 or s > steps then
+      error(("bad argument #1 to '%s' (field 'record': entry %d must be an integer step count in 0..%d, got %s)")
+        :format(fname, i, steps, tostring(s)), 3)
+    end
+    if not seen[s] then out[#out + 1] = s; seen[s] = true end
+  end
+  table.sort(out)
+  return out
+end
+
+local function new_optimizer(kind, n, lr, momentum)
+  if kind == "adam" then return hnet.adam { n = n, lr = lr } end
+  return hnet.sgd { n = n, lr = lr, momentum = momentum or 0 }
+end
+
+-- Per-problem output/gradient buffers for the support set.
+local function support_buffers(net, p)
+  local n_out = net:out_shape()[1]
+  local k = p.x:size(1)
+  if k > net:max_batch() then
+    error(("hnet.fewshot: a support set of %d samples exceeds the target net's max batch %d"):format(k, net:max_batch()), 3)
+  end
+  return hnet.tensor(k, n_out), hnet.tensor(k, n_out)
+end
+
+-- ---- embedding-only adaptation ----------------------------------------------------------
+
+local ADAPT_KEYS = { "hypernet", "theta", "net", "problems", "init", "steps", "lr", "optimizer",
+                     "record", "kind", "group", "momentum" }
+
+--- Learn each problem's task embedding from its support set with the
+-- hypernetwork frozen. init: a [d] tensor (every problem starts there) or
+-- [#problems, d] (one start each). Returns { record = {steps...},
+-- metric = { [step] = {per-problem query metric} }, loss = { [step] =
+-- {per-problem support loss} }, E = [#problems, d] final embeddings }.
+function M.adapt_embeddings(o)
+  local f = "hnet.fewshot.adapt_embeddings"
+  o = util.options(o, ADAPT_KEYS, f)
+  local h, theta, net = o.hypernet, o.theta, o.net
+  if not (h and theta and net) then error(("bad argument #1 to '%s' (fields 'hypernet', 'theta' and 'net' are required)"):format(f), 2) end
+  local P = o.problems
+  check_problems(P, f)
+  local steps = util.int(o, "steps", nil, 0, nil, f)
+  local lr = util.number(o, "lr", nil, 0, nil, f)
+  local optim = util.string(o, "optimizer", "sgd", { "sgd", "adam" }, f)
+  local kind = util.string(o, "kind", "regression", KINDS, f)
+  local group = util.int(o, "group", 100, 1, nil, f)
+  local momentum = util.number(o, "momentum", 0, 0, 0.999, f)
+  local rec = check_record(o.record, steps, f)
+  local d, n = h:n_emb(), #P
+  local init = o.init
+  if not is_tensor(init) or not (init:numel() == d or init:numel() == n * d) then
+    error(("bad argument #1 to '%s' (field 'init': a tensor of %d (one start) or %d x %d floats expected)")
+      :format(f, d, n, d), 2)
+  end
+  local n_w = net:n_params()
+  local E = hnet.tensor(n, d)
+  if init:numel() == d then
+    for i = 1, n do E:rows(i, i):copy(init) end
+  else
+    E:copy(init)
+  end
+  local out = { record = rec, metric = {}, loss = {}, E = E }
+  for _, s in ipairs(rec) do out.metric[s], out.loss[s] = {}, {} end
+  group = math.min(group, n)
+  if h:max_tasks() < group then h:reserve(group) end
+  local Wb, dWb, dEb = hnet.tensor(group, n_w), hnet.tensor(group, n_w), hnet.tensor(group, d)
+  for a = 1, n, group do
+    local b = math.min(n, a + group - 1)
+    local m = b - a + 1
+    local Eg = E:rows(a, b)
+    local W, dW, dE = Wb:rows(1, m), dWb:rows(1, m), dEb:rows(1, m)
+    local Wr, dWr, bufs = {}, {}, {}
+    for i = 1, m do
+      Wr[i], dWr[i] = W:rows(i, i), dW:rows(i, i)
+      local y, dy = support_buffers(net, P[a + i - 1])
+      bufs[i] = { y = y, dy = dy }
+    end
+    local opt = new_optimizer(optim, m * d, lr, momentum)
+    local ri = 1
+    local losses = {}
+    for step = 0, steps do
+      h:forward(theta, Eg, { out = W })
+      local last = step == steps
+      local want = rec[ri] == step
+      dW:zero()
+      for i = 1, m do
+        local p, bf = P[a + i - 1], bufs[i]
+        net:forward(Wr[i], p.x, { train = false, out = bf.y })
+        losses[i] = loss_grad(kind, bf.y, p.y, bf.dy)
+        if not last then net:backward(Wr[i], bf.dy, dWr[i]) end
+      end
+      if want then
+        for i = 1, m do
+          local p = P[a + i - 1]
+          out.metric[step][a + i - 1] = M.evaluate(net, Wr[i], p.xq, p.yq, kind)
+          out.loss[step][a + i - 1] = losses[i]
+        end
+        ri = ri + 1
+      end
+      if last then break end
+      -- The hypernetwork's cache still holds this step's forward (only the
+      -- target net ran since). θ gets no gradient buffer: only the
+      -- embeddings learn.
+      dE:zero()
+      h:backward(theta, dW, nil, dE)
+      opt:step(Eg, dE)
+    end
+  end
+  return out
+end
+
+-- ---- weight adaptation (fine-tuning, from scratch) ----------------------------------------
+
+local WEIGHT_KEYS = { "net", "init", "rng", "problems", "steps", "lr", "optimizer", "record", "kind",
+                      "momentum" }
+
+--- Train a network's weights on each problem's support set: from a copy of
+-- `init` (fine-tuning) or, without init, from a fresh random initialisation
+-- drawn from `rng` (training from scratch). Returns { record =, metric =,
+-- loss = } as adapt_embeddings does (no E).
+function M.train_weights(o)
+  local f = "hnet.fewshot.train_weights"
+  o = util.options(o, WEIGHT_KEYS, f)
+  local net = o.net
+  if not net then error(("bad argument #1 to '%s' (field 'net' is required)"):format(f), 2) end
+  local P = o.problems
+  check_problems(P, f)
+  local steps = util.int(o, "steps", nil, 0, nil, f)
+  local lr = util.number(o, "lr", nil, 0, nil, f)
+  local optim = util.string(o, "optimizer", "sgd", { "sgd", "adam" }, f)
+  local kind = util.string(o, "kind", "regression", KINDS, f)
+  local momentum = util.number(o, "momentum", 0, 0, 0.999, f)
+  local rec = check_record(o.record, steps, f)
+  local n_w = net:n_params()
+  if o.init ~= nil and (not is_tensor(o.init) or o.init:numel() ~= n_w) then
+    error(("bad argument #1 to '%s' (field 'init': a weight tensor of %d floats expected)"):format(f, n_w), 2)
+  end
+  local rng = o.rng
+  if o.init == nil and rng == nil then
+    error(("bad argument #1 to '%s' (give 'init' (fine-tuning) or 'rng' (a random start))"):format(f), 2)
+  end
+  local out = { record = rec, metric = {}, loss = {} }
+  for _, s in ipairs(rec) do out.metric[s], out.loss[s] = {}, {} end
+  local W, dW = hnet.tensor(n_w), hnet.tensor(n_w)
+  for i, p in ipairs(P) do
+    if o.init then W:copy(o.init) else net:init(W, rng) end
+    local y, dy = support_buffers(net, p)
+    local opt = new_optimizer(optim, n_w, lr, momentum)
+    local ri = 1
+    for step = 0, steps do
+      net:forward(W, p.x, { train = false, out = y })
+      local loss = loss_grad(kind, y, p.y, dy)
+      if rec[ri] == step then
+        out.loss[step][i] = loss
+        out.metric[step][i] = M.evaluate(net, W, p.xq, p.yq, kind)
+        ri = ri + 1
+        -- evaluate ran the net on the query set: redo the support forward
+        if step < steps then net:forward(W, p.x, { train = false, out = y }) end
+      end
+      if step == steps then break end
+      dW:zero()
+      net:backward(W, dy, dW)
+      opt:step(W, dW)
+    end
+  end
+  return out
+end
+
+-- ---- multi-task training --------------------------------------------------------------------
+
+local function check_finite(v, what, it, fname)
+  if v ~= v or v == math.huge or v == -math.huge then
+    error(("%s: %s is %s at iteration %d: lower the learning rate"):format(fname, what, tostring(v), it), 0)
+  end
+end
+
+local MT_KEYS = { "hypernet", "theta", "net", "E", "sample", "iterations", "lr", "lr_emb", "kind",
+                  "progress", "train_theta", "name" }
+
+--- Multi-task training of a hypernetwork and one embedding per training
+-- task (rows of E, [n_tasks, d], updated in place; θ in place). Each
+-- iteration calls sample(it), which returns a list of
+-- { task = row of E, x =, y = } (a meta-batch); the loss is the mean over
+-- the batch. Adam on θ (lr) and on E (lr_emb, default lr; one dense Adam over
+-- all rows, as a dense embedding table has in other frameworks). Returns the
+-- mean loss of the last 100 iterations.
+function M.train_hypernet(o)
+  local f = "hnet.fewshot.train_hypernet"
+  o = util.options(o, MT_KEYS, f)
+  local h, theta, net, E = o.hypernet, o.theta, o.net, o.E
+  if not (h and theta and net and is_tensor(E)) then
+    error(("bad argument #1 to '%s' (fields 'hypernet', 'theta', 'net' and 'E' are required)"):format(f), 2)
+  end
+  if type(o.sample) ~= "function" then error(("bad argument #1 to '%s' (field 'sample': a function expected)"):format(f), 2) end
+  local iters = util.int(o, "iterations", nil, 0, nil, f)
+  local lr = util.number(o, "lr", nil, 0, nil, f)
+  local lr_emb = util.number(o, "lr_emb", lr, 0, nil, f)
+  local kind = util.string(o, "kind", "regression", KINDS, f)
+  local train_theta = util.bool(o, "train_theta", true, f)
+  local d, n_w, n_tasks = h:n_emb(), net:n_params(), E:size(1)
+  local opt_t = hnet.adam { n = theta:numel(), lr = lr }
+  local opt_e = hnet.adam { n = E:numel(), lr = lr_emb }
+  local dtheta, dEall = hnet.tensor(theta:numel()), hnet.tensor(n_tasks, d)
+  local Wb, dWb, Eb, dEb
+  local cap = 0
+  local recent, P = {}, o.progress
+  if P then P:begin_task(1, 1, iters, o.name or "multi-task") end
+  for it = 1, iters do
+    local batch = o.sample(it)
+    local m = #batch
+    if m > cap then
+      cap = m
+      Wb, dWb, Eb, dEb = hnet.tensor(m, n_w), hnet.tensor(m, n_w), hnet.tensor(m, d), hnet.tensor(m, d)
+      if h:max_tasks() < m then h:reserve(m) end
+    end
+    local W, dW, Eg, dE = Wb:rows(1, m), dWb:rows(1, m), Eb:rows(1, m), dEb:rows(1, m)
+    for i, s in ipairs(batch) do Eg:rows(i, i):copy(E:rows(s.task, s.task)) end
+    h:forward(theta, Eg, { out = W })
+    dW:zero()
+    local loss = 0
+    for i, s in ipairs(batch) do
+      local Wi = W:rows(i, i)
+      local y = net:forward(Wi, s.x, { train = true })
+      local dy = hnet.tensor(y:shape())
+      loss = loss + loss_grad(kind, y, s.y, dy) / m
+      dy:scale(1 / m)
+      net:backward(Wi, dy, dW:rows(i, i))
+    end
+    check_finite(loss, "the multi-task loss", it, f)
+    dtheta:zero()
+    dE:zero()
+    h:backward(theta, dW, dtheta, dE)
+    dEall:zero()
+    for i, s in ipairs(batch) do dEall:rows(s.task, s.task):add(dE:rows(i, i)) end
+    if train_theta then opt_t:step(theta, dtheta) end
+    opt_e:step(E, dEall)
+    recent[(it - 1) % 100 + 1] = loss
+    if P then P:step(it, loss, 0, m) end
+  end
+  if P then P:end_task() end
+  local s = 0
+  for _, v in ipairs(recent) do s = s + v end
+  return #recent > 0 and s / #recent or nil
+end
+
+local NET_KEYS = { "net", "W", "sample", "iterations", "lr", "kind", "progress", "name" }
+
+--- Train one plain network (weights W, in place) on batches from several
+-- tasks: sample(it) returns a list of { x =, y = }; the loss is the mean over
+-- the list; Adam with lr. Returns the mean loss of the last 100 iterations.
+function M.train_net(o)
+  local f = "hnet.fewshot.train_net"
+  o = util.options(o, NET_KEYS, f)
+  local net, W = o.net, o.W
+  if not (net and is_tensor(W)) then error(("bad argument #1 to '%s' (fields 'net' and 'W' are required)"):format(f), 2) end
+  if type(o.sample) ~= "function" then error(("bad argument #1 to '%s' (field 'sample': a function expected)"):format(f), 2) end
+  local iters = util.int(o, "iterations", nil, 0, nil, f)
+  local lr = util.number(o, "lr", nil, 0, nil, f)
+  local kind = util.string(o, "kind", "regression", KINDS, f)
+  local opt = hnet.adam { n = W:numel(), lr = lr }
+  local dW = hnet.tensor(W:numel())
+  local recent, P = {}, o.progress
+  if P then P:begin_task(1, 1, iters, o.name or "pre-training") end
+  for it = 1, iters do
+    local batch = o.sample(it)
+    local m = #batch
+    dW:zero()
+    local loss = 0
+    for _, s in ipairs(batch) do
+      local y = net:forward(W, s.x, { train = true })
+      local dy = hnet.tensor(y:shape())
+      loss = loss + loss_grad(kind, y, s.y, dy) / m
+      dy:scale(1 / m)
+      net:backward(W, dy, dW)
+    end
+    check_finite(loss, "the pre-training loss", it, f)
+    opt:step(W, dW)
+    recent[(it - 1) % 100 + 1] = loss
+    if P then P:step(it, loss, 0, m) end
+  end
+  if P then P:end_task() end
+  local s = 0
+  for _, v in ipairs(recent) do s = s + v end
+  return #recent > 0 and s / #recent or nil
+end
+
+--- The mean of the rows of E ([n, d]) as a [d] tensor.
+function M.mean_row(E)
+  local n, d = E:size(1), E:size(2)
+  local m = hnet.tensor(d)
+  local v = m:view({ 1, d })
+  for i = 1, n do v:add(E:rows(i, i)) end
+  return m:scale(1 / n)
+end
+
+return M
