@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void hnt_fill_uniform(float *x, int64_t n, float lo, float hi, uint64_t seed) {
@@ -81,6 +82,13 @@ double hnt_probe(const float *r, const float *y, int64_t n) {
   double s = 0.0;
   for (int64_t i = 0; i < n; i++) s += (double)r[i] * (double)y[i];
   return s;
+}
+
+int hnt_remove_dir(const char *dir) {
+  char cmd[4200];
+  if (!dir || !*dir || strlen(dir) > 4000 || strchr(dir, '\'')) return -1;
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
 }
 
 void hnt_assert_bytes_equal(const void *a, const void *b, size_t n, const char *what) {

@@ -45,6 +45,9 @@ double hnt_gradcheck(const char *what, hnt_scalar_fn fn, void *ctx, float *v, co
 /* Σ r_i y_i in double: the probe loss L = Σ r·y whose dy is r. */
 double hnt_probe(const float *r, const float *y, int64_t n);
 
+/* rm -rf dir (a test's temporary directory): 0 on success, -1 otherwise. */
+int hnt_remove_dir(const char *dir);
+
 /* Bytes equal? Fails with the first differing index. */
 void hnt_assert_bytes_equal(const void *a, const void *b, size_t n, const char *what);
 

@@ -1,6 +1,11 @@
 /* lua_harness.c — run Lua chunks from C tests in a state set up like ./hnet's. */
 #include "lua_harness.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -114,4 +119,20 @@ const char *hntl_string(lua_State *L, const char *expr, char *buf, size_t n) {
   }
   lua_settop(L, top);
   return out;
+}
+
+void hntl_assert_ok(lua_State *L, const char *chunk) {
+  char msg[4096];
+  int st = hntl_run(L, chunk, msg, sizeof msg);
+  lua_gc(L, LUA_GCCOLLECT);
+  if (st != LUA_OK) fail_msg("Lua chunk failed: %s", msg);
+}
+
+void hntl_assert_err(lua_State *L, const char *chunk, const char *expect) {
+  char msg[4096];
+  int st = hntl_run(L, chunk, msg, sizeof msg);
+  lua_gc(L, LUA_GCCOLLECT);
+  if (st != LUA_ERRRUN)
+    fail_msg("expected an error containing '%s'; the chunk succeeded:\n%s", expect, chunk);
+  if (!strstr(msg, expect)) fail_msg("the error message lacks '%s': %s", expect, msg);
 }

@@ -32,6 +32,14 @@ double hntl_number(lua_State *L, const char *expr);
  * buf, or NULL (message printed) on failure. */
 const char *hntl_string(lua_State *L, const char *expr, char *buf, size_t n);
 
+/* Run `chunk` (then a full garbage collection, so that __gc runs on what it
+ * left); fail the current cmocka test with the Lua message unless it
+ * succeeded. */
+void hntl_assert_ok(lua_State *L, const char *chunk);
+/* Run `chunk`; fail the current cmocka test unless it raised a runtime error
+ * whose message contains `expect`. */
+void hntl_assert_err(lua_State *L, const char *chunk, const char *expect);
+
 /* The repository's lua/ directory, found from the working directory (tests
  * run from the repository root) or from the test binary's location. */
 const char *hntl_lua_dir(void);

@@ -19,9 +19,7 @@ static int setup_dir(void **state) {
 
 static int remove_dir(void **state) {
   (void)state;
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  return system(cmd) == 0 ? 0 : -1;
+  return hnt_remove_dir(tmpdir);
 }
 
 static const char *tpath(const char *name) {

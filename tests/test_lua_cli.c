@@ -286,8 +286,6 @@ int main(void) {
       cmocka_unit_test(test_stock_lua_require),
   };
   int rc = cmocka_run_group_tests_name("lua_cli", tests, NULL, NULL);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  if (system(cmd) != 0) fprintf(stderr, "test_lua_cli: could not remove %s\n", tmpdir);
+  if (hnt_remove_dir(tmpdir) != 0) fprintf(stderr, "test_lua_cli: could not remove %s\n", tmpdir);
   return rc;
 }

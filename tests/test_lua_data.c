@@ -46,25 +46,12 @@ static int group_setup(void **state) {
 static int group_teardown(void **state) {
   (void)state;
   if (L) lua_close(L);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  return system(cmd) == 0 ? 0 : -1;
+  return hnt_remove_dir(tmpdir);
 }
 
-static void run_ok(const char *chunk) {
-  char msg[2048];
-  int st = hntl_run(L, chunk, msg, sizeof msg);
-  lua_gc(L, LUA_GCCOLLECT);
-  if (st != LUA_OK) fail_msg("Lua chunk failed: %s", msg);
-}
+static void run_ok(const char *chunk) { hntl_assert_ok(L, chunk); }
 
-static void run_err(const char *chunk, const char *expect) {
-  char msg[2048];
-  int st = hntl_run(L, chunk, msg, sizeof msg);
-  lua_gc(L, LUA_GCCOLLECT);
-  if (st != LUA_ERRRUN) fail_msg("expected an error containing '%s', chunk succeeded:\n%s", expect, chunk);
-  if (!strstr(msg, expect)) fail_msg("error message lacks '%s': %s", expect, msg);
-}
+static void run_err(const char *chunk, const char *expect) { hntl_assert_err(L, chunk, expect); }
 
 static void test_idx_from_lua(void **state) {
   (void)state;

@@ -20,9 +20,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", outdir);
-  return system(cmd) == 0 ? 0 : -1;
+  return hnt_remove_dir(outdir);
 }
 
 /* Run experiments/<name>.lua with --quick --quiet --out <tmp>/<name> plus

@@ -76,25 +76,12 @@ static int group_setup(void **state) {
 static int group_teardown(void **state) {
   (void)state;
   if (L) lua_close(L);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  return system(cmd) == 0 ? 0 : -1;
+  return hnt_remove_dir(tmpdir);
 }
 
-static void run_ok(const char *chunk) {
-  char msg[4096];
-  int st = hntl_run(L, chunk, msg, sizeof msg);
-  lua_gc(L, LUA_GCCOLLECT);
-  if (st != LUA_OK) fail_msg("Lua chunk failed: %s", msg);
-}
+static void run_ok(const char *chunk) { hntl_assert_ok(L, chunk); }
 
-static void run_err(const char *chunk, const char *expect) {
-  char msg[4096];
-  int st = hntl_run(L, chunk, msg, sizeof msg);
-  lua_gc(L, LUA_GCCOLLECT);
-  if (st != LUA_ERRRUN) fail_msg("expected an error containing '%s'; the chunk succeeded:\n%s", expect, chunk);
-  if (!strstr(msg, expect)) fail_msg("the error message lacks '%s': %s", expect, msg);
-}
+static void run_err(const char *chunk, const char *expect) { hntl_assert_err(L, chunk, expect); }
 
 /* A ~ U[0.1, 5], φ ~ U[0, π], x ~ U[−5, 5] for train and test points, y =
  * A sin(x − φ); over many draws the ranges are also nearly covered (a

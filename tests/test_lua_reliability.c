@@ -719,9 +719,7 @@ int main(void) {
   };
   int rc = cmocka_run_group_tests_name("lua_reliability", tests, group_setup, group_teardown);
   if (rc == 0) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "test_lua_reliability: could not remove %s\n", tmpdir);
+    if (hnt_remove_dir(tmpdir) != 0) fprintf(stderr, "test_lua_reliability: could not remove %s\n", tmpdir);
   } else {
     fprintf(stderr, "test_lua_reliability: files kept in %s\n", tmpdir);
   }

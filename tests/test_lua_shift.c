@@ -25,17 +25,10 @@ static int group_setup(void **state) {
 static int group_teardown(void **state) {
   (void)state;
   if (L) lua_close(L);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", outdir);
-  return system(cmd) == 0 ? 0 : -1;
+  return hnt_remove_dir(outdir);
 }
 
-static void run_ok(const char *chunk) {
-  char msg[4096];
-  int st = hntl_run(L, chunk, msg, sizeof msg);
-  lua_gc(L, LUA_GCCOLLECT);
-  if (st != LUA_OK) fail_msg("Lua chunk failed: %s", msg);
-}
+static void run_ok(const char *chunk) { hntl_assert_ok(L, chunk); }
 
 /* ---- detectors ------------------------------------------------------------------ */
 
