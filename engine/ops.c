@@ -43,6 +43,21 @@ void hn_ops_scale(float *x, float a, int64_t n) {
   for (int64_t i = 0; i < n; i++) x[i] *= a;
 }
 
+void hn_ops_add_scalar(float *y, float a, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > HN_OMP_MIN_WORK)
+  for (int64_t i = 0; i < n; i++) y[i] += a;
+}
+
+void hn_ops_mul(float *y, const float *x, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > HN_OMP_MIN_WORK)
+  for (int64_t i = 0; i < n; i++) y[i] *= x[i];
+}
+
+void hn_ops_div(float *y, const float *x, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > HN_OMP_MIN_WORK)
+  for (int64_t i = 0; i < n; i++) y[i] /= x[i];
+}
+
 void hn_ops_sub(float *y, const float *a, const float *b, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > HN_OMP_MIN_WORK)
   for (int64_t i = 0; i < n; i++) y[i] = a[i] - b[i];

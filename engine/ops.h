@@ -17,6 +17,9 @@ void hn_ops_copy(float *y, const float *x, int64_t n);
 void hn_ops_add(float *y, const float *x, int64_t n);               /* y += x       */
 void hn_ops_axpy(float *y, float a, const float *x, int64_t n);     /* y += a x     */
 void hn_ops_scale(float *x, float a, int64_t n);                    /* x *= a       */
+void hn_ops_add_scalar(float *y, float a, int64_t n);               /* y += a       */
+void hn_ops_mul(float *y, const float *x, int64_t n);               /* y *= x       */
+void hn_ops_div(float *y, const float *x, int64_t n);               /* y /= x       */
 void hn_ops_sub(float *y, const float *a, const float *b, int64_t n); /* y = a - b  */
 double hn_ops_sum(const float *x, int64_t n);
 double hn_ops_dot(const float *a, const float *b, int64_t n);

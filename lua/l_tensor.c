@@ -579,25 +579,10 @@ static hnl_tensor *check_same(lua_State *L, const hnl_tensor *u, int arg, const 
   return x;
 }
 
-static void add_scalar(float *y, float a, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > 32768)
-  for (int64_t i = 0; i < n; i++) y[i] += a;
-}
-
-static void mul_elem(float *y, const float *x, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > 32768)
-  for (int64_t i = 0; i < n; i++) y[i] *= x[i];
-}
-
-static void div_elem(float *y, const float *x, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > 32768)
-  for (int64_t i = 0; i < n; i++) y[i] /= x[i];
-}
-
 static int tensor_add(lua_State *L) {
   hnl_tensor *u = hnl_tensor_check(L, 1);
   if (lua_type(L, 2) == LUA_TNUMBER) {
-    add_scalar(u->t.data, (float)lua_tonumber(L, 2), u->t.numel);
+    hn_ops_add_scalar(u->t.data, (float)lua_tonumber(L, 2), u->t.numel);
   } else {
     hnl_tensor *x = check_same(L, u, 2, "add");
     hn_ops_add(u->t.data, x->t.data, u->t.numel);
@@ -609,7 +594,7 @@ static int tensor_add(lua_State *L) {
 static int tensor_sub(lua_State *L) {
   hnl_tensor *u = hnl_tensor_check(L, 1);
   if (lua_type(L, 2) == LUA_TNUMBER) {
-    add_scalar(u->t.data, -(float)lua_tonumber(L, 2), u->t.numel);
+    hn_ops_add_scalar(u->t.data, -(float)lua_tonumber(L, 2), u->t.numel);
   } else {
     hnl_tensor *x = check_same(L, u, 2, "sub");
     hn_ops_sub(u->t.data, u->t.data, x->t.data, u->t.numel);
@@ -624,7 +609,7 @@ static int tensor_mul(lua_State *L) {
     hn_ops_scale(u->t.data, (float)lua_tonumber(L, 2), u->t.numel);
   } else {
     hnl_tensor *x = check_same(L, u, 2, "mul");
-    mul_elem(u->t.data, x->t.data, u->t.numel);
+    hn_ops_mul(u->t.data, x->t.data, u->t.numel);
   }
   lua_settop(L, 1);
   return 1;
@@ -638,7 +623,7 @@ static int tensor_div(lua_State *L) {
     hn_ops_scale(u->t.data, (float)(1.0 / a), u->t.numel);
   } else {
     hnl_tensor *x = check_same(L, u, 2, "div");
-    div_elem(u->t.data, x->t.data, u->t.numel);
+    hn_ops_div(u->t.data, x->t.data, u->t.numel);
   }
   lua_settop(L, 1);
   return 1;
