@@ -119,7 +119,54 @@ static void test_entropy_task_inference(void **state) {
       "-- Every sample is predicted class 0 (logit 20c vs -20c), labels alternate: 50%.\n"
       "assert(math.abs(run.R[2][1] - 50) < 1e-9 and math.abs(run.R[2][2] - 50) < 1e-9,\n"
       "  ('CL3 accuracies %.2f %.2f'):format(run.R[2][1], run.R[2][2]))\n"
-      "assert(run1.R[2][2] == 0, 'task 2 with the wrong task inferred must be 0 in CL3')\n");
+      "assert(run1.R[2][2] == 0, 'task 2 with the wrong task inferred must be 0 in CL3')\n"
+      "-- The same networks with the task given do not depend on the policy: 50%.\n"
+      "assert(run1.Rg[2][2] == 50 and run1.summary.task_given.acc == 50,\n"
+      "  'task-given accuracy of the class run: ' .. tostring(run1.Rg[2][2]))\n");
+}
+
+/* hnet.experiment.compare reads the task-given row of a learner with one
+ * network per task off its class run: the figures must equal those of a
+ * task-given run trained on its own (same seed: bit for bit), and a stream
+ * whose tasks differ in class count must not share (masks differ there). */
+static void test_compare_shares_training(void **state) {
+  (void)state;
+  run_ok(
+      "local function stream(k2)\n"
+      "  local tasks = {}\n"
+      "  for i = 1, 3 do\n"
+      "    tasks[i] = hnet.synthetic.blobs{ n_classes = i == 2 and k2 or 2, dim = 4,\n"
+      "      n_per_class = 60, n_test_per_class = 20, seed = i }\n"
+      "  end\n"
+      "  return hnet.stream.from(tasks)\n"
+      "end\n"
+      "local function opts(name)\n"
+      "  local o = { target = {'mlp', hidden = {8}}, seed = 3, iterations = 25, batch = 16, lr = 1e-2 }\n"
+      "  if name == 'hypernet' then\n"
+      "    o.hnet, o.beta = { embedding = 3, hidden = {6}, chunk = 20, chunk_embedding = 2 }, 0.05\n"
+      "  end\n"
+      "  return o\n"
+      "end\n"
+      "local E = hnet.experiment\n"
+      "for _, name in ipairs{ 'hypernet', 'separate' } do\n"
+      "  hnet.seed(7)\n"
+      "  local shared = E.compare{ stream = stream(2), learners = {name},\n"
+      "    scenarios = {'task-given', 'class'}, learner_options = opts, quiet = true }\n"
+      "  assert(#shared == 2 and shared[1].scenario == 'task-given' and shared[1].shared_with == 'class',\n"
+      "    name .. ': the task-given row must come from the class run')\n"
+      "  hnet.seed(7)\n"
+      "  local own = E.compare{ stream = stream(2), learners = {name}, scenarios = {'task-given'},\n"
+      "    learner_options = opts, quiet = true, share_training = false }\n"
+      "  assert(own[1].shared_with == nil)\n"
+      "  for j = 1, 3 do\n"
+      "    assert(shared[1].final[j] == own[1].final[j], ('%s task %d: %.4f shared vs %.4f trained alone')\n"
+      "      :format(name, j, shared[1].final[j], own[1].final[j]))\n"
+      "  end\n"
+      "  assert(shared[1].bwt == own[1].bwt and shared[1].acc == own[1].acc, name .. ': ACC/BWT differ')\n"
+      "  local mixed = E.compare{ stream = stream(3), learners = {name},\n"
+      "    scenarios = {'task-given', 'class'}, learner_options = opts, quiet = true }\n"
+      "  assert(#mixed == 2 and mixed[1].shared_with == nil, name .. ': tasks of 2 and 3 classes must not share')\n"
+      "end\n");
 }
 
 int main(void) {
@@ -127,6 +174,7 @@ int main(void) {
       cmocka_unit_test(test_metrics_hand_made),
       cmocka_unit_test(test_earlier_tasks_fixed),
       cmocka_unit_test(test_entropy_task_inference),
+      cmocka_unit_test(test_compare_shares_training),
   };
   return cmocka_run_group_tests_name("continual learning (Lua)", tests, NULL, NULL);
 }

@@ -93,27 +93,79 @@ end
 --- The context that experiment options set for hnet.run (nil outside).
 function M.context() return require("hnet.run").context end
 
+-- True when every task of the stream has the same number of outputs: then a
+-- learner with one network per task trains identically in every scenario
+-- (no output mask in any of them; the scenario only changes evaluation).
+local function uniform_heads(stream)
+  local k
+  for t = 1, stream:len() do
+    local task = stream:get(t)
+    local n = task.n_classes or task.n_outputs or 1
+    if k and n ~= k then return false end
+    k = n
+  end
+  return true
+end
+
+local function result_row(name, sc, s, run)
+  return { learner = name, scenario = sc, acc = s.acc, bwt = s.bwt, fwt = s.fwt,
+           forgetting = s.forgetting, task_inference = s.task_inference, mse = s.mse,
+           final = s.final or s.final_mse, seconds = s.seconds,
+           params = s.trainable_parameters, run = run }
+end
+
 --- Run each learner (name -> options) under each scenario on `stream`.
 -- Every run gets its own directory out/<learner>-<scenario>. Returns the
 -- list of result rows.
+--
+-- Learners with one network per task (hypernet, separate) train the same
+-- way whatever the scenario when all tasks have the same number of classes;
+-- when "task-given" and a scenario that infers the task are both asked for,
+-- the task-given row is then read off the inference run (the same networks
+-- evaluated with the task given; row.shared_with names that run) instead of
+-- training an identical model twice. spec.share_training = false trains
+-- every scenario separately.
 function M.compare(spec)
-  local rows = {}
+  local rows, uniform = {}, nil
+  local shared_sc
+  for _, sc in ipairs(spec.scenarios) do
+    if sc == "class" or sc == "domain" then shared_sc = shared_sc or sc end
+  end
+  local function train(name, sc, learner)
+    local run = hnet.run(learner, spec.stream, {
+      scenario = sc, out = spec.out and (spec.out .. "/" .. name .. "-" .. sc),
+      force = spec.force, quiet = spec.quiet, verbose = spec.verbose, eval_max = spec.eval_max,
+      meta = spec.meta,
+    })
+    if not spec.quiet then run:report() end
+    return run
+  end
   for _, name in ipairs(spec.learners) do
+    local learner_rows, pending = {}, nil
     for _, sc in ipairs(spec.scenarios) do
-      local lopts = spec.learner_options(name, sc)
-      local learner = hnet.learners.new(name, lopts)
-      local run = hnet.run(learner, spec.stream, {
-        scenario = sc, out = spec.out and (spec.out .. "/" .. name .. "-" .. sc),
-        force = spec.force, quiet = spec.quiet, verbose = spec.verbose, eval_max = spec.eval_max,
-        meta = spec.meta,
-      })
-      if not spec.quiet then run:report() end
-      local s = run.summary
-      rows[#rows + 1] = { learner = name, scenario = sc, acc = s.acc, bwt = s.bwt, fwt = s.fwt,
-                          forgetting = s.forgetting, task_inference = s.task_inference,
-                          mse = s.mse, final = s.final or s.final_mse, seconds = s.seconds,
-                          params = s.trainable_parameters, run = run }
+      local learner = hnet.learners.new(name, spec.learner_options(name, sc))
+      local share = sc == "task-given" and shared_sc and learner.per_task_nets
+                    and spec.share_training ~= false and not pending
+      if share and uniform == nil then uniform = uniform_heads(spec.stream) end
+      if share and uniform then
+        pending = #learner_rows + 1
+        learner_rows[pending] = false -- filled in by the shared_sc run
+      else
+        local run = train(name, sc, learner)
+        learner_rows[#learner_rows + 1] = result_row(name, sc, run.summary, run)
+        local g = run.summary.task_given
+        if pending and sc == shared_sc and g then
+          local r = result_row(name, "task-given", g, run)
+          r.seconds, r.params, r.shared_with = run.summary.seconds, run.summary.trainable_parameters, sc
+          learner_rows[pending] = r
+        end
+      end
     end
+    if pending and not learner_rows[pending] then -- nothing to share after all: train it
+      local run = train(name, "task-given", hnet.learners.new(name, spec.learner_options(name, "task-given")))
+      learner_rows[pending] = result_row(name, "task-given", run.summary, run)
+    end
+    for _, r in ipairs(learner_rows) do rows[#rows + 1] = r end
   end
   return rows
 end
@@ -138,8 +190,9 @@ function M.markdown(rows, title)
     lines[#lines + 1] = "| learner | scenario | ACC % | BWT | FWT | forgetting | task inference % | params | seconds |"
     lines[#lines + 1] = "|---|---|---|---|---|---|---|---|---|"
     for _, r in ipairs(rows) do
+      local sc = r.shared_with and ("%s (the %s run)"):format(r.scenario, r.shared_with) or r.scenario
       lines[#lines + 1] = ("| %s | %s | %s | %s | %s | %s | %s | %d | %.1f |"):format(
-        r.learner, r.scenario, f2(r.acc), f2(r.bwt), f2(r.fwt), f2(r.forgetting),
+        r.learner, sc, f2(r.acc), f2(r.bwt), f2(r.fwt), f2(r.forgetting),
         f2(r.task_inference), r.params, r.seconds)
     end
   end

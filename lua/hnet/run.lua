@@ -45,7 +45,9 @@
 -- Run directory (DESIGN.md §6): options.json (learner, options, scenario,
 -- stream, seed, threads, hnet version, git commit, script and command line),
 -- script.lua (a copy of the script), metrics.csv, accuracy_matrix.csv,
--- summary.json (finished runs only), checkpoint.hnck (the last checkpoint: at
+-- summary.json (finished runs only), accuracy_matrix_task_given.csv (runs that
+-- infer the task with one network per task: the same networks, task given),
+-- checkpoint.hnck (the last checkpoint: at
 -- the end of each task, every `checkpoint_every` minutes, on an interrupt,
 -- and the final state), accuracy_matrix.png and accuracy_over_stream.png
 -- (with gnuplot), and log.txt (everything the run printed).
@@ -145,8 +147,11 @@ local function entropy_inference(ents, i)
 end
 
 -- Evaluate task j after n_seen tasks. Returns the metric (accuracy in
--- percent, or MSE), and the task-inference accuracy (percent) when the task
--- had to be inferred.
+-- percent, or MSE), and, when the task had to be inferred, the
+-- task-inference accuracy and the accuracy the same networks reach when the
+-- task is given (percent): for learners with one network per task the
+-- training does not depend on the scenario, so this is the CL1 figure of the
+-- very model whose CL2/CL3 figure is the first value.
 -- `as_task` (optional) evaluates task j's data with task as_task's network
 -- (used for b_j, where only the first task's network exists).
 function Run:evaluate(j, n_seen, as_task)
@@ -163,7 +168,7 @@ function Run:evaluate(j, n_seen, as_task)
     end)
     return se / n
   end
-  local correct, inferred_ok = 0, 0
+  local correct, inferred_ok, given_ok = 0, 0, 0
   if learner.per_task_nets then
     if sc == "task-given" then
       slices(data, bs, function(x, y)
@@ -181,16 +186,18 @@ function Run:evaluate(j, n_seen, as_task)
         preds[t] = hnet.loss.argmax(out):flat_table()
       end
       local labels = y:flat_table()
+      local own = preds[net_t]
       for i = 1, #labels do
         local t = infer(ents, i)
         if t == j then inferred_ok = inferred_ok + 1 end
+        if own[i] == labels[i] then given_ok = given_ok + 1 end
         -- CL2: the label within the inferred task's head; CL3: the task too.
         if preds[t][i] == labels[i] and (sc == "domain" or t == j) then
           correct = correct + 1
         end
       end
     end)
-    return 100 * correct / n, 100 * inferred_ok / n
+    return 100 * correct / n, 100 * inferred_ok / n, 100 * given_ok / n
   end
   -- One shared network: masks and label offsets choose the head.
   local mask = make_mask(sc, self.heads, self.n_outputs, j, n_seen)
@@ -335,22 +342,27 @@ function Run:write(name, content)
   if not ok then error("hnet.run: " .. err .. " (is the disk full?)", 0) end
 end
 
-function Run:write_outputs(final)
-  if not self.out then return end
-  local T = self.T
+local function matrix_csv(M, T)
   local h = { "after_task" }
   for j = 1, T do h[j + 1] = "task" .. j end
   local rows = { table.concat(h, ",") }
-  for i = 1, #self.R do
+  for i = 1, #M do
     local r = { i }
-    for j = 1, T do r[j + 1] = self.R[i][j] and ("%.4f"):format(self.R[i][j]) or "" end
+    for j = 1, T do r[j + 1] = M[i][j] and ("%.4f"):format(M[i][j]) or "" end
     rows[#rows + 1] = csv_row(r)
   end
-  self:write("accuracy_matrix.csv", table.concat(rows, "\n") .. "\n")
-  local m = { "after_task,task,metric,task_inference,seconds" }
+  return table.concat(rows, "\n") .. "\n"
+end
+
+function Run:write_outputs(final)
+  if not self.out then return end
+  self:write("accuracy_matrix.csv", matrix_csv(self.R, self.T))
+  if #self.Rg > 0 then self:write("accuracy_matrix_task_given.csv", matrix_csv(self.Rg, self.T)) end
+  local m = { "after_task,task,metric,task_inference,seconds,task_given" }
+  local function f4(v) return v and ("%.4f"):format(v) or "" end
   for _, e in ipairs(self.evals) do
-    m[#m + 1] = csv_row { e.after, e.task, ("%.4f"):format(e.value),
-                          e.inferred and ("%.4f"):format(e.inferred) or "", ("%.2f"):format(e.time) }
+    m[#m + 1] = csv_row { e.after, e.task, f4(e.value), f4(e.inferred), ("%.2f"):format(e.time),
+                          f4(e.given) }
   end
   self:write("metrics.csv", table.concat(m, "\n") .. "\n")
   self:write_log()
@@ -425,6 +437,7 @@ function Run:checkpoint(phase, task, it)
   local state = {}
   for k, v in pairs(self.learner:state()) do state["learner/" .. k] = v end
   state["run/R"], state["run/b"], state["run/evals"] = self.R, self.b, self.evals
+  state["run/Rg"], state["run/bg"] = self.Rg, self.bg
   state["run/log"], state["run/elapsed"], state["run/summary"] = self.log_lines, self:elapsed(), self.summary
   local ok, err = pcall(checkpoint.save, self.ckpt_path, header, state)
   if not ok then
@@ -642,6 +655,7 @@ function Run:restore(path)
                           { task = function(i) return stream:get(i) end })
   if not lok then refuse(tostring(lerr)) end
   self.R, self.b, self.evals, self.log_lines = R, b, evals, log
+  self.Rg, self.bg = state["run/Rg"] or {}, state["run/bg"] or {}
   self.elapsed0, self.summary = state["run/elapsed"], state["run/summary"]
   if header.threads ~= hnet.threads() then
     self:log("note: the checkpoint was written with %s threads, this run uses %d: results may differ from an uninterrupted run in the last bits",
@@ -755,6 +769,7 @@ function M.run(learner, stream, opts)
   local heads, n_outputs = plan_heads(stream, sc, learner.per_task_nets, kind == "regression")
   local self = setmetatable({ learner = learner, stream = stream, opts = opts, scenario = sc,
                               heads = heads, n_outputs = n_outputs, T = T, R = {}, b = {},
+                              Rg = {}, bg = {},
                               evals = {}, log_lines = {}, kind = kind, context = ctx,
                               elapsed0 = 0 }, Run)
   self.progress = progress.new { quiet = opts.quiet, verbose = opts.verbose,
@@ -809,9 +824,16 @@ function M.run(learner, stream, opts)
         learner:begin_eval(i)
         if i == 1 then -- b_j: the untrained learner on every task
           local seen = (sc == "class" and not learner.per_task_nets) and T or 1
-          for j = 1, T do self.b[j] = self:evaluate(j, seen, 1) end
+          for j = 1, T do
+            local v, _, given = self:evaluate(j, seen, 1)
+            self.b[j], self.bg[j] = v, given
+          end
         end
-        if i > 1 then self.R[i - 1][i] = self:evaluate(i, i) end
+        if i > 1 then
+          local v, _, given = self:evaluate(i, i)
+          self.R[i - 1][i] = v
+          if given then self.Rg[i - 1][i] = given end
+        end
       end
     end
     local ts = hnet.sys.clock()
@@ -831,11 +853,16 @@ function M.run(learner, stream, opts)
     self.R[i] = self.R[i] or {}
     local cells = {}
     for j = 1, i do
-      local v, inferred = self:evaluate(j, i)
+      local v, inferred, given = self:evaluate(j, i)
       self.R[i][j] = v
+      if given then
+        self.Rg[i] = self.Rg[i] or {}
+        self.Rg[i][j] = given
+      end
       self.evals[#self.evals + 1] = { after = i, task = j, value = v, inferred = inferred,
-                                      time = self:elapsed() }
-      cells[#cells + 1] = inferred and ("%.2f (ti %.1f)"):format(v, inferred) or ("%.2f"):format(v)
+                                      given = given, time = self:elapsed() }
+      cells[#cells + 1] = inferred and ("%.2f (ti %.1f, given %.2f)"):format(v, inferred, given)
+                          or ("%.2f"):format(v)
     end
     self:log("after task %d/%d (%.1f s): %s", i, T, train_s, table.concat(cells, "  "))
     if i < T then self:checkpoint("task_done", i) end
@@ -853,6 +880,12 @@ function M.run(learner, stream, opts)
     local ti = {}
     for _, e in ipairs(self.evals) do if e.after == T and e.inferred then ti[#ti + 1] = e.inferred end end
     if #ti > 0 then self.summary.task_inference = metrics.mean_se(ti) end
+    if #self.Rg == T then
+      -- The same networks with the task given (CL1 of this very model).
+      local g = metrics.summary(self.Rg, self.want_fwt and self.bg or nil)
+      g.final = self.Rg[T]
+      self.summary.task_given = g
+    end
   end
   self.summary.learner, self.summary.scenario, self.summary.tasks = learner.name, sc, T
   self.summary.stream = stream.name
@@ -892,6 +925,11 @@ function Run:report()
     else
       lines[#lines + 1] = ("ACC %s  BWT %s  FWT %s  forgetting %s%s"):format(f(s.acc), f(s.bwt),
         f(s.fwt), f(s.forgetting), s.task_inference and ("  task inference %.2f"):format(s.task_inference) or "")
+      local g = s.task_given
+      if g then
+        lines[#lines + 1] = ("the same networks with the task given: ACC %s  BWT %s  FWT %s  forgetting %s")
+          :format(f(g.acc), f(g.bwt), f(g.fwt), f(g.forgetting))
+      end
     end
     lines[#lines + 1] = ("%.1f s, %d trainable parameters, peak memory %.0f MiB"):format(
       s.seconds, s.trainable_parameters, s.peak_rss_mib)
