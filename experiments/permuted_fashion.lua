@@ -8,8 +8,8 @@
 -- hypernetwork 25-25 (ELU), task embedding 24, chunk embedding 8, chunk size
 -- 78,000; beta 0.1; Adam lr 0.0001; batch 128; 5000 iterations per task;
 -- look-ahead on. With --tasks 100 (--config pm100), the PermutedMNIST-100
--- configuration: hypernetwork 200-250-350, task embedding 128, chunk
--- embedding 12, chunk size 7,500, beta 0.01.
+-- configuration: hypernetwork 200-250-350 (ReLU, as hypercl sets it for 100
+-- tasks), task embedding 128, chunk embedding 12, chunk size 7,500, beta 0.01.
 --
 --   ./hnet experiments/permuted_fashion.lua [--quick] [--tasks N] [--learners a,b]
 local hnet = require "hnet"
@@ -40,7 +40,7 @@ if cfg == "auto" then cfg = o.tasks > 10 and "pm100" or "pm10" end
 local HN = {
   pm10 = { hnet = { embedding = 24, hidden = { 25, 25 }, act = "elu", chunk = 78000,
                     chunk_embedding = 8 }, beta = 0.1 },
-  pm100 = { hnet = { embedding = 128, hidden = { 200, 250, 350 }, act = "elu", chunk = 7500,
+  pm100 = { hnet = { embedding = 128, hidden = { 200, 250, 350 }, act = "relu", chunk = 7500,
                      chunk_embedding = 12 }, beta = 0.01 },
 }
 if not HN[cfg] then error(("--config: pm10, pm100 or auto expected, got '%s'"):format(cfg), 0) end

@@ -23,7 +23,7 @@ local o = E.options(arg, {
 if o.quick then o.steps = 2 end
 local HN = {
   pm10 = { embedding = 24, hidden = { 25, 25 }, act = "elu", chunk = 78000, chunk_embedding = 8 },
-  pm100 = { embedding = 128, hidden = { 200, 250, 350 }, act = "elu", chunk = 7500, chunk_embedding = 12 },
+  pm100 = { embedding = 128, hidden = { 200, 250, 350 }, act = "relu", chunk = 7500, chunk_embedding = 12 },
 }
 if not HN[o.config] then error("--config: pm10 or pm100 expected", 0) end
 local k = o.task
