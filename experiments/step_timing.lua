@@ -16,7 +16,7 @@ local o = E.options(arg, {
   task = { 10, "the task whose step is timed (task-1 earlier tasks are regularised)" },
   config = { "pm10", "hypernetwork configuration: pm10 or pm100" },
   steps = { 10, "timed steps (after 2 warm-up steps)" },
-  lookahead = { true, "look-ahead regulariser (two hypernetwork passes per step)" },
+  lookahead = { true, "look-ahead regulariser (evaluated at theta + the Adam step the task loss would take)" },
   reg_tasks = { 0, "regularise a random subset of this many earlier tasks (0: all)" },
   store_targets = { true, "store W*_t (else recompute them from a snapshot of theta)" },
 }, "step_timing.lua: time one training step at task k")
