@@ -346,9 +346,11 @@ local function matrix_csv(M, T)
   local h = { "after_task" }
   for j = 1, T do h[j + 1] = "task" .. j end
   local rows = { table.concat(h, ",") }
-  for i = 1, #M do
-    local r = { i }
-    for j = 1, T do r[j + 1] = M[i][j] and ("%.4f"):format(M[i][j]) or "" end
+  local n = 0 -- the last row; a run resumed from an older checkpoint lacks the first rows of Rg
+  for i in pairs(M) do if i > n then n = i end end
+  for i = 1, n do
+    local r, Mi = { i }, M[i] or {}
+    for j = 1, T do r[j + 1] = Mi[j] and ("%.4f"):format(Mi[j]) or "" end
     rows[#rows + 1] = csv_row(r)
   end
   return table.concat(rows, "\n") .. "\n"
@@ -357,7 +359,7 @@ end
 function Run:write_outputs(final)
   if not self.out then return end
   self:write("accuracy_matrix.csv", matrix_csv(self.R, self.T))
-  if #self.Rg > 0 then self:write("accuracy_matrix_task_given.csv", matrix_csv(self.Rg, self.T)) end
+  if next(self.Rg) then self:write("accuracy_matrix_task_given.csv", matrix_csv(self.Rg, self.T)) end
   local m = { "after_task,task,metric,task_inference,seconds,task_given" }
   local function f4(v) return v and ("%.4f"):format(v) or "" end
   for _, e in ipairs(self.evals) do
@@ -832,7 +834,7 @@ function M.run(learner, stream, opts)
         if i > 1 then
           local v, _, given = self:evaluate(i, i)
           self.R[i - 1][i] = v
-          if given then self.Rg[i - 1][i] = given end
+          if given and self.Rg[i - 1] then self.Rg[i - 1][i] = given end
         end
       end
     end
@@ -880,7 +882,9 @@ function M.run(learner, stream, opts)
     local ti = {}
     for _, e in ipairs(self.evals) do if e.after == T and e.inferred then ti[#ti + 1] = e.inferred end end
     if #ti > 0 then self.summary.task_inference = metrics.mean_se(ti) end
-    if #self.Rg == T then
+    local complete = true -- a run resumed from an older checkpoint may lack early rows
+    for i = 1, T do complete = complete and self.Rg[i] ~= nil end
+    if complete then
       -- The same networks with the task given (CL1 of this very model).
       local g = metrics.summary(self.Rg, self.want_fwt and self.bg or nil)
       g.final = self.Rg[T]
