@@ -35,6 +35,7 @@
 -- [group, d] embedding block is an independent Adam per problem.
 local hnet = require "hnet"
 local util = require "hnet.util"
+local metrics = require "hnet.metrics"
 
 local M = {}
 
@@ -401,9 +402,7 @@ function M.train_hypernet(o)
     if P then P:step(it, loss, 0, m) end
   end
   if P then P:end_task() end
-  local s = 0
-  for _, v in ipairs(recent) do s = s + v end
-  return #recent > 0 and s / #recent or nil
+  return (metrics.mean_se(recent)) -- nil when no iteration ran
 end
 
 local NET_KEYS = { "net", "W", "sample", "iterations", "lr", "kind", "progress", "name" }
@@ -442,9 +441,7 @@ function M.train_net(o)
     if P then P:step(it, loss, 0, m) end
   end
   if P then P:end_task() end
-  local s = 0
-  for _, v in ipairs(recent) do s = s + v end
-  return #recent > 0 and s / #recent or nil
+  return (metrics.mean_se(recent)) -- nil when no iteration ran
 end
 
 --- The mean of the rows of E ([n, d]) as a [d] tensor.
