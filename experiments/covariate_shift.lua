@@ -31,7 +31,7 @@ local o = E.options(arg, {
   noise = { "0,0.1,0.2,0.3,0.5,0.8", "noise standard deviations (severity levels)" },
   contrast = { "1,0.8,0.6,0.4,0.2,0.1", "contrast factors (severity levels)" },
   subset = { 0, "use a random subset of this many training samples (and a sixth as many test samples; 0: all)" },
-  eval_max = { 0, "test samples per task (0: all)" },
+  eval_max = { 0, "test samples per task (0: all; else evenly spaced over each test split)" },
 }, "covariate_shift.lua: accuracy and task inference under test-time noise and contrast shift")
 if o.quick then
   o.iterations = math.min(o.iterations, 150)

@@ -59,7 +59,7 @@ local o = E.options(arg, {
   beta = { 0.05, "hypernetwork regularisation strength" },
   lr = { 1e-3, "Adam learning rate" },
   max_embeddings = { 24, "most embeddings a learner may open" },
-  eval_max = { 0, "test samples per distribution (0: all; the first ones: see --subset)" },
+  eval_max = { 0, "test samples per distribution (0: all; else evenly spaced over each test split)" },
   subset = { 0, "use a random subset of this many training samples (and a sixth as many test samples; 0: all)" },
 }, "gradual_drift.lua: boundary-free continual learning on a drifting stream")
 

@@ -29,7 +29,7 @@ local o = E.options(arg, {
   beta = { 0.05, "hypernetwork regularisation strength" },
   ewc_lambda = { 5000.0, "EWC strength" },
   si_c = { 1.0, "SI strength" },
-  eval_max = { 0, "test samples per task (0: all; the first ones: use --subset for a random sample)" },
+  eval_max = { 0, "test samples per task (0: all; else evenly spaced over each test split)" },
   subset = { 0, "train on a random subset of this many training samples (and a sixth as many test samples; 0: all)" },
 }, "rotated_stream.lua: rotated MNIST / Fashion-MNIST, CL1 and CL2 with task inference")
 local eval_max = o.eval_max > 0 and o.eval_max or nil

@@ -1,7 +1,8 @@
 /* test_lua_cl.c — the continual-learning layer in Lua: the metrics on a
  * hand-made accuracy matrix, that earlier embeddings and regulariser targets
  * stay fixed while a new task is learned, and entropy task inference on a
- * constructed case where the right answer is known. */
+ * constructed case where the right answer is known, and that eval_max
+ * samples a test split sorted by class evenly. */
 #include "harness.h"
 #include "lua_harness.h"
 
@@ -169,12 +170,45 @@ static void test_compare_shares_training(void **state) {
       "end\n");
 }
 
+/* eval_max on a test split stored sorted by class: the first 50 samples are
+ * class 0, the last 50 class 1, and the network predicts class 0 for all of
+ * them, so the true accuracy is 50%. Ten evenly spaced samples give 50%; the
+ * first ten would give 100%. */
+static void test_eval_max_spread(void **state) {
+  (void)state;
+  run_ok(
+      "local n = 100\n"
+      "local x = hnet.tensor(n, 2)\n"
+      "for i = 1, n do x:set(i, 1, 1) end\n"
+      "local y = hnet.tensor(n)\n"
+      "for i = 51, n do y:set(i, 1) end\n"
+      "local task = hnet.tasks.from_tensors{ name = 'sorted', n_classes = 2,\n"
+      "  train = { x = x, y = y }, test = { x = x:clone(), y = y:clone() } }\n"
+      "local net = hnet.net{ input = {2}, max_batch = 64, layers = { {'linear', 2, bias = false} } }\n"
+      "local W = hnet.tensor_from({ 20, 0, -20, 0 }, {4})\n"
+      "local fake = { name = 'fake', per_task_nets = true, o = { eval_batch = 64, iterations = 0, batch = 1 } }\n"
+      "for _, m in ipairs{ 'setup', 'begin_task', 'train_task', 'end_task', 'begin_eval', 'load_state' } do\n"
+      "  fake[m] = function() end\n"
+      "end\n"
+      "function fake:n_trainable() return 0 end\n"
+      "function fake:state() return {} end\n"
+      "function fake:task_forward(x) return net:forward(W, x) end\n"
+      "for _, m in ipairs{ 0, 10, 7, 99 } do\n"
+      "  local run = hnet.run(fake, hnet.stream.from{ task }, { quiet = true, fwt = false,\n"
+      "    eval_max = m > 0 and m or nil })\n"
+      "  local want = ({ [0] = 50, [10] = 50, [7] = 400 / 7, [99] = 5000 / 99 })[m]\n"
+      "  assert(math.abs(run.R[1][1] - want) < 1e-9,\n"
+      "    ('eval_max %d: %.4f, expected %.4f'):format(m, run.R[1][1], want))\n"
+      "end\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics_hand_made),
       cmocka_unit_test(test_earlier_tasks_fixed),
       cmocka_unit_test(test_entropy_task_inference),
       cmocka_unit_test(test_compare_shares_training),
+      cmocka_unit_test(test_eval_max_spread),
   };
   return cmocka_run_group_tests_name("continual learning (Lua)", tests, NULL, NULL);
 }

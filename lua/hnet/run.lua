@@ -34,7 +34,8 @@
 --   progress_every    seconds between plain progress lines (10)
 --   fwt               evaluate forward transfer (default true; off for regression)
 --   inference         function(entropies_by_task, i) -> task (task inference)
---   eval_max          evaluate on at most this many test samples per task
+--   eval_max          evaluate on at most this many test samples per task,
+--                     evenly spaced over its test split
 --   plots             write PNG plots through gnuplot (default true)
 --   name, meta        a label and a table stored in options.json
 --   stop_after        TEST HOOK: { task = i, iteration = k } checkpoints after
@@ -130,10 +131,6 @@ local function slices(data, size, fn)
   end
 end
 
-local function limit(data, eval_max)
-  if not eval_max or data.x:size(1) <= eval_max then return data end
-  return { x = data.x:rows(1, eval_max), y = data.y:rows(1, eval_max) }
-end
 
 -- Mean entropy task inference: pick, per sample, the task with the lowest
 -- predictive entropy.
@@ -157,7 +154,7 @@ end
 function Run:evaluate(j, n_seen, as_task)
   local learner, task, sc = self.learner, self.stream:get(j), self.scenario
   local net_t = as_task or j
-  local data = limit(task.test, self.opts.eval_max)
+  local data = util.spread_rows(task.test, self.opts.eval_max)
   local n = data.x:size(1)
   local bs = learner.o.eval_batch
   if task.kind == "regression" then

@@ -635,10 +635,10 @@ end
 --- Accuracy (percent) on data {x, y} under embedding k, or with k = "infer":
 -- per sample, the embedding whose prediction has the lowest entropy. Also
 -- returns, for "infer", how often each embedding was chosen (a list).
--- `limit` evaluates only the first `limit` samples.
+-- `limit` evaluates at most `limit` samples, evenly spaced over the split.
 function Pool:evaluate(data, k, limit)
+  data = util.spread_rows(data, limit)
   local n = data.x:size(1)
-  if limit and limit < n then n = limit end
   local bs, correct = self.o.eval_batch, 0
   local chosen = {}
   for j = 1, self.n do chosen[j] = 0 end

@@ -136,4 +136,23 @@ function M.int_list(o, key, default, fname, argn)
   return out
 end
 
+--- At most n samples of a split {x, y}, evenly spaced over it (rows 1,
+-- 1 + N/n, 1 + 2N/n, ...): the first n would be no sample at all of data
+-- stored sorted by class, as the MNIST subset is. Returns the split itself
+-- when n is nil or not smaller. The copy is made once per split and n and
+-- kept while the split lives (weak keys): evaluation asks after every task.
+local spread = setmetatable({}, { __mode = "k" })
+function M.spread_rows(data, n)
+  local total = data.x:size(1)
+  if not n or total <= n then return data end
+  local per = spread[data]
+  if per and per[n] then return per[n] end
+  local rows = {}
+  for k = 1, n do rows[k] = (k - 1) * total // n + 1 end
+  per = per or {}
+  per[n] = { x = data.x:gather_rows(rows), y = data.y:gather_rows(rows) }
+  spread[data] = per
+  return per[n]
+end
+
 return M
