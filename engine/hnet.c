@@ -400,6 +400,27 @@ hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, floa
   return HN_OK;
 }
 
+/* ---- Xavier initialisation ------------------------------------------------------------- */
+
+hn_status hn_hnet_init_xavier(hn_hnet *h, float *theta, float emb_var, hn_rng *rng) {
+  static const char who[] = "hn_hnet_init_xavier";
+  if (!h || !theta || !rng)
+    return hn_fail(HN_ERR_ARG, "%s: hypernetwork, theta or rng is NULL", who);
+  if (!(emb_var > 0.0f) || !isfinite(emb_var))
+    return hn_fail(HN_ERR_ARG, "%s: emb_var = %g; use the finite variance > 0 the chunk "
+                               "embeddings are drawn with",
+                   who, (double)emb_var);
+  if (h->off_cemb >= 0)
+    hn_rng_fill_normal(rng, theta + h->off_cemb, h->n_chunks * h->cfg.n_chunk_emb, 0.0f,
+                       sqrtf(emb_var));
+  for (int l = 0; l < h->n_layers; l++) {
+    float a = (float)sqrt(6.0 / (double)(h->dim[l] + h->dim[l + 1]));
+    hn_rng_fill_uniform(rng, theta + h->off_w[l], h->dim[l + 1] * h->dim[l], -a, a);
+    memset(theta + h->off_b[l], 0, (size_t)h->dim[l + 1] * sizeof(float));
+  }
+  return HN_OK;
+}
+
 /* ---- hyperfan initialisation ------------------------------------------------------------ */
 
 /* Variance-preserving weight variance gain for a hidden activation: He (2)

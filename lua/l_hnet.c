@@ -5,8 +5,9 @@
  *     hidden = {25, 25}, act = "elu", alpha = 1, chunk = 4000 (0/nil = full),
  *     chunk_embedding = 8, max_tasks = 1 }
  *   h:n_params() h:n_out() h:n_emb() h:n_chunks() h:max_tasks() h:layout() h:config()
- *   h:init(theta, target_var, { emb_var = 1, rng = r })
- *       -- target_var may be nil when the hypernetwork was built with target = net
+ *   h:init(theta, target_var, { emb_var = 1, rng = r, scheme = "hyperfan" })
+ *       -- target_var may be nil when the hypernetwork was built with target = net;
+ *       -- scheme = "xavier" (hypercl's MNIST init) takes no target_var
  *   h:embeddings(n, { var = 1, rng = r }) -> a new tensor [n, n_emb] ~ N(0, var)
  *   local W = h:forward(theta, E, { out = W })  -- E [n_tasks, n_emb] -> W [n_tasks, n_out]
  *                                               -- (E [n_emb] -> W [n_out])
@@ -191,13 +192,18 @@ static int hypernet_config(lua_State *L) {
 
 /* ---- initialisation ---------------------------------------------------------------- */
 
-static const char *const init_keys[] = {"emb_var", "rng", NULL};
+static const char *const init_keys[] = {"emb_var", "rng", "scheme", NULL};
 
 static int hypernet_init(lua_State *L) {
   hnl_hnet *u = check_hnet(L, 1);
   hnl_tensor *theta = hnl_tensor_check_numel(L, 2, hn_hnet_n_params(u->h), "theta");
   hnl_check_options(L, 4, init_keys);
   double emb_var = hnl_opt_number(L, 4, "emb_var", 1.0, DBL_MIN, DBL_MAX);
+  const char *scheme = hnl_opt_string(L, 4, "scheme", "hyperfan");
+  bool xavier = strcmp(scheme, "xavier") == 0;
+  if (!xavier && strcmp(scheme, "hyperfan") != 0)
+    luaL_argerror(L, 4, lua_pushfstring(L, "field 'scheme': \"hyperfan\" or \"xavier\" expected, "
+                                           "got \"%s\"", scheme));
   hn_rng *r = NULL;
   if (lua_type(L, 4) == LUA_TTABLE && lua_getfield(L, 4, "rng") != LUA_TNIL) {
     if (!luaL_testudata(L, -1, HNL_RNG))
@@ -206,6 +212,14 @@ static int hypernet_init(lua_State *L) {
     r = hnl_rng_check(L, lua_gettop(L));
   }
   if (!r) r = hnl_default_rng(L);
+  if (xavier) {
+    if (!lua_isnoneornil(L, 3))
+      return luaL_argerror(L, 3, "target_var must be nil with scheme = \"xavier\" (it ignores "
+                                 "the target network)");
+    hnl_check(L, hn_hnet_init_xavier(u->h, theta->t.data, (float)emb_var, r));
+    lua_pushvalue(L, 2);
+    return 1;
+  }
   const float *var;
   if (lua_isnoneornil(L, 3)) {
     if (lua_getiuservalue(L, 1, UV_TARGET) != LUA_TUSERDATA)

@@ -103,6 +103,9 @@ static const misuse cases[] = {
     {"H:forward(THETA, hnet.tensor(1, 4)); H:backward(THETA, hnet.tensor(5))", "dW must have 10 elements"},
     {"H:init(THETA)", "target_var"},
     {"H:init(THETA, hnet.tensor(10), { emb_var = -1 })", "field 'emb_var'"},
+    {"H:init(THETA, nil, { scheme = 'kaiming' })", "field 'scheme': \"hyperfan\" or \"xavier\""},
+    {"H:init(THETA, hnet.tensor(10), { scheme = 'xavier' })", "target_var must be nil"},
+    {"hnet.learners.hypernet{ init = 'he' }", "field 'init': one of hyperfan, xavier"},
     /* ---- optimisers ---- */
     {"hnet.adam{ lr = 1e-3 }", "field 'n'"},
     {"hnet.adam{ n = 3, lr = -1 }", "field 'lr'"},

@@ -202,6 +202,38 @@ static void test_eval_max_spread(void **state) {
       "end\n");
 }
 
+/* The learner's `init` reaches θ: with "xavier" every weight of the
+ * hypernetwork lies within its Xavier bound and every bias is 0; hyperfan's
+ * first layer (normal, std sqrt(2/5) = 0.63 against a bound of 0.74 over 30
+ * weights) does not stay within it. */
+static void test_learner_init_scheme(void **state) {
+  (void)state;
+  run_ok(
+      "local function within(init)\n"
+      "  local l = hnet.learners.hypernet{ target = {'mlp', hidden = {8}}, seed = 3, init = init,\n"
+      "    hnet = { embedding = 3, hidden = {6}, chunk = 20, chunk_embedding = 2 } }\n"
+      "  l:setup{ n_tasks = 2, n_outputs = 2, input_shape = {4}, kind = 'classification' }\n"
+      "  local inside, biases_zero = true, true\n"
+      "  for _, e in ipairs(l.h:layout()) do\n"
+      "    if e.name:match('%.weight$') then\n"
+      "      local a = math.sqrt(6 / (e.shape[1] + e.shape[2]))\n"
+      "      for i = e.offset + 1, e.offset + e.numel do\n"
+      "        if math.abs(l.theta:get(i)) > a then inside = false end\n"
+      "      end\n"
+      "    elseif e.name:match('%.bias$') then\n"
+      "      for i = e.offset + 1, e.offset + e.numel do\n"
+      "        if l.theta:get(i) ~= 0 then biases_zero = false end\n"
+      "      end\n"
+      "    end\n"
+      "  end\n"
+      "  return inside, biases_zero\n"
+      "end\n"
+      "local xin, xb = within('xavier')\n"
+      "assert(xin and xb, 'xavier: weights outside the bound or nonzero biases')\n"
+      "assert(not within('hyperfan'), 'hyperfan must not look like xavier')\n"
+      "assert(not within(nil), 'the default is hyperfan')\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics_hand_made),
@@ -209,6 +241,7 @@ int main(void) {
       cmocka_unit_test(test_entropy_task_inference),
       cmocka_unit_test(test_compare_shares_training),
       cmocka_unit_test(test_eval_max_spread),
+      cmocka_unit_test(test_learner_init_scheme),
   };
   return cmocka_run_group_tests_name("continual learning (Lua)", tests, NULL, NULL);
 }

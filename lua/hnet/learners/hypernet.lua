@@ -12,6 +12,9 @@
 -- earlier tasks per step (the sum is then divided by that number). With
 -- `lookahead`, the regulariser is evaluated at θ + Δθ, Δθ being the Adam step
 -- the task loss alone would take (held constant), as in the paper's runs.
+-- θ is initialised by `init`: "hyperfan" (default: the generated weights get
+-- the target network's own init variance) or "xavier" (Xavier-uniform weights,
+-- zero biases: what hypercl's MNIST runs, the published numbers, use).
 --
 --   local learner = hnet.learners.hypernet {
 --     target = { "mlp", hidden = {100, 100} },
@@ -29,7 +32,7 @@ local DEFAULTS = {
   target = { "mlp", hidden = { 100, 100 } },
   hnet = {},
   beta = 0.01, lr = 1e-3, beta1 = 0.9, beta2 = 0.999, batch = 32, iterations = 1000,
-  lookahead = false, reg_tasks = 0, store_targets = true, emb_var = 1.0,
+  lookahead = false, reg_tasks = 0, store_targets = true, emb_var = 1.0, init = "hyperfan",
   eval_batch = 1000, seed = 1, train_theta = true,
 }
 local ALLOWED = {}
@@ -58,6 +61,7 @@ function M.new(opts)
   util.bool(o, "lookahead", nil, FNAME)
   util.bool(o, "store_targets", nil, FNAME)
   util.bool(o, "train_theta", nil, FNAME)
+  util.string(o, "init", nil, { "hyperfan", "xavier" }, FNAME)
   return setmetatable({ o = o, name = "hypernet", per_task_nets = true }, Learner)
 end
 
@@ -77,7 +81,7 @@ function Learner:setup(info)
   local n_w, n_theta, n_emb = self.net:n_params(), self.h:n_params(), o.hnet.embedding
   self.n_w, self.n_theta = n_w, n_theta
   self.theta = hnet.tensor(n_theta)
-  self.h:init(self.theta, nil, { emb_var = o.emb_var, rng = self.rng })
+  self.h:init(self.theta, nil, { emb_var = o.emb_var, rng = self.rng, scheme = o.init })
   self.dtheta = hnet.tensor(n_theta)
   self.E = hnet.tensor(n_tasks, n_emb)
   self.dE = hnet.tensor(1, n_emb)
