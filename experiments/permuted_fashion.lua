@@ -25,11 +25,15 @@ local o = E.options(arg, {
   config = { "auto", "hypernetwork configuration: pm10, pm100 or auto (pm100 when --tasks > 10)" },
   beta = { -1.0, "regularisation strength (default: 0.1 for pm10, 0.01 for pm100)" },
   lookahead = { true, "look-ahead regulariser (the paper's runs)" },
+  init = { "xavier", "hypernetwork init: xavier (hypercl's, the published runs) or hyperfan" },
   reg_tasks = { 0, "regularise a random subset of this many earlier tasks per step (0: all)" },
   store_targets = { true, "store W*_t (else recompute them from a snapshot of theta)" },
   ewc_lambda = { 5000.0, "EWC / online EWC strength" },
   si_c = { 0.1, "SI strength" },
 }, "permuted_fashion.lua: Permuted Fashion-MNIST, hypernetwork vs baselines")
+if o.init ~= "xavier" and o.init ~= "hyperfan" then
+  error(("--init: xavier or hyperfan expected, got '%s'"):format(o.init), 0)
+end
 local eval_max
 if o.quick then
   o.iterations, eval_max = math.min(o.iterations, 40), 300
@@ -54,6 +58,7 @@ local function learner_options(name)
   local c = { target = target, lr = 1e-4, batch = 128, iterations = o.iterations, seed = o.seed }
   if name == "hypernet" then
     c.hnet, c.beta, c.lookahead = HN[cfg].hnet, beta, o.lookahead
+    c.init = o.init
     c.reg_tasks, c.store_targets = o.reg_tasks, o.store_targets
   elseif name == "ewc" or name == "online_ewc" then
     c.lambda = o.ewc_lambda

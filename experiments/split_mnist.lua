@@ -21,9 +21,13 @@ local o = E.options(arg, {
   dataset = { "mnist", "dataset: mnist (the subset), mnist_full, fashion_mnist, ..." },
   beta = { 0.01, "hypernetwork regularisation strength" },
   lookahead = { true, "look-ahead regulariser (the paper's runs)" },
+  init = { "xavier", "hypernetwork init: xavier (hypercl's, the published runs) or hyperfan" },
   ewc_lambda = { 5000.0, "EWC / online EWC strength" },
   si_c = { 1.0, "SI strength" },
 }, "split_mnist.lua: Split MNIST, hypernetwork vs baselines, CL1/CL2/CL3")
+if o.init ~= "xavier" and o.init ~= "hyperfan" then
+  error(("--init: xavier or hyperfan expected, got '%s'"):format(o.init), 0)
+end
 local eval_max
 if o.quick then o.iterations, eval_max = math.min(o.iterations, 40), 300 end
 
@@ -37,6 +41,7 @@ local function learner_options(name)
     common.hnet = { embedding = 96, hidden = { 10, 10 }, act = "relu", chunk = 42000,
                     chunk_embedding = 96 }
     common.beta, common.lookahead = o.beta, o.lookahead
+    common.init = o.init
   elseif name == "ewc" or name == "online_ewc" then
     common.lambda = o.ewc_lambda
   elseif name == "si" then
