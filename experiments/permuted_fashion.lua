@@ -1,15 +1,17 @@
 -- permuted_fashion.lua — Permuted Fashion-MNIST: every task is Fashion-MNIST
 -- zero-padded to 32x32 and then permuted pixel-wise with its own fixed
--- permutation (the first task too, as in hypercl). CL1 and CL3, the
--- hypernetwork and every baseline.
+-- permutation (the first task too: hypercl leaves it unpermuted, which makes
+-- no difference to an MLP). CL1 and CL3, the hypernetwork and every baseline.
 --
 -- Defaults are the published PermutedMNIST-10 configuration (von Oswald et
 -- al. 2020 / hypercl): target MLP 1024-1000-1000-10 (ReLU); chunked
 -- hypernetwork 25-25 (ELU), task embedding 24, chunk embedding 8, chunk size
 -- 78,000; beta 0.1; Adam lr 0.0001; batch 128; 5000 iterations per task;
--- look-ahead on. With --tasks 100 (--config pm100), the PermutedMNIST-100
--- configuration: hypernetwork 200-250-350 (ReLU, as hypercl sets it for 100
--- tasks), task embedding 128, chunk embedding 12, chunk size 7,500, beta 0.01.
+-- look-ahead on; hypercl's Xavier init of the hypernetwork (--init xavier;
+-- --init hyperfan for the library's default). With --tasks 100 (--config
+-- pm100), the PermutedMNIST-100 configuration: hypernetwork 200-250-350
+-- (ReLU, as hypercl sets it for 100 tasks), task embedding 128, chunk
+-- embedding 12, chunk size 7,500, beta 0.01.
 --
 --   ./hnet experiments/permuted_fashion.lua [--quick] [--tasks N] [--learners a,b]
 local hnet = require "hnet"

@@ -5,7 +5,9 @@
 -- Defaults are the published configuration (hypercl, "reproduces the paper"):
 -- target MLP 784-400-400 with 2 outputs per task; chunked hypernetwork 10-10,
 -- task and chunk embeddings 96, chunk size 42,000; beta 0.01; Adam lr 0.001;
--- batch 128; 2000 iterations per task; look-ahead on.
+-- batch 128; 2000 iterations per task; look-ahead on; the hypernetwork
+-- initialised as hypercl does (Xavier-uniform weights, zero biases, N(0, 1)
+-- embeddings: --init xavier; --init hyperfan for the library's default).
 --
 --   ./hnet experiments/split_mnist.lua [--quick] [--learners a,b] [--scenarios cl1,cl3]
 --   ./hnet experiments/split_mnist.lua --dataset mnist_full    (full MNIST, if present)

@@ -7,8 +7,9 @@
 --
 -- Constructors:
 --   stream.permuted(ds, {tasks = 10, seed =, pad = 32})   every task permuted, the
---       first included (as in hypercl); task i draws its permutation from
---       hnet.rng(seed, i)
+--       first included (hypercl's MNIST code leaves the first one as it is;
+--       to a fully connected net a fixed input permutation is no change);
+--       task i draws its permutation from hnet.rng(seed, i)
 --   stream.split(ds, {classes_per_task = 2, classes = {...}, tasks =})
 --       task i holds classes classes[(i-1)*k+1 .. i*k] relabelled 0..k-1
 --       (SplitMNIST: 0/1, 2/3, ...); task.classes has the original labels
