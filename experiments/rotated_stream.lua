@@ -75,9 +75,12 @@ for _, dname in ipairs(hnet.cli.list(o.datasets)) do
   for _, r in ipairs(rows) do
     r.dataset = dname
     all_rows[#all_rows + 1] = r
-    if out and r.learner == "hypernet" then
-      local ok, msg = hnet.plot.heatmap { out = ("%s/%s-%s/accuracy.png"):format(out, r.learner, r.scenario),
-        matrix = r.run.R, title = ("%s, rotated %s, %s: test accuracy %%"):format(r.learner, dname, r.scenario) }
+    if r.dir and r.learner == "hypernet" then
+      -- A task-given row read off another scenario's run lives in that run's
+      -- directory, beside its own plot.
+      local file = r.shared_with and "accuracy_task_given.png" or "accuracy.png"
+      local ok, msg = hnet.plot.heatmap { out = r.dir .. "/" .. file,
+        matrix = r.R, title = ("%s, rotated %s, %s: test accuracy %%"):format(r.learner, dname, r.scenario) }
       if not ok and not o.quiet then print(msg) end
     end
   end

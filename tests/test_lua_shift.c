@@ -309,7 +309,22 @@ static void test_quick_rotated_stream(void **state) {
                  "  end\n"
                  "end\n"
                  "assert(io.open(arg[5] .. '/mnist/hypernet-domain/accuracy_matrix.csv')):close()\n"
-                 "assert(io.open(arg[5] .. '/results.md')):close()");
+                 "assert(io.open(arg[5] .. '/results.md')):close()\n"
+                 "-- The task-given row is read off the domain run: its plot goes there,\n"
+                 "-- from the task-given matrix, and no directory is made up for it.\n"
+                 "local tg\n"
+                 "for _, r in ipairs(result) do\n"
+                 "  if r.learner == 'hypernet' and r.scenario == 'task-given' then tg = r end\n"
+                 "end\n"
+                 "assert(tg.shared_with == 'domain' and tg.R == tg.run.Rg, 'shared row: its own matrix')\n"
+                 "assert(not io.open(arg[5] .. '/mnist/hypernet-task-given/accuracy.png'))\n"
+                 "if os.execute('command -v gnuplot >/dev/null 2>&1') then\n"
+                 "  local f = assert(io.open(arg[5] .. '/mnist/hypernet-domain/accuracy_task_given.png', 'rb'))\n"
+                 "  assert(f:read(4) == '\\x89PNG', 'not a PNG'); f:close()\n"
+                 "end\n"
+                 "-- A plot into a folder that does not exist: an error message, nothing on stdout.\n"
+                 "local ok, msg = hnet.plot.heatmap{ out = arg[5] .. '/no/such/dir/x.png', matrix = {{1}} }\n"
+                 "assert(not ok and msg:find('cannot write plot', 1, true), tostring(msg))");
 }
 
 static void test_quick_gradual_drift(void **state) {

@@ -107,11 +107,14 @@ local function uniform_heads(stream)
   return true
 end
 
-local function result_row(name, sc, s, run)
+-- A result row. `R` is the accuracy matrix its figures come from and `dir`
+-- the run directory holding its files (nil without spec.out); a row read
+-- off another scenario's run has that run's task-given matrix and directory.
+local function result_row(name, sc, s, run, R, dir)
   return { learner = name, scenario = sc, acc = s.acc, bwt = s.bwt, fwt = s.fwt,
            forgetting = s.forgetting, task_inference = s.task_inference, mse = s.mse,
            final = s.final or s.final_mse, seconds = s.seconds,
-           params = s.trainable_parameters, run = run }
+           params = s.trainable_parameters, run = run, R = R or run.R, dir = dir }
 end
 
 --- Run each learner (name -> options) under each scenario on `stream`.
@@ -131,9 +134,10 @@ function M.compare(spec)
   for _, sc in ipairs(spec.scenarios) do
     if sc == "class" or sc == "domain" then shared_sc = shared_sc or sc end
   end
+  local function dir_of(name, sc) return spec.out and (spec.out .. "/" .. name .. "-" .. sc) end
   local function train(name, sc, learner)
     local run = hnet.run(learner, spec.stream, {
-      scenario = sc, out = spec.out and (spec.out .. "/" .. name .. "-" .. sc),
+      scenario = sc, out = dir_of(name, sc),
       force = spec.force, quiet = spec.quiet, verbose = spec.verbose, eval_max = spec.eval_max,
       meta = spec.meta,
     })
@@ -152,10 +156,10 @@ function M.compare(spec)
         learner_rows[pending] = false -- filled in by the shared_sc run
       else
         local run = train(name, sc, learner)
-        learner_rows[#learner_rows + 1] = result_row(name, sc, run.summary, run)
+        learner_rows[#learner_rows + 1] = result_row(name, sc, run.summary, run, nil, dir_of(name, sc))
         local g = run.summary.task_given
         if pending and sc == shared_sc and g then
-          local r = result_row(name, "task-given", g, run)
+          local r = result_row(name, "task-given", g, run, run.Rg, dir_of(name, sc))
           r.seconds, r.params, r.shared_with = run.summary.seconds, run.summary.trainable_parameters, sc
           learner_rows[pending] = r
         end
@@ -163,7 +167,8 @@ function M.compare(spec)
     end
     if pending and not learner_rows[pending] then -- nothing to share after all: train it
       local run = train(name, "task-given", hnet.learners.new(name, spec.learner_options(name, "task-given")))
-      learner_rows[pending] = result_row(name, "task-given", run.summary, run)
+      learner_rows[pending] = result_row(name, "task-given", run.summary, run, nil,
+                                         dir_of(name, "task-given"))
     end
     for _, r in ipairs(learner_rows) do rows[#rows + 1] = r end
   end

@@ -24,7 +24,12 @@ local function run(script, out)
   if not have_gnuplot() then
     return nil, ("gnuplot not found: plot %s skipped (apt-get install gnuplot-nox)"):format(out)
   end
-  local p = io.popen("gnuplot 2>&1", "w")
+  -- gnuplot that cannot open its output writes the PNG to stdout instead:
+  -- make sure the file can be written first, and never let stdout through.
+  local f, err = io.open(out, "ab")
+  if not f then return nil, ("cannot write plot %s (%s): skipped"):format(out, err) end
+  f:close()
+  local p = io.popen("gnuplot 2>&1 >/dev/null", "w")
   if not p then return nil, "cannot start gnuplot: plot " .. out .. " skipped" end
   p:write(script)
   local ok = p:close()
