@@ -131,7 +131,6 @@ local function slices(data, size, fn)
   end
 end
 
-
 -- Mean entropy task inference: pick, per sample, the task with the lowest
 -- predictive entropy.
 local function entropy_inference(ents, i)
