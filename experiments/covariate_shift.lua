@@ -19,7 +19,8 @@ local E = hnet.experiment
 
 local o = E.options(arg, {
   out_default = "runs/covariate_shift",
-  stream = { "split", "split (5 tasks of 2 classes) or permuted (--tasks permutations)" },
+  stream = { "split", "split (5 tasks of 2 classes) or permuted (--tasks permutations)",
+             choices = { "split", "permuted" } },
   dataset = { "mnist", "dataset (mnist: the 10k subset; fashion_mnist; ...)" },
   tasks = { 5, "number of tasks for --stream permuted" },
   learners = { "hypernet,finetune,ewc,si,joint", "comma-separated learners" },
@@ -38,9 +39,6 @@ if o.quick then
   if o.subset == 0 then o.subset = 2000 end
   if o.stream == "permuted" and o.tasks == 5 then o.tasks = 2 end
   o.noise, o.contrast = "0,0.3,0.8", "1,0.4,0.1"
-end
-if o.stream ~= "split" and o.stream ~= "permuted" then
-  error(("--stream: split or permuted expected, got '%s'"):format(o.stream), 0)
 end
 local function numbers(text, what)
   local out = {}

@@ -38,15 +38,17 @@ local shift = hnet.shift
 local o = E.options(arg, {
   out_default = "runs/gradual_drift",
   dataset = { "mnist", "dataset (mnist: the 10k subset; fashion_mnist; ...)" },
-  drift = { "rotation", "what drifts: rotation (degrees), brightness (added), contrast (factor)" },
+  drift = { "rotation", "what drifts: rotation (degrees), brightness (added), contrast (factor)",
+            choices = { "rotation", "brightness", "contrast" } },
   values = { "default", "the stationary segments' values in order (default per drift kind)" },
   segment = { 300, "batches per stationary segment" },
   ramp = { 40, "batches of linear drift between segments (0: abrupt)" },
   batch = { 64, "samples per incoming batch" },
   steps = { 1, "training steps per incoming batch" },
-  learners = { "detect,oracle,single", "comma-separated: detect, oracle, single" },
-  detector = { "cusum", "change detector: cusum or ztest" },
-  statistic = { "loss", "per-batch statistic: loss or entropy" },
+  learners = { "detect,oracle,single", "comma-separated learners",
+               choices = { "detect", "oracle", "single" }, list = true },
+  detector = { "cusum", "change detector", choices = { "cusum", "ztest" } },
+  statistic = { "loss", "per-batch statistic", choices = { "loss", "entropy" } },
   h = { 6.0, "CUSUM threshold (in baseline standard deviations)" },
   k = { 0.5, "CUSUM allowance (in baseline standard deviations)" },
   warmup = { 30, "batches that set the detector's baseline after a switch" },
@@ -54,7 +56,8 @@ local o = E.options(arg, {
   window = { 8, "z-test window (batches)" },
   hold = { 0.2, "detect: no training while the detector's score is above this fraction of its threshold (0: off)" },
   reuse_z = { 3.0, "reuse an earlier embedding if the batch is within its level + reuse_z sigma" },
-  new_init = { "random", "a new embedding starts random, or as a copy of the best-scoring one (similar)" },
+  new_init = { "random", "a new embedding starts random, or as a copy of the best-scoring one (similar)",
+               choices = { "random", "similar" } },
   tolerance = { 60, "batches after a ramp's end within which an alarm still detects it" },
   beta = { 0.05, "hypernetwork regularisation strength" },
   lr = { 1e-3, "Adam learning rate" },
@@ -72,18 +75,6 @@ local DEFAULT_VALUES = {
   brightness = o.quick and "0,0.6,0" or "0,0.3,0.6,0,0.6,0.3",
   contrast = o.quick and "1,0.3,1" or "1,0.6,0.3,1,0.3,0.6",
 }
-if not DEFAULT_VALUES[o.drift] then
-  error(("--drift: rotation, brightness or contrast expected, got '%s'"):format(o.drift), 0)
-end
-if o.detector ~= "cusum" and o.detector ~= "ztest" then
-  error(("--detector: cusum or ztest expected, got '%s'"):format(o.detector), 0)
-end
-if o.statistic ~= "loss" and o.statistic ~= "entropy" then
-  error(("--statistic: loss or entropy expected, got '%s'"):format(o.statistic), 0)
-end
-if o.new_init ~= "similar" and o.new_init ~= "random" then
-  error(("--new_init: similar or random expected, got '%s'"):format(o.new_init), 0)
-end
 local values_text = o.values == "default" and DEFAULT_VALUES[o.drift] or o.values
 local segments = {}
 for _, v in ipairs(hnet.cli.list(values_text)) do
@@ -92,12 +83,6 @@ for _, v in ipairs(hnet.cli.list(values_text)) do
   segments[#segments + 1] = { value = x, batches = o.segment }
 end
 if #segments < 2 then error("--values: give at least two segments", 0) end
-if #hnet.cli.list(o.learners) == 0 then error("--learners: give at least one of detect, oracle, single", 0) end
-for _, name in ipairs(hnet.cli.list(o.learners)) do
-  if name ~= "detect" and name ~= "oracle" and name ~= "single" then
-    error(("--learners: detect, oracle or single expected, got '%s'"):format(name), 0)
-  end
-end
 
 local ds = hnet.datasets.load(o.dataset)
 if o.subset > 0 then ds = shift.subset(ds, o.subset, math.max(1, o.subset // 6), o.seed) end

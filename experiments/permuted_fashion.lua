@@ -24,18 +24,17 @@ local o = E.options(arg, {
   scenarios = { "task-given,class", "comma-separated scenarios" },
   tasks = { 10, "number of permuted tasks" },
   iterations = { 5000, "training iterations per task" },
-  config = { "auto", "hypernetwork configuration: pm10, pm100 or auto (pm100 when --tasks > 10)" },
+  config = { "auto", "hypernetwork configuration: pm10, pm100 or auto (pm100 when --tasks > 10)",
+             choices = { "auto", "pm10", "pm100" } },
   beta = { -1.0, "regularisation strength (default: 0.1 for pm10, 0.01 for pm100)" },
   lookahead = { true, "look-ahead regulariser (the paper's runs)" },
-  init = { "xavier", "hypernetwork init: xavier (hypercl's, the published runs) or hyperfan" },
+  init = { "xavier", "hypernetwork init: xavier (hypercl's, the published runs) or hyperfan",
+           choices = { "xavier", "hyperfan" } },
   reg_tasks = { 0, "regularise a random subset of this many earlier tasks per step (0: all)" },
   store_targets = { true, "store W*_t (else recompute them from a snapshot of theta)" },
   ewc_lambda = { 5000.0, "EWC / online EWC strength" },
   si_c = { 0.1, "SI strength" },
 }, "permuted_fashion.lua: Permuted Fashion-MNIST, hypernetwork vs baselines")
-if o.init ~= "xavier" and o.init ~= "hyperfan" then
-  error(("--init: xavier or hyperfan expected, got '%s'"):format(o.init), 0)
-end
 local eval_max
 if o.quick then
   o.iterations, eval_max = math.min(o.iterations, 40), 300
@@ -49,7 +48,6 @@ local HN = {
   pm100 = { hnet = { embedding = 128, hidden = { 200, 250, 350 }, act = "relu", chunk = 7500,
                      chunk_embedding = 12 }, beta = 0.01 },
 }
-if not HN[cfg] then error(("--config: pm10, pm100 or auto expected, got '%s'"):format(cfg), 0) end
 local beta = o.beta >= 0 and o.beta or HN[cfg].beta
 
 local fm = hnet.datasets.load "fashion_mnist"

@@ -560,6 +560,12 @@ function M.cli_cases()
       expect = { "already holds a finished run", "--force" } },
     { name = "report of a directory that is not a run", args = { "report", D .. "/bad" }, expect = { "not a run directory" } },
     { name = "report of an interrupted run", args = { "report", D .. "/cli_interrupted" }, expect = { "interrupted run", "--resume" } },
+    { name = "an option outside its choices", args = { "experiments/split_mnist.lua", "--init", "glorot" },
+      expect = { "option --init: xavier or hyperfan expected, got 'glorot'" } },
+    { name = "a list item outside its choices", args = { "experiments/gradual_drift.lua", "--learners", "detect,oracel" },
+      expect = { "option --learners: detect, oracle or single expected, got 'oracel'" } },
+    { name = "--train_fraction out of range", args = { "experiments/split_mnist.lua", "--train_fraction", "0" },
+      expect = { "--train_fraction: a number in (0, 1] expected" } },
     { name = "report of a file", args = { "report", D .. "/a_file" }, expect = { "is not a directory" } },
   }
 end

@@ -198,6 +198,37 @@ static void test_bad_options(void **state) {
   expect_in(r->err, "--seed needs an integer", "bad --seed");
 }
 
+/* hnet.cli.parse checks a string option against its `choices` (each item of
+ * a comma-separated one with list = true) and names them in --help. */
+static void test_option_choices(void **state) {
+  (void)state;
+  const char *p = write_script("choices.lua",
+                               "local o = require('hnet.cli').parse(arg, {\n"
+                               "  init = { 'xavier', 'the init', choices = { 'xavier', 'hyperfan' } },\n"
+                               "  use = { 'a,b', 'parts', choices = { 'a', 'b', 'c' }, list = true },\n"
+                               "}, 'choices.lua')\n"
+                               "print(o.init, o.use)\n");
+  result *r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "xavier\ta,b\n");
+  r = run((const char *[]){"./hnet", p, "--init", "hyperfan", "--use=c,a", NULL}, NULL, NULL);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "hyperfan\tc,a\n");
+  r = run((const char *[]){"./hnet", p, "--init", "Xavier", NULL}, NULL, NULL);
+  assert_true(r->status != 0);
+  expect_in(r->err, "option --init: xavier or hyperfan expected, got 'Xavier'", "bad choice");
+  r = run((const char *[]){"./hnet", p, "--use", "a,d,b", NULL}, NULL, NULL);
+  assert_true(r->status != 0);
+  expect_in(r->err, "option --use: a, b or c expected, got 'd'", "bad list item");
+  r = run((const char *[]){"./hnet", p, "--use", ",", NULL}, NULL, NULL);
+  assert_true(r->status != 0);
+  expect_in(r->err, "option --use: give at least one of a, b or c", "empty list");
+  r = run((const char *[]){"./hnet", p, "--help", NULL}, NULL, NULL);
+  assert_int_equal(r->status, 0);
+  expect_in(r->out, "the init (one of: xavier, hyperfan; default xavier)", "help of a choice");
+  expect_in(r->out, "parts (each one of: a, b, c; default a,b)", "help of a list");
+}
+
 static void test_threads_and_seed(void **state) {
   (void)state;
   const char *code = "local h = require 'hnet'; print(h.threads(), h.seed())";
@@ -283,7 +314,7 @@ int main(void) {
       cmocka_unit_test(test_script_errors),    cmocka_unit_test(test_arg_table),
       cmocka_unit_test(test_bad_options),      cmocka_unit_test(test_threads_and_seed),
       cmocka_unit_test(test_prompt_and_stdin), cmocka_unit_test(test_report_command),
-      cmocka_unit_test(test_stock_lua_require),
+      cmocka_unit_test(test_stock_lua_require), cmocka_unit_test(test_option_choices),
   };
   int rc = cmocka_run_group_tests_name("lua_cli", tests, NULL, NULL);
   if (hnt_remove_dir(tmpdir) != 0) fprintf(stderr, "test_lua_cli: could not remove %s\n", tmpdir);

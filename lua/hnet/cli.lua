@@ -12,7 +12,20 @@
 -- integer, a number or a string. Unknown options, missing values and values
 -- of the wrong type raise an error that says which and lists the options;
 -- --help prints the usage and exits 0.
+--
+-- A string option may name its allowed values, and is then checked here:
+--
+--     init = { "xavier", "hypernetwork init", choices = { "xavier", "hyperfan" } },
+--     learners = { "detect,single", "comma-separated learners",
+--                  choices = { "detect", "oracle", "single" }, list = true },
+--
+-- (list = true: the value is a comma-separated list, each item checked).
 local M = {}
+
+local function choices_text(c)
+  if #c == 1 then return c[1] end
+  return table.concat(c, ", ", 1, #c - 1) .. " or " .. c[#c]
+end
 
 local function usage(spec, title)
   local names = {}
@@ -22,7 +35,9 @@ local function usage(spec, title)
   for _, k in ipairs(names) do
     local def, help = spec[k][1], spec[k][2] or ""
     local flag = type(def) == "boolean" and ("--" .. k) or ("--%s %s"):format(k, math.type(def) or type(def))
-    lines[#lines + 1] = ("  %-28s %s (default %s)"):format(flag, help, tostring(def))
+    local allowed = spec[k].choices and ("%s: %s; "):format(spec[k].list and "each one of" or "one of",
+                                                              table.concat(spec[k].choices, ", ")) or ""
+    lines[#lines + 1] = ("  %-28s %s (%sdefault %s)"):format(flag, help, allowed, tostring(def))
   end
   return table.concat(lines, "\n")
 end
@@ -39,6 +54,21 @@ local function convert(name, def, v)
     return n
   end
   return v
+end
+
+-- The value of a `choices` option, or an error naming the allowed values.
+local function check_choices(name, s, v)
+  local allowed = {}
+  for _, c in ipairs(s.choices) do allowed[c] = true end
+  local items = s.list and M.list(v) or { v }
+  if s.list and #items == 0 then
+    error(("option --%s: give at least one of %s"):format(name, choices_text(s.choices)), 0)
+  end
+  for _, item in ipairs(items) do
+    if not allowed[item] then
+      error(("option --%s: %s expected, got '%s'"):format(name, choices_text(s.choices), item), 0)
+    end
+  end
 end
 
 --- Parse `args` (the script's arg table) against `spec`; returns a table of
@@ -73,6 +103,7 @@ function M.parse(args, spec, title)
           if value == nil then error(("option --%s needs a value"):format(name), 0) end
         end
         o[name] = convert(name, s[1], value)
+        if s.choices then check_choices(name, s, o[name]) end
       end
     else
       rest[#rest + 1] = a
