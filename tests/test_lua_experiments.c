@@ -94,6 +94,21 @@ static void test_toy_regression(void **state) {
 static void test_split_mnist(void **state) {
   (void)state;
   check_with("split_mnist", NULL, 2, 5, 90);
+  /* --train_fraction: every task trains on its subsample (named in the run
+   * directory), and separate networks still learn each pair of digits. */
+  char extra[512];
+  snprintf(extra, sizeof extra,
+           "'--train_fraction', '0.25', '--learners', 'separate', '--scenarios', 'task-given', "
+           "'--out', '%s/split_mnist_quarter'", outdir);
+  run_experiment("split_mnist", extra,
+                 "assert(#result == 1 and result[1].acc > 90, 'separate/task-given on a quarter of the data')\n"
+                 "local f = assert(io.open(arg[#arg] .. '/separate-task-given/options.json'))\n"
+                 "local o = require('cjson').decode(f:read('a')) f:close()\n"
+                 "assert(o.stream == 'split-mnist-train0.25', 'stream ' .. tostring(o.stream))\n"
+                 "assert(#o.task_names == 5, 'five tasks')\n"
+                 "for _, n in ipairs(o.task_names) do\n"
+                 "  assert(n:find('/sub%-0%.25$'), 'task ' .. n .. ' is not subsampled')\n"
+                 "end");
 }
 
 static void test_split_fashion(void **state) {
