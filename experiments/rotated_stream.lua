@@ -76,9 +76,9 @@ for _, dname in ipairs(hnet.cli.list(o.datasets)) do
     r.dataset = dname
     all_rows[#all_rows + 1] = r
     if r.dir and r.learner == "hypernet" then
-      -- A task-given row read off another scenario's run lives in that run's
+      -- A row read off another scenario's run lives in that run's
       -- directory, beside its own plot.
-      local file = r.shared_with and "accuracy_task_given.png" or "accuracy.png"
+      local file = r.shared_with and ("accuracy_%s.png"):format((r.scenario:gsub("-", "_"))) or "accuracy.png"
       local ok, msg = hnet.plot.heatmap { out = r.dir .. "/" .. file,
         matrix = r.R, title = ("%s, rotated %s, %s: test accuracy %%"):format(r.learner, dname, r.scenario) }
       if not ok and not o.quiet then print(msg) end

@@ -123,13 +123,22 @@ static void test_entropy_task_inference(void **state) {
       "assert(run1.R[2][2] == 0, 'task 2 with the wrong task inferred must be 0 in CL3')\n"
       "-- The same networks with the task given do not depend on the policy: 50%.\n"
       "assert(run1.Rg[2][2] == 50 and run1.summary.task_given.acc == 50,\n"
-      "  'task-given accuracy of the class run: ' .. tostring(run1.Rg[2][2]))\n");
+      "  'task-given accuracy of the class run: ' .. tostring(run1.Rg[2][2]))\n"
+      "-- CL2 read off the class run: the label within the inferred task's head.\n"
+      "-- Task 2 through network 1 gives logits (0, 0): class 0, right for half.\n"
+      "assert(run1.Rd[2][2] == 50 and run1.Rd[2][1] == 50, 'CL2 of the class run: ' .. tostring(run1.Rd[2][2]))\n"
+      "assert(run1.summary.domain.acc == 50 and run1.summary.domain.task_inference == 50)\n"
+      "local dom = hnet.run(fake, stream, { scenario = 'domain', quiet = true, fwt = false,\n"
+      "  inference = function() return 1 end })\n"
+      "assert(dom.R[2][2] == run1.Rd[2][2] and dom.R[2][1] == run1.Rd[2][1], 'a domain run agrees')\n"
+      "assert(dom.summary.domain == nil and next(dom.Rd) == nil, 'only class runs carry a CL2 matrix')\n");
 }
 
-/* hnet.experiment.compare reads the task-given row of a learner with one
- * network per task off its class run: the figures must equal those of a
- * task-given run trained on its own (same seed: bit for bit), and a stream
- * whose tasks differ in class count must not share (masks differ there). */
+/* hnet.experiment.compare reads the task-given and domain rows of a learner
+ * with one network per task off its class run: the figures must equal those
+ * of a task-given or domain run trained on its own (same seed: bit for bit),
+ * and a stream whose tasks differ in class count must not share (masks
+ * differ there). */
 static void test_compare_shares_training(void **state) {
   (void)state;
   run_ok(
@@ -164,6 +173,23 @@ static void test_compare_shares_training(void **state) {
       "      :format(name, j, shared[1].final[j], own[1].final[j]))\n"
       "  end\n"
       "  assert(shared[1].bwt == own[1].bwt and shared[1].acc == own[1].acc, name .. ': ACC/BWT differ')\n"
+      "  -- CL2 from the class run too: equal to a domain run trained alone.\n"
+      "  hnet.seed(7)\n"
+      "  local three = E.compare{ stream = stream(2), learners = {name},\n"
+      "    scenarios = {'task-given', 'domain', 'class'}, learner_options = opts, quiet = true }\n"
+      "  assert(#three == 3 and three[2].scenario == 'domain' and three[2].shared_with == 'class'\n"
+      "    and three[1].shared_with == 'class' and three[3].shared_with == nil, name .. ': rows of three')\n"
+      "  assert(three[2].R == three[3].run.Rd and three[1].R == three[3].run.Rg)\n"
+      "  hnet.seed(7)\n"
+      "  local dom = E.compare{ stream = stream(2), learners = {name}, scenarios = {'domain'},\n"
+      "    learner_options = opts, quiet = true, share_training = false }\n"
+      "  for j = 1, 3 do\n"
+      "    assert(three[2].final[j] == dom[1].final[j], ('%s task %d CL2: %.4f shared vs %.4f trained alone')\n"
+      "      :format(name, j, three[2].final[j], dom[1].final[j]))\n"
+      "  end\n"
+      "  assert(three[2].acc == dom[1].acc and three[2].bwt == dom[1].bwt and three[2].fwt == dom[1].fwt\n"
+      "    and three[2].task_inference == dom[1].task_inference, name .. ': CL2 metrics differ')\n"
+      "  assert(three[1].final[1] == shared[1].final[1], name .. ': task-given row as before')\n"
       "  local mixed = E.compare{ stream = stream(3), learners = {name},\n"
       "    scenarios = {'task-given', 'class'}, learner_options = opts, quiet = true }\n"
       "  assert(#mixed == 2 and mixed[1].shared_with == nil, name .. ': tasks of 2 and 3 classes must not share')\n"

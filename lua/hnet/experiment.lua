@@ -109,7 +109,8 @@ end
 
 -- A result row. `R` is the accuracy matrix its figures come from and `dir`
 -- the run directory holding its files (nil without spec.out); a row read
--- off another scenario's run has that run's task-given matrix and directory.
+-- off another scenario's run has that run's matrix for the row's scenario
+-- (task-given or domain) and that run's directory.
 local function result_row(name, sc, s, run, R, dir)
   return { learner = name, scenario = sc, acc = s.acc, bwt = s.bwt, fwt = s.fwt,
            forgetting = s.forgetting, task_inference = s.task_inference, mse = s.mse,
@@ -122,18 +123,29 @@ end
 -- list of result rows.
 --
 -- Learners with one network per task (hypernet, separate) train the same
--- way whatever the scenario when all tasks have the same number of classes;
--- when "task-given" and a scenario that infers the task are both asked for,
--- the task-given row is then read off the inference run (the same networks
--- evaluated with the task given; row.shared_with names that run) instead of
--- training an identical model twice. spec.share_training = false trains
--- every scenario separately.
+-- way whatever the scenario when all tasks have the same number of classes,
+-- and a run that infers the task also evaluates its networks with the task
+-- given and, a class run, on the label within the inferred task (CL2). So
+-- such a learner trains once, in its "carrier" scenario (class if asked
+-- for, else domain), and its task-given and domain rows are read off that
+-- run (row.shared_with names it) instead of training identical models two
+-- or three times. spec.share_training = false trains every scenario
+-- separately.
+local CARRIED = { ["task-given"] = { "task_given", "Rg" }, domain = { "domain", "Rd" } }
+
+local function carrier_of(scenarios)
+  local has = {}
+  for _, sc in ipairs(scenarios) do has[sc] = true end
+  return has.class and "class" or has.domain and "domain" or nil
+end
+
+local function carries(carrier, sc)
+  return sc == "task-given" and carrier ~= nil or sc == "domain" and carrier == "class"
+end
+
 function M.compare(spec)
   local rows, uniform = {}, nil
-  local shared_sc
-  for _, sc in ipairs(spec.scenarios) do
-    if sc == "class" or sc == "domain" then shared_sc = shared_sc or sc end
-  end
+  local carrier = carrier_of(spec.scenarios)
   local function dir_of(name, sc) return spec.out and (spec.out .. "/" .. name .. "-" .. sc) end
   local function train(name, sc, learner)
     local run = hnet.run(learner, spec.stream, {
@@ -145,30 +157,36 @@ function M.compare(spec)
     return run
   end
   for _, name in ipairs(spec.learners) do
-    local learner_rows, pending = {}, nil
+    local learner_rows, pending = {}, {} -- pending[scenario] = index of a row the carrier fills
     for _, sc in ipairs(spec.scenarios) do
       local learner = hnet.learners.new(name, spec.learner_options(name, sc))
-      local share = sc == "task-given" and shared_sc and learner.per_task_nets
-                    and spec.share_training ~= false and not pending
+      local share = carries(carrier, sc) and learner.per_task_nets and spec.share_training ~= false
+                    and not pending[sc]
       if share and uniform == nil then uniform = uniform_heads(spec.stream) end
       if share and uniform then
-        pending = #learner_rows + 1
-        learner_rows[pending] = false -- filled in by the shared_sc run
+        learner_rows[#learner_rows + 1] = false
+        pending[sc] = #learner_rows
       else
         local run = train(name, sc, learner)
         learner_rows[#learner_rows + 1] = result_row(name, sc, run.summary, run, nil, dir_of(name, sc))
-        local g = run.summary.task_given
-        if pending and sc == shared_sc and g then
-          local r = result_row(name, "task-given", g, run, run.Rg, dir_of(name, sc))
-          r.seconds, r.params, r.shared_with = run.summary.seconds, run.summary.trainable_parameters, sc
-          learner_rows[pending] = r
+        if sc == carrier then
+          for psc, k in pairs(pending) do
+            local g = run.summary[CARRIED[psc][1]]
+            if g then
+              local r = result_row(name, psc, g, run, run[CARRIED[psc][2]], dir_of(name, sc))
+              r.seconds, r.params, r.shared_with = run.summary.seconds, run.summary.trainable_parameters, sc
+              learner_rows[k] = r
+            end
+          end
         end
       end
     end
-    if pending and not learner_rows[pending] then -- nothing to share after all: train it
-      local run = train(name, "task-given", hnet.learners.new(name, spec.learner_options(name, "task-given")))
-      learner_rows[pending] = result_row(name, "task-given", run.summary, run, nil,
-                                         dir_of(name, "task-given"))
+    for _, sc in ipairs(spec.scenarios) do -- nothing to read off after all: train it
+      local k = pending[sc]
+      if k and not learner_rows[k] then
+        local run = train(name, sc, hnet.learners.new(name, spec.learner_options(name, sc)))
+        learner_rows[k] = result_row(name, sc, run.summary, run, nil, dir_of(name, sc))
+      end
     end
     for _, r in ipairs(learner_rows) do rows[#rows + 1] = r end
   end

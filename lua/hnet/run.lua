@@ -48,6 +48,8 @@
 -- script.lua (a copy of the script), metrics.csv, accuracy_matrix.csv,
 -- summary.json (finished runs only), accuracy_matrix_task_given.csv (runs that
 -- infer the task with one network per task: the same networks, task given),
+-- accuracy_matrix_domain.csv (class runs of such learners: the same
+-- predictions judged on the label within the inferred task, i.e. their CL2),
 -- checkpoint.hnck (the last checkpoint: at
 -- the end of each task, every `checkpoint_every` minutes, on an interrupt,
 -- and the final state), accuracy_matrix.png and accuracy_over_stream.png
@@ -147,7 +149,9 @@ end
 -- task-inference accuracy and the accuracy the same networks reach when the
 -- task is given (percent): for learners with one network per task the
 -- training does not depend on the scenario, so this is the CL1 figure of the
--- very model whose CL2/CL3 figure is the first value.
+-- very model whose CL2/CL3 figure is the first value. A class run of such a
+-- learner returns, fourth, its CL2 figure: the label within the inferred
+-- task's head, whichever task that is.
 -- `as_task` (optional) evaluates task j's data with task as_task's network
 -- (used for b_j, where only the first task's network exists).
 function Run:evaluate(j, n_seen, as_task)
@@ -164,7 +168,7 @@ function Run:evaluate(j, n_seen, as_task)
     end)
     return se / n
   end
-  local correct, inferred_ok, given_ok = 0, 0, 0
+  local correct, inferred_ok, given_ok, domain_ok = 0, 0, 0, 0
   if learner.per_task_nets then
     if sc == "task-given" then
       slices(data, bs, function(x, y)
@@ -188,12 +192,14 @@ function Run:evaluate(j, n_seen, as_task)
         if t == j then inferred_ok = inferred_ok + 1 end
         if own[i] == labels[i] then given_ok = given_ok + 1 end
         -- CL2: the label within the inferred task's head; CL3: the task too.
-        if preds[t][i] == labels[i] and (sc == "domain" or t == j) then
-          correct = correct + 1
+        if preds[t][i] == labels[i] then
+          domain_ok = domain_ok + 1
+          if sc == "domain" or t == j then correct = correct + 1 end
         end
       end
     end)
-    return 100 * correct / n, 100 * inferred_ok / n, 100 * given_ok / n
+    return 100 * correct / n, 100 * inferred_ok / n, 100 * given_ok / n,
+           sc == "class" and 100 * domain_ok / n or nil
   end
   -- One shared network: masks and label offsets choose the head.
   local mask = make_mask(sc, self.heads, self.n_outputs, j, n_seen)
@@ -356,11 +362,12 @@ function Run:write_outputs(final)
   if not self.out then return end
   self:write("accuracy_matrix.csv", matrix_csv(self.R, self.T))
   if next(self.Rg) then self:write("accuracy_matrix_task_given.csv", matrix_csv(self.Rg, self.T)) end
-  local m = { "after_task,task,metric,task_inference,seconds,task_given" }
+  if next(self.Rd) then self:write("accuracy_matrix_domain.csv", matrix_csv(self.Rd, self.T)) end
+  local m = { "after_task,task,metric,task_inference,seconds,task_given,domain" }
   local function f4(v) return v and ("%.4f"):format(v) or "" end
   for _, e in ipairs(self.evals) do
     m[#m + 1] = csv_row { e.after, e.task, f4(e.value), f4(e.inferred), ("%.2f"):format(e.time),
-                          f4(e.given) }
+                          f4(e.given), f4(e.domain) }
   end
   self:write("metrics.csv", table.concat(m, "\n") .. "\n")
   self:write_log()
@@ -436,6 +443,7 @@ function Run:checkpoint(phase, task, it)
   for k, v in pairs(self.learner:state()) do state["learner/" .. k] = v end
   state["run/R"], state["run/b"], state["run/evals"] = self.R, self.b, self.evals
   state["run/Rg"], state["run/bg"] = self.Rg, self.bg
+  state["run/Rd"], state["run/bd"] = self.Rd, self.bd
   state["run/log"], state["run/elapsed"], state["run/summary"] = self.log_lines, self:elapsed(), self.summary
   local ok, err = pcall(checkpoint.save, self.ckpt_path, header, state)
   if not ok then
@@ -654,6 +662,7 @@ function Run:restore(path)
   if not lok then refuse(tostring(lerr)) end
   self.R, self.b, self.evals, self.log_lines = R, b, evals, log
   self.Rg, self.bg = state["run/Rg"] or {}, state["run/bg"] or {}
+  self.Rd, self.bd = state["run/Rd"] or {}, state["run/bd"] or {}
   self.elapsed0, self.summary = state["run/elapsed"], state["run/summary"]
   if header.threads ~= hnet.threads() then
     self:log("note: the checkpoint was written with %s threads, this run uses %d: results may differ from an uninterrupted run in the last bits",
@@ -767,7 +776,7 @@ function M.run(learner, stream, opts)
   local heads, n_outputs = plan_heads(stream, sc, learner.per_task_nets, kind == "regression")
   local self = setmetatable({ learner = learner, stream = stream, opts = opts, scenario = sc,
                               heads = heads, n_outputs = n_outputs, T = T, R = {}, b = {},
-                              Rg = {}, bg = {},
+                              Rg = {}, bg = {}, Rd = {}, bd = {},
                               evals = {}, log_lines = {}, kind = kind, context = ctx,
                               elapsed0 = 0 }, Run)
   self.progress = progress.new { quiet = opts.quiet, verbose = opts.verbose,
@@ -823,14 +832,15 @@ function M.run(learner, stream, opts)
         if i == 1 then -- b_j: the untrained learner on every task
           local seen = (sc == "class" and not learner.per_task_nets) and T or 1
           for j = 1, T do
-            local v, _, given = self:evaluate(j, seen, 1)
-            self.b[j], self.bg[j] = v, given
+            local v, _, given, domain = self:evaluate(j, seen, 1)
+            self.b[j], self.bg[j], self.bd[j] = v, given, domain
           end
         end
         if i > 1 then
-          local v, _, given = self:evaluate(i, i)
+          local v, _, given, domain = self:evaluate(i, i)
           self.R[i - 1][i] = v
           if given and self.Rg[i - 1] then self.Rg[i - 1][i] = given end
+          if domain and self.Rd[i - 1] then self.Rd[i - 1][i] = domain end
         end
       end
     end
@@ -851,14 +861,18 @@ function M.run(learner, stream, opts)
     self.R[i] = self.R[i] or {}
     local cells = {}
     for j = 1, i do
-      local v, inferred, given = self:evaluate(j, i)
+      local v, inferred, given, domain = self:evaluate(j, i)
       self.R[i][j] = v
       if given then
         self.Rg[i] = self.Rg[i] or {}
         self.Rg[i][j] = given
       end
+      if domain then
+        self.Rd[i] = self.Rd[i] or {}
+        self.Rd[i][j] = domain
+      end
       self.evals[#self.evals + 1] = { after = i, task = j, value = v, inferred = inferred,
-                                      given = given, time = self:elapsed() }
+                                      given = given, domain = domain, time = self:elapsed() }
       cells[#cells + 1] = inferred and ("%.2f (ti %.1f, given %.2f)"):format(v, inferred, given)
                           or ("%.2f"):format(v)
     end
@@ -878,14 +892,18 @@ function M.run(learner, stream, opts)
     local ti = {}
     for _, e in ipairs(self.evals) do if e.after == T and e.inferred then ti[#ti + 1] = e.inferred end end
     if #ti > 0 then self.summary.task_inference = metrics.mean_se(ti) end
-    local complete = true -- a run resumed from an older checkpoint may lack early rows
-    for i = 1, T do complete = complete and self.Rg[i] ~= nil end
-    if complete then
-      -- The same networks with the task given (CL1 of this very model).
-      local g = metrics.summary(self.Rg, self.want_fwt and self.bg or nil)
-      g.final = self.Rg[T]
-      self.summary.task_given = g
+    -- The same networks with the task given (CL1 of this very model) and,
+    -- after a class run, judged on the label within the inferred task (its
+    -- CL2). A run resumed from an older checkpoint may lack early rows.
+    local function alongside(M, b)
+      for i = 1, T do if M[i] == nil then return nil end end
+      local g = metrics.summary(M, self.want_fwt and b or nil)
+      g.final = M[T]
+      return g
     end
+    self.summary.task_given = alongside(self.Rg, self.bg)
+    self.summary.domain = alongside(self.Rd, self.bd)
+    if self.summary.domain then self.summary.domain.task_inference = self.summary.task_inference end
   end
   self.summary.learner, self.summary.scenario, self.summary.tasks = learner.name, sc, T
   self.summary.stream = stream.name
@@ -925,10 +943,13 @@ function Run:report()
     else
       lines[#lines + 1] = ("ACC %s  BWT %s  FWT %s  forgetting %s%s"):format(f(s.acc), f(s.bwt),
         f(s.fwt), f(s.forgetting), s.task_inference and ("  task inference %.2f"):format(s.task_inference) or "")
-      local g = s.task_given
-      if g then
-        lines[#lines + 1] = ("the same networks with the task given: ACC %s  BWT %s  FWT %s  forgetting %s")
-          :format(f(g.acc), f(g.bwt), f(g.fwt), f(g.forgetting))
+      for _, alt in ipairs { { s.task_given, "with the task given" },
+                             { s.domain, "judged on the label within the inferred task (CL2)" } } do
+        local g = alt[1]
+        if g then
+          lines[#lines + 1] = ("the same networks %s: ACC %s  BWT %s  FWT %s  forgetting %s")
+            :format(alt[2], f(g.acc), f(g.bwt), f(g.fwt), f(g.forgetting))
+        end
       end
     end
     lines[#lines + 1] = ("%.1f s, %d trainable parameters, peak memory %.0f MiB"):format(
