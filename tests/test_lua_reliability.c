@@ -320,6 +320,30 @@ static void test_resume_finished(void **s) {
   run_ok(LS, chunk);
 }
 
+/* A hypernetwork checkpoint written before the learner had its `init`
+ * option (every run then used hyperfan) resumes under init = "hyperfan" and
+ * is refused under "xavier", naming the option. */
+static void test_resume_from_before_init(void **s) {
+  (void)s;
+  char chunk[4096];
+  snprintf(chunk, sizeof chunk,
+           "local ck = require 'hnet.checkpoint'\n"
+           "local dir = '%s/before_init'\n"
+           "local r = BI.run('hypernet', { out = dir, stop_after = { task = 2, iteration = 5 } })\n"
+           "assert(r.stopped, 'not stopped')\n"
+           "local header, state = ck.load(dir .. '/checkpoint.hnck')\n"
+           "assert(header.fingerprint.options.init == '\"hyperfan\"', 'the default init')\n"
+           "header.fingerprint.options.init = nil\n"
+           "ck.save(dir .. '/checkpoint.hnck', header, state)\n"
+           "local ok, err = pcall(BI.run, 'hypernet', { resume = dir }, { init = 'xavier' })\n"
+           "assert(not ok and tostring(err):find('learner option \\'init\\' is \"hyperfan\" there, \"xavier\" here', 1, true),\n"
+           "  tostring(err))\n"
+           "local r2 = BI.run('hypernet', { resume = dir })\n"
+           "assert(r2.summary and r2.summary.acc > 50, 'the resumed run did not finish')\n",
+           tmpdir);
+  run_ok(LS, chunk);
+}
+
 /* hnet.checkpoint keeps every value exactly (lua-cjson alone keeps 14 digits). */
 static void test_checkpoint_roundtrip(void **s) {
   (void)s;
@@ -711,6 +735,7 @@ int main(void) {
       cmocka_unit_test(test_sigterm),
       cmocka_unit_test(test_sigkill_resumes),
       cmocka_unit_test(test_second_signal),
+      cmocka_unit_test(test_resume_from_before_init),
       cmocka_unit_test(test_bad_inputs_lua),
       cmocka_unit_test(test_bad_inputs_cli),
       cmocka_unit_test(test_run_directory),

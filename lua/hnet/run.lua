@@ -589,7 +589,11 @@ local function fingerprint(self)
            eval_max = self.opts.eval_max or 0, fwt = self.want_fwt }
 end
 
-local function compare_fp(old, new)
+-- `implied`: the learner's options that came after its runs were first
+-- checkpointed, with the value every run had before (learner.implied_options):
+-- a checkpoint that lacks one was written with that value.
+local function compare_fp(old, new, implied)
+  implied = implied or {}
   local diffs = {}
   local function d(fmt, ...) diffs[#diffs + 1] = fmt:format(...) end
   if type(old) ~= "table" then return { "it holds no run description" } end
@@ -614,6 +618,7 @@ local function compare_fp(old, new)
     table.sort(keys)
     for _, k in ipairs(keys) do
       local a, b = (old.options or {})[k], new.options[k]
+      if a == nil and implied[k] ~= nil then a = flatten(implied[k], k)[k] end
       if a ~= b then d("learner option '%s' is %s there, %s here", k, a or "unset", b or "unset") end
     end
   end
@@ -632,7 +637,7 @@ function Run:restore(path)
   if type(header) ~= "table" or header.format ~= RUN_FORMAT then
     refuse("it is a checkpoint, but not of an hnet.run run")
   end
-  local diffs = compare_fp(header.fingerprint, self.fp)
+  local diffs = compare_fp(header.fingerprint, self.fp, self.learner.implied_options)
   if #diffs > 0 then
     refuse(("it was written by a different run: %s. Resume with the same script, options and seed, or start a new run (another --out, or --force)")
       :format(table.concat(diffs, "; ")))

@@ -65,6 +65,10 @@ function M.new(opts)
   return setmetatable({ o = o, name = "hypernet", per_task_nets = true }, Learner)
 end
 
+-- Options that came after hypernetwork runs were first checkpointed, with
+-- the value those runs used: a checkpoint without one resumes under it.
+Learner.implied_options = { init = "hyperfan" }
+
 --- info: { n_tasks, n_outputs, input_shape, kind = "classification"|"regression" }
 function Learner:setup(info)
   local o = self.o
