@@ -56,7 +56,7 @@ local function convert(name, def, v)
   return v
 end
 
--- The value of a `choices` option, or an error naming the allowed values.
+-- Check the value of a `choices` option: an error names the allowed values.
 local function check_choices(name, s, v)
   local allowed = {}
   for _, c in ipairs(s.choices) do allowed[c] = true end
