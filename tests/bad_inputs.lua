@@ -564,6 +564,8 @@ function M.cli_cases()
       expect = { "option --init: xavier or hyperfan expected, got 'glorot'" } },
     { name = "a list item outside its choices", args = { "experiments/gradual_drift.lua", "--learners", "detect,oracel" },
       expect = { "option --learners: detect, oracle or single expected, got 'oracel'" } },
+    { name = "paper_tables.lua with an unknown MNIST", args = { "experiments/paper_tables.lua", "--mnist", "mnist_ful" },
+      expect = { "option --mnist: mnist or mnist_full expected, got 'mnist_ful'" } },
     { name = "--train_fraction out of range", args = { "experiments/split_mnist.lua", "--train_fraction", "0" },
       expect = { "--train_fraction: a number in (0, 1] expected" } },
     { name = "report of a file", args = { "report", D .. "/a_file" }, expect = { "is not a directory" } },
