@@ -128,11 +128,30 @@ static int parse_args(options *o) {
 
 /* ---- running chunks --------------------------------------------------------- */
 
+/* Does msg start with a "chunk:line:" position? */
+static bool has_position(const char *msg) {
+  const char *c = strchr(msg, ':');
+  if (!c || c == msg || memchr(msg, '\n', (size_t)(c - msg))) return false;
+  const char *d = c + 1;
+  while (*d >= '0' && *d <= '9') d++;
+  return d > c + 1 && *d == ':';
+}
+
+/* A message without a position was raised with error(msg, 0): a complete
+ * message for the person at the command line (a bad option, a missing
+ * dataset), shown alone. Anything else (a runtime error, error(msg) in a
+ * script, a bad argument to a C function) gets a traceback; HNET_TRACEBACK=1
+ * gives every error one. */
 static int msghandler(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (msg == NULL) { /* an error object that is not a string */
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
     msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  const char *force = getenv("HNET_TRACEBACK");
+  if (!has_position(msg) && !(force && strcmp(force, "1") == 0)) {
+    lua_pushstring(L, msg);
+    return 1;
   }
   luaL_traceback(L, L, msg, 1);
   return 1;

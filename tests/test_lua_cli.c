@@ -133,6 +133,20 @@ static void test_script_errors(void **state) {
   assert_int_equal(r->status, 1);
   expect_in(r->err, "bad.lua:2: bad argument #2 to 'tensor'", "C argument error");
   expect_in(r->err, "negative", "C argument error");
+  /* error(msg, 0) is a complete message for the command line: shown alone,
+   * with a traceback only under HNET_TRACEBACK=1. */
+  p = write_script("plain.lua", "local x = 1\nerror('option --n: a number expected', 0)\n");
+  r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
+  assert_int_equal(r->status, 1);
+  assert_string_equal(r->err, "hnet: option --n: a number expected\n");
+  r = run((const char *[]){"./hnet", p, NULL}, (const char *[]){"HNET_TRACEBACK=1", NULL}, NULL);
+  assert_int_equal(r->status, 1);
+  expect_in(r->err, "hnet: option --n: a number expected\nstack traceback:", "HNET_TRACEBACK=1");
+  expect_in(r->err, "plain.lua:2: in main chunk", "HNET_TRACEBACK=1");
+  /* A message that merely contains a colon and digits later is not a position. */
+  p = write_script("colon.lua", "error('bad value: 3: see --help', 0)\n");
+  r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
+  assert_string_equal(r->err, "hnet: bad value: 3: see --help\n");
   /* A syntax error. */
   p = write_script("syn.lua", "print('a'\n");
   r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
