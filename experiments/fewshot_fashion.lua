@@ -31,7 +31,7 @@ local cli = hnet.cli
 local o = E.options(arg, {
   out_default = "runs/fewshot_fashion",
   methods = { "hnet,finetune,scratch", "comma-separated methods" },
-  ways = { 2, "classes per task (2..4)" },
+  ways = { 2, "classes per task (the held-out classes 6-9 are four)", min = 2, max = 4 },
   shots = { "1,5,10,20", "comma-separated k (examples per class of a new task)" },
   pretrain = { "2,5,10,20,30", "comma-separated numbers of pre-training tasks" },
   tasks = { 100, "new (test) tasks per k" },
@@ -61,7 +61,6 @@ if o.quick then
   if o.pretrain == "2,5,10,20,30" then o.pretrain = "2,10" end
   if o.shots == "1,5,10,20" then o.shots = "1,5" end
 end
-if o.ways < 2 or o.ways > 4 then error("option --ways: 2..4 expected (the held-out classes 6-9 are four)", 0) end
 
 local function int_list(s, what, lo, hi)
   local out = {}

@@ -50,12 +50,12 @@ local o = E.options(arg, {
   hnet_act = { "elu", "hypernetwork activation" },
   lr = { 1e-3, "Adam learning rate of (meta-)training" },
   lr_emb = { 1e-2, "Adam learning rate of the training embeddings (hnet-mt)" },
-  adapt = { "adam", "hnet-mt adaptation optimiser: adam or sgd" },
+  adapt = { "adam", "hnet-mt adaptation optimiser", choices = { "adam", "sgd" } },
   meta_batch = { 25, "tasks per (meta-)iteration" },
   maml_iterations = { 70000, "MAML meta-iterations per K" },
-  maml_order = { 2, "MAML order: 2 (finite-difference Hessian-vector products) or 1 (FOMAML)" },
+  maml_order = { 2, "MAML order: 2 (finite-difference Hessian-vector products) or 1 (FOMAML)", min = 1, max = 2 },
   cavia_iterations = { 20000, "hnet-cavia meta-iterations per K" },
-  cavia_order = { 2, "hnet-cavia order (2 or 1)" },
+  cavia_order = { 2, "hnet-cavia order (2 or 1)", min = 1, max = 2 },
   cavia_lr = { 0.1, "hnet-cavia inner learning rate (training and test)" },
   steps = { 1000, "adaptation steps counted as converged" },
   plot_tasks = { 3, "example tasks in fits.png" },
@@ -70,9 +70,6 @@ if o.quick then
   o.cavia_iterations = math.min(o.cavia_iterations, 300)
   o.steps = math.min(o.steps, 100)
 end
-if o.adapt ~= "adam" and o.adapt ~= "sgd" then error("option --adapt: adam or sgd expected", 0) end
-if o.maml_order ~= 1 and o.maml_order ~= 2 then error("option --maml_order: 1 or 2 expected", 0) end
-if o.cavia_order ~= 1 and o.cavia_order ~= 2 then error("option --cavia_order: 1 or 2 expected", 0) end
 
 local methods, shots = cli.list(o.methods), {}
 for _, s in ipairs(cli.list(o.shots)) do

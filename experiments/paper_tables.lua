@@ -12,12 +12,11 @@ local E = hnet.experiment
 
 local o = E.options(arg, {
   out_default = "runs/paper_tables",
-  seeds = { 1, "number of seeds (1..N)" },
+  seeds = { 1, "number of seeds (1..N)", min = 1 },
   only = { "toy,split,permuted", "which experiments to run" },
   mnist = { "mnist", "Split MNIST data: mnist (the 10k subset) or mnist_full (60k/10k, as published)",
             choices = { "mnist", "mnist_full" } },
 }, "paper_tables.lua: the paper's comparison, as Markdown tables")
-if o.seeds < 1 then error("--seeds: a positive integer expected", 0) end
 
 local dir = arg[0]:match("^(.*)/[^/]*$") or "."
 local function run_experiment(file, seed, extra)

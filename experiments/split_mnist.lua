@@ -27,13 +27,11 @@ local o = E.options(arg, {
   lookahead = { true, "look-ahead regulariser (the paper's runs)" },
   init = { "xavier", "hypernetwork init: xavier (hypercl's, the published runs) or hyperfan",
            choices = { "xavier", "hyperfan" } },
-  train_fraction = { 1.0, "fraction of each task's training images used (1: all); test splits stay whole" },
+  train_fraction = { 1.0, "fraction of each task's training images used (1: all); test splits stay whole",
+                     above = 0, max = 1 },
   ewc_lambda = { 5000.0, "EWC / online EWC strength" },
   si_c = { 1.0, "SI strength" },
 }, "split_mnist.lua: Split MNIST, hypernetwork vs baselines, CL1/CL2/CL3")
-if not (o.train_fraction > 0 and o.train_fraction <= 1) then
-  error(("option --train_fraction: a number in (0, 1] expected, got %s"):format(o.train_fraction), 0)
-end
 local eval_max
 if o.quick then o.iterations, eval_max = math.min(o.iterations, 40), 300 end
 

@@ -13,8 +13,8 @@ local E = hnet.experiment
 
 local o = E.options(arg, {
   out_default = "runs/step_timing",
-  task = { 10, "the task whose step is timed (task-1 earlier tasks are regularised)" },
-  config = { "pm10", "hypernetwork configuration: pm10 or pm100" },
+  task = { 10, "the task whose step is timed (task-1 earlier tasks are regularised)", min = 1 },
+  config = { "pm10", "hypernetwork configuration", choices = { "pm10", "pm100" } },
   steps = { 10, "timed steps (after 2 warm-up steps)" },
   lookahead = { true, "look-ahead regulariser (evaluated at theta + the Adam step the task loss would take)" },
   reg_tasks = { 0, "regularise a random subset of this many earlier tasks (0: all)" },
@@ -25,9 +25,7 @@ local HN = {
   pm10 = { embedding = 24, hidden = { 25, 25 }, act = "elu", chunk = 78000, chunk_embedding = 8 },
   pm100 = { embedding = 128, hidden = { 200, 250, 350 }, act = "relu", chunk = 7500, chunk_embedding = 12 },
 }
-if not HN[o.config] then error("--config: pm10 or pm100 expected", 0) end
 local k = o.task
-if k < 1 then error("--task: a positive integer expected", 0) end
 
 local learner = hnet.learners.hypernet {
   target = { "mlp", hidden = { 1000, 1000 } }, hnet = HN[o.config], beta = 0.01, lr = 1e-4,

@@ -243,6 +243,41 @@ static void test_option_choices(void **state) {
   expect_in(r->out, "parts (each one of: a, b, c; default a,b)", "help of a list");
 }
 
+/* Bounded number options: min/max inclusive, above exclusive, finite. */
+static void test_option_ranges(void **state) {
+  (void)state;
+  const char *p = write_script("ranges.lua",
+                               "local o = require('hnet.cli').parse(arg, {\n"
+                               "  frac = { 1.0, 'a fraction', above = 0, max = 1 },\n"
+                               "  n = { 3, 'a count', min = 1, max = 5 },\n"
+                               "  t = { 0.5, 'minutes', min = 0 },\n"
+                               "}, 'ranges.lua')\n"
+                               "print(o.frac, o.n, o.t)\n");
+  result *r = run((const char *[]){"./hnet", p, "--frac", "1", "--n", "5", "--t", "0", NULL}, NULL, NULL);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "1\t5\t0\n");
+  r = run((const char *[]){"./hnet", p, "--frac", "1e-9", "--n=1", NULL}, NULL, NULL);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "1e-09\t1\t0.5\n");
+  r = run((const char *[]){"./hnet", p, "--frac", "0", NULL}, NULL, NULL);
+  assert_int_equal(r->status, 1);
+  assert_string_equal(r->err, "hnet: option --frac: a number in (0, 1] expected, got 0\n");
+  r = run((const char *[]){"./hnet", p, "--frac", "1.5", NULL}, NULL, NULL);
+  expect_in(r->err, "option --frac: a number in (0, 1] expected, got 1.5", "above max");
+  r = run((const char *[]){"./hnet", p, "--n", "0", NULL}, NULL, NULL);
+  expect_in(r->err, "option --n: an integer in 1..5 expected, got 0", "below min");
+  r = run((const char *[]){"./hnet", p, "--n", "6", NULL}, NULL, NULL);
+  expect_in(r->err, "option --n: an integer in 1..5 expected, got 6", "above max");
+  r = run((const char *[]){"./hnet", p, "--t", "-0.1", NULL}, NULL, NULL);
+  expect_in(r->err, "option --t: a number >= 0 expected, got -0.1", "below min");
+  r = run((const char *[]){"./hnet", p, "--t", "1e999", NULL}, NULL, NULL);
+  assert_int_equal(r->status, 1);
+  expect_in(r->err, "option --t: a number >= 0 expected, got inf", "not finite");
+  r = run((const char *[]){"./hnet", p, "--help", NULL}, NULL, NULL);
+  expect_in(r->out, "a fraction (a number in (0, 1]; default 1.0)", "help of a range");
+  expect_in(r->out, "a count (an integer in 1..5; default 3)", "help of an integer range");
+}
+
 static void test_threads_and_seed(void **state) {
   (void)state;
   const char *code = "local h = require 'hnet'; print(h.threads(), h.seed())";
@@ -328,7 +363,7 @@ int main(void) {
       cmocka_unit_test(test_script_errors),    cmocka_unit_test(test_arg_table),
       cmocka_unit_test(test_bad_options),      cmocka_unit_test(test_threads_and_seed),
       cmocka_unit_test(test_prompt_and_stdin), cmocka_unit_test(test_report_command),
-      cmocka_unit_test(test_stock_lua_require), cmocka_unit_test(test_option_choices),
+      cmocka_unit_test(test_stock_lua_require), cmocka_unit_test(test_option_choices), cmocka_unit_test(test_option_ranges),
   };
   int rc = cmocka_run_group_tests_name("lua_cli", tests, NULL, NULL);
   if (hnt_remove_dir(tmpdir) != 0) fprintf(stderr, "test_lua_cli: could not remove %s\n", tmpdir);

@@ -20,7 +20,29 @@
 --                  choices = { "detect", "oracle", "single" }, list = true },
 --
 -- (list = true: the value is a comma-separated list, each item checked).
+-- A number option may bound its value: `min` and `max` (inclusive), `above`
+-- (exclusive lower bound); the value must then also be finite:
+--
+--     train_fraction = { 1.0, "fraction of the training images", above = 0, max = 1 },
+--     threads = { 0, "thread budget", min = 0, max = 1024 },
 local M = {}
+
+-- "an integer in 0..1024", "a number in (0, 1]", "a number >= 0", ...
+local function range_text(def, s)
+  local int = math.type(def) == "integer"
+  local what = int and "an integer" or "a number"
+  local lo = s.above or s.min
+  if lo and s.max then
+    if int and not s.above then return ("%s in %d..%d"):format(what, lo, s.max) end
+    return ("%s in %s%g, %g]"):format(what, s.above and "(" or "[", lo, s.max)
+  elseif lo then
+    return ("%s %s %g"):format(what, s.above and ">" or ">=", lo)
+  elseif s.max then
+    return ("%s <= %g"):format(what, s.max)
+  end
+end
+
+local function has_range(s) return s.min ~= nil or s.max ~= nil or s.above ~= nil end
 
 local function choices_text(c)
   if #c == 1 then return c[1] end
@@ -36,7 +58,8 @@ local function usage(spec, title)
     local def, help = spec[k][1], spec[k][2] or ""
     local flag = type(def) == "boolean" and ("--" .. k) or ("--%s %s"):format(k, math.type(def) or type(def))
     local allowed = spec[k].choices and ("%s: %s; "):format(spec[k].list and "each one of" or "one of",
-                                                              table.concat(spec[k].choices, ", ")) or ""
+                                                              table.concat(spec[k].choices, ", "))
+      or has_range(spec[k]) and range_text(def, spec[k]) .. "; " or ""
     lines[#lines + 1] = ("  %-28s %s (%sdefault %s)"):format(flag, help, allowed, tostring(def))
   end
   return table.concat(lines, "\n")
@@ -68,6 +91,16 @@ local function check_choices(name, s, v)
     if not allowed[item] then
       error(("option --%s: %s expected, got '%s'"):format(name, choices_text(s.choices), item), 0)
     end
+  end
+end
+
+-- Check the value of a bounded number option.
+local function check_range(name, s, v)
+  local ok = v == v and v ~= math.huge and v ~= -math.huge
+    and (s.min == nil or v >= s.min) and (s.above == nil or v > s.above)
+    and (s.max == nil or v <= s.max)
+  if not ok then
+    error(("option --%s: %s expected, got %s"):format(name, range_text(s[1], s), tostring(v)), 0)
   end
 end
 
@@ -104,6 +137,7 @@ function M.parse(args, spec, title)
         end
         o[name] = convert(name, s[1], value)
         if s.choices then check_choices(name, s, o[name]) end
+        if has_range(s) then check_range(name, s, o[name]) end
       end
     else
       rest[#rest + 1] = a

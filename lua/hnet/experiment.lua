@@ -22,20 +22,13 @@ function M.options(args, own, title)
     force = { false, "overwrite a finished or interrupted run in --out" },
     quiet = { false, "print only results" },
     verbose = { false, "print progress as plain lines even on a terminal" },
-    threads = { 0, "thread budget (0: all cores or HNET_THREADS)" },
+    threads = { 0, "thread budget (0: all cores or HNET_THREADS)", min = 0, max = 1024 },
     resume = { "", "continue the interrupted run in this directory (its --out)" },
-    checkpoint_every = { 10.0, "minutes between checkpoints within a task (0: only at task ends)" },
+    checkpoint_every = { 10.0, "minutes between checkpoints within a task (0: only at task ends)", min = 0 },
   }
   for k, v in pairs(own) do if k ~= "out_default" then spec[k] = v end end
   local o, rest = cli.parse(args, spec, title)
   if #rest > 0 then error(("unexpected argument '%s' (see --help)"):format(rest[1]), 0) end
-  if o.threads < 0 or o.threads > 1024 then
-    error(("option --threads: an integer in 0..1024 expected (0: all cores), got %d"):format(o.threads), 0)
-  end
-  if not (o.checkpoint_every >= 0) or o.checkpoint_every == math.huge then
-    error(("option --checkpoint_every: a number of minutes >= 0 expected (0: only at the end of each task), got %s")
-      :format(tostring(o.checkpoint_every)), 0)
-  end
   local explicit_out = false
   for i = 1, #args do
     local a = args[i]
