@@ -10,7 +10,8 @@
 -- embeddings: --init xavier; --init hyperfan for the library's default).
 --
 --   ./hnet experiments/split_mnist.lua [--quick] [--learners a,b] [--scenarios cl1,cl3]
---   ./hnet experiments/split_mnist.lua --dataset mnist_full    (full MNIST, if present)
+--   ./hnet experiments/split_mnist.lua --dataset mnist_full    (full MNIST, as published;
+--                                                               `make data` fetches it)
 --   ./hnet experiments/split_mnist.lua --train_fraction 0.25   (a quarter of each task's
 --                                                               training images; tests whole)
 local hnet = require "hnet"
