@@ -109,6 +109,8 @@ def main():
     ap.add_argument("--data", default="data/mnist_full", help="folder with the four MNIST .gz files")
     ap.add_argument("--iterations", type=int, default=2000)
     ap.add_argument("--beta", type=float, default=0.01)
+    ap.add_argument("--hypercl_entropy", action="store_true",
+                    help="also compute the entropy as hypercl's test does and count disagreements")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
@@ -157,6 +159,17 @@ def main():
                 ents.append(-(logp.exp() * logp).sum(1))
                 preds.append(logp.argmax(1))
             inferred = torch.stack(ents, 1).argmin(1)
+            if args.hypercl_entropy:
+                # hypercl's test: softmax, -sum p log p in float32 (NaN where a
+                # probability underflows to 0), torch.argmin (a NaN wins)
+                naive = []
+                for i in range(n_tasks):
+                    p = F.softmax(target_net(x, W[i]), 1)
+                    naive.append(-(p * torch.log(p)).sum(1))
+                naive = torch.stack(naive, 1)
+                print(f"task {j + 1}: {int(torch.isnan(naive).any(1).sum())} of {len(y)} images with a NaN "
+                      f"entropy; hypercl's entropy picks another task than ours for "
+                      f"{int((naive.argmin(1) != inferred).sum())}", flush=True)
             preds = torch.stack(preds, 1)
             right_task = inferred == j
             right = right_task & (preds[torch.arange(len(y)), inferred] == y)
