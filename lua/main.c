@@ -128,13 +128,19 @@ static int parse_args(options *o) {
 
 /* ---- running chunks --------------------------------------------------------- */
 
-/* Does msg start with a "chunk:line:" position? */
+/* Does msg start with a "chunk:line:" position? The chunk name may hold
+ * colons itself ([string "a:b"], "=odd:name"), so the first ":digits:" of
+ * the first line counts, unless a ": " before it shows that it sits inside
+ * the text of a message without a position. */
 static bool has_position(const char *msg) {
-  const char *c = strchr(msg, ':');
-  if (!c || c == msg || memchr(msg, '\n', (size_t)(c - msg))) return false;
-  const char *d = c + 1;
-  while (*d >= '0' && *d <= '9') d++;
-  return d > c + 1 && *d == ':';
+  for (const char *c = msg; *c && *c != '\n'; c++) {
+    if (*c != ':') continue;
+    if (c[1] == ' ') return false;
+    const char *d = c + 1;
+    while (*d >= '0' && *d <= '9') d++;
+    if (d > c + 1 && *d == ':') return c > msg;
+  }
+  return false;
 }
 
 /* A message without a position was raised with error(msg, 0): a complete

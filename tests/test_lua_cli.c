@@ -143,6 +143,11 @@ static void test_script_errors(void **state) {
   assert_int_equal(r->status, 1);
   expect_in(r->err, "hnet: option --n: a number expected\nstack traceback:", "HNET_TRACEBACK=1");
   expect_in(r->err, "plain.lua:2: in main chunk", "HNET_TRACEBACK=1");
+  /* A chunk name with a colon in it still makes a position. */
+  p = write_script("odd.lua", "load(\"local x = 1\\nerror('boom')\", '=odd:name')()\n");
+  r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
+  assert_int_equal(r->status, 1);
+  expect_in(r->err, "hnet: odd:name:2: boom\nstack traceback:", "chunk name with a colon");
   /* A message that merely contains a colon and digits later is not a position. */
   p = write_script("colon.lua", "error('bad value: 3: see --help', 0)\n");
   r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
