@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +282,16 @@ static bool read_line(char *buf, size_t n, bool first, bool tty) {
   return fgets(buf, (int)n, stdin) != NULL;
 }
 
+/* require "hnet" into the global `hnet`; false (error on the stack) if the
+ * library cannot be loaded. */
+static bool set_hnet_global(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "hnet");
+  if (docall(L, 1, 1) != LUA_OK) return false;
+  lua_setglobal(L, "hnet");
+  return true;
+}
+
 static void repl(lua_State *L) {
   bool tty = isatty(0);
   if (tty) printf("%s %s (%s); `hnet` is loaded. Ctrl-D exits.\n", PROGNAME, hn_version(), LUA_RELEASE);
@@ -344,6 +355,12 @@ static int pmain(lua_State *L) {
   lua_gc(L, LUA_GCINC, 0, 0, 0);
 
   *status = 1;
+  /* -e chunks and the prompt see the module as the global `hnet`, so a
+   * one-liner reads the same in both; scripts require it like any module. */
+  if ((o->n_exec > 0 || o->interactive) && !set_hnet_global(L)) {
+    report_error(L);
+    return 0;
+  }
   for (int i = 0; i < o->n_exec; i++) {
     if (luaL_loadbuffer(L, o->exec[i], strlen(o->exec[i]), "=(command line)") != LUA_OK ||
         docall(L, 0, 0) != LUA_OK) {
@@ -371,15 +388,7 @@ static int pmain(lua_State *L) {
       return 0;
     }
   }
-  if (o->interactive) {
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "hnet");
-    if (docall(L, 1, 1) == LUA_OK)
-      lua_setglobal(L, "hnet"); /* a convenience of the prompt only */
-    else
-      report_error(L);
-    repl(L);
-  }
+  if (o->interactive) repl(L);
   *status = 0;
   return 0;
 }

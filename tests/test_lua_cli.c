@@ -109,8 +109,14 @@ static void test_exec_option(void **state) {
   r = run((const char *[]){"./hnet", "-e", "x = 1", "-e", "print(x + 1)", NULL}, NULL, NULL);
   assert_int_equal(r->status, 0);
   assert_string_equal(r->out, "2\n");
-  /* hnet is not a global outside the prompt; require works. */
-  r = run((const char *[]){"./hnet", "-e", "print(hnet, require('hnet').version)", NULL}, NULL, NULL);
+  /* -e chunks see the global hnet, as the prompt does: the same module as
+   * require returns; a script run alone does not (it requires it). */
+  r = run((const char *[]){"./hnet", "-e", "print(hnet == require('hnet'), hnet.version)", NULL},
+          NULL, NULL);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "true\t" HN_VERSION "\n");
+  const char *p = write_script("noglobal.lua", "print(hnet, require('hnet').version)\n");
+  r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
   assert_int_equal(r->status, 0);
   assert_string_equal(r->out, "nil\t" HN_VERSION "\n");
   r = run((const char *[]){"./hnet", "-e", "error('bad')", NULL}, NULL, NULL);
@@ -368,7 +374,8 @@ int main(void) {
       cmocka_unit_test(test_script_errors),    cmocka_unit_test(test_arg_table),
       cmocka_unit_test(test_bad_options),      cmocka_unit_test(test_threads_and_seed),
       cmocka_unit_test(test_prompt_and_stdin), cmocka_unit_test(test_report_command),
-      cmocka_unit_test(test_stock_lua_require), cmocka_unit_test(test_option_choices), cmocka_unit_test(test_option_ranges),
+      cmocka_unit_test(test_stock_lua_require), cmocka_unit_test(test_option_choices),
+      cmocka_unit_test(test_option_ranges),
   };
   int rc = cmocka_run_group_tests_name("lua_cli", tests, NULL, NULL);
   if (hnt_remove_dir(tmpdir) != 0) fprintf(stderr, "test_lua_cli: could not remove %s\n", tmpdir);
