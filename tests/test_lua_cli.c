@@ -289,6 +289,44 @@ static void test_option_ranges(void **state) {
   expect_in(r->out, "a count (an integer in 1..5; default 3)", "help of an integer range");
 }
 
+/* An option without a default names its type and is nil unless given: an
+ * empty-string default would be true in Lua (`if o.resume then` misfired).
+ * Every experiment's --resume is such an option. */
+static void test_option_without_default(void **state) {
+  (void)state;
+  const char *p = write_script("nodefault.lua",
+                               "local o = require('hnet.cli').parse(arg, {\n"
+                               "  resume = { nil, 'a directory', type = 'string' },\n"
+                               "  n = { nil, 'a count', type = 'integer', min = 1 },\n"
+                               "}, 'nodefault.lua')\n"
+                               "print(o.resume, o.n, math.type(o.n))\n");
+  result *r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "nil\tnil\tnil\n");
+  r = run((const char *[]){"./hnet", p, "--resume", "runs/x", "--n=4", NULL}, NULL, NULL);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "runs/x\t4\tinteger\n");
+  r = run((const char *[]){"./hnet", p, "--n", "0", NULL}, NULL, NULL);
+  expect_in(r->err, "option --n: an integer >= 1 expected, got 0", "range without a default");
+  r = run((const char *[]){"./hnet", p, "--n", "x", NULL}, NULL, NULL);
+  expect_in(r->err, "option --n: integer expected, got 'x'", "type without a default");
+  r = run((const char *[]){"./hnet", p, "--help", NULL}, NULL, NULL);
+  expect_in(r->out, "--resume string", "help names the type");
+  expect_in(r->out, "a directory (default none)", "help of an option without a default");
+  p = write_script("badspec.lua", "require('hnet.cli').parse(arg, { x = { nil, 'no type' } })\n");
+  r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
+  assert_int_equal(r->status, 1);
+  expect_in(r->err, "option 'x' has no default: give type = ", "a spec without default or type");
+  /* An experiment run without --resume starts fresh, with it resumes. */
+  r = run((const char *[]){"./hnet", "-e",
+                           "arg = { [0] = 'x.lua', '--quiet' }\n"
+                           "local o = hnet.experiment.options(arg, {})\n"
+                           "print(o.resume, hnet.experiment.context().resume)",
+                           NULL}, NULL, NULL);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "nil\tnil\n");
+}
+
 static void test_threads_and_seed(void **state) {
   (void)state;
   const char *code = "local h = require 'hnet'; print(h.threads(), h.seed())";
@@ -376,6 +414,7 @@ int main(void) {
       cmocka_unit_test(test_prompt_and_stdin), cmocka_unit_test(test_report_command),
       cmocka_unit_test(test_stock_lua_require), cmocka_unit_test(test_option_choices),
       cmocka_unit_test(test_option_ranges),
+      cmocka_unit_test(test_option_without_default),
   };
   int rc = cmocka_run_group_tests_name("lua_cli", tests, NULL, NULL);
   if (hnt_remove_dir(tmpdir) != 0) fprintf(stderr, "test_lua_cli: could not remove %s\n", tmpdir);

@@ -20,6 +20,12 @@
 --                  choices = { "detect", "oracle", "single" }, list = true },
 --
 -- (list = true: the value is a comma-separated list, each item checked).
+-- An option with no default names its type instead and is nil unless given
+-- (so `if o.resume then` means "given"; an empty-string default would be
+-- true in Lua):
+--
+--     resume = { nil, "continue the run in this directory", type = "string" },
+--
 -- A number option may bound its value: `min` and `max` (inclusive), `above`
 -- (exclusive lower bound); the value must then also be finite:
 --
@@ -27,9 +33,18 @@
 --     threads = { 0, "thread budget", min = 0, max = 1024 },
 local M = {}
 
+-- The type of an option's value: "boolean" (a flag), "integer", "number"
+-- or "string", from its default or, without one, its `type` field.
+local function value_type(s)
+  local def = s[1]
+  if def == nil then return s.type end
+  if math.type(def) == "integer" then return "integer" end
+  return type(def)
+end
+
 -- "an integer in 0..1024", "a number in (0, 1]", "a number >= 0", ...
-local function range_text(def, s)
-  local int = math.type(def) == "integer"
+local function range_text(s)
+  local int = value_type(s) == "integer"
   local what = int and "an integer" or "a number"
   local lo = s.above or s.min
   if lo and s.max then
@@ -49,6 +64,20 @@ local function choices_text(c)
   return table.concat(c, ", ", 1, #c - 1) .. " or " .. c[#c]
 end
 
+local TYPES = { integer = true, number = true, string = true }
+
+-- A malformed spec is the script's bug: say which option and why.
+local function check_spec(spec)
+  for k, s in pairs(spec) do
+    if type(s) ~= "table" then
+      error(("hnet.cli.parse: option '%s': a spec table { default, help, ... } expected"):format(k), 3)
+    end
+    if s[1] == nil and not TYPES[s.type] then
+      error(("hnet.cli.parse: option '%s' has no default: give type = \"string\", \"integer\" or \"number\""):format(k), 3)
+    end
+  end
+end
+
 local function usage(spec, title)
   local names = {}
   for k in pairs(spec) do names[#names + 1] = k end
@@ -56,22 +85,24 @@ local function usage(spec, title)
   local lines = { title or "options:", "" }
   for _, k in ipairs(names) do
     local def, help = spec[k][1], spec[k][2] or ""
-    local flag = type(def) == "boolean" and ("--" .. k) or ("--%s %s"):format(k, math.type(def) or type(def))
+    local vt = value_type(spec[k])
+    local flag = vt == "boolean" and ("--" .. k) or ("--%s %s"):format(k, vt)
     local allowed = spec[k].choices and ("%s: %s; "):format(spec[k].list and "each one of" or "one of",
                                                               table.concat(spec[k].choices, ", "))
-      or has_range(spec[k]) and range_text(def, spec[k]) .. "; " or ""
-    lines[#lines + 1] = ("  %-28s %s (%sdefault %s)"):format(flag, help, allowed, tostring(def))
+      or has_range(spec[k]) and range_text(spec[k]) .. "; " or ""
+    local default = def == nil and "none" or tostring(def)
+    lines[#lines + 1] = ("  %-28s %s (%sdefault %s)"):format(flag, help, allowed, default)
   end
   return table.concat(lines, "\n")
 end
 M.usage = usage
 
-local function convert(name, def, v)
-  if math.type(def) == "integer" then
+local function convert(name, vt, v)
+  if vt == "integer" then
     local n = math.tointeger(tonumber(v))
     if not n then error(("option --%s: integer expected, got '%s'"):format(name, v), 0) end
     return n
-  elseif type(def) == "number" then
+  elseif vt == "number" then
     local n = tonumber(v)
     if not n then error(("option --%s: number expected, got '%s'"):format(name, v), 0) end
     return n
@@ -100,13 +131,14 @@ local function check_range(name, s, v)
     and (s.min == nil or v >= s.min) and (s.above == nil or v > s.above)
     and (s.max == nil or v <= s.max)
   if not ok then
-    error(("option --%s: %s expected, got %s"):format(name, range_text(s[1], s), tostring(v)), 0)
+    error(("option --%s: %s expected, got %s"):format(name, range_text(s), tostring(v)), 0)
   end
 end
 
 --- Parse `args` (the script's arg table) against `spec`; returns a table of
 -- option values (defaults filled in) and the list of positional arguments.
 function M.parse(args, spec, title)
+  check_spec(spec)
   local o, rest = {}, {}
   for k, v in pairs(spec) do o[k] = v[1] end
   local i = 1
@@ -126,7 +158,7 @@ function M.parse(args, spec, title)
       if not s then
         error(("unknown option --%s\n%s"):format(name, usage(spec, title)), 0)
       end
-      if type(s[1]) == "boolean" then
+      if value_type(s) == "boolean" then
         if value then error(("option --%s is a flag and takes no value"):format(name), 0) end
         if spec[name] then o[name] = true else o[neg] = false end
       else
@@ -135,7 +167,7 @@ function M.parse(args, spec, title)
           value = args[i]
           if value == nil then error(("option --%s needs a value"):format(name), 0) end
         end
-        o[name] = convert(name, s[1], value)
+        o[name] = convert(name, value_type(s), value)
         if s.choices then check_choices(name, s, o[name]) end
         if has_range(s) then check_range(name, s, o[name]) end
       end

@@ -23,7 +23,7 @@ function M.options(args, own, title)
     quiet = { false, "print only results" },
     verbose = { false, "print progress as plain lines even on a terminal" },
     threads = { 0, "thread budget (0: all cores or HNET_THREADS)", min = 0, max = 1024 },
-    resume = { "", "continue the interrupted run in this directory (its --out)" },
+    resume = { nil, "continue the interrupted run in this directory (its --out)", type = "string" },
     checkpoint_every = { 10.0, "minutes between checkpoints within a task (0: only at task ends)", min = 0 },
   }
   for k, v in pairs(own) do if k ~= "out_default" then spec[k] = v end end
@@ -34,7 +34,7 @@ function M.options(args, own, title)
     local a = args[i]
     if a == "--out" or tostring(a):match("^%-%-out=") then explicit_out = true end
   end
-  if o.resume ~= "" then
+  if o.resume then
     local dir = o.resume:gsub("/+$", "")
     if dir == "" then dir = "/" end
     if explicit_out and o.out:gsub("/+$", "") ~= dir then
@@ -70,7 +70,7 @@ function M.options(args, own, title)
   local ctx = {
     script = args[0] and tostring(args[0]), args = a, command = cmd,
     program = lo < 0 and tostring(args[lo]) or "./hnet",
-    resume = o.resume ~= "" and o.out or nil, resume_strict = o.resume ~= "",
+    resume = o.resume and o.out or nil, resume_strict = o.resume ~= nil,
     checkpoint_every = o.checkpoint_every, out = o.out, seed = o.seed,
   }
   if nested then
