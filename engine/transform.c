@@ -168,7 +168,7 @@ hn_status hn_transform_rotate(const hn_tensor *x, float degrees, hn_tensor *y) {
   return HN_OK;
 }
 
-/* ---- noise and shift ------------------------------------------------------ */
+/* ---- noise, brightness and contrast ------------------------------------------------------ */
 
 static float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
@@ -206,9 +206,9 @@ hn_status hn_transform_noise(const hn_tensor *x, float std, float lo, float hi, 
   return HN_OK;
 }
 
-hn_status hn_transform_shift(const hn_tensor *x, float brightness, float contrast, float lo,
-                             float hi, hn_tensor *y) {
-  static const char fn[] = "hn_transform_shift";
+hn_status hn_transform_brightness_contrast(const hn_tensor *x, float brightness, float contrast,
+                                           float lo, float hi, hn_tensor *y) {
+  static const char fn[] = "hn_transform_brightness_contrast";
   HN_TRY(check_tensor(fn, "x", x));
   HN_TRY(check_tensor(fn, "y", y));
   if (!hn_tensor_same_shape(x, y))

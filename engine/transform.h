@@ -32,8 +32,8 @@ hn_status hn_transform_noise(const hn_tensor *x, float std, float lo, float hi, 
                              hn_tensor *y);
 /* y = contrast * (x - mean_of_sample) + mean_of_sample + brightness, clamped
  * to [lo, hi] if lo < hi. */
-hn_status hn_transform_shift(const hn_tensor *x, float brightness, float contrast, float lo,
-                             float hi, hn_tensor *y);
+hn_status hn_transform_brightness_contrast(const hn_tensor *x, float brightness, float contrast,
+                                           float lo, float hi, hn_tensor *y);
 /* Zero-pad images [n, c, h, w] to [n, c, h2, w2] (centred: (h2-h)/2 rows on
  * top, the rest below; the same for columns; h2 >= h, w2 >= w). */
 hn_status hn_transform_pad(const hn_tensor *x, int64_t h2, int64_t w2, hn_tensor *y);

@@ -3,7 +3,7 @@
 -- shift, on test sets corrupted at increasing severities:
 --   noise      additive Gaussian pixel noise, std 0 .. 0.8 (clamped to 0..1)
 --   contrast   contrast reduced about each image's mean, factor 1 .. 0.1
--- (hnet.tasks.noisy / hnet.tasks.shifted: hnet.transform.noise / .shift in C).
+-- (hnet.tasks.noisy / hnet.tasks.brightness_contrast: hnet.transform.noise / .brightness_contrast in C).
 -- Reported per severity: the mean test accuracy over all tasks after the
 -- whole stream, for the hypernetwork and the baselines in each scenario, and
 -- for the hypernetwork the task-inference accuracy (lowest predictive
@@ -56,7 +56,7 @@ local KINDS = {
     make = function(task, v) return hnet.tasks.noisy(task, { std = v, seed = o.seed }) end },
   { name = "contrast", levels = numbers(o.contrast, "contrast"), label = "contrast factor",
     severity = function(v) return 1 - v end, axis = "contrast reduction (1 - factor)",
-    make = function(task, v) return hnet.tasks.shifted(task, { contrast = v }) end },
+    make = function(task, v) return hnet.tasks.brightness_contrast(task, { contrast = v }) end },
 }
 
 local ds = hnet.datasets.load(o.dataset)

@@ -10,7 +10,8 @@
  *   hnet.transform.permute(x, perm, {out=})        perm: table or tensor, 1-based
  *   hnet.transform.rotate(x, degrees, {out=})      counter-clockwise, bilinear
  *   hnet.transform.noise(x, std, rng, {lo=0, hi=1, clamp=true, out=})
- *   hnet.transform.shift(x, {brightness=0, contrast=1, lo=0, hi=1, clamp=true, out=})
+ *   hnet.transform.brightness_contrast(x, {brightness=0, contrast=1, lo=0, hi=1, clamp=true, out=})
+ *                                                  per image: contrast*(x-mean)+mean+brightness
  *   hnet.transform.pad(x, h, w, {out=})            centred zero padding
  *   hnet.transform.gather(x, index, {out=})        rows, 1-based indices
  *   hnet.transform.class_subset(x, y, classes)     -> x', y' (classes 0-based, relabelled
@@ -305,18 +306,18 @@ static int t_noise(lua_State *L) {
   return 1;
 }
 
-static const char *const shift_opts[] = {"brightness", "contrast", "lo", "hi", "clamp", "out", NULL};
+static const char *const brightness_contrast_opts[] = {"brightness", "contrast", "lo", "hi", "clamp", "out", NULL};
 
-static int t_shift(lua_State *L) {
+static int t_brightness_contrast(lua_State *L) {
   hnl_tensor *x = hnl_tensor_check(L, 1);
-  hnl_check_options(L, 2, shift_opts);
+  hnl_check_options(L, 2, brightness_contrast_opts);
   double b = hnl_opt_number(L, 2, "brightness", 0.0, -HUGE_VAL, HUGE_VAL);
   double c = hnl_opt_number(L, 2, "contrast", 1.0, -HUGE_VAL, HUGE_VAL);
   luaL_argcheck(L, isfinite(b) && isfinite(c), 2, "brightness and contrast must be finite");
   float lo, hi;
   clamp_range(L, 2, &lo, &hi);
   hnl_tensor *y = push_out(L, 2, x->t.ndim, x->t.shape);
-  hnl_check(L, hn_transform_shift(&x->t, (float)b, (float)c, lo, hi, &y->t));
+  hnl_check(L, hn_transform_brightness_contrast(&x->t, (float)b, (float)c, lo, hi, &y->t));
   return 1;
 }
 
@@ -492,7 +493,7 @@ static const luaL_Reg data_funcs[] = {
 
 static const luaL_Reg transform_funcs[] = {
     {"permute", t_permute},           {"rotate", t_rotate},
-    {"noise", t_noise},               {"shift", t_shift},
+    {"noise", t_noise},               {"brightness_contrast", t_brightness_contrast},
     {"pad", t_pad},                   {"gather", t_gather},
     {"class_subset", t_class_subset}, {"k_shot", t_k_shot},
     {"subsample", t_subsample},       {"class_counts", t_class_counts},

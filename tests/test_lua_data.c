@@ -200,9 +200,9 @@ static void test_transform_bindings(void **state) {
          "assert(pd:size(3) == 8 and pd:size(4) == 10 and pd:get(1, 1, 2, 3) == x:get(1, 1, 1, 1))\n"
          "local n = hnet.transform.noise(x, 0.5, hnet.rng(1), { lo = 0.2, hi = 0.7 })\n"
          "assert(n:min() >= 0.2 and n:max() <= 0.7)\n"
-         "local s = hnet.transform.shift(x, { brightness = 10 })\n"
+         "local s = hnet.transform.brightness_contrast(x, { brightness = 10 })\n"
          "assert(s:min() == 1, 'clamped to 1')\n"
-         "local s2 = hnet.transform.shift(x, { brightness = 10, clamp = false })\n"
+         "local s2 = hnet.transform.brightness_contrast(x, { brightness = 10, clamp = false })\n"
          "assert(math.abs(s2:min() - (x:min() + 10)) < 1e-5)\n"
          "local c = hnet.transform.class_counts(ds.train.y, 4)\n"
          "assert(#c == 4 and c[1] == 15 and c[4] == 15)\n");
@@ -218,7 +218,7 @@ static void test_transform_bindings(void **state) {
   run_err("hnet.transform.pad(ds.train.x, 5, 6)", "height must be >= the image height");
   run_err("hnet.transform.rotate(ds.train.x, 10, { out = hnet.zeros({ 60, 36 }) })",
           "hn_transform_rotate: y is [60, 36]");
-  run_err("hnet.transform.shift(ds.train.x, { contrast = 1, brightnes = 1 })",
+  run_err("hnet.transform.brightness_contrast(ds.train.x, { contrast = 1, brightnes = 1 })",
           "unknown option 'brightnes'");
   run_err("hnet.transform.class_subset(ds.train.x, ds.test.y, { 1 })", "one label per row");
   run_err("hnet.transform.k_shot(ds.train.x, ds.train.y, 16, 4)", "class 0 has only 15 samples");
@@ -306,10 +306,10 @@ static void test_rotated_noisy_shifted(void **state) {
          "assert(n.train.x:min() >= 0 and n.train.x:max() <= 1, 'clamped to 0..1')\n"
          "assert(same(hnet.tasks.noisy(ds, { std = 0.1, seed = 5 }).train.x, n.train.x), 'seeded')\n"
          "assert(not same(hnet.tasks.noisy(ds, { std = 0.1, seed = 6 }).train.x, n.train.x))\n"
-         "local s = hnet.tasks.shifted(ds, { brightness = 0.25 })\n"
+         "local s = hnet.tasks.brightness_contrast(ds, { brightness = 0.25 })\n"
          "local want = ds.test.x:clone():add(0.25):apply(function(v) return math.min(v, 1) end)\n"
          "assert(s.test.x:sqdist(want) < 1e-10)\n"
-         "local c = hnet.tasks.shifted(ds, { contrast = 0, clamp = false })\n"
+         "local c = hnet.tasks.brightness_contrast(ds, { contrast = 0, clamp = false })\n"
          "-- contrast 0 leaves every pixel at its image's mean\n"
          "local row = c.train.x:rows(4, 4)\n"
          "assert(math.abs(row:max() - row:min()) < 1e-6)\n"

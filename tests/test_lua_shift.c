@@ -214,7 +214,7 @@ static void test_drift_stream(void **state) {
     "  segments = { { value = 0, batches = 2 }, { value = 0.5, batches = 2 } } }\n"
     "assert(b:len() == 4 and b.changes[1].start == 3 and b.changes[1].finish == 3, 'abrupt change')\n"
     "local x = b:batch(3)\n"
-    "assert(x:sqdist(hnet.transform.shift(hnet.transform.gather(ds.train.x, b.idx), { brightness = 0.5 })) == 0)\n"
+    "assert(x:sqdist(hnet.transform.brightness_contrast(hnet.transform.gather(ds.train.x, b.idx), { brightness = 0.5 })) == 0)\n"
     "-- a random subset\n"
     "local sub = shift.subset(ds, 20, 10, 3)\n"
     "assert(sub.train.x:size(1) == 20 and sub.test.x:size(1) == 10 and sub.n_classes == 4)\n");

@@ -303,7 +303,7 @@ static void test_shift(void **state) {
   double *ref = malloc((size_t)x.numel * sizeof *ref);
   for (int pass = 0; pass < 2; pass++) {
     float lo = pass ? 0.0f : 0.0f, hi = pass ? 1.0f : 0.0f; /* pass 1 clamps */
-    assert_int_equal(hn_transform_shift(&x, b, c, lo, hi, &y), HN_OK);
+    assert_int_equal(hn_transform_brightness_contrast(&x, b, c, lo, hi, &y), HN_OK);
     for (int64_t i = 0; i < n; i++) {
       double m = 0;
       for (int64_t j = 0; j < d; j++) m += (double)x.data[i * d + j];
@@ -317,20 +317,20 @@ static void test_shift(void **state) {
     hnt_assert_close_d(y.data, ref, x.numel, 1e-5, 1e-6, pass ? "shift clamped" : "shift");
   }
   /* contrast 1, brightness 0 is the identity up to rounding of (x-m)+m */
-  assert_int_equal(hn_transform_shift(&x, 0.0f, 1.0f, 0.0f, 0.0f, &y), HN_OK);
+  assert_int_equal(hn_transform_brightness_contrast(&x, 0.0f, 1.0f, 0.0f, 0.0f, &y), HN_OK);
   hnt_assert_close(y.data, x.data, x.numel, 1e-6, 1e-7, "shift identity");
   /* In place equals out of place. */
   hn_tensor z;
   tensor_new(&z, 2, (int64_t[]){n, d});
   hn_tensor_copy(&z, &x);
-  assert_int_equal(hn_transform_shift(&x, b, c, 0.0f, 1.0f, &y), HN_OK);
-  assert_int_equal(hn_transform_shift(&z, b, c, 0.0f, 1.0f, &z), HN_OK);
+  assert_int_equal(hn_transform_brightness_contrast(&x, b, c, 0.0f, 1.0f, &y), HN_OK);
+  assert_int_equal(hn_transform_brightness_contrast(&z, b, c, 0.0f, 1.0f, &z), HN_OK);
   hnt_assert_bytes_equal(z.data, y.data, (size_t)y.numel * 4, "shift in place");
   sentinel_fill(&y);
-  assert_int_equal(hn_transform_shift(&x, INFINITY, c, 0.0f, 1.0f, &y), HN_ERR_ARG);
+  assert_int_equal(hn_transform_brightness_contrast(&x, INFINITY, c, 0.0f, 1.0f, &y), HN_ERR_ARG);
   hn_tensor w;
   tensor_new(&w, 2, (int64_t[]){d, n});
-  assert_int_equal(hn_transform_shift(&x, b, c, 0.0f, 1.0f, &w), HN_ERR_SHAPE);
+  assert_int_equal(hn_transform_brightness_contrast(&x, b, c, 0.0f, 1.0f, &w), HN_ERR_SHAPE);
   assert_untouched(&y, "shift");
   free(ref);
   hn_tensor_release(&w);
@@ -375,9 +375,9 @@ static void test_threads_bitwise(void **state) {
   assert_int_equal(hn_transform_rotate(&x, 33.0f, &b), HN_OK);
   hnt_assert_bytes_equal(a.data, b.data, (size_t)a.numel * 4, "rotate threads");
   hn_threads_set(2);
-  assert_int_equal(hn_transform_shift(&x, 0.1f, 0.5f, 0, 1, &a), HN_OK);
+  assert_int_equal(hn_transform_brightness_contrast(&x, 0.1f, 0.5f, 0, 1, &a), HN_OK);
   hn_threads_set(1);
-  assert_int_equal(hn_transform_shift(&x, 0.1f, 0.5f, 0, 1, &b), HN_OK);
+  assert_int_equal(hn_transform_brightness_contrast(&x, 0.1f, 0.5f, 0, 1, &b), HN_OK);
   hnt_assert_bytes_equal(a.data, b.data, (size_t)a.numel * 4, "shift threads");
   hn_threads_set(threads);
   hn_tensor_release(&x);

@@ -364,8 +364,8 @@ end
 
 local function apply(kind, x, v, out)
   if kind == "rotation" then return hnet.transform.rotate(x, v, { out = out }) end
-  if kind == "brightness" then return hnet.transform.shift(x, { brightness = v, out = out }) end
-  return hnet.transform.shift(x, { contrast = v, out = out })
+  if kind == "brightness" then return hnet.transform.brightness_contrast(x, { brightness = v, out = out }) end
+  return hnet.transform.brightness_contrast(x, { contrast = v, out = out })
 end
 
 --- Batch t: x, y (tensors refilled on every call) and the value used.
@@ -393,9 +393,9 @@ function DS:task(d)
   if self.kind == "rotation" then
     return hnet.tasks.rotated(src, { degrees = v, name = ("rotated-%g"):format(v) })
   elseif self.kind == "brightness" then
-    return hnet.tasks.shifted(src, { brightness = v, name = ("brightness-%g"):format(v) })
+    return hnet.tasks.brightness_contrast(src, { brightness = v, name = ("brightness-%g"):format(v) })
   end
-  return hnet.tasks.shifted(src, { contrast = v, name = ("contrast-%g"):format(v) })
+  return hnet.tasks.brightness_contrast(src, { contrast = v, name = ("contrast-%g"):format(v) })
 end
 
 --- A random subset of a dataset: n_train training and n_test test samples

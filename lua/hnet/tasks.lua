@@ -13,7 +13,7 @@
 --   tasks.class_subset(ds, {classes = {2, 3}})         -- relabelled 0..k-1 in that order
 --   tasks.rotated(ds, {degrees = 45})
 --   tasks.noisy(ds, {std = 0.2, seed =, lo = 0, hi = 1})
---   tasks.shifted(ds, {brightness = 0.1, contrast = 0.8})
+--   tasks.brightness_contrast(ds, {brightness = 0.1, contrast = 0.8})
 --   tasks.k_shot(task, {k = 5, seed =})                -- exactly k per class from train
 --   tasks.subsample(task, {fraction = 0.1 | n = 1000, seed =})
 --   tasks.map(task, function(x, y, split) return x2, y2 end)
@@ -306,17 +306,17 @@ function M.noisy(src, opts)
   end)
 end
 
---- Brightness/contrast shift per sample: contrast * (x - mean) + mean + brightness,
+--- Brightness and contrast changed per sample: contrast * (x - mean) + mean + brightness,
 -- clamped to [lo, hi] (0..1 by default; clamp = false for none).
-function M.shifted(src, opts)
-  local f = "hnet.tasks.shifted"
+function M.brightness_contrast(src, opts)
+  local f = "hnet.tasks.brightness_contrast"
   local o = source_options(src, opts, { "brightness", "contrast", "lo", "hi", "clamp", "name" }, f)
   local b = util.finite(o, "brightness", 0, nil, nil, f, 2)
   local c = util.finite(o, "contrast", 1, nil, nil, f, 2)
   local sopt = { brightness = b, contrast = c, lo = o.lo, hi = o.hi, clamp = o.clamp }
-  local fields = source_fields(src, o.name or ("%s/shift-b%g-c%g"):format(src.name or "data", b, c))
-  fields.brightness, fields.contrast, fields.transform = b, c, "shifted"
-  return map_inputs(src, fields, function(x) return T.shift(x, sopt) end)
+  local fields = source_fields(src, o.name or ("%s/brightness%g-contrast%g"):format(src.name or "data", b, c))
+  fields.brightness, fields.contrast, fields.transform = b, c, "brightness_contrast"
+  return map_inputs(src, fields, function(x) return T.brightness_contrast(x, sopt) end)
 end
 
 --- Exactly k training samples per class (drawn with hnet.rng(seed, 3)); the
