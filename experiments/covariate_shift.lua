@@ -106,19 +106,10 @@ for _, name in ipairs(hnet.cli.list(o.learners)) do
   if not o.quiet then print(("covariate_shift: trained %s"):format(name)) end
 end
 
--- Evaluate a finished run on a shifted copy of the stream: the run's own
--- evaluation (Run:evaluate) over a stand-in whose stream and scenario differ.
+-- Evaluate a finished run on a shifted copy of the stream.
 local function evaluate_shifted(entry, shifted)
-  local run = entry.run
-  local view = setmetatable({ stream = shifted, scenario = entry.scenario }, { __index = run })
-  run.learner:begin_eval(T)
-  local acc, inf, n_inf = 0, 0, 0
-  for j = 1, T do
-    local v, inferred = view:evaluate(j, T)
-    acc = acc + v
-    if inferred then inf, n_inf = inf + inferred, n_inf + 1 end
-  end
-  return acc / T, n_inf > 0 and inf / n_inf or nil
+  local r = entry.run:evaluate_on(shifted, { scenario = entry.scenario })
+  return r.mean, r.inference
 end
 
 local results = {} -- results[kind][i] = { learner, scenario, acc = {}, inf = {} }

@@ -260,6 +260,58 @@ static void test_learner_init_scheme(void **state) {
       "assert(not within(nil), 'the default is hyperfan')\n");
 }
 
+/* Run:evaluate_on judges a finished run on another stream of the same
+ * tasks: the run's own stream gives back the final row of R bit for bit; a
+ * corrupted copy of the test data scores lower; a stream that does not fit,
+ * an unfinished run and a scenario a shared network was not trained for are
+ * refused with messages. */
+static void test_evaluate_on(void **state) {
+  (void)state;
+  run_ok(
+      "local tasks = {}\n"
+      "for i = 1, 2 do\n"
+      "  tasks[i] = hnet.synthetic.blobs{ n_classes = 2, dim = 4, n_per_class = 100,\n"
+      "                                   n_test_per_class = 50, seed = i }\n"
+      "end\n"
+      "local stream = hnet.stream.from(tasks)\n"
+      "local function learner(name)\n"
+      "  return hnet.learners.new(name, { target = {'mlp', hidden = {16}}, iterations = 150,\n"
+      "    batch = 32, lr = 1e-2, seed = 1,\n"
+      "    hnet = name == 'hypernet' and { embedding = 3, hidden = {8}, chunk = 40, chunk_embedding = 2 } or nil })\n"
+      "end\n"
+      "local run = hnet.run(learner('hypernet'), stream, { scenario = 'task-given', quiet = true, fwt = false })\n"
+      "local same = run:evaluate_on(stream)\n"
+      "for j = 1, 2 do assert(same.metric[j] == run.R[2][j], ('task %d: %s vs %s'):format(j, same.metric[j], run.R[2][j])) end\n"
+      "assert(same.inferred == nil and same.inference == nil, 'the task is given')\n"
+      "assert(math.abs(same.mean - (run.R[2][1] + run.R[2][2]) / 2) < 1e-12)\n"
+      "assert(same.mean > 80, 'the blobs were learned: ' .. same.mean)\n"
+      /* Noise of std 5 on unit-scale blobs: every test point moves far. */
+      "local noisy = {}\n"
+      "for i = 1, 2 do noisy[i] = hnet.tasks.map(tasks[i], function(x, y, split)\n"
+      "  local n = hnet.rand({ x:size(1), x:size(2) }, hnet.rng(7, i), -5, 5)\n"
+      "  return x:clone():add(n), y end) end\n"
+      "local shifted = run:evaluate_on(hnet.stream.from(noisy))\n"
+      "assert(shifted.mean < same.mean - 10, ('noise: %.2f vs %.2f'):format(shifted.mean, same.mean))\n"
+      /* the hypernetwork has one network per task: CL3 on the same runs */
+      "local cl3 = run:evaluate_on(stream, { scenario = 'class' })\n"
+      "assert(#cl3.inferred == 2 and cl3.inference >= 0 and cl3.inference <= 100)\n"
+      "local function refused(want, ...)\n"
+      "  local ok, err = pcall(...)\n"
+      "  assert(not ok and tostring(err):find(want, 1, true), tostring(err))\n"
+      "end\n"
+      "refused('the stream has 1 tasks; the run was trained on 2', run.evaluate_on, run, hnet.stream.from{ tasks[1] })\n"
+      "local three = hnet.synthetic.blobs{ n_classes = 3, dim = 4, n_per_class = 10, n_test_per_class = 5, seed = 3 }\n"
+      "refused('task 2 differs from the trained task 2', run.evaluate_on, run, hnet.stream.from{ tasks[1], three })\n"
+      "refused('an hnet.stream expected', run.evaluate_on, run, tasks)\n"
+      "refused(\"field 'scenario': task-given, domain or class expected\", run.evaluate_on, run, stream, { scenario = 'cl4' })\n"
+      "refused(\"unknown option 'scenaro'\", run.evaluate_on, run, stream, { scenaro = 'class' })\n"
+      "local ft = hnet.run(learner('finetune'), stream, { scenario = 'task-given', quiet = true, fwt = false })\n"
+      "refused('cannot be judged in class', ft.evaluate_on, ft, stream, { scenario = 'class' })\n"
+      "local part = hnet.run(learner('finetune'), stream, { scenario = 'task-given', quiet = true, fwt = false,\n"
+      "  stop_after = { task = 2, iteration = 10 } })\n"
+      "refused('the run has not finished', part.evaluate_on, part, stream)\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics_hand_made),
@@ -268,6 +320,7 @@ int main(void) {
       cmocka_unit_test(test_compare_shares_training),
       cmocka_unit_test(test_eval_max_spread),
       cmocka_unit_test(test_learner_init_scheme),
+      cmocka_unit_test(test_evaluate_on),
   };
   return cmocka_run_group_tests_name("continual learning (Lua)", tests, NULL, NULL);
 }

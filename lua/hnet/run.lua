@@ -967,4 +967,72 @@ function Run:report()
   return text
 end
 
+-- The fields a task of another stream must share with the trained task it
+-- stands in for: the network and the heads were built for them.
+local function same_shape(a, b)
+  if a.kind ~= b.kind or a.n_classes ~= b.n_classes or a.n_outputs ~= b.n_outputs then return false end
+  local sa, sb = a.input_shape or {}, b.input_shape or {}
+  if #sa ~= #sb then return false end
+  for i = 1, #sa do if sa[i] ~= sb[i] then return false end end
+  return true
+end
+
+--- Evaluate the finished run's learner on another stream of the same tasks
+-- (a shifted or corrupted copy of the test data, say), in the run's
+-- scenario, with every task seen: task j of `other` is judged as task j.
+-- Nothing is trained or written. opts.scenario judges in another scenario;
+-- only a learner with one network per task allows that (its training does
+-- not depend on the scenario; a shared network's heads do). Returns
+-- { metric = {per task: accuracy in % or MSE}, mean =, inferred = {per
+-- task: task-inference accuracy} or nil when the task is given, inference =
+-- its mean or nil }.
+function Run:evaluate_on(other, opts)
+  local f = "hnet.Run:evaluate_on"
+  if not require("hnet.stream").is_stream(other) then
+    error(("bad argument #1 to '%s' (an hnet.stream expected, got %s)"):format(f, type(other)), 2)
+  end
+  local o = util.options(opts, { "scenario" }, f, 2)
+  local sc = self.scenario
+  if o.scenario ~= nil then
+    sc = SCENARIOS[o.scenario]
+    if not sc then
+      error(("bad argument #2 to '%s' (field 'scenario': task-given, domain or class expected, got %s)")
+        :format(f, tostring(o.scenario)), 2)
+    end
+    if sc ~= self.scenario and not self.learner.per_task_nets then
+      error(("bad argument #2 to '%s' (field 'scenario': %s trained one network for the %s scenario; it cannot be judged in %s)")
+        :format(f, self.learner.name, self.scenario, sc), 2)
+    end
+  end
+  if not self.summary then
+    error(("%s: the run has not finished (no summary): evaluate a finished run"):format(f), 2)
+  end
+  local T = self.T
+  if other:len() ~= T then
+    error(("bad argument #1 to '%s' (the stream has %d tasks; the run was trained on %d)")
+      :format(f, other:len(), T), 2)
+  end
+  for j = 1, T do
+    if not same_shape(other:get(j), self.stream:get(j)) then
+      error(("bad argument #1 to '%s' (task %d differs from the trained task %d in kind, inputs or classes)")
+        :format(f, j, j), 2)
+    end
+  end
+  local view = setmetatable({ stream = other, scenario = sc }, { __index = self })
+  self.learner:begin_eval(T)
+  local out = { metric = {} }
+  local sum, inf, n_inf = 0, 0, 0
+  for j = 1, T do
+    local v, inferred = Run.evaluate(view, j, T)
+    out.metric[j], sum = v, sum + v
+    if inferred then
+      out.inferred = out.inferred or {}
+      out.inferred[j], inf, n_inf = inferred, inf + inferred, n_inf + 1
+    end
+  end
+  out.mean = sum / T
+  if n_inf > 0 then out.inference = inf / n_inf end
+  return out
+end
+
 return setmetatable(M, { __call = function(_, ...) return M.run(...) end })
