@@ -363,6 +363,28 @@ local function resume(dir, name, ropts, lopts, stream)
   return function() M.run(name or "hypernet", o, lopts, stream) end
 end
 
+-- hnet.experiment.compare over a small stream into D/cmp; extra[name]
+-- overrides that learner's options.
+local function compare(learners, scenarios, extra)
+  return function()
+    hnet.experiment.compare {
+      stream = M.stream(2), learners = learners, scenarios = scenarios, out = D .. "/cmp", quiet = true,
+      learner_options = function(name)
+        local o = { target = { "mlp", hidden = { 8 } }, lr = 1e-2, batch = 16, iterations = 5, seed = 3 }
+        for k, v in pairs(extra and extra[name] or {}) do o[k] = v end
+        return o
+      end,
+    }
+  end
+end
+
+-- An `after` check: nothing was written at path.
+local function nothing_in(path)
+  return function()
+    if hnet.sys.exists(path) then return path .. " was written before the error" end
+  end
+end
+
 local function load_mnist(which)
   return function() hnet.datasets.load("mnist", { data_dir = M.data[which], reload = true }) end
 end
@@ -497,6 +519,16 @@ function M.make_cases()
   { name = "empty task list", run = function() hnet.stream.from({}) end, expect = { "non-empty list" } },
   { name = "custom stream of 0 tasks", run = function() hnet.stream.custom { n = 0, make = function() end } end, expect = { "field 'n'" } },
   { name = "blobs with 0 classes", run = function() hnet.synthetic.blobs { n_classes = 0 } end, expect = { "n_classes" } },
+  -- hnet.experiment.compare checks every learner, scenario and learner option
+  -- before the first run trains (nothing may be written).
+  { name = "compare with a misspelt learner after a valid one", run = compare({ "finetune", "hypernt" }, { "task-given" }),
+    expect = { "hnet.experiment.compare", "field 'learners'", "'hypernt'", "built in: hypernet" }, after = nothing_in(D .. "/cmp") },
+  { name = "compare with a misspelt scenario after a valid one", run = compare({ "finetune" }, { "task-given", "clas" }),
+    expect = { "field 'scenarios'", "'clas'", "allowed: task-given" }, after = nothing_in(D .. "/cmp") },
+  { name = "compare with a scenario listed twice", run = compare({ "finetune" }, { "class", "class" }),
+    expect = { "field 'scenarios'", "'class' is listed twice" }, after = nothing_in(D .. "/cmp") },
+  { name = "compare with a bad option of the last learner", run = compare({ "finetune", "ewc" }, { "task-given" }, { ewc = { lambda = -1 } }),
+    expect = { "hnet.learners.ewc", "field 'lambda'" }, after = nothing_in(D .. "/cmp") },
   -- Run directories.
   { name = "out holds a finished run", run = function() M.run("hypernet", { out = D .. "/finished" }) end, expect = { "already holds a finished run", "force" } },
   { name = "out holds an interrupted run", run = function() M.run("hypernet", { out = D .. "/interrupted" }) end, expect = { "holds an interrupted run", "resume" } },
@@ -564,6 +596,10 @@ function M.cli_cases()
       expect = { "option --init: xavier or hyperfan expected, got 'glorot'" } },
     { name = "a list item outside its choices", args = { "experiments/gradual_drift.lua", "--learners", "detect,oracel" },
       expect = { "option --learners: detect, oracle or single expected, got 'oracel'" } },
+    { name = "a misspelt learner after a valid one", args = { "experiments/split_mnist.lua", "--quick", "--learners", "finetune,hypernt",
+      "--scenarios", "task-given,clas", "--out", D .. "/cli_lists" }, expect = { "option --learners:", "got 'hypernt'", "finetune, ewc" } },
+    { name = "a misspelt scenario after a valid one", args = { "experiments/split_mnist.lua", "--quick", "--learners", "finetune",
+      "--scenarios", "task-given,clas", "--out", D .. "/cli_lists" }, expect = { "option --scenarios:", "got 'clas'", "domain, class" } },
     { name = "paper_tables.lua with an unknown MNIST", args = { "experiments/paper_tables.lua", "--mnist", "mnist_ful" },
       expect = { "option --mnist: mnist or mnist_full expected, got 'mnist_ful'" } },
     { name = "--train_fraction out of range", args = { "experiments/split_mnist.lua", "--train_fraction", "0" },

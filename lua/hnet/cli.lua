@@ -20,6 +20,9 @@
 --                  choices = { "detect", "oracle", "single" }, list = true },
 --
 -- (list = true: the value is a comma-separated list, each item checked).
+-- `accept = function(item) -> bool` also lets through items that are not in
+-- `choices` (names a registry finds, such as learners from the user's own
+-- folder); the error still lists `choices`.
 -- A number option may bound its value: `min` and `max` (inclusive), `above`
 -- (exclusive lower bound); the value must then also be finite:
 --
@@ -88,7 +91,7 @@ local function check_choices(name, s, v)
     error(("option --%s: give at least one of %s"):format(name, choices_text(s.choices)), 0)
   end
   for _, item in ipairs(items) do
-    if not allowed[item] then
+    if not allowed[item] and not (s.accept and s.accept(item)) then
       error(("option --%s: %s expected, got '%s'"):format(name, choices_text(s.choices), item), 0)
     end
   end

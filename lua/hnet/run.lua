@@ -77,6 +77,9 @@ Run.__index = Run
 
 local SCENARIOS = { ["task-given"] = "task-given", cl1 = "task-given", domain = "domain",
                     cl2 = "domain", class = "class", cl3 = "class" }
+
+--- The names opts.scenario accepts (the checks of experiment options use it).
+function M.scenarios() return { "task-given", "domain", "class", "cl1", "cl2", "cl3" } end
 local OPTS = { "scenario", "out", "force", "quiet", "verbose", "fwt", "inference", "eval_max",
                "name", "meta", "progress_every", "resume", "checkpoint_every", "stop_after",
                "plots" }
