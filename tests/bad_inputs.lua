@@ -497,6 +497,10 @@ function M.make_cases()
   { name = "images of the wrong size", run = load_mnist("shape"), expect = { "does not hold", "27, 28" } },
   { name = "labels file where images belong", run = load_mnist("swapped"), expect = { "does not hold" } },
   { name = "unknown dataset", run = function() hnet.datasets.load("no_such_set") end, expect = { "is unknown", "available" } },
+  { name = "misspelt dataset option", run = function() hnet.datasets.load("mnist", { datadir = "/elsewhere" }) end,
+    expect = { "hnet.datasets.load", "unknown option 'datadir'", "allowed: data_dir" } },
+  { name = "negative n_train", run = function() hnet.datasets.load("mnist", { n_train = -1 }) end,
+    expect = { "hnet.datasets.load", "field 'n_train'", ">= 1", "got -1" } },
   -- Options in scripts: learners, runs, streams, tasks.
   { name = "unknown learner option", run = function() M.learner("hypernet", { lrr = 1 }) end, expect = { "unknown option 'lrr'", "allowed" } },
   { name = "learner option of the wrong type", run = function() M.learner("ewc", { lr = "big" }) end, expect = { "field 'lr'", "number expected" } },

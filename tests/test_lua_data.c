@@ -81,10 +81,10 @@ static void test_idx_from_lua(void **state) {
          "hnet.idx_write(d .. 'img.gz', hnet.zeros({ 5, 2, 2 }), { type = 'u8' })\n"
          "hnet.idx_write(d .. 'lab.gz', hnet.tensor_from({ 0, 1, 2, 1 }), { type = 'u8' })\n"
          "hnet.idx_write(d .. 'lab5.gz', hnet.tensor_from({ 0, 1, 2, 1, 0 }), { type = 'u8' })\n"
-         "hnet.datasets.register('pair', function(ctx, opts)\n"
+         "hnet.datasets.register('pair', { options = { 'labels' }, load = function(ctx, opts)\n"
          "  return ctx.idx_dataset { n_classes = 3, shape = { 1, 2, 2 },\n"
          "    train = { 'img.gz', opts.labels or 'lab.gz' }, test = { 'img.gz', 'lab5.gz' } }\n"
-         "end)\n");
+         "end })\n");
   run_err("hnet.datasets.load('pair', { data_dir = TMP .. '/data' })", "label-count mismatch");
   run_err("hnet.datasets.load('pair', { data_dir = TMP .. '/data' })", "holds 5 images");
   run_err("hnet.datasets.load('pair', { data_dir = TMP .. '/data' })", "lab.gz holds 4 labels");
@@ -107,6 +107,27 @@ static void test_dataset_errors(void **state) {
   run_err("hnet.datasets.register('bad', function() return { n_classes = 2 } end)\n"
           "hnet.datasets.load('bad')",
           "dataset 'bad': train = {x =, y =} is missing");
+  /* Options: unknown keys and bad values are refused before anything loads. */
+  run_err("hnet.datasets.load('mnist', { datadir = '/elsewhere' })",
+          "bad argument #2 to 'hnet.datasets.load' (unknown option 'datadir' (allowed: data_dir, n_test, n_train, reload))");
+  run_err("hnet.datasets.load('mnist', { n_trian = 10 })", "unknown option 'n_trian'");
+  run_err("hnet.datasets.load('mnist', { n_train = -1 })", "field 'n_train': integer >= 1 expected, got -1");
+  run_err("hnet.datasets.load('mnist', { n_test = 0 })", "field 'n_test': integer >= 1 expected, got 0");
+  run_err("hnet.datasets.load('mnist', { n_train = 2.5 })", "field 'n_train': integer expected, got 2.5");
+  run_err("hnet.datasets.load('mnist', { data_dir = 5 })", "field 'data_dir': a directory name expected, got number");
+  run_err("hnet.datasets.load('mnist', { reload = 'yes' })", "field 'reload': boolean expected");
+  run_err("hnet.datasets.load('mnist', 'data')", "options table expected, got string");
+  /* A loader's own options are named by it; others stay errors. */
+  run_err("hnet.datasets.load('pair', { data_dir = TMP .. '/data', labelz = 'lab5.gz' })",
+          "unknown option 'labelz' (allowed: data_dir, labels, n_test, n_train, reload)");
+  run_err("hnet.datasets.register('x', { load = 5 })", "field 'load': a function(ctx, opts) expected");
+  run_err("hnet.datasets.register('x', { load = print, option = { 'a' } })", "unknown field 'option'");
+  run_err("hnet.datasets.register('x', 'loader')", "a loader function(ctx, opts) or { load =, options = } expected, got string");
+  run_err("hnet.datasets.register('idx_typo', function(ctx)\n"
+          "  return ctx.idx_dataset { n_classes = 2, shape = { 1, 2, 2 }, train = { 'a', 'b' }, test = { 'a', 'b' }, scal = 1 }\n"
+          "end)\n"
+          "hnet.datasets.load('idx_typo', { data_dir = TMP })",
+          "dataset 'idx_typo': bad argument #1 to 'ctx.idx_dataset' (unknown option 'scal'");
   run_ok("assert(hnet.datasets.dir_exists(hnet.datasets.root() .. '/datasets'))\n"
          "assert(hnet.datasets.file_exists(hnet.datasets.path('fashion_mnist')))\n");
 }
