@@ -523,6 +523,27 @@ function M.make_cases()
   { name = "empty task list", run = function() hnet.stream.from({}) end, expect = { "non-empty list" } },
   { name = "custom stream of 0 tasks", run = function() hnet.stream.custom { n = 0, make = function() end } end, expect = { "field 'n'" } },
   { name = "blobs with 0 classes", run = function() hnet.synthetic.blobs { n_classes = 0 } end, expect = { "n_classes" } },
+  { name = "permutation that is a number", run = function() hnet.tasks.permuted(M.stream(1):get(1), { perm = 1 }) end,
+    expect = { "hnet.tasks.permuted", "field 'perm'", "a permutation of 1..4" } },
+  { name = "split classes as nested lists", run = function() hnet.stream.split({ n_classes = 10, train = {} }, { classes = { { 0, 1 }, { 1, 12 } } }) end,
+    expect = { "hnet.stream.split", "field 'classes'", "entry 1 is a list", "one flat list" } },
+  { name = "split classes out of range", run = function() hnet.stream.split({ n_classes = 10, train = {} }, { classes = { 0, 1, 1, 12 } }) end,
+    expect = { "field 'classes'", "class 1 is listed twice" } },
+  { name = "tasks.map returning labels outside the classes", run = function()
+      local t = hnet.tasks.map(M.stream(1):get(1), function(x, y) local z = y:clone(); z:add(3); return x, z end)
+      local _ = t.train
+    end, expect = { "hnet.tasks.map", "label 3.0", "not a class in 0..1", "n_classes" } },
+  { name = "infinite beta", run = function() M.learner("hypernet", { beta = math.huge }) end,
+    expect = { "hnet.learners.hypernet", "field 'beta'", "finite number expected, got inf" } },
+  { name = "a data set of 5 images", run = function()
+      hnet.datasets.register("five", function()
+        local y = hnet.tensor_from { 0, 1, 2, 3, 4 }
+        return { n_classes = 10, shape = { 1, 28, 28 }, train = { x = hnet.rand({ 5, 1, 28, 28 }, hnet.rng(1)), y = y },
+                 test = { x = hnet.rand({ 5, 1, 28, 28 }, hnet.rng(2)), y = y:clone() } }
+      end)
+      local stream = hnet.stream.split(hnet.datasets.load("five"), { classes_per_task = 2 })
+      hnet.run(M.learner("finetune"), stream, { quiet = true, plots = false })
+    end, expect = { "task 'five/split-4(6,7)'", "split has no samples", "x is hnet.Tensor[0, 1, 28, 28]" } },
   -- hnet.experiment.compare checks every learner, scenario and learner option
   -- before the first run trains (nothing may be written).
   { name = "compare with a misspelt learner after a valid one", run = compare({ "finetune", "hypernt" }, { "task-given" }),
