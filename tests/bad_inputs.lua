@@ -510,6 +510,22 @@ function M.make_cases()
   { name = "unknown target network", run = function() M.run("finetune", nil, { target = { "resnet" } }) end, expect = { "unknown network kind 'resnet'" } },
   { name = "unknown learner", run = function() hnet.learners.new("nope") end, expect = { "no learner named 'nope'" } },
   { name = "unknown run option", run = function() M.run("finetune", { outt = D .. "/x" }) end, expect = { "unknown option 'outt'" } },
+  { name = "run of an empty table", run = function() hnet.run({}, M.stream(2), { out = D .. "/not_a_learner" }) end,
+    expect = { "bad argument #1 to 'hnet.run'", "the learner lacks setup(), n_trainable()", "head_forward()", "hnet.learners.new" },
+    after = nothing_in(D .. "/not_a_learner") },
+  { name = "run of a learner without task_forward", run = function()
+      local l = M.learner("hypernet")
+      l.task_forward = false
+      hnet.run(l, M.stream(2))
+    end, expect = { "the learner lacks task_forward() (it sets per_task_nets)" } },
+  { name = "run of something that is not a stream", run = function() hnet.run(M.learner("finetune"), { M.stream(2):get(1) }) end,
+    expect = { "bad argument #2 to 'hnet.run'", "a stream expected", "hnet.stream.from" } },
+  { name = "inference policy out of range", run = function()
+      M.run("hypernet", { scenario = "class", inference = function() return 9 end }, nil, M.stream(2))
+    end, expect = { "task-inference policy (option 'inference') returned 9", "task index in 1..1" } },
+  { name = "inference policy returning nil", run = function()
+      M.run("hypernet", { scenario = "domain", inference = function() end }, nil, M.stream(2))
+    end, expect = { "task-inference policy (option 'inference') returned nil", "test sample 1 of task 1" } },
   { name = "bad scenario", run = function() M.run("finetune", { scenario = "bogus" }) end, expect = { "field 'scenario'" } },
   { name = "negative checkpoint_every", run = function() M.run("finetune", { checkpoint_every = -1 }) end, expect = { "field 'checkpoint_every'" } },
   { name = "stop_after past the stream", run = function() M.run("finetune", { stop_after = { task = 9, iteration = 1 } }) end, expect = { "field 'task'" } },
