@@ -329,6 +329,12 @@ function M.setup(tmp)
     shape = data_dir("shape", function(m)
       hnet.idx_write(m .. "/t10k-images-idx3-ubyte.gz", hnet.tensor({ 20, 1, 27, 28 }), { type = "u8" })
     end),
+    signed = data_dir("signed", function(m)
+      -- The test images as signed bytes (IDX type 0x09), same shape and bytes.
+      local raw = { string.pack(">BBBBI4I4I4I4", 0, 0, 0x09, 4, 20, 1, 28, 28) }
+      for i = 1, 20 do raw[#raw + 1] = string.rep("\x80", 28 * 28) end
+      M.write(m .. "/t10k-images-idx3-ubyte.gz", table.concat(raw))
+    end),
     swapped = data_dir("swapped", function(m)
       sh(("cp %s/train-labels-idx1-ubyte.gz %s/t10k-images-idx3-ubyte.gz"):format(q(m), q(m)))
     end),
@@ -496,6 +502,8 @@ function M.make_cases()
   { name = "truncated IDX", run = load_mnist("truncated"), expect = { "truncated" } },
   { name = "images of the wrong size", run = load_mnist("shape"), expect = { "does not hold", "27, 28" } },
   { name = "labels file where images belong", run = load_mnist("swapped"), expect = { "does not hold" } },
+  { name = "images stored as signed bytes", run = load_mnist("signed"),
+    expect = { "t10k-images-idx3-ubyte.gz", "stores i8 values (type code 0x09) where u8 (0x08) are expected" } },
   { name = "unknown dataset", run = function() hnet.datasets.load("no_such_set") end, expect = { "is unknown", "available" } },
   { name = "misspelt dataset option", run = function() hnet.datasets.load("mnist", { datadir = "/elsewhere" }) end,
     expect = { "hnet.datasets.load", "unknown option 'datadir'", "allowed: data_dir" } },

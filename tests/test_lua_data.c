@@ -75,6 +75,16 @@ static void test_idx_from_lua(void **state) {
   run_err("hnet.idx_read(TMP .. '/a.idx.gz', { max_elemz = 3 })", "unknown option 'max_elemz'");
   run_err("hnet.idx_read(TMP .. '/a.idx.gz', { max_elems = 5 })", "more than the limit of 5");
   run_err("hnet.idx_read(TMP .. '/a.idx.gz', { shape = { 4 } })", "does not hold");
+  /* A declared element type: a file storing another one is refused. */
+  run_ok("local f = io.open(TMP .. '/s8.idx', 'wb')\n"
+         "f:write(string.pack('>BBBBI4I4', 0, 0, 0x09, 2, 2, 2), '\\x80\\xff\\x01\\x7f'); f:close()\n"
+         "local x = hnet.idx_read(TMP .. '/s8.idx', { type = 'i8' })\n"
+         "assert(x:get(1, 1) == -128 and x:get(2, 2) == 127)\n"
+         "assert(hnet.idx_read(TMP .. '/s8.idx'):get(1, 2) == -1, 'no declared type: any')\n");
+  run_err("hnet.idx_read(TMP .. '/s8.idx', { type = 'u8' })", "stores i8 values (type code 0x09) where u8 (0x08) are expected");
+  run_err("hnet.idx_read(TMP .. '/s8.idx', { type = 'uint8' })", "field 'type': \"u8\", \"i8\"");
+  run_err("hnet.idx_read_labeled(TMP .. '/s8.idx', TMP .. '/a.idx.gz', { label_type = 'f32' })",
+          "stores u8 values (type code 0x08) where f32 (0x0d) are expected");
   /* Image and label files that disagree, through the dataset helper. */
   run_ok("os.execute('mkdir -p ' .. TMP .. '/data/pair')\n"
          "local d = TMP .. '/data/pair/'\n"
@@ -85,6 +95,20 @@ static void test_idx_from_lua(void **state) {
          "  return ctx.idx_dataset { n_classes = 3, shape = { 1, 2, 2 },\n"
          "    train = { 'img.gz', opts.labels or 'lab.gz' }, test = { 'img.gz', 'lab5.gz' } }\n"
          "end })\n");
+  /* A dataset declares what its files store (idx_dataset: u8 by default). */
+  run_ok("local d = TMP .. '/data/signed/'\n"
+         "os.execute('mkdir -p ' .. d)\n"
+         "local f = io.open(d .. 'img', 'wb')\n"
+         "f:write(string.pack('>BBBBI4I4I4', 0, 0, 0x09, 3, 5, 2, 2), string.rep('\\x80', 20)); f:close()\n"
+         "hnet.idx_write(d .. 'lab.gz', hnet.tensor_from({ 0, 1, 2, 1, 0 }), { type = 'u8' })\n"
+         "hnet.datasets.register('signed', { options = { 'image_type' }, load = function(ctx, opts)\n"
+         "  return ctx.idx_dataset { n_classes = 3, shape = { 1, 2, 2 }, image_type = opts.image_type,\n"
+         "    train = { 'img', 'lab.gz' }, test = { 'img', 'lab.gz' } }\n"
+         "end })\n"
+         "local s = hnet.datasets.load('signed', { data_dir = TMP .. '/data', image_type = 'i8', reload = true })\n"
+         "assert(s.train.x:max() < 0, 'declared i8: loaded as signed')\n");
+  run_err("hnet.datasets.load('signed', { data_dir = TMP .. '/data', reload = true })",
+          "signed/img: stores i8 values (type code 0x09) where u8 (0x08) are expected");
   run_err("hnet.datasets.load('pair', { data_dir = TMP .. '/data' })", "label-count mismatch");
   run_err("hnet.datasets.load('pair', { data_dir = TMP .. '/data' })", "holds 5 images");
   run_err("hnet.datasets.load('pair', { data_dir = TMP .. '/data' })", "lab.gz holds 4 labels");

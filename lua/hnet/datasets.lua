@@ -114,7 +114,8 @@ end
 
 -- ---- helpers given to loaders -------------------------------------------------
 
-local IDX_SPEC = { "train", "test", "n_classes", "shape", "scale", "class_names", "hint" }
+local IDX_SPEC = { "train", "test", "n_classes", "shape", "scale", "class_names", "hint", "image_type",
+                   "label_type" }
 
 local function new_ctx(name, opts)
   local ctx = { name = name, root = M.root(), hnet = core }
@@ -142,9 +143,13 @@ local function new_ctx(name, opts)
   --- A classification dataset from IDX pairs:
   --   ctx.idx_dataset{ train = {images, labels}, test = {images, labels},
   --                    n_classes = 10, shape = {1, 28, 28}, scale = 1/255,
+  --                    image_type = "u8", label_type = "u8",
   --                    class_names = {...}, hint = "..." }
   -- Each file entry is a name or a list of alternative names. The image and
   -- label counts must agree (hn_idx_read_labeled checks, naming both files).
+  -- image_type / label_type (default "u8", as MNIST stores both) declare the
+  -- element type the files store: a file of another type is refused (the
+  -- same bytes as signed values would load as other pixels, without a word).
   function ctx.idx_dataset(spec)
     local ok, err = pcall(util.options, spec, IDX_SPEC, "ctx.idx_dataset")
     if not ok then error(("dataset '%s': %s"):format(name, err), 2) end
@@ -155,7 +160,8 @@ local function new_ctx(name, opts)
       local img = ctx.find(spec[split][1], spec.hint)
       local lab = ctx.find(spec[split][2], spec.hint)
       local x, y = core.idx_read_labeled(img, lab, { n_classes = spec.n_classes,
-        scale = spec.scale or 1 / 255, shape = spec.shape })
+        scale = spec.scale or 1 / 255, shape = spec.shape, type = spec.image_type or "u8",
+        label_type = spec.label_type or "u8" })
       ds[split] = { x = x, y = y }
     end
     return ds
