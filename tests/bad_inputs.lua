@@ -576,6 +576,10 @@ function M.make_cases()
     expect = { "field 'scenarios'", "'clas'", "allowed: task-given" }, after = nothing_in(D .. "/cmp") },
   { name = "compare with a scenario listed twice", run = compare({ "finetune" }, { "class", "class" }),
     expect = { "field 'scenarios'", "'class' is listed twice" }, after = nothing_in(D .. "/cmp") },
+  { name = "compare with a misspelt option", run = function()
+      hnet.experiment.compare { stream = M.stream(2), learners = { "finetune" }, scenarios = { "task-given" },
+                                learner_options = function() return {} end, quite = true }
+    end, expect = { "hnet.experiment.compare", "unknown option 'quite'", "allowed: eval_max" } },
   { name = "compare with a bad option of the last learner", run = compare({ "finetune", "ewc" }, { "task-given" }, { ewc = { lambda = -1 } }),
     expect = { "hnet.learners.ewc", "field 'lambda'" }, after = nothing_in(D .. "/cmp") },
   -- Run directories.

@@ -153,8 +153,14 @@ end
 
 -- Every learner name, scenario and learner option is checked before the
 -- first run trains: all the learners are made up front.
+local COMPARE_KEYS = { "stream", "learners", "scenarios", "learner_options", "out", "force", "quiet",
+                       "verbose", "eval_max", "meta", "share_training" }
+
 local function make_learners(spec)
   local f = "hnet.experiment.compare"
+  if type(spec) ~= "table" then error(("bad argument #1 to '%s' (table expected, got %s)"):format(f, type(spec)), 3) end
+  local ok, err = pcall(hnet.util.options, spec, COMPARE_KEYS, f)
+  if not ok then error(err, 3) end
   local function list(key)
     local v = spec[key]
     if type(v) ~= "table" or #v == 0 then
