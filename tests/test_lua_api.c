@@ -127,6 +127,14 @@ static const misuse cases[] = {
     {"hnet.synthetic.blobs{ spread = math.huge }", "field 'spread': finite number expected"},
     {"hnet.synthetic.blobs{ seed = 'one' }", "field 'seed': integer expected"},
     {"hnet.synthetic.polynomial_tasks{ noise = 0 / 0 }", "field 'noise': finite number expected"},
+    /* ---- option specs of scripts are checked like any options table ---- */
+    {"hnet.cli.parse({}, { n = { 3, 'a count', mim = 1 } })", "option 'n': unknown key 'mim'"},
+    {"hnet.cli.parse({}, { init = { 'xavier', 'init', choises = { 'xavier' } } })", "option 'init': unknown key 'choises'"},
+    {"hnet.cli.parse({}, { n = { 3, 'a count', choices = { 3, 4 } } })", "choices must be a non-empty list"},
+    {"hnet.cli.parse({}, { n = 3 })", "option 'n': { default, help, ... } expected"},
+    {"hnet.experiment.compare{ stream = 1, learners = { 'finetune' }, scenarios = { 'task-given' },\n"
+     "  learner_options = function() return {} end, quite = true }",
+     "unknown option 'quite'"},
     /* ---- optimisers ---- */
     {"hnet.adam{ lr = 1e-3 }", "field 'n'"},
     {"hnet.adam{ n = 3, lr = -1 }", "field 'lr'"},

@@ -107,9 +107,35 @@ local function check_range(name, s, v)
   end
 end
 
+local SPEC_KEYS = { choices = true, list = true, accept = true, min = true, max = true, above = true }
+
+-- A script's option spec is an options table too: a misspelt key (choises,
+-- mim) would leave its value unchecked.
+local function check_spec(spec)
+  if type(spec) ~= "table" then error("bad argument #2 to 'hnet.cli.parse' (option spec table expected, got " .. type(spec) .. ")", 3) end
+  for name, s in pairs(spec) do
+    local function bad(msg)
+      error(("bad argument #2 to 'hnet.cli.parse' (option '%s': %s)"):format(tostring(name), msg), 4)
+    end
+    if type(s) ~= "table" then bad("{ default, help, ... } expected, got " .. type(s)) end
+    local t = type(s[1])
+    if t ~= "boolean" and t ~= "number" and t ~= "string" then bad("the default must be a boolean, number or string, got " .. t) end
+    for k in pairs(s) do
+      if k ~= 1 and k ~= 2 and not SPEC_KEYS[k] then
+        bad(("unknown key '%s' (allowed: [1] default, [2] help, above, accept, choices, list, max, min)"):format(tostring(k)))
+      end
+    end
+    if s.choices ~= nil and (type(s.choices) ~= "table" or #s.choices == 0 or t ~= "string") then
+      bad("choices must be a non-empty list of the values a string option may take")
+    end
+    if s.accept ~= nil and type(s.accept) ~= "function" then bad("accept must be a function(item) -> boolean") end
+  end
+end
+
 --- Parse `args` (the script's arg table) against `spec`; returns a table of
 -- option values (defaults filled in) and the list of positional arguments.
 function M.parse(args, spec, title)
+  check_spec(spec)
   local o, rest = {}, {}
   for k, v in pairs(spec) do o[k] = v[1] end
   local i = 1
