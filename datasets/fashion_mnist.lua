@@ -7,6 +7,7 @@ return function(ctx, opts)
     n_classes = 10,
     shape = { 1, 28, 28 },
     scale = 1 / 255,
+    image_type = "u8", label_type = "u8", -- as stored: another type is refused
     train = { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz" },
     test = { "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" },
     class_names = { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",

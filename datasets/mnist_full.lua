@@ -19,6 +19,7 @@ return function(ctx, opts)
     n_classes = 10,
     shape = { 1, 28, 28 },
     scale = 1 / 255,
+    image_type = "u8", label_type = "u8", -- as stored: another type is refused
     hint = HINT,
     train = { names "train-images-idx3-ubyte", names "train-labels-idx1-ubyte" },
     test = { names "t10k-images-idx3-ubyte", names "t10k-labels-idx1-ubyte" },

@@ -118,7 +118,14 @@ static int64_t idx_decode(int type, const unsigned char *p, int64_t n, float *ou
 }
 
 hn_status hn_idx_read(const char *path, hn_tensor *out, int64_t max_elems) {
+  return hn_idx_read_typed(path, 0, out, max_elems);
+}
+
+hn_status hn_idx_read_typed(const char *path, int want_type, hn_tensor *out, int64_t max_elems) {
   if (!path || !out) return hn_fail(HN_ERR_ARG, "hn_idx_read: NULL argument");
+  if (want_type != 0 && !idx_elem_size(want_type))
+    return hn_fail(HN_ERR_ARG, "hn_idx_read: file %s: expected type code 0x%02x is not an IDX type (known: 0x08 u8, "
+                   "0x09 i8, 0x0b i16, 0x0c i32, 0x0d f32, 0x0e f64; 0 for any)", path, want_type);
   if (max_elems < 0)
     return hn_fail(HN_ERR_ARG, "hn_idx_read: file %s: max_elems is %lld (use 0 for the default)",
                    path, (long long)max_elems);
@@ -166,6 +173,16 @@ hn_status hn_idx_read(const char *path, hn_tensor *out, int64_t max_elems) {
     st = hn_fail(HN_ERR_FORMAT,
                  "hn_idx_read: file %s: unknown IDX type code 0x%02x (known: 0x08 u8, 0x09 i8, "
                  "0x0b i16, 0x0c i32, 0x0d f32, 0x0e f64)", path, type);
+    goto done;
+  }
+  /* The same bytes mean other numbers under another type (0x09: signed
+   * bytes), so a file that does not store what its reader declares is
+   * refused rather than converted. */
+  if (want_type != 0 && type != want_type) {
+    st = hn_fail(HN_ERR_FORMAT,
+                 "hn_idx_read: file %s: stores %s values (type code 0x%02x) where %s (0x%02x) are expected: "
+                 "not the file this data set declares (replace it, or declare its type)",
+                 path, idx_type_name(type), type, idx_type_name(want_type), want_type);
     goto done;
   }
   if (ndim < 1 || ndim > HN_MAX_DIMS) {
@@ -287,15 +304,15 @@ done:
 }
 
 hn_status hn_idx_read_labeled(const char *images_path, const char *labels_path,
-                              int64_t max_elems, int n_classes, hn_tensor *images,
-                              hn_tensor *labels) {
+                              int64_t max_elems, int n_classes, int images_type, int labels_type,
+                              hn_tensor *images, hn_tensor *labels) {
   if (!images_path || !labels_path || !images || !labels)
     return hn_fail(HN_ERR_ARG, "hn_idx_read_labeled: NULL argument");
   if (n_classes < 0)
     return hn_fail(HN_ERR_ARG, "hn_idx_read_labeled: n_classes is %d (use 0 for no range check)", n_classes);
   hn_tensor x, y;
-  HN_TRY(hn_idx_read(images_path, &x, max_elems));
-  hn_status st = hn_idx_read(labels_path, &y, max_elems);
+  HN_TRY(hn_idx_read_typed(images_path, images_type, &x, max_elems));
+  hn_status st = hn_idx_read_typed(labels_path, labels_type, &y, max_elems);
   if (st != HN_OK) {
     hn_tensor_release(&x);
     return st;

@@ -25,13 +25,19 @@ enum { HN_IDX_U8 = 0x08, HN_IDX_I8 = 0x09, HN_IDX_I16 = 0x0B, HN_IDX_I32 = 0x0C,
  * of data, found M"), bytes after the data, non-finite float values.
  * out is written only on success. */
 hn_status hn_idx_read(const char *path, hn_tensor *out, int64_t max_elems);
-/* An images file and its labels file together: both read as above, then
- * checked to match (as many labels as images: a label-count mismatch names
- * both files and both counts; labels 1-D, integers in 0..n_classes-1, or any
- * non-negative integer when n_classes is 0). Outputs written only on success. */
+/* hn_idx_read, and the file must store elements of `type` (an HN_IDX_* code;
+ * 0 accepts any): a file of another type is refused with HN_ERR_FORMAT naming
+ * both types (uint8 pixels stored as signed bytes, 0x09, would otherwise load
+ * as other values without a word); an unknown `type` is HN_ERR_ARG. */
+hn_status hn_idx_read_typed(const char *path, int type, hn_tensor *out, int64_t max_elems);
+/* An images file and its labels file together: both read as above (each of
+ * its declared type, 0 for any), then checked to match (as many labels as
+ * images: a label-count mismatch names both files and both counts; labels
+ * 1-D, integers in 0..n_classes-1, or any non-negative integer when
+ * n_classes is 0). Outputs written only on success. */
 hn_status hn_idx_read_labeled(const char *images_path, const char *labels_path,
-                              int64_t max_elems, int n_classes, hn_tensor *images,
-                              hn_tensor *labels);
+                              int64_t max_elems, int n_classes, int images_type, int labels_type,
+                              hn_tensor *images, hn_tensor *labels);
 /* Write t as IDX with element type `type`: HN_IDX_U8 requires every value to
  * be an integer in 0..255 (HN_ERR_ARG otherwise, naming the first bad one);
  * HN_IDX_F32 stores the floats as they are (finite only). gz != 0 writes gzip.

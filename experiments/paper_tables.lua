@@ -13,7 +13,8 @@ local E = hnet.experiment
 local o = E.options(arg, {
   out_default = "runs/paper_tables",
   seeds = { 1, "number of seeds (1..N)", min = 1 },
-  only = { "toy,split,permuted", "which experiments to run" },
+  only = { "toy,split,permuted", "which experiments to run", choices = { "toy", "split", "permuted" },
+           list = true },
   mnist = { "mnist", "Split MNIST data: mnist (the 10k subset) or mnist_full (60k/10k, as published)",
             choices = { "mnist", "mnist_full" } },
 }, "paper_tables.lua: the paper's comparison, as Markdown tables")

@@ -19,9 +19,9 @@ local E = hnet.experiment
 local ALL = "hypernet,finetune,ewc,si,joint"
 local o = E.options(arg, {
   out_default = "runs/rotated_stream",
-  datasets = { "mnist,fashion_mnist", "comma-separated datasets" },
-  learners = { ALL, "comma-separated learners" },
-  scenarios = { "task-given,domain", "comma-separated scenarios" },
+  datasets = { "mnist,fashion_mnist", "comma-separated datasets", choices = hnet.datasets.list(), list = true },
+  learners = E.learners_option(ALL),
+  scenarios = E.scenarios_option("task-given,domain"),
   tasks = { 10, "number of rotated tasks" },
   step = { 18.0, "degrees between consecutive tasks (task i is rotated by (i-1)*step)" },
   iterations = { 1500, "training iterations per task" },

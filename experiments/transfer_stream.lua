@@ -26,13 +26,14 @@ local common = require "hnet.learners.common"
 
 local o = E.options(arg, {
   out_default = "runs/transfer_stream",
-  streams = { "permuted,split", "comma-separated: permuted, split" },
+  streams = { "permuted,split", "comma-separated streams", choices = { "permuted", "split" }, list = true },
   dataset = { "fashion_mnist", "dataset" },
   tasks = { 10, "tasks of the permuted stream (the last one is the new task)" },
-  learners = { "hypernet,finetune,ewc,si,separate,joint", "learners for the forward-transfer table" },
+  learners = E.learners_option("hypernet,finetune,ewc,si,separate,joint", "learners for the forward-transfer table"),
   iterations = { 1000, "training iterations per task (stream and new task)" },
   fractions = { "0.01,0.1,1", "fractions of the new task's training data" },
-  conditions = { "random,similar,similar-frozen,fresh", "how the new task starts" },
+  conditions = { "random,similar,similar-frozen,fresh", "how the new task starts",
+                 choices = { "random", "similar", "similar-frozen", "fresh" }, list = true },
   hidden = { "100,100", "target MLP hidden layers" },
   beta = { 0.05, "hypernetwork regularisation strength" },
   lr = { 1e-3, "Adam learning rate" },
@@ -59,12 +60,9 @@ for _, v in ipairs(hnet.cli.list(o.fractions)) do
   if not x or x <= 0 or x > 1 then error(("--fractions: '%s' is not in (0, 1]"):format(v), 0) end
   fractions[#fractions + 1] = x
 end
-local CONDITIONS = { random = true, similar = true, ["similar-frozen"] = true, fresh = true }
 local conditions = hnet.cli.list(o.conditions)
-for _, c in ipairs(conditions) do
-  if not CONDITIONS[c] then
-    error(("--conditions: '%s' is not one of random, similar, similar-frozen, fresh"):format(c), 0)
-  end
+if o.tasks < 2 and o.streams:match("permuted") then
+  error("--tasks: at least 2 for the permuted stream (earlier tasks and the new one)", 0)
 end
 local HCFG = { embedding = 32, hidden = { 20, 20 }, act = "elu", chunk = 5000, chunk_embedding = 32 }
 local BATCH = 128
@@ -180,7 +178,6 @@ local fwt_rows, curve_rows = {}, {}
 for _, sname in ipairs(hnet.cli.list(o.streams)) do
   local pre, new_task
   if sname == "permuted" then
-    if o.tasks < 2 then error("--tasks: at least 2 (earlier tasks and the new one)", 0) end
     pre = hnet.stream.permuted(ds, { tasks = o.tasks - 1, seed = o.seed, pad = 32 })
     new_task = hnet.tasks.permuted(ds, { seed = o.seed, stream = o.tasks, pad = 32,
                                          name = ("%s/permuted-%d"):format(ds.name, o.tasks) })

@@ -1,9 +1,11 @@
 /*
  * l_data.c — data I/O, task transforms and bulk generators for Lua.
  *
- *   hnet.idx_read(path, {max_elems=, scale=, shape=})          -> tensor
- *   hnet.idx_read_labeled(images, labels, {n_classes=, max_elems=, scale=, shape=})
- *                                                              -> x, y
+ *   hnet.idx_read(path, {max_elems=, scale=, shape=, type=})  -> tensor
+ *   hnet.idx_read_labeled(images, labels, {n_classes=, max_elems=, scale=, shape=,
+ *                                          type=, label_type=}) -> x, y
+ *       type / label_type: the element type the file must store ("u8", "i8",
+ *       "i16", "i32", "f32", "f64"; absent: any)
  *   hnet.idx_write(path, t, {type = "u8"|"f32", gz = bool})     (gz: default from ".gz")
  *   hnet.cifar10_read(path or {paths...}, {scale=})            -> images [n,3,32,32], labels [n]
  *
@@ -134,7 +136,19 @@ static void check_xy(lua_State *L, hnl_tensor **x, hnl_tensor **y) {
 
 /* ---- files ----------------------------------------------------------------------- */
 
-static const char *const read_opts[] = {"max_elems", "scale", "shape", NULL};
+static const char *const read_opts[] = {"max_elems", "scale", "shape", "type", NULL};
+
+/* Option `key`: the IDX element type a file must store, by name; 0 when absent. */
+static int idx_type_opt(lua_State *L, int opt, const char *key) {
+  static const char *const names[] = {"u8", "i8", "i16", "i32", "f32", "f64", NULL};
+  static const int codes[] = {HN_IDX_U8, HN_IDX_I8, HN_IDX_I16, HN_IDX_I32, HN_IDX_F32, HN_IDX_F64};
+  const char *v = hnl_opt_string(L, opt, key, NULL);
+  if (!v) return 0;
+  for (int i = 0; names[i]; i++)
+    if (strcmp(v, names[i]) == 0) return codes[i];
+  return luaL_argerror(L, opt, lua_pushfstring(L, "field '%s': \"u8\", \"i8\", \"i16\", \"i32\", \"f32\" or "
+                                                  "\"f64\" expected, got \"%s\"", key, v));
+}
 
 static void scale_opt(lua_State *L, int opt, hnl_tensor *u) {
   double s = hnl_opt_number(L, opt, "scale", 1.0, -HUGE_VAL, HUGE_VAL);
@@ -146,15 +160,16 @@ static int l_idx_read(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   hnl_check_options(L, 2, read_opts);
   int64_t max_elems = hnl_opt_int(L, 2, "max_elems", 0, 0, INT64_MAX);
+  int type = idx_type_opt(L, 2, "type");
   hnl_tensor *u = push_empty_tensor(L);
-  hnl_check(L, hn_idx_read(path, &u->t, max_elems));
+  hnl_check(L, hn_idx_read_typed(path, type, &u->t, max_elems));
   hnl_gc_pace(L, (size_t)u->t.numel * sizeof(float));
   scale_opt(L, 2, u);
   apply_shape_opt(L, 2, u);
   return 1;
 }
 
-static const char *const labeled_opts[] = {"max_elems", "scale", "shape", "n_classes", NULL};
+static const char *const labeled_opts[] = {"max_elems", "scale", "shape", "n_classes", "type", "label_type", NULL};
 
 static int l_idx_read_labeled(lua_State *L) {
   const char *ipath = luaL_checkstring(L, 1);
@@ -162,10 +177,11 @@ static int l_idx_read_labeled(lua_State *L) {
   hnl_check_options(L, 3, labeled_opts);
   int64_t max_elems = hnl_opt_int(L, 3, "max_elems", 0, 0, INT64_MAX);
   int n_classes = (int)hnl_opt_int(L, 3, "n_classes", 0, 0, INT32_MAX);
+  int itype = idx_type_opt(L, 3, "type"), ltype = idx_type_opt(L, 3, "label_type");
   hnl_tensor *x = push_empty_tensor(L);
   hnl_tensor *y = push_empty_tensor(L);
   hn_tensor tx, ty;
-  hnl_check(L, hn_idx_read_labeled(ipath, lpath, max_elems, n_classes, &tx, &ty));
+  hnl_check(L, hn_idx_read_labeled(ipath, lpath, max_elems, n_classes, itype, ltype, &tx, &ty));
   x->t = tx; /* nothing can raise between the read and these two moves */
   y->t = ty;
   hnl_gc_pace(L, (size_t)(tx.numel + ty.numel) * sizeof(float));

@@ -329,6 +329,12 @@ function M.setup(tmp)
     shape = data_dir("shape", function(m)
       hnet.idx_write(m .. "/t10k-images-idx3-ubyte.gz", hnet.tensor({ 20, 1, 27, 28 }), { type = "u8" })
     end),
+    signed = data_dir("signed", function(m)
+      -- The test images as signed bytes (IDX type 0x09), same shape and bytes.
+      local raw = { string.pack(">BBBBI4I4I4I4", 0, 0, 0x09, 4, 20, 1, 28, 28) }
+      for i = 1, 20 do raw[#raw + 1] = string.rep("\x80", 28 * 28) end
+      M.write(m .. "/t10k-images-idx3-ubyte.gz", table.concat(raw))
+    end),
     swapped = data_dir("swapped", function(m)
       sh(("cp %s/train-labels-idx1-ubyte.gz %s/t10k-images-idx3-ubyte.gz"):format(q(m), q(m)))
     end),
@@ -361,6 +367,28 @@ local function resume(dir, name, ropts, lopts, stream)
   local o = { resume = dir }
   for k, v in pairs(ropts or {}) do o[k] = v end
   return function() M.run(name or "hypernet", o, lopts, stream) end
+end
+
+-- hnet.experiment.compare over a small stream into D/cmp; extra[name]
+-- overrides that learner's options.
+local function compare(learners, scenarios, extra)
+  return function()
+    hnet.experiment.compare {
+      stream = M.stream(2), learners = learners, scenarios = scenarios, out = D .. "/cmp", quiet = true,
+      learner_options = function(name)
+        local o = { target = { "mlp", hidden = { 8 } }, lr = 1e-2, batch = 16, iterations = 5, seed = 3 }
+        for k, v in pairs(extra and extra[name] or {}) do o[k] = v end
+        return o
+      end,
+    }
+  end
+end
+
+-- An `after` check: nothing was written at path.
+local function nothing_in(path)
+  return function()
+    if hnet.sys.exists(path) then return path .. " was written before the error" end
+  end
 end
 
 local function load_mnist(which)
@@ -474,7 +502,13 @@ function M.make_cases()
   { name = "truncated IDX", run = load_mnist("truncated"), expect = { "truncated" } },
   { name = "images of the wrong size", run = load_mnist("shape"), expect = { "does not hold", "27, 28" } },
   { name = "labels file where images belong", run = load_mnist("swapped"), expect = { "does not hold" } },
+  { name = "images stored as signed bytes", run = load_mnist("signed"),
+    expect = { "t10k-images-idx3-ubyte.gz", "stores i8 values (type code 0x09) where u8 (0x08) are expected" } },
   { name = "unknown dataset", run = function() hnet.datasets.load("no_such_set") end, expect = { "is unknown", "available" } },
+  { name = "misspelt dataset option", run = function() hnet.datasets.load("mnist", { datadir = "/elsewhere" }) end,
+    expect = { "hnet.datasets.load", "unknown option 'datadir'", "allowed: data_dir" } },
+  { name = "negative n_train", run = function() hnet.datasets.load("mnist", { n_train = -1 }) end,
+    expect = { "hnet.datasets.load", "field 'n_train'", ">= 1", "got -1" } },
   -- Options in scripts: learners, runs, streams, tasks.
   { name = "unknown learner option", run = function() M.learner("hypernet", { lrr = 1 }) end, expect = { "unknown option 'lrr'", "allowed" } },
   { name = "learner option of the wrong type", run = function() M.learner("ewc", { lr = "big" }) end, expect = { "field 'lr'", "number expected" } },
@@ -484,6 +518,22 @@ function M.make_cases()
   { name = "unknown target network", run = function() M.run("finetune", nil, { target = { "resnet" } }) end, expect = { "unknown network kind 'resnet'" } },
   { name = "unknown learner", run = function() hnet.learners.new("nope") end, expect = { "no learner named 'nope'" } },
   { name = "unknown run option", run = function() M.run("finetune", { outt = D .. "/x" }) end, expect = { "unknown option 'outt'" } },
+  { name = "run of an empty table", run = function() hnet.run({}, M.stream(2), { out = D .. "/not_a_learner" }) end,
+    expect = { "bad argument #1 to 'hnet.run'", "the learner lacks setup(), n_trainable()", "head_forward()", "hnet.learners.new" },
+    after = nothing_in(D .. "/not_a_learner") },
+  { name = "run of a learner without task_forward", run = function()
+      local l = M.learner("hypernet")
+      l.task_forward = false
+      hnet.run(l, M.stream(2))
+    end, expect = { "the learner lacks task_forward() (it sets per_task_nets)" } },
+  { name = "run of something that is not a stream", run = function() hnet.run(M.learner("finetune"), { M.stream(2):get(1) }) end,
+    expect = { "bad argument #2 to 'hnet.run'", "a stream expected", "hnet.stream.from" } },
+  { name = "inference policy out of range", run = function()
+      M.run("hypernet", { scenario = "class", inference = function() return 9 end }, nil, M.stream(2))
+    end, expect = { "task-inference policy (option 'inference') returned 9", "task index in 1..1" } },
+  { name = "inference policy returning nil", run = function()
+      M.run("hypernet", { scenario = "domain", inference = function() end }, nil, M.stream(2))
+    end, expect = { "task-inference policy (option 'inference') returned nil", "test sample 1 of task 1" } },
   { name = "bad scenario", run = function() M.run("finetune", { scenario = "bogus" }) end, expect = { "field 'scenario'" } },
   { name = "negative checkpoint_every", run = function() M.run("finetune", { checkpoint_every = -1 }) end, expect = { "field 'checkpoint_every'" } },
   { name = "stop_after past the stream", run = function() M.run("finetune", { stop_after = { task = 9, iteration = 1 } }) end, expect = { "field 'task'" } },
@@ -497,6 +547,41 @@ function M.make_cases()
   { name = "empty task list", run = function() hnet.stream.from({}) end, expect = { "non-empty list" } },
   { name = "custom stream of 0 tasks", run = function() hnet.stream.custom { n = 0, make = function() end } end, expect = { "field 'n'" } },
   { name = "blobs with 0 classes", run = function() hnet.synthetic.blobs { n_classes = 0 } end, expect = { "n_classes" } },
+  { name = "permutation that is a number", run = function() hnet.tasks.permuted(M.stream(1):get(1), { perm = 1 }) end,
+    expect = { "hnet.tasks.permuted", "field 'perm'", "a permutation of 1..4" } },
+  { name = "split classes as nested lists", run = function() hnet.stream.split({ n_classes = 10, train = {} }, { classes = { { 0, 1 }, { 1, 12 } } }) end,
+    expect = { "hnet.stream.split", "field 'classes'", "entry 1 is a list", "one flat list" } },
+  { name = "split classes out of range", run = function() hnet.stream.split({ n_classes = 10, train = {} }, { classes = { 0, 1, 1, 12 } }) end,
+    expect = { "field 'classes'", "class 1 is listed twice" } },
+  { name = "tasks.map returning labels outside the classes", run = function()
+      local t = hnet.tasks.map(M.stream(1):get(1), function(x, y) local z = y:clone(); z:add(3); return x, z end)
+      local _ = t.train
+    end, expect = { "hnet.tasks.map", "label 3.0", "not a class in 0..1", "n_classes" } },
+  { name = "infinite beta", run = function() M.learner("hypernet", { beta = math.huge }) end,
+    expect = { "hnet.learners.hypernet", "field 'beta'", "finite number expected, got inf" } },
+  { name = "a data set of 5 images", run = function()
+      hnet.datasets.register("five", function()
+        local y = hnet.tensor_from { 0, 1, 2, 3, 4 }
+        return { n_classes = 10, shape = { 1, 28, 28 }, train = { x = hnet.rand({ 5, 1, 28, 28 }, hnet.rng(1)), y = y },
+                 test = { x = hnet.rand({ 5, 1, 28, 28 }, hnet.rng(2)), y = y:clone() } }
+      end)
+      local stream = hnet.stream.split(hnet.datasets.load("five"), { classes_per_task = 2 })
+      hnet.run(M.learner("finetune"), stream, { quiet = true, plots = false })
+    end, expect = { "task 'five/split-4(6,7)'", "split has no samples", "x is hnet.Tensor[0, 1, 28, 28]" } },
+  -- hnet.experiment.compare checks every learner, scenario and learner option
+  -- before the first run trains (nothing may be written).
+  { name = "compare with a misspelt learner after a valid one", run = compare({ "finetune", "hypernt" }, { "task-given" }),
+    expect = { "hnet.experiment.compare", "field 'learners'", "'hypernt'", "built in: hypernet" }, after = nothing_in(D .. "/cmp") },
+  { name = "compare with a misspelt scenario after a valid one", run = compare({ "finetune" }, { "task-given", "clas" }),
+    expect = { "field 'scenarios'", "'clas'", "allowed: task-given" }, after = nothing_in(D .. "/cmp") },
+  { name = "compare with a scenario listed twice", run = compare({ "finetune" }, { "class", "class" }),
+    expect = { "field 'scenarios'", "'class' is listed twice" }, after = nothing_in(D .. "/cmp") },
+  { name = "compare with a misspelt option", run = function()
+      hnet.experiment.compare { stream = M.stream(2), learners = { "finetune" }, scenarios = { "task-given" },
+                                learner_options = function() return {} end, quite = true }
+    end, expect = { "hnet.experiment.compare", "unknown option 'quite'", "allowed: eval_max" } },
+  { name = "compare with a bad option of the last learner", run = compare({ "finetune", "ewc" }, { "task-given" }, { ewc = { lambda = -1 } }),
+    expect = { "hnet.learners.ewc", "field 'lambda'" }, after = nothing_in(D .. "/cmp") },
   -- Run directories.
   { name = "out holds a finished run", run = function() M.run("hypernet", { out = D .. "/finished" }) end, expect = { "already holds a finished run", "force" } },
   { name = "out holds an interrupted run", run = function() M.run("hypernet", { out = D .. "/interrupted" }) end, expect = { "holds an interrupted run", "resume" } },
@@ -564,6 +649,10 @@ function M.cli_cases()
       expect = { "option --init: xavier or hyperfan expected, got 'glorot'" } },
     { name = "a list item outside its choices", args = { "experiments/gradual_drift.lua", "--learners", "detect,oracel" },
       expect = { "option --learners: detect, oracle or single expected, got 'oracel'" } },
+    { name = "a misspelt learner after a valid one", args = { "experiments/split_mnist.lua", "--quick", "--learners", "finetune,hypernt",
+      "--scenarios", "task-given,clas", "--out", D .. "/cli_lists" }, expect = { "option --learners:", "got 'hypernt'", "finetune, ewc" } },
+    { name = "a misspelt scenario after a valid one", args = { "experiments/split_mnist.lua", "--quick", "--learners", "finetune",
+      "--scenarios", "task-given,clas", "--out", D .. "/cli_lists" }, expect = { "option --scenarios:", "got 'clas'", "domain, class" } },
     { name = "paper_tables.lua with an unknown MNIST", args = { "experiments/paper_tables.lua", "--mnist", "mnist_ful" },
       expect = { "option --mnist: mnist or mnist_full expected, got 'mnist_ful'" } },
     { name = "--train_fraction out of range", args = { "experiments/split_mnist.lua", "--train_fraction", "0" },

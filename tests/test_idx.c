@@ -166,6 +166,19 @@ static void test_other_types(void **state) {
   memcpy(buf + h, (unsigned char[]){0x3F, 0x80, 0, 0, 0x7F, 0xC0, 0, 0}, 8);
   write_bytes(tpath("nan.idx"), buf, h + 8, 0);
   expect_refusal(tpath("nan.idx"), HN_ERR_FORMAT, "element 1 is not a finite", 0);
+  /* A declared type: the i8 file is refused as u8 (the same bytes would be
+   * other numbers), read as i8; an unknown declared type is an argument error. */
+  hn_tensor out = sentinel(), before = out;
+  assert_int_equal(hn_idx_read_typed(tpath("i8.idx"), HN_IDX_U8, &out, 0), HN_ERR_FORMAT);
+  assert_non_null(strstr(hn_errmsg(), tpath("i8.idx")));
+  assert_non_null(strstr(hn_errmsg(), "stores i8 values (type code 0x09) where u8 (0x08) are expected"));
+  assert_memory_equal(&out, &before, sizeof out);
+  assert_int_equal(hn_idx_read_typed(tpath("i8.idx"), HN_IDX_I8, &r, 0), HN_OK);
+  assert_true(r.data[0] == -128.0f);
+  hn_tensor_release(&r);
+  assert_int_equal(hn_idx_read_typed(tpath("i8.idx"), 0x0A, &out, 0), HN_ERR_ARG);
+  assert_non_null(strstr(hn_errmsg(), "0x0a is not an IDX type"));
+  assert_memory_equal(&out, &before, sizeof out);
 }
 
 static void test_truncated(void **state) {
@@ -300,7 +313,7 @@ static void test_labeled_pairs(void **state) {
   assert_int_equal(hn_idx_write(tpath("img.gz"), &x, HN_IDX_U8, 1), HN_OK);
   assert_int_equal(hn_idx_write(tpath("lab.gz"), &y, HN_IDX_U8, 1), HN_OK);
   hn_tensor a = sentinel(), b = sentinel(), a0 = a, b0 = b;
-  assert_int_equal(hn_idx_read_labeled(tpath("img.gz"), tpath("lab.gz"), 0, 3, &a, &b), HN_OK);
+  assert_int_equal(hn_idx_read_labeled(tpath("img.gz"), tpath("lab.gz"), 0, 3, HN_IDX_U8, HN_IDX_U8, &a, &b), HN_OK);
   assert_int_equal(a.shape[0], 6);
   assert_int_equal(b.numel, 6);
   assert_true(b.data[5] == 2.0f);
@@ -308,7 +321,7 @@ static void test_labeled_pairs(void **state) {
   hn_tensor_release(&b);
   /* label out of range for 2 classes */
   a = a0, b = b0;
-  assert_int_equal(hn_idx_read_labeled(tpath("img.gz"), tpath("lab.gz"), 0, 2, &a, &b), HN_ERR_FORMAT);
+  assert_int_equal(hn_idx_read_labeled(tpath("img.gz"), tpath("lab.gz"), 0, 2, 0, 0, &a, &b), HN_ERR_FORMAT);
   assert_non_null(strstr(hn_errmsg(), "label 2 at index 2"));
   assert_non_null(strstr(hn_errmsg(), tpath("lab.gz")));
   assert_memory_equal(&a, &a0, sizeof a);
@@ -317,7 +330,7 @@ static void test_labeled_pairs(void **state) {
   hn_tensor y5;
   assert_int_equal(hn_tensor_init(&y5, 1, (int64_t[]){5}), HN_OK);
   assert_int_equal(hn_idx_write(tpath("lab5.gz"), &y5, HN_IDX_U8, 1), HN_OK);
-  assert_int_equal(hn_idx_read_labeled(tpath("img.gz"), tpath("lab5.gz"), 0, 10, &a, &b), HN_ERR_FORMAT);
+  assert_int_equal(hn_idx_read_labeled(tpath("img.gz"), tpath("lab5.gz"), 0, 10, 0, 0, &a, &b), HN_ERR_FORMAT);
   assert_non_null(strstr(hn_errmsg(), "label-count mismatch"));
   assert_non_null(strstr(hn_errmsg(), "6 images"));
   assert_non_null(strstr(hn_errmsg(), "5 labels"));
@@ -325,8 +338,31 @@ static void test_labeled_pairs(void **state) {
   assert_non_null(strstr(hn_errmsg(), tpath("lab5.gz")));
   assert_memory_equal(&a, &a0, sizeof a);
   assert_memory_equal(&b, &b0, sizeof b);
+  /* images stored as signed bytes where the data set declares u8: refused,
+   * naming both types, outputs untouched (read as any type, they load) */
+  unsigned char buf[64];
+  size_t h = idx_header(buf, HN_IDX_I8, 3, (uint32_t[]){6, 2, 2});
+  for (size_t i = 0; i < 24; i++) buf[h + i] = (unsigned char)(0x80 + i);
+  write_bytes(tpath("img_i8.gz"), buf, h + 24, 1);
+  assert_int_equal(hn_idx_read_labeled(tpath("img_i8.gz"), tpath("lab.gz"), 0, 3, HN_IDX_U8, HN_IDX_U8, &a, &b),
+                   HN_ERR_FORMAT);
+  assert_non_null(strstr(hn_errmsg(), tpath("img_i8.gz")));
+  assert_non_null(strstr(hn_errmsg(), "stores i8 values (type code 0x09) where u8 (0x08) are expected"));
+  assert_memory_equal(&a, &a0, sizeof a);
+  assert_memory_equal(&b, &b0, sizeof b);
+  /* the labels' declared type is checked too */
+  assert_int_equal(hn_idx_read_labeled(tpath("img.gz"), tpath("lab.gz"), 0, 3, HN_IDX_U8, HN_IDX_I32, &a, &b),
+                   HN_ERR_FORMAT);
+  assert_non_null(strstr(hn_errmsg(), tpath("lab.gz")));
+  assert_non_null(strstr(hn_errmsg(), "stores u8 values (type code 0x08) where i32 (0x0c) are expected"));
+  assert_memory_equal(&a, &a0, sizeof a);
+  assert_int_equal(hn_idx_read_labeled(tpath("img_i8.gz"), tpath("lab.gz"), 0, 3, 0, 0, &a, &b), HN_OK);
+  assert_true(a.data[0] == -128.0f);
+  hn_tensor_release(&a);
+  hn_tensor_release(&b);
+  a = a0, b = b0;
   /* labels that are not 1-D */
-  assert_int_equal(hn_idx_read_labeled(tpath("img.gz"), tpath("img.gz"), 0, 0, &a, &b), HN_ERR_FORMAT);
+  assert_int_equal(hn_idx_read_labeled(tpath("img.gz"), tpath("img.gz"), 0, 0, 0, 0, &a, &b), HN_ERR_FORMAT);
   assert_non_null(strstr(hn_errmsg(), "one dimension"));
   hn_tensor_release(&x);
   hn_tensor_release(&y);

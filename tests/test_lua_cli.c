@@ -316,7 +316,7 @@ static void test_option_without_default(void **state) {
   p = write_script("badspec.lua", "require('hnet.cli').parse(arg, { x = { nil, 'no type' } })\n");
   r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "option 'x' has no default: give type = ", "a spec without default or type");
+  expect_in(r->err, "option 'x': no default: give type = ", "a spec without default or type");
   /* An experiment run without --resume starts fresh, with it resumes. */
   r = run((const char *[]){"./hnet", "-e",
                            "arg = { [0] = 'x.lua', '--quiet' }\n"
@@ -325,6 +325,76 @@ static void test_option_without_default(void **state) {
                            NULL}, NULL, NULL);
   assert_int_equal(r->status, 0);
   assert_string_equal(r->out, "nil\tnil\n");
+}
+
+/* Every entry of an experiment's list options (learners, scenarios, streams,
+ * datasets, parts) is checked when the command line is parsed: a misspelt
+ * entry after valid ones fails at once, before anything trains or writes. */
+static void test_experiment_lists(void **state) {
+  (void)state;
+  char out[128];
+  snprintf(out, sizeof out, "%s/lists_out", tmpdir);
+  const char *learners = "hypernet, finetune, ewc, online_ewc, si, separate or joint expected";
+  const char *scenarios = "task-given, domain, class, cl1, cl2 or cl3 expected";
+  const struct {
+    const char *script, *option, *value, *expect, *expect2;
+  } cases[] = {
+      {"split_mnist", "--learners", "finetune,hypernt", learners, "got 'hypernt'"},
+      {"split_mnist", "--scenarios", "task-given,clas", scenarios, "got 'clas'"},
+      {"split_fashion", "--learners", "finetune,plain", learners, "got 'plain'"},
+      {"permuted_fashion", "--scenarios", "task-given,cl4", scenarios, "got 'cl4'"},
+      {"permuted_fashion", "--learners", "joint,ewk", learners, "got 'ewk'"},
+      {"rotated_stream", "--learners", "finetune,sii", learners, "got 'sii'"},
+      {"rotated_stream", "--scenarios", "task-given,domian", scenarios, "got 'domian'"},
+      {"rotated_stream", "--datasets", "mnist,fashion", "option --datasets:", "got 'fashion'"},
+      {"toy_regression", "--learners", "hypernet,separat", learners, "got 'separat'"},
+      {"covariate_shift", "--learners", "hypernet,fintune", learners, "got 'fintune'"},
+      {"covariate_shift", "--scenarios", "task-given,class,domainn", scenarios, "got 'domainn'"},
+      {"transfer_stream", "--streams", "permuted,splt", "option --streams: permuted or split expected", "got 'splt'"},
+      {"transfer_stream", "--learners", "hypernet,joint,separte", learners, "got 'separte'"},
+      {"paper_tables", "--only", "toy,splt", "option --only: toy, split or permuted expected", "got 'splt'"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char script[96], what[160];
+    snprintf(script, sizeof script, "experiments/%s.lua", cases[i].script);
+    snprintf(what, sizeof what, "%s %s %s", cases[i].script, cases[i].option, cases[i].value);
+    result *r = run((const char *[]){"./hnet", "--threads", "1", script, "--quick", cases[i].option,
+                                     cases[i].value, "--out", out, NULL},
+                    NULL, NULL);
+    if (r->status != 1) print_error("%s: exit status %d\n%s\n", what, r->status, r->err);
+    assert_int_equal(r->status, 1);
+    expect_in(r->err, cases[i].option, what);
+    expect_in(r->err, cases[i].expect, what);
+    expect_in(r->err, cases[i].expect2, what);
+    if (access(out, F_OK) == 0) {
+      print_error("%s: %s was written before the bad entry was refused\n", what, out);
+      fail();
+    }
+  }
+  /* A learner file on the search path (not built in) is a valid entry. */
+  char dir[128], path[192], lua_path[256];
+  snprintf(dir, sizeof dir, "%s/lib/hnet/learners", tmpdir);
+  char mk[256];
+  snprintf(mk, sizeof mk, "mkdir -p '%s'", dir);
+  assert_int_equal(system(mk), 0);
+  snprintf(path, sizeof path, "%s/mine.lua", dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("return { new = function(o) return require('hnet.learners').new('finetune', o) end }\n", f);
+  fclose(f);
+  const char *p = write_script("lists.lua",
+                               "local E = require('hnet').experiment\n"
+                               "local o = E.options(arg, { learners = E.learners_option('finetune') }, 'lists.lua')\n"
+                               "print(o.learners)\n");
+  snprintf(lua_path, sizeof lua_path, "LUA_PATH=%s/lib/?.lua;;", tmpdir);
+  const char *const env[] = {lua_path, NULL};
+  result *r = run((const char *[]){"./hnet", p, "--learners", "mine,finetune", NULL}, env, NULL);
+  if (r->status != 0) print_error("%s\n", r->err);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "mine,finetune\n");
+  r = run((const char *[]){"./hnet", p, "--learners", "mine,common", NULL}, env, NULL);
+  assert_int_equal(r->status, 1);
+  expect_in(r->err, "got 'common'", "a helper file is not a learner");
 }
 
 static void test_threads_and_seed(void **state) {
@@ -413,8 +483,8 @@ int main(void) {
       cmocka_unit_test(test_bad_options),      cmocka_unit_test(test_threads_and_seed),
       cmocka_unit_test(test_prompt_and_stdin), cmocka_unit_test(test_report_command),
       cmocka_unit_test(test_stock_lua_require), cmocka_unit_test(test_option_choices),
-      cmocka_unit_test(test_option_ranges),
-      cmocka_unit_test(test_option_without_default),
+      cmocka_unit_test(test_option_ranges),    cmocka_unit_test(test_option_without_default),
+      cmocka_unit_test(test_experiment_lists),
   };
   int rc = cmocka_run_group_tests_name("lua_cli", tests, NULL, NULL);
   if (hnt_remove_dir(tmpdir) != 0) fprintf(stderr, "test_lua_cli: could not remove %s\n", tmpdir);

@@ -75,16 +75,40 @@ static void test_idx_from_lua(void **state) {
   run_err("hnet.idx_read(TMP .. '/a.idx.gz', { max_elemz = 3 })", "unknown option 'max_elemz'");
   run_err("hnet.idx_read(TMP .. '/a.idx.gz', { max_elems = 5 })", "more than the limit of 5");
   run_err("hnet.idx_read(TMP .. '/a.idx.gz', { shape = { 4 } })", "does not hold");
+  /* A declared element type: a file storing another one is refused. */
+  run_ok("local f = io.open(TMP .. '/s8.idx', 'wb')\n"
+         "f:write(string.pack('>BBBBI4I4', 0, 0, 0x09, 2, 2, 2), '\\x80\\xff\\x01\\x7f'); f:close()\n"
+         "local x = hnet.idx_read(TMP .. '/s8.idx', { type = 'i8' })\n"
+         "assert(x:get(1, 1) == -128 and x:get(2, 2) == 127)\n"
+         "assert(hnet.idx_read(TMP .. '/s8.idx'):get(1, 2) == -1, 'no declared type: any')\n");
+  run_err("hnet.idx_read(TMP .. '/s8.idx', { type = 'u8' })", "stores i8 values (type code 0x09) where u8 (0x08) are expected");
+  run_err("hnet.idx_read(TMP .. '/s8.idx', { type = 'uint8' })", "field 'type': \"u8\", \"i8\"");
+  run_err("hnet.idx_read_labeled(TMP .. '/s8.idx', TMP .. '/a.idx.gz', { label_type = 'f32' })",
+          "stores u8 values (type code 0x08) where f32 (0x0d) are expected");
   /* Image and label files that disagree, through the dataset helper. */
   run_ok("os.execute('mkdir -p ' .. TMP .. '/data/pair')\n"
          "local d = TMP .. '/data/pair/'\n"
          "hnet.idx_write(d .. 'img.gz', hnet.zeros({ 5, 2, 2 }), { type = 'u8' })\n"
          "hnet.idx_write(d .. 'lab.gz', hnet.tensor_from({ 0, 1, 2, 1 }), { type = 'u8' })\n"
          "hnet.idx_write(d .. 'lab5.gz', hnet.tensor_from({ 0, 1, 2, 1, 0 }), { type = 'u8' })\n"
-         "hnet.datasets.register('pair', function(ctx, opts)\n"
+         "hnet.datasets.register('pair', { options = { 'labels' }, load = function(ctx, opts)\n"
          "  return ctx.idx_dataset { n_classes = 3, shape = { 1, 2, 2 },\n"
          "    train = { 'img.gz', opts.labels or 'lab.gz' }, test = { 'img.gz', 'lab5.gz' } }\n"
-         "end)\n");
+         "end })\n");
+  /* A dataset declares what its files store (idx_dataset: u8 by default). */
+  run_ok("local d = TMP .. '/data/signed/'\n"
+         "os.execute('mkdir -p ' .. d)\n"
+         "local f = io.open(d .. 'img', 'wb')\n"
+         "f:write(string.pack('>BBBBI4I4I4', 0, 0, 0x09, 3, 5, 2, 2), string.rep('\\x80', 20)); f:close()\n"
+         "hnet.idx_write(d .. 'lab.gz', hnet.tensor_from({ 0, 1, 2, 1, 0 }), { type = 'u8' })\n"
+         "hnet.datasets.register('signed', { options = { 'image_type' }, load = function(ctx, opts)\n"
+         "  return ctx.idx_dataset { n_classes = 3, shape = { 1, 2, 2 }, image_type = opts.image_type,\n"
+         "    train = { 'img', 'lab.gz' }, test = { 'img', 'lab.gz' } }\n"
+         "end })\n"
+         "local s = hnet.datasets.load('signed', { data_dir = TMP .. '/data', image_type = 'i8', reload = true })\n"
+         "assert(s.train.x:max() < 0, 'declared i8: loaded as signed')\n");
+  run_err("hnet.datasets.load('signed', { data_dir = TMP .. '/data', reload = true })",
+          "signed/img: stores i8 values (type code 0x09) where u8 (0x08) are expected");
   run_err("hnet.datasets.load('pair', { data_dir = TMP .. '/data' })", "label-count mismatch");
   run_err("hnet.datasets.load('pair', { data_dir = TMP .. '/data' })", "holds 5 images");
   run_err("hnet.datasets.load('pair', { data_dir = TMP .. '/data' })", "lab.gz holds 4 labels");
@@ -107,6 +131,27 @@ static void test_dataset_errors(void **state) {
   run_err("hnet.datasets.register('bad', function() return { n_classes = 2 } end)\n"
           "hnet.datasets.load('bad')",
           "dataset 'bad': train = {x =, y =} is missing");
+  /* Options: unknown keys and bad values are refused before anything loads. */
+  run_err("hnet.datasets.load('mnist', { datadir = '/elsewhere' })",
+          "bad argument #2 to 'hnet.datasets.load' (unknown option 'datadir' (allowed: data_dir, n_test, n_train, reload))");
+  run_err("hnet.datasets.load('mnist', { n_trian = 10 })", "unknown option 'n_trian'");
+  run_err("hnet.datasets.load('mnist', { n_train = -1 })", "field 'n_train': integer >= 1 expected, got -1");
+  run_err("hnet.datasets.load('mnist', { n_test = 0 })", "field 'n_test': integer >= 1 expected, got 0");
+  run_err("hnet.datasets.load('mnist', { n_train = 2.5 })", "field 'n_train': integer expected, got 2.5");
+  run_err("hnet.datasets.load('mnist', { data_dir = 5 })", "field 'data_dir': a directory name expected, got number");
+  run_err("hnet.datasets.load('mnist', { reload = 'yes' })", "field 'reload': boolean expected");
+  run_err("hnet.datasets.load('mnist', 'data')", "options table expected, got string");
+  /* A loader's own options are named by it; others stay errors. */
+  run_err("hnet.datasets.load('pair', { data_dir = TMP .. '/data', labelz = 'lab5.gz' })",
+          "unknown option 'labelz' (allowed: data_dir, labels, n_test, n_train, reload)");
+  run_err("hnet.datasets.register('x', { load = 5 })", "field 'load': a function(ctx, opts) expected");
+  run_err("hnet.datasets.register('x', { load = print, option = { 'a' } })", "unknown field 'option'");
+  run_err("hnet.datasets.register('x', 'loader')", "a loader function(ctx, opts) or { load =, options = } expected, got string");
+  run_err("hnet.datasets.register('idx_typo', function(ctx)\n"
+          "  return ctx.idx_dataset { n_classes = 2, shape = { 1, 2, 2 }, train = { 'a', 'b' }, test = { 'a', 'b' }, scal = 1 }\n"
+          "end)\n"
+          "hnet.datasets.load('idx_typo', { data_dir = TMP })",
+          "dataset 'idx_typo': bad argument #1 to 'ctx.idx_dataset' (unknown option 'scal'");
   run_ok("assert(hnet.datasets.dir_exists(hnet.datasets.root() .. '/datasets'))\n"
          "assert(hnet.datasets.file_exists(hnet.datasets.path('fashion_mnist')))\n");
 }
@@ -246,6 +291,20 @@ static void test_permuted_task(void **state) {
          "assert(same(back, hnet.transform.pad(ds.test.x, 8, 8)))\n");
   run_err("hnet.tasks.permuted(ds, { sed = 1 })", "unknown option 'sed'");
   run_err("hnet.tasks.permuted(42)", "a dataset or task expected");
+  /* A given permutation is checked when the task is made. */
+  run_err("hnet.tasks.permuted(ds, { perm = 1 })",
+          "bad argument #2 to 'hnet.tasks.permuted' (field 'perm': a permutation of 1..36 (a list or a tensor) expected, got number)");
+  run_err("local p = {} for i = 1, 36 do p[i] = i end p[36] = 1\n"
+          "hnet.tasks.permuted(ds, { perm = p })",
+          "field 'perm': 1 appears twice (entries 1 and 36): not a permutation");
+  run_err("local p = {} for i = 1, 36 do p[i] = i end p[5] = 0.5\n"
+          "hnet.tasks.permuted(ds, { perm = p })",
+          "field 'perm': entry 5 is 0.5, not an index in 1..36");
+  run_err("hnet.tasks.permuted(ds, { perm = { 2, 1 } })", "field 'perm' has 2 entries; the input has 36 values");
+  run_ok("local p = {} for i = 1, 36 do p[i] = 37 - i end\n"
+         "local a = hnet.tasks.permuted(ds, { perm = p })\n"
+         "local b = hnet.tasks.permuted(ds, { perm = hnet.tensor_from(p) })\n"
+         "assert(same(a.train.x, b.train.x) and a.train.x:get(1, 1, 1, 1) == ds.train.x:get(1, 1, 6, 6))\n");
 }
 
 static void test_class_subset_and_k_shot(void **state) {
@@ -353,6 +412,29 @@ static void test_subsample_map_generator(void **state) {
           "sample 2 has 2 inputs");
   run_err("local t = hnet.tasks.map(ds, function(x) return 3 end); local _ = t.test",
           "tensors expected");
+  /* map checks the labels it is given back as from_tensors does. */
+  run_err("local t = hnet.tasks.map(ds, function(x, y) local z = y:clone(); z:add(5); return x, z end)\n"
+          "local _ = t.train",
+          "hnet.tasks.map: the function returned data that does not fit task 'toy/map': train: label 5.0 at "
+          "index 1 is not a class in 0..3 (the task has n_classes = 4)");
+  run_err("local t = hnet.tasks.map(ds, function(x, y) return x, y:view(y:size(1), 1) end); local _ = t.test",
+          "test: labels must be a 1-D tensor of class indices");
+  run_ok("local t = hnet.tasks.map(ds, function(x, y) local z = y:clone(); z:add(5); return x, z end,\n"
+         "                          { n_classes = 9 })\n"
+         "assert(t.n_classes == 9 and t.train.y:max() == 8)\n");
+  run_err("hnet.tasks.map(ds, function(x) return x end, { n_classes = 0 })", "field 'n_classes': integer >= 1");
+  run_err("hnet.tasks.from_tensors { name = 'x', n_classes = 4, train = ds.train, test = ds.test, input_shap = { 36 } }",
+          "unknown option 'input_shap'");
+  /* A split with no samples is refused, naming the task, when it is built. */
+  run_err("local three = { name = 'three', n_classes = 4, test = ds.test,\n"
+          "  train = { x = ds.train.x:rows(1, 3), y = ds.train.y:rows(1, 3) } } -- labels 0, 1, 2\n"
+          "local t = hnet.tasks.class_subset(three, { classes = { 3 } })\n"
+          "local _ = t.train",
+          "task 'three/classes-3': the train split has no samples (x is hnet.Tensor[0, 1, 6, 6]");
+  run_err("hnet.tasks.from_tensors { name = 'none', n_classes = 2, train = { x = hnet.tensor(0, 3), y = hnet.tensor(0) },\n"
+          "  test = ds.test }",
+          "task 'none': the train split has no samples");
+  run_err("hnet.tasks.subsample(ds, { n = 0 })", "field 'n': integer >= 1 expected, got 0");
 }
 
 static void test_streams(void **state) {
@@ -394,6 +476,19 @@ static void test_streams(void **state) {
   run_err("hnet.stream.split(ds, { classes_per_task = 3, tasks = 2 })", "2 tasks of 3 classes need 6 classes; 4 available");
   run_err("hnet.stream.custom { n = 2, make = function(i) return 5 end }:get(1)", "make(1) returned number");
   run_err("hnet.stream.rotated(ds, {})", "give 'angles'");
+  /* split's classes: one flat list of labels in range, each once. */
+  run_err("hnet.stream.split(ds, { classes = { { 0, 1 }, { 1, 12 } } })",
+          "field 'classes': entry 1 is a list; give one flat list of labels");
+  run_err("hnet.stream.split(ds, { classes = { 0, 1, 2, 12 } })", "field 'classes': entry 4 (12) is not a class label in 0..3");
+  run_err("hnet.stream.split(ds, { classes = { 0, 1, 2, 1 } })", "field 'classes': class 1 is listed twice (entries 2 and 4)");
+  run_err("hnet.stream.split(ds, { classes = 3 })", "field 'classes': a list of class labels expected, got number");
+  run_err("hnet.stream.split(7)", "a dataset or task expected, got number");
+  run_err("hnet.stream.split(ds, { keep = 0 })", "field 'keep': integer >= 1 expected, got 0");
+  run_err("hnet.stream.permuted(ds, { seed = 1.5 })", "field 'seed': integer expected, got 1.5");
+  run_err("hnet.stream.rotated(ds, { angles = { 0, 1 / 0 } })", "field 'angles': entry 2 is not a finite number");
+  run_err("hnet.stream.from{ { name = 'e', n_classes = 2, train = { x = hnet.tensor(0, 4), y = hnet.tensor(0) },\n"
+          "  test = { x = hnet.ones(2, 4), y = hnet.zeros(2) } } }",
+          "bad argument #1 to 'hnet.stream.from' (entry 1: task 'e': the train split has no samples");
 }
 
 static void test_synthetic(void **state) {

@@ -20,6 +20,9 @@
 --                  choices = { "detect", "oracle", "single" }, list = true },
 --
 -- (list = true: the value is a comma-separated list, each item checked).
+-- `accept = function(item) -> bool` also lets through items that are not in
+-- `choices` (names a registry finds, such as learners from the user's own
+-- folder); the error still lists `choices`.
 -- An option with no default names its type instead and is nil unless given
 -- (so `if o.resume then` means "given"; an empty-string default would be
 -- true in Lua):
@@ -64,20 +67,6 @@ local function choices_text(c)
   return table.concat(c, ", ", 1, #c - 1) .. " or " .. c[#c]
 end
 
-local TYPES = { integer = true, number = true, string = true }
-
--- A malformed spec is the script's bug: say which option and why.
-local function check_spec(spec)
-  for k, s in pairs(spec) do
-    if type(s) ~= "table" then
-      error(("hnet.cli.parse: option '%s': a spec table { default, help, ... } expected"):format(k), 3)
-    end
-    if s[1] == nil and not TYPES[s.type] then
-      error(("hnet.cli.parse: option '%s' has no default: give type = \"string\", \"integer\" or \"number\""):format(k), 3)
-    end
-  end
-end
-
 local function usage(spec, title)
   local names = {}
   for k in pairs(spec) do names[#names + 1] = k end
@@ -119,7 +108,7 @@ local function check_choices(name, s, v)
     error(("option --%s: give at least one of %s"):format(name, choices_text(s.choices)), 0)
   end
   for _, item in ipairs(items) do
-    if not allowed[item] then
+    if not allowed[item] and not (s.accept and s.accept(item)) then
       error(("option --%s: %s expected, got '%s'"):format(name, choices_text(s.choices), item), 0)
     end
   end
@@ -132,6 +121,40 @@ local function check_range(name, s, v)
     and (s.max == nil or v <= s.max)
   if not ok then
     error(("option --%s: %s expected, got %s"):format(name, range_text(s), tostring(v)), 0)
+  end
+end
+
+local SPEC_KEYS = { choices = true, list = true, accept = true, min = true, max = true, above = true,
+                    type = true }
+local TYPES = { integer = true, number = true, string = true }
+
+-- A script's option spec is an options table too: a misspelt key (choises,
+-- mim) would leave its value unchecked.
+local function check_spec(spec)
+  if type(spec) ~= "table" then error("bad argument #2 to 'hnet.cli.parse' (option spec table expected, got " .. type(spec) .. ")", 3) end
+  for name, s in pairs(spec) do
+    local function bad(msg)
+      error(("bad argument #2 to 'hnet.cli.parse' (option '%s': %s)"):format(tostring(name), msg), 4)
+    end
+    if type(s) ~= "table" then bad("{ default, help, ... } expected, got " .. type(s)) end
+    local t = type(s[1])
+    if t == "nil" then
+      if not TYPES[s.type] then bad('no default: give type = "string", "integer" or "number"') end
+      t = s.type == "string" and "string" or "number"
+    elseif t ~= "boolean" and t ~= "number" and t ~= "string" then
+      bad("the default must be a boolean, number or string, got " .. t)
+    elseif s.type ~= nil then
+      bad("type is for an option without a default (the default's type is the option's)")
+    end
+    for k in pairs(s) do
+      if k ~= 1 and k ~= 2 and not SPEC_KEYS[k] then
+        bad(("unknown key '%s' (allowed: [1] default, [2] help, above, accept, choices, list, max, min, type)"):format(tostring(k)))
+      end
+    end
+    if s.choices ~= nil and (type(s.choices) ~= "table" or #s.choices == 0 or t ~= "string") then
+      bad("choices must be a non-empty list of the values a string option may take")
+    end
+    if s.accept ~= nil and type(s.accept) ~= "function" then bad("accept must be a function(item) -> boolean") end
   end
 end
 

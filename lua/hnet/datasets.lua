@@ -20,13 +20,37 @@
 --
 -- Options: data_dir (default $HNET_DATA, else <root>/data; the dataset's own
 -- files are in <data_dir>/<name>), n_train / n_test (keep only the first n
--- samples: quick runs), reload (bypass the cache); a loader may accept more.
+-- samples: quick runs), reload (bypass the cache). A loader that takes more
+-- options names them: the file (or register) gives the table
+-- { load = function(ctx, opts), options = { "name", ... } } instead of the
+-- function. Any other key is an error, as everywhere in hnet.
 local core = require "hnet.core"
+local util = require "hnet.util"
 
 local M = {}
 
-local registered = {}
+local registered = {} -- name -> { load = function(ctx, opts), options = { extra keys } }
 local cache = {}
+
+local COMMON_OPTIONS = { "data_dir", "n_train", "n_test", "reload" }
+
+-- A loader as a file or register() gives it: a function, or a table
+-- { load = function, options = { names } }. Returns the table form, or nil
+-- and what is wrong.
+local function as_loader(v)
+  if type(v) == "function" then return { load = v, options = {} } end
+  if type(v) ~= "table" then return nil, "a loader function(ctx, opts) or { load =, options = } expected, got " .. type(v) end
+  if type(v.load) ~= "function" then return nil, "field 'load': a function(ctx, opts) expected, got " .. type(v.load) end
+  local extra = v.options or {}
+  if type(extra) ~= "table" then return nil, "field 'options': a list of option names expected, got " .. type(extra) end
+  for i, k in ipairs(extra) do
+    if type(k) ~= "string" then return nil, ("field 'options': entry %d is a %s, not a name"):format(i, type(k)) end
+  end
+  for k in pairs(v) do
+    if k ~= "load" and k ~= "options" then return nil, ("unknown field '%s' (allowed: load, options)"):format(tostring(k)) end
+  end
+  return { load = v.load, options = extra }
+end
 
 -- ---- where things are ------------------------------------------------------
 
@@ -90,6 +114,9 @@ end
 
 -- ---- helpers given to loaders -------------------------------------------------
 
+local IDX_SPEC = { "train", "test", "n_classes", "shape", "scale", "class_names", "hint", "image_type",
+                   "label_type" }
+
 local function new_ctx(name, opts)
   local ctx = { name = name, root = M.root(), hnet = core }
   ctx.dir = M.data_root(opts) .. "/" .. name
@@ -116,10 +143,16 @@ local function new_ctx(name, opts)
   --- A classification dataset from IDX pairs:
   --   ctx.idx_dataset{ train = {images, labels}, test = {images, labels},
   --                    n_classes = 10, shape = {1, 28, 28}, scale = 1/255,
+  --                    image_type = "u8", label_type = "u8",
   --                    class_names = {...}, hint = "..." }
   -- Each file entry is a name or a list of alternative names. The image and
   -- label counts must agree (hn_idx_read_labeled checks, naming both files).
+  -- image_type / label_type (default "u8", as MNIST stores both) declare the
+  -- element type the files store: a file of another type is refused (the
+  -- same bytes as signed values would load as other pixels, without a word).
   function ctx.idx_dataset(spec)
+    local ok, err = pcall(util.options, spec, IDX_SPEC, "ctx.idx_dataset")
+    if not ok then error(("dataset '%s': %s"):format(name, err), 2) end
     ctx.require_dir(spec.hint)
     local ds = { name = name, n_classes = spec.n_classes, shape = spec.shape,
                  class_names = spec.class_names, source = shown(ctx.dir) }
@@ -127,7 +160,8 @@ local function new_ctx(name, opts)
       local img = ctx.find(spec[split][1], spec.hint)
       local lab = ctx.find(spec[split][2], spec.hint)
       local x, y = core.idx_read_labeled(img, lab, { n_classes = spec.n_classes,
-        scale = spec.scale or 1 / 255, shape = spec.shape })
+        scale = spec.scale or 1 / 255, shape = spec.shape, type = spec.image_type or "u8",
+        label_type = spec.label_type or "u8" })
       ds[split] = { x = x, y = y }
     end
     return ds
@@ -138,15 +172,16 @@ end
 -- ---- loading -------------------------------------------------------------------
 
 --- Register a loader function(ctx, opts) -> dataset under `name` (takes
--- precedence over datasets/<name>.lua). Clears cached loads of that name.
+-- precedence over datasets/<name>.lua), or { load = function(ctx, opts),
+-- options = { names of the options it takes beyond the common ones } }.
+-- Clears cached loads of that name.
 function M.register(name, loader)
   if type(name) ~= "string" or name == "" then
     error("bad argument #1 to 'hnet.datasets.register' (dataset name expected)", 2)
   end
-  if type(loader) ~= "function" then
-    error("bad argument #2 to 'hnet.datasets.register' (loader function expected, got " .. type(loader) .. ")", 2)
-  end
-  registered[name] = loader
+  local l, why = as_loader(loader)
+  if not l then error("bad argument #2 to 'hnet.datasets.register' (" .. why .. ")", 2) end
+  registered[name] = l
   for k in pairs(cache) do
     if k:sub(1, #name + 1) == name .. "|" then cache[k] = nil end
   end
@@ -208,6 +243,43 @@ function M.check(ds, name)
   return ds
 end
 
+-- The loader of `name` (registered, else datasets/<name>.lua); errors at
+-- `level` (as error's, counted from the caller of find_loader).
+local function find_loader(name, level)
+  local loader = registered[name]
+  if loader then return loader end
+  local path = M.path(name)
+  if not file_exists(path) then
+    error(("dataset '%s' is unknown: no loader registered and no file %s (available: %s)")
+      :format(name, shown(path), table.concat(M.list(), ", ")), level + 1)
+  end
+  local chunk, err = loadfile(path)
+  if not chunk then error(("dataset '%s': %s"):format(name, err), level + 1) end
+  local why
+  loader, why = as_loader(chunk())
+  if not loader then
+    error(("dataset '%s': %s must return a loader function(ctx, opts) or { load =, options = }: %s")
+      :format(name, shown(path), why), level + 1)
+  end
+  return loader
+end
+
+-- Check load's options (argument #2) against the common ones and the
+-- loader's own; errors name the caller of load.
+local function check_options(opts, loader)
+  local f = "hnet.datasets.load"
+  local allowed = table.move(COMMON_OPTIONS, 1, #COMMON_OPTIONS, 1, {})
+  table.move(loader.options, 1, #loader.options, #allowed + 1, allowed)
+  util.options(opts, allowed, f, 2)
+  local dir = opts.data_dir
+  if dir ~= nil and (type(dir) ~= "string" or dir == "") then
+    util.argerr(f, 2, "field 'data_dir': a directory name expected, got " .. (type(dir) == "string" and "''" or type(dir)), 3)
+  end
+  util.int(opts, "n_train", 1, 1, nil, f, 2)
+  util.int(opts, "n_test", 1, 1, nil, f, 2)
+  util.bool(opts, "reload", false, f, 2)
+end
+
 --- Load (or return the cached) dataset `name`.
 function M.load(name, opts)
   if type(name) ~= "string" then
@@ -215,8 +287,10 @@ function M.load(name, opts)
   end
   opts = opts or {}
   if type(opts) ~= "table" then
-    error("bad argument #2 to 'hnet.datasets.load' (options table expected)", 2)
+    error("bad argument #2 to 'hnet.datasets.load' (options table expected, got " .. type(opts) .. ")", 2)
   end
+  local loader = find_loader(name, 2)
+  check_options(opts, loader)
   local key = cache_key(name, opts)
   if cache[key] and not opts.reload then return cache[key] end
   if opts.n_train or opts.n_test then
@@ -233,22 +307,7 @@ function M.load(name, opts)
     cache[key] = ds
     return ds
   end
-  local loader = registered[name]
-  if not loader then
-    local path = M.path(name)
-    if not file_exists(path) then
-      error(("dataset '%s' is unknown: no loader registered and no file %s (available: %s)")
-        :format(name, shown(path), table.concat(M.list(), ", ")), 2)
-    end
-    local chunk, err = loadfile(path)
-    if not chunk then error(("dataset '%s': %s"):format(name, err), 2) end
-    loader = chunk()
-    if type(loader) ~= "function" then
-      error(("dataset '%s': %s must return a loader function(ctx, opts), returned %s")
-        :format(name, shown(path), type(loader)), 2)
-    end
-  end
-  local ds = loader(new_ctx(name, opts), opts)
+  local ds = loader.load(new_ctx(name, opts), opts)
   M.check(ds, name)
   ds.name = ds.name or name
   cache[key] = ds

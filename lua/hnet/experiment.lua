@@ -86,6 +86,21 @@ end
 --- The context that experiment options set for hnet.run (nil outside).
 function M.context() return require("hnet.run").context end
 
+--- The option spec of a comma-separated list of learners (for M.options):
+-- every entry must be a learner hnet.learners finds (built in, or a file
+-- lua/hnet/learners/NAME.lua on the search path), checked when the command
+-- line is parsed, before anything trains.
+function M.learners_option(default, help)
+  return { default, help or "comma-separated learners", choices = hnet.learners.list(), list = true,
+           accept = hnet.learners.exists }
+end
+
+--- The option spec of a comma-separated list of hnet.run scenarios.
+function M.scenarios_option(default, help)
+  return { default, help or "comma-separated scenarios", choices = require("hnet.run").scenarios(),
+           list = true }
+end
+
 -- True when every task of the stream has the same number of outputs: then a
 -- learner with one network per task trains identically in every scenario
 -- (no output mask in any of them; the scenario only changes evaluation).
@@ -136,8 +151,62 @@ local function carries(carrier, sc)
   return sc == "task-given" and carrier ~= nil or sc == "domain" and carrier == "class"
 end
 
+-- Every learner name, scenario and learner option is checked before the
+-- first run trains: all the learners are made up front.
+local COMPARE_KEYS = { "stream", "learners", "scenarios", "learner_options", "out", "force", "quiet",
+                       "verbose", "eval_max", "meta", "share_training" }
+
+local function make_learners(spec)
+  local f = "hnet.experiment.compare"
+  if type(spec) ~= "table" then error(("bad argument #1 to '%s' (table expected, got %s)"):format(f, type(spec)), 3) end
+  local ok, err = pcall(hnet.util.options, spec, COMPARE_KEYS, f)
+  if not ok then error(err, 3) end
+  local function list(key)
+    local v = spec[key]
+    if type(v) ~= "table" or #v == 0 then
+      error(("bad argument #1 to '%s' (field '%s': a non-empty list expected, got %s)"):format(f, key, type(v)), 4)
+    end
+    local seen = {}
+    for i, x in ipairs(v) do
+      if seen[x] then
+        error(("bad argument #1 to '%s' (field '%s': '%s' is listed twice, as entries %d and %d)")
+          :format(f, key, tostring(x), seen[x], i), 4)
+      end
+      seen[x] = i
+    end
+    return v
+  end
+  local scenario_ok = {}
+  for _, sc in ipairs(require("hnet.run").scenarios()) do scenario_ok[sc] = true end
+  for i, sc in ipairs(list("scenarios")) do
+    if not scenario_ok[sc] then
+      error(("bad argument #1 to '%s' (field 'scenarios': entry %d is '%s'; allowed: %s)")
+        :format(f, i, tostring(sc), table.concat(require("hnet.run").scenarios(), ", ")), 3)
+    end
+  end
+  for i, name in ipairs(list("learners")) do
+    if not hnet.learners.exists(name) then
+      error(("bad argument #1 to '%s' (field 'learners': entry %d is '%s', not a learner; built in: %s)")
+        :format(f, i, tostring(name), table.concat(hnet.learners.list(), ", ")), 3)
+    end
+  end
+  if type(spec.learner_options) ~= "function" then
+    error(("bad argument #1 to '%s' (field 'learner_options': function(name, scenario) expected, got %s)")
+      :format(f, type(spec.learner_options)), 3)
+  end
+  local made = {}
+  for _, name in ipairs(spec.learners) do
+    made[name] = {}
+    for _, sc in ipairs(spec.scenarios) do
+      made[name][sc] = hnet.learners.new(name, spec.learner_options(name, sc))
+    end
+  end
+  return made
+end
+
 function M.compare(spec)
   local rows, uniform = {}, nil
+  local made = make_learners(spec)
   local carrier = carrier_of(spec.scenarios)
   local function dir_of(name, sc) return spec.out and (spec.out .. "/" .. name .. "-" .. sc) end
   local function train(name, sc, learner)
@@ -152,7 +221,7 @@ function M.compare(spec)
   for _, name in ipairs(spec.learners) do
     local learner_rows, pending = {}, {} -- pending[scenario] = index of a row the carrier fills
     for _, sc in ipairs(spec.scenarios) do
-      local learner = hnet.learners.new(name, spec.learner_options(name, sc))
+      local learner = made[name][sc]
       local share = carries(carrier, sc) and learner.per_task_nets and spec.share_training ~= false
                     and not pending[sc]
       if share and uniform == nil then uniform = uniform_heads(spec.stream) end
@@ -177,7 +246,7 @@ function M.compare(spec)
     for _, sc in ipairs(spec.scenarios) do -- nothing to read off after all: train it
       local k = pending[sc]
       if k and not learner_rows[k] then
-        local run = train(name, sc, hnet.learners.new(name, spec.learner_options(name, sc)))
+        local run = train(name, sc, made[name][sc])
         learner_rows[k] = result_row(name, sc, run.summary, run, nil, dir_of(name, sc))
       end
     end

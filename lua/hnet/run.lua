@@ -77,6 +77,9 @@ Run.__index = Run
 
 local SCENARIOS = { ["task-given"] = "task-given", cl1 = "task-given", domain = "domain",
                     cl2 = "domain", class = "class", cl3 = "class" }
+
+--- The names opts.scenario accepts (the checks of experiment options use it).
+function M.scenarios() return { "task-given", "domain", "class", "cl1", "cl2", "cl3" } end
 local OPTS = { "scenario", "out", "force", "quiet", "verbose", "fwt", "inference", "eval_max",
                "name", "meta", "progress_every", "resume", "checkpoint_every", "stop_after",
                "plots" }
@@ -188,7 +191,12 @@ function Run:evaluate(j, n_seen, as_task)
       local labels = y:flat_table()
       local own = preds[net_t]
       for i = 1, #labels do
-        local t = infer(ents, i)
+        local got = infer(ents, i)
+        local t = math.tointeger(got)
+        if not t or t < 1 or t > n_seen then
+          error(("hnet.run: the task-inference policy (option 'inference') returned %s for test sample %d of task %d; it must return a task index in 1..%d (the tasks seen so far)")
+            :format(type(got) == "number" and tostring(got) or type(got), i, j, n_seen), 0)
+        end
         if t == j then inferred_ok = inferred_ok + 1 end
         if own[i] == labels[i] then given_ok = given_ok + 1 end
         -- CL2: the label within the inferred task's head; CL3: the task too.
@@ -753,9 +761,51 @@ function Run:train(i, task, first)
   return true
 end
 
+-- The learner protocol hnet.run calls (README: "A learner is a table ...").
+local LEARNER_METHODS = { "setup", "n_trainable", "begin_task", "train_task", "end_task", "begin_eval" }
+
+-- Arguments #1 and #2 of hnet.run: a learner that has every method the run
+-- calls and a stream of at least one task; errors name what is missing.
+local function check_learner_stream(learner, stream)
+  local f = "hnet.run"
+  local how = "make one with hnet.learners.new(name, opts), or see lua/hnet/learners/plain.lua for a complete learner"
+  if type(learner) ~= "table" then
+    error(("bad argument #1 to '%s' (a learner expected, got %s; %s)"):format(f, type(learner), how), 3)
+  end
+  local missing = {}
+  for _, m in ipairs(LEARNER_METHODS) do
+    if type(learner[m]) ~= "function" then missing[#missing + 1] = m .. "()" end
+  end
+  local fwd = learner.per_task_nets and "task_forward" or "head_forward"
+  if type(learner[fwd]) ~= "function" then
+    missing[#missing + 1] = fwd .. "()" .. (learner.per_task_nets and " (it sets per_task_nets)" or "")
+  end
+  if type(learner.o) ~= "table" then missing[#missing + 1] = "o (its options: iterations, batch, eval_batch)" end
+  if #missing > 0 then
+    error(("bad argument #1 to '%s' (the learner lacks %s; %s)"):format(f, table.concat(missing, ", "), how), 3)
+  end
+  for _, k in ipairs { "iterations", "eval_batch" } do
+    local v = learner.o[k]
+    if math.type(v) ~= "integer" or v < (k == "iterations" and 0 or 1) then
+      error(("bad argument #1 to '%s' (the learner's option o.%s must be an integer >= %d, got %s)")
+        :format(f, k, k == "iterations" and 0 or 1, tostring(v)), 3)
+    end
+  end
+  local ok_stream = type(stream) == "table" and type(stream.len) == "function" and type(stream.get) == "function"
+  if not ok_stream then
+    error(("bad argument #2 to '%s' (a stream expected (a table with len() and get(i)), got %s; make one with hnet.stream.from{ task, ... } or another hnet.stream constructor)")
+      :format(f, type(stream)), 3)
+  end
+  local T = stream:len()
+  if math.type(T) ~= "integer" or T < 1 then
+    error(("bad argument #2 to '%s' (the stream has %s tasks; at least one expected)"):format(f, tostring(T)), 3)
+  end
+end
+
 --- Run `learner` over `stream`; see the file's header for the options.
 function M.run(learner, stream, opts)
   local f = "hnet.run"
+  check_learner_stream(learner, stream)
   opts = util.options(opts, OPTS, f, 3)
   local o = {}
   for k, v in pairs(opts) do o[k] = v end

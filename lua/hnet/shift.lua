@@ -79,12 +79,12 @@ function M.cusum(opts)
   local o = util.options(opts, { "k", "h", "warmup", "alpha", "side", "min_std", "transform" }, f)
   local self = setmetatable({
     kind = "cusum",
-    k = util.number(o, "k", 0.5, 0, nil, f),
-    h = util.number(o, "h", 12, 1e-9, nil, f),
+    k = util.finite(o, "k", 0.5, 0, nil, f),
+    h = util.finite(o, "h", 12, 1e-9, nil, f),
     warmup = util.int(o, "warmup", 50, 2, nil, f),
-    alpha = util.number(o, "alpha", 0.01, 0, 1, f),
+    alpha = util.finite(o, "alpha", 0.01, 0, 1, f),
     side = util.string(o, "side", "up", SIDES, f),
-    min_std = util.number(o, "min_std", 1e-3, 0, nil, f),
+    min_std = util.finite(o, "min_std", 1e-3, 0, nil, f),
     transform = util.string(o, "transform", "none", TRANSFORMS, f),
   }, Cusum)
   self:reset()
@@ -175,9 +175,9 @@ function M.ztest(opts)
     kind = "ztest",
     window = util.int(o, "window", 8, 1, nil, f),
     reference = util.int(o, "reference", 40, 2, nil, f),
-    z = util.number(o, "z", 5, 1e-9, nil, f),
+    z = util.finite(o, "z", 5, 1e-9, nil, f),
     side = util.string(o, "side", "up", SIDES, f),
-    min_std = util.number(o, "min_std", 1e-3, 0, nil, f),
+    min_std = util.finite(o, "min_std", 1e-3, 0, nil, f),
     transform = util.string(o, "transform", "none", TRANSFORMS, f),
   }, Ztest)
   self:reset()
@@ -308,9 +308,9 @@ function M.drift_stream(opts)
   local by_value = {}
   local t = 0
   for i, seg in ipairs(o.segments) do
-    if type(seg) ~= "table" or type(seg.value) ~= "number" or seg.value ~= seg.value
+    if type(seg) ~= "table" or type(seg.value) ~= "number" or not common.finite(seg.value)
        or math.type(seg.batches) ~= "integer" or seg.batches < 1 then
-      error(("bad argument #1 to '%s' (field 'segments': entry %d needs a number 'value' and an integer 'batches' >= 1)")
+      error(("bad argument #1 to '%s' (field 'segments': entry %d needs a finite number 'value' and an integer 'batches' >= 1)")
         :format(f, i), 2)
     end
     local id = by_value[seg.value]
@@ -452,8 +452,14 @@ function M.pool(opts)
     error(("bad argument #1 to '%s' (field 'input_shape': a per-sample shape such as {1, 28, 28} expected)"):format(f), 2)
   end
   util.int(o, "n_outputs", nil, 1, nil, f)
-  util.number(o, "beta", nil, 0, nil, f)
-  util.number(o, "lr", nil, 0, nil, f)
+  util.finite(o, "beta", nil, 0, nil, f)
+  util.finite(o, "lr", nil, 0, nil, f)
+  util.finite(o, "beta1", nil, 0, 0.999999, f)
+  util.finite(o, "beta2", nil, 0, 0.999999999, f)
+  if not (util.finite(o, "emb_var", nil, 0, nil, f) > 0) then
+    util.argerr(f, 1, "field 'emb_var': a positive number expected, got 0")
+  end
+  util.int(o, "seed", nil, nil, nil, f)
   util.int(o, "batch", nil, 1, nil, f)
   util.int(o, "eval_batch", nil, 1, nil, f)
   util.int(o, "max_embeddings", nil, 1, nil, f)
@@ -463,7 +469,7 @@ function M.pool(opts)
     embedding = util.int(h, "embedding", 8, 1, nil, f),
     hidden = util.int_list(h, "hidden", { 50, 50 }, f),
     act = util.string(h, "act", "relu", { "relu", "elu", "tanh", "sigmoid", "identity" }, f),
-    alpha = util.number(h, "alpha", 1, 1e-6, nil, f),
+    alpha = util.finite(h, "alpha", 1, 1e-6, nil, f),
     chunk = util.int(h, "chunk", 0, 0, nil, f),
     chunk_embedding = util.int(h, "chunk_embedding", 8, 1, nil, f),
   }

@@ -38,6 +38,16 @@ Stream.__index = Stream
 
 local argerr = util.argerr
 
+-- The options every constructor takes: keep (splits the cache holds) and
+-- name (the stream's label, default `default`). Returns keep, name.
+local function common_opts(o, default, f, argn)
+  local keep = util.int(o, "keep", 4, 1, nil, f, argn)
+  local name = o.name
+  if name == nil then name = default end
+  if type(name) ~= "string" then argerr(f, argn, "field 'name': string expected, got " .. type(name), 3) end
+  return keep, name
+end
+
 local function new_stream(name, n, make, keep, as_given)
   local s = setmetatable({ name = name, n = n, _make = make, _tasks = {}, _as_given = as_given,
                            _cache = tasks.split_cache(keep or 4) }, Stream)
@@ -107,33 +117,71 @@ function M.permuted(ds, opts)
   local f = "hnet.stream.permuted"
   local o = util.options(opts, { "tasks", "seed", "pad", "keep", "name" }, f, 2)
   local n = util.int(o, "tasks", 10, 1, nil, f, 2)
-  local seed = o.seed or (core.seed and core.seed() or 1)
+  local seed = util.int(o, "seed", core.seed and core.seed() or 1, nil, nil, f, 2)
   local base = ds.name or "data"
-  return new_stream(o.name or ("permuted-" .. base), n, function(i)
+  local keep, name = common_opts(o, "permuted-" .. base, f, 2)
+  -- Task 1 now: a bad source or pad is an error here, not at first use.
+  local first = tasks.permuted(ds, { seed = seed, stream = 1, pad = o.pad, name = ("%s/permuted-1"):format(base) })
+  return new_stream(name, n, function(i)
+    if i == 1 then return first end
     return tasks.permuted(ds, { seed = seed, stream = i, pad = o.pad,
                                 name = ("%s/permuted-%d"):format(base, i) })
-  end, o.keep)
+  end, keep)
+end
+
+-- Argument #1 of a constructor: a dataset or task (a table with train, or a
+-- lazy task).
+local function check_source(ds, f)
+  if type(ds) ~= "table" or (rawget(ds, "train") == nil and not tasks.is_task(ds)) then
+    argerr(f, 1, "a dataset or task expected, got " .. type(ds), 3)
+  end
 end
 
 function M.split(ds, opts)
   local f = "hnet.stream.split"
   local o = util.options(opts, { "classes_per_task", "classes", "tasks", "keep", "name" }, f, 2)
   local k = util.int(o, "classes_per_task", 2, 1, nil, f, 2)
+  check_source(ds, f)
+  local n_classes = ds.n_classes
+  if math.type(n_classes) ~= "integer" or n_classes < 1 then
+    argerr(f, 1, "the source has no n_classes (a classification dataset or task expected)", 2)
+  end
   local order = o.classes
   if order == nil then
     order = {}
-    for c = 0, ds.n_classes - 1 do order[#order + 1] = c end
+    for c = 0, n_classes - 1 do order[#order + 1] = c end
+  end
+  -- One flat list of the source's labels, each once: task i takes entries
+  -- (i-1)*k+1 .. i*k.
+  if type(order) ~= "table" or #order < 1 then
+    argerr(f, 2, "field 'classes': a list of class labels expected, got " .. type(order), 2)
+  end
+  local seen = {}
+  for i, c in ipairs(order) do
+    if type(c) == "table" then
+      argerr(f, 2, ("field 'classes': entry %d is a list; give one flat list of labels (task i takes entries "
+        .. "(i-1)*k+1 .. i*k, k = classes_per_task), e.g. { 0, 1, 2, 3 }"):format(i), 2)
+    end
+    if math.type(c) ~= "integer" or c < 0 or c >= n_classes then
+      argerr(f, 2, ("field 'classes': entry %d (%s) is not a class label in 0..%d"):format(i, tostring(c), n_classes - 1), 2)
+    end
+    if seen[c] then
+      argerr(f, 2, ("field 'classes': class %d is listed twice (entries %d and %d); each task's classes must be distinct from the others'")
+        :format(c, seen[c], i), 2)
+    end
+    seen[c] = i
   end
   local n = util.int(o, "tasks", #order // k, nil, nil, f, 2)
   if n < 1 or n * k > #order then
     argerr(f, 2, ("%d tasks of %d classes need %d classes; %d available"):format(n, k, n * k, #order), 2)
   end
   local base = ds.name or "data"
-  return new_stream(o.name or ("split-" .. base), n, function(i)
+  local keep, name = common_opts(o, "split-" .. base, f, 2)
+  return new_stream(name, n, function(i)
     local cls = table.move(order, (i - 1) * k + 1, i * k, 1, {})
     return tasks.class_subset(ds, { classes = cls,
                                     name = ("%s/split-%d(%s)"):format(base, i, table.concat(cls, ",")) })
-  end, o.keep)
+  end, keep)
 end
 
 function M.rotated(ds, opts)
@@ -142,7 +190,7 @@ function M.rotated(ds, opts)
   local angles = o.angles
   if angles == nil then
     local n, step = o.tasks, o.step
-    if math.type(n) ~= "integer" or n < 1 or type(step) ~= "number" then
+    if math.type(n) ~= "integer" or n < 1 or type(step) ~= "number" or step ~= step or step == math.huge or step == -math.huge then
       argerr(f, 2, "give 'angles' (a list of degrees) or 'tasks' and 'step'", 2)
     end
     angles = {}
@@ -150,12 +198,15 @@ function M.rotated(ds, opts)
   end
   if type(angles) ~= "table" or #angles < 1 then argerr(f, 2, "field 'angles': a list of degrees expected", 2) end
   for i, a in ipairs(angles) do
-    if type(a) ~= "number" or a ~= a then argerr(f, 2, ("field 'angles': entry %d is not a number"):format(i), 2) end
+    if type(a) ~= "number" or a ~= a or a == math.huge or a == -math.huge then
+      argerr(f, 2, ("field 'angles': entry %d is not a finite number"):format(i), 2)
+    end
   end
   local base = ds.name or "data"
-  return new_stream(o.name or ("rotated-" .. base), #angles, function(i)
+  local keep, name = common_opts(o, "rotated-" .. base, f, 2)
+  return new_stream(name, #angles, function(i)
     return tasks.rotated(ds, { degrees = angles[i], name = ("%s/rotated-%g"):format(base, angles[i]) })
-  end, o.keep)
+  end, keep)
 end
 
 function M.from(list, opts)
@@ -164,9 +215,16 @@ function M.from(list, opts)
   local o = util.options(opts, { "name", "keep" }, f, 2)
   for i, t in ipairs(list) do
     if type(t) ~= "table" then argerr(f, 1, ("entry %d is a %s, not a task"):format(i, type(t)), 2) end
+    -- Tasks made by hnet.tasks were checked when made (or are when their
+    -- splits are built); a plain table is checked here.
+    if not tasks.is_task(t) then
+      local ok, err = pcall(tasks.validate, t)
+      if not ok then argerr(f, 1, ("entry %d: %s"):format(i, tostring(err)), 2) end
+    end
   end
   local items = table.move(list, 1, #list, 1, {})
-  return new_stream(o.name or "stream", #items, function(i) return items[i] end, o.keep, true)
+  local keep, name = common_opts(o, "stream", f, 2)
+  return new_stream(name, #items, function(i) return items[i] end, keep, true)
 end
 
 function M.custom(spec)
@@ -174,7 +232,8 @@ function M.custom(spec)
   local o = util.options(spec, { "n", "make", "name", "keep" }, f)
   local n = util.int(o, "n", nil, 1, nil, f)
   if type(o.make) ~= "function" then argerr(f, 1, "field 'make': function(i) returning a task expected", 2) end
-  return new_stream(o.name or "custom", n, o.make, o.keep)
+  local keep, name = common_opts(o, "custom", f, 1)
+  return new_stream(name, n, o.make, keep)
 end
 
 --- Is v a stream?

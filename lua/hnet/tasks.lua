@@ -96,11 +96,37 @@ end
 local Task = {}
 local next_id = 0
 
+-- Check split `split` ("train" or "test") of task t: {x = Tensor, y = Tensor}
+-- with at least one sample and as many targets as inputs; with `targets`,
+-- also the targets against the task's kind (labels in 0..n_classes-1, or
+-- [n, n_outputs] regression targets). `fail(msg)` raises.
+local function check_split(t, split, s, fail, targets)
+  if type(s) ~= "table" or not is_tensor(s.x) or not is_tensor(s.y) then
+    fail(split .. " = {x = Tensor, y = Tensor} expected")
+  end
+  local n = s.x:size(1)
+  if n < 1 then
+    fail(("the %s split has no samples (x is %s): a task needs at least one training and one test sample; "
+      .. "check the data set and what selected the samples (classes, n, fraction)"):format(split, tostring(s.x)))
+  end
+  if s.y:size(1) ~= n then fail(("%s: %d inputs but %d targets"):format(split, n, s.y:size(1))) end
+  if not targets then return end
+  local kind = t.kind or "classification"
+  if kind == "classification" then
+    if s.y:ndim() ~= 1 then fail(split .. ": labels must be a 1-D tensor of class indices, got " .. tostring(s.y)) end
+    local ok, err = pcall(T.class_counts, s.y, t.n_classes)
+    if not ok then
+      fail(("%s: %s (the task has n_classes = %s)"):format(split, tostring(err):gsub("^class_counts: ", ""),
+        tostring(t.n_classes)))
+    end
+  elseif not (s.y:ndim() == 2 and s.y:size(2) == t.n_outputs) then
+    fail(("%s: targets are %s; expected [n, %d]"):format(split, tostring(s.y), t.n_outputs))
+  end
+end
+
 local function build_split(t, split)
   local s = rawget(t, "_build")(split)
-  if type(s) ~= "table" or not is_tensor(s.x) or not is_tensor(s.y) then
-    error(("task '%s': building the %s split did not give {x = Tensor, y = Tensor}"):format(t.name, split), 3)
-  end
+  check_split(t, split, s, function(msg) error(("task '%s': %s"):format(t.name, msg), 0) end)
   return s
 end
 
@@ -190,24 +216,39 @@ function M.validate(t)
   if kind == "regression" and (math.type(t.n_outputs) ~= "integer" or t.n_outputs < 1) then
     bad("n_outputs must be a positive integer")
   end
-  for _, split in ipairs { "train", "test" } do
-    local s = t[split]
-    if type(s) ~= "table" or not is_tensor(s.x) or not is_tensor(s.y) then
-      bad(split .. " = {x = Tensor, y = Tensor} expected")
-    end
-    local n = s.x:size(1)
-    if s.y:size(1) ~= n then bad(("%s: %d inputs but %d targets"):format(split, n, s.y:size(1))) end
-    if kind == "classification" then
-      if s.y:ndim() ~= 1 then bad(split .. ": labels must be a 1-D tensor of class indices") end
-      T.class_counts(s.y, t.n_classes) -- raises on a label outside 0..n_classes-1
-    elseif not (s.y:ndim() == 2 and s.y:size(2) == t.n_outputs) then
-      bad(("%s: targets are %s; expected [n, %d]"):format(split, tostring(s.y), t.n_outputs))
-    end
-  end
+  for _, split in ipairs { "train", "test" } do check_split(t, split, t[split], bad, true) end
   return t
 end
 
 -- ---- constructors over datasets/tasks -------------------------------------------
+
+-- Option 'perm' of tasks.permuted: a permutation of 1..d, as a list or a
+-- 1-D tensor. Returns it as a list.
+local function check_perm(perm, d, f)
+  if is_tensor(perm) then
+    if perm:ndim() ~= 1 then
+      argerr(f, 2, ("field 'perm': a 1-D tensor or a list expected, got the tensor %s"):format(tostring(perm)), 3)
+    end
+    perm = perm:flat_table()
+  end
+  if type(perm) ~= "table" then
+    argerr(f, 2, ("field 'perm': a permutation of 1..%d (a list or a tensor) expected, got %s"):format(d, type(perm)), 3)
+  end
+  if #perm ~= d then argerr(f, 2, ("field 'perm' has %d entries; the input has %d values"):format(#perm, d), 3) end
+  local seen, out = {}, {}
+  for i = 1, d do
+    local v = perm[i]
+    local j = math.tointeger(v)
+    if not j or j < 1 or j > d then
+      argerr(f, 2, ("field 'perm': entry %d is %s, not an index in 1..%d"):format(i, tostring(v), d), 3)
+    end
+    if seen[j] then
+      argerr(f, 2, ("field 'perm': %d appears twice (entries %d and %d): not a permutation"):format(j, seen[j], i), 3)
+    end
+    seen[j], out[i] = i, j
+  end
+  return out
+end
 
 local function pad_size(v, fname)
   if v == nil or v == false then return nil end
@@ -235,8 +276,7 @@ function M.permuted(src, opts)
   end
   local d = 1
   for _, s in ipairs(fields.input_shape) do d = d * s end
-  local perm = o.perm or core.rng(seed, stream):permutation(d)
-  if #perm ~= d then argerr(f, 2, ("field 'perm' has %d entries; the input has %d values"):format(#perm, d), 2) end
+  local perm = o.perm and check_perm(o.perm, d, f) or core.rng(seed, stream):permutation(d)
   fields.perm, fields.seed, fields.stream, fields.pad = perm, seed, stream, ph and { ph, pw } or nil
   fields.transform = "permuted"
   return map_inputs(src, fields, function(x)
@@ -353,7 +393,7 @@ function M.subsample(src, opts)
   local o = source_options(src, opts, { "fraction", "n", "seed", "name" }, f)
   if (o.fraction == nil) == (o.n == nil) then argerr(f, 2, "give exactly one of 'fraction' and 'n'", 2) end
   local frac = o.fraction and util.finite(o, "fraction", nil, 0, 1, f, 2)
-  local n = o.n and util.int(o, "n", nil, 0, nil, f, 2)
+  local n = o.n and util.int(o, "n", nil, 1, nil, f, 2)
   local seed = util.int(o, "seed", default_seed(), nil, nil, f, 2)
   local fields = source_fields(src, o.name or ("%s/sub-%s"):format(src.name or "data", n or frac))
   fields.seed, fields.transform = seed, "subsample"
@@ -379,11 +419,13 @@ function M.map(src, fn, opts)
   if type(fn) ~= "function" then argerr(f, 2, "function expected, got " .. type(fn), 2) end
   local o = util.options(opts, { "name", "input_shape", "n_classes", "n_outputs" }, f, 3)
   local fields = source_fields(src, o.name or ((src.name or "data") .. "/map"))
-  if o.input_shape then fields.input_shape = o.input_shape end
-  if o.n_classes then fields.n_classes = o.n_classes end
-  if o.n_outputs then fields.n_outputs = o.n_outputs end
+  if o.input_shape then fields.input_shape = util.int_list(o, "input_shape", nil, f, 3) end
+  if o.n_classes ~= nil then fields.n_classes = util.int(o, "n_classes", nil, 1, nil, f, 3) end
+  if o.n_outputs ~= nil then fields.n_outputs = util.int(o, "n_outputs", nil, 1, nil, f, 3) end
+  if o.name ~= nil and type(o.name) ~= "string" then argerr(f, 3, "field 'name': string expected, got " .. type(o.name), 2) end
   fields.transform = "map"
-  return make_task(fields, function(split)
+  local task
+  task = make_task(fields, function(split)
     local s = src[split]
     local x, y = fn(s.x, s.y, split)
     y = y or s.y
@@ -395,8 +437,14 @@ function M.map(src, fn, opts)
       error(("hnet.tasks.map: the function returned %d inputs and %d targets for the %s split")
         :format(x:size(1), y:size(1), split), 0)
     end
+    -- The same checks as from_tensors: labels the task's classes hold.
+    check_split(task, split, { x = x, y = y }, function(msg)
+      error(("hnet.tasks.map: the function returned data that does not fit task '%s': %s%s"):format(task.name, msg,
+        task.kind ~= "regression" and " (when the function changes the classes, give tasks.map the option n_classes)" or ""), 0)
+    end, true)
     return { x = x, y = y }
   end)
+  return task
 end
 
 -- ---- tasks from data made elsewhere ----------------------------------------------
@@ -408,6 +456,8 @@ end
 function M.from_tensors(spec)
   local f = "hnet.tasks.from_tensors"
   if type(spec) ~= "table" then argerr(f, 1, "table expected, got " .. type(spec), 2) end
+  util.options(spec, { "name", "train", "test", "kind", "n_classes", "n_outputs", "input_shape",
+                       "class_names", "classes", "source", "seed" }, f)
   local t = {}
   for k, v in pairs(spec) do t[k] = v end
   t.name = t.name or "task"

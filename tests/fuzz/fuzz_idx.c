@@ -93,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* the same file as images and as labels */
   memset(&t, 0, sizeof t);
   memset(&l, 0, sizeof l);
-  st = hn_idx_read_labeled(in_path, in_path, FUZZ_MAX_ELEMS, 0, &t, &l);
+  st = hn_idx_read_labeled(in_path, in_path, FUZZ_MAX_ELEMS, 0, 0, 0, &t, &l);
   if (st == HN_OK) {
     check_tensor(&t);
     check_tensor(&l);

@@ -16,6 +16,20 @@ function M.options(opts, defaults, allowed, fname)
   return o
 end
 
+--- Check the options every learner shares, when it is made (a bad value
+-- must not surface later, inside a kernel): lr (finite, >= 0), Adam's beta1
+-- and beta2 (the ranges hnet.adam takes), batch, iterations, eval_batch
+-- (positive integers; iterations may be 0) and seed (an integer).
+function M.check_shared(o, fname)
+  util.finite(o, "lr", nil, 0, nil, fname)
+  util.finite(o, "beta1", nil, 0, 0.999999, fname)
+  util.finite(o, "beta2", nil, 0, 0.999999999, fname)
+  util.int(o, "batch", nil, 1, nil, fname)
+  util.int(o, "iterations", nil, 0, nil, fname)
+  util.int(o, "eval_batch", nil, 1, nil, fname)
+  util.int(o, "seed", nil, nil, nil, fname)
+end
+
 --- Build a target network for `input` (per-sample shape) with n_out outputs.
 -- spec: { "mlp", hidden = {100, 100}, act = "relu", dropout = 0, batchnorm = false }
 --       { "lenet", ... } | { "zenkenet", ... }  (hnet.lenet / hnet.zenkenet options)

@@ -42,7 +42,7 @@ function EWC:load_extra(s)
 end
 
 return plain.class("ewc", { lambda = 5000, fisher_samples = 200 }, EWC, function(self)
-  util.number(self.o, "lambda", nil, 0, nil, self.fname)
+  util.finite(self.o, "lambda", nil, 0, nil, self.fname)
   util.int(self.o, "fisher_samples", nil, 1, nil, self.fname)
   self.anchors = {}
 end)

@@ -48,16 +48,16 @@ function M.new(opts)
     embedding = util.int(h, "embedding", 8, 1, nil, FNAME),
     hidden = util.int_list(h, "hidden", { 50, 50 }, FNAME),
     act = util.string(h, "act", "relu", { "relu", "elu", "tanh", "sigmoid", "identity" }, FNAME),
-    alpha = util.number(h, "alpha", 1, 1e-6, nil, FNAME),
+    alpha = util.finite(h, "alpha", 1, 1e-6, nil, FNAME),
     chunk = util.int(h, "chunk", 0, 0, nil, FNAME),
     chunk_embedding = util.int(h, "chunk_embedding", 8, 1, nil, FNAME),
   }
-  util.number(o, "beta", nil, 0, nil, FNAME)
-  util.number(o, "lr", nil, 0, nil, FNAME)
-  util.int(o, "batch", nil, 1, nil, FNAME)
-  util.int(o, "iterations", nil, 0, nil, FNAME)
+  common.check_shared(o, FNAME)
+  util.finite(o, "beta", nil, 0, nil, FNAME)
+  if not (util.finite(o, "emb_var", nil, 0, nil, FNAME) > 0) then
+    util.argerr(FNAME, 1, "field 'emb_var': a positive number expected, got 0")
+  end
   util.int(o, "reg_tasks", nil, 0, nil, FNAME)
-  util.int(o, "eval_batch", nil, 1, nil, FNAME)
   util.bool(o, "lookahead", nil, FNAME)
   util.bool(o, "store_targets", nil, FNAME)
   util.bool(o, "train_theta", nil, FNAME)

@@ -34,7 +34,7 @@ end
 
 return plain.class("online_ewc", { lambda = 5000, gamma = 1.0, fisher_samples = 200 }, OnlineEWC,
   function(self)
-    util.number(self.o, "lambda", nil, 0, nil, self.fname)
-    util.number(self.o, "gamma", nil, 0, 1, self.fname)
+    util.finite(self.o, "lambda", nil, 0, nil, self.fname)
+    util.finite(self.o, "gamma", nil, 0, 1, self.fname)
     util.int(self.o, "fisher_samples", nil, 1, nil, self.fname)
   end)

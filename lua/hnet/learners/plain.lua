@@ -45,10 +45,7 @@ function M.class(name, extra, cls, init)
     class = cls,
     new = function(opts)
       local o = common.options(opts, defaults, allowed, fname)
-      util.number(o, "lr", nil, 0, nil, fname)
-      util.int(o, "batch", nil, 1, nil, fname)
-      util.int(o, "iterations", nil, 0, nil, fname)
-      util.int(o, "eval_batch", nil, 1, nil, fname)
+      common.check_shared(o, fname)
       local self = setmetatable({ o = o, name = name, fname = fname, per_task_nets = false }, cls)
       if init then init(self) end
       return self

@@ -4,6 +4,7 @@
 local hnet = require "hnet"
 local plain = require "hnet.learners.plain"
 local common = require "hnet.learners.common"
+local util = require "hnet.util"
 
 local Separate = {}
 
@@ -64,7 +65,9 @@ function Separate:load_extra(s, ctx, t)
   if s.in_task then common.load_tensor(s, "Ws." .. t, self.Ws[t]) end
 end
 
-local M = plain.class("separate", { reset_optimiser = true }, Separate)
+local M = plain.class("separate", { reset_optimiser = true }, Separate, function(self)
+  util.bool(self.o, "reset_optimiser", nil, self.fname)
+end)
 local new = M.new
 M.new = function(opts)
   local self = new(opts)

@@ -57,6 +57,6 @@ function SI:load_extra(s)
 end
 
 return plain.class("si", { c = 1.0, xi = 0.1 }, SI, function(self)
-  util.number(self.o, "c", nil, 0, nil, self.fname)
-  util.number(self.o, "xi", nil, 1e-12, nil, self.fname)
+  util.finite(self.o, "c", nil, 0, nil, self.fname)
+  util.finite(self.o, "xi", nil, 1e-12, nil, self.fname)
 end)
