@@ -443,7 +443,8 @@ function Run:plots()
   local title = ("%s on %s"):format(self.learner.name, self.stream.name or "stream")
   local ok, why = plot.heatmap { out = self.out .. "/accuracy_matrix.png", matrix = self.R,
     title = title .. ": " .. what .. " after each task", xlabel = "task evaluated",
-    ylabel = "after training on task" }
+    ylabel = "after training on task", zlabel = what,
+    zrange = regression and "auto" or { 0, 100 }, zlog = regression, format = regression and "%.3g" or "%.1f" }
   if not ok then self:log("plots skipped: %s", why) return end
   local series = {}
   for j = 1, self.T do
@@ -457,7 +458,7 @@ function Run:plots()
   end
   ok, why = plot.lines { out = self.out .. "/accuracy_over_stream.png", series = series,
     title = title .. ": each task's " .. what .. " over the stream",
-    xlabel = "after training on task", ylabel = what }
+    xlabel = "after training on task", ylabel = what, logy = regression }
   if not ok then self:log("plots skipped: %s", why) end
 end
 
