@@ -130,14 +130,11 @@ function M.lines(o)
               ("set ylabel %s"):format(quote(o.ylabel)),
               "set key outside right", "set grid" }
   -- Line colours that stay visible on white (gnuplot's 5th is a pale
-  -- yellow): Okabe-Ito's colour-blind-safe set without its yellow; series
-  -- past the 8th repeat them dashed.
-  local nc = #LINE_COLOURS
+  -- yellow): Okabe-Ito's colour-blind-safe set without its yellow.
   for k, c in ipairs(LINE_COLOURS) do
-    s[#s + 1] = ("set linetype %d lc rgb '%s' lw 1.5 dt 1"):format(k, c)
-    s[#s + 1] = ("set linetype %d lc rgb '%s' lw 1.5 dt 2"):format(k + nc, c)
+    s[#s + 1] = ("set linetype %d lc rgb '%s' lw 1.5"):format(k, c)
   end
-  s[#s + 1] = ("set linetype cycle %d"):format(2 * nc)
+  s[#s + 1] = ("set linetype cycle %d"):format(#LINE_COLOURS)
   local x0, x1, xint = extent(o.series, "x")
   local y0, y1, yint = extent(o.series, "y", o.logy)
   if not x0 or not y0 then
@@ -170,7 +167,14 @@ function M.lines(o)
   local parts = {}
   for i, se in ipairs(o.series) do
     local title = se.name and ("title " .. quote(se.name)) or "notitle"
-    parts[i] = ("'-' using 1:2 with %s %s"):format(se.style or "lines", title)
+    local style = se.style or "lines"
+    -- Series past the 8th, in the colours of the first ones, are dashed
+    -- (unless their style chooses colour or dashes itself).
+    if i > #LINE_COLOURS and not style:find("%f[%w]lc%f[%W]") and not style:find("%f[%w]dt%f[%W]")
+       and not style:find("linecolor") then
+      style = style .. " dt 2"
+    end
+    parts[i] = ("'-' using 1:2 with %s %s"):format(style, title)
   end
   s[#s + 1] = "plot " .. table.concat(parts, ", ")
   for _, se in ipairs(o.series) do
