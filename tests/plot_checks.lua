@@ -163,6 +163,20 @@ return function(dir)
     if not s:find("\n1.25 NaN\n", 1, true) then fail("a NaN y is not written as NaN:\n%s", s) end
     local lo, hi = setting(s, "set yrange %[(%S+):(%S+)%]", "flat")
     if not (tonumber(lo) < 3 and tonumber(hi) > 3) then fail("a flat series at 3 got the y range [%s:%s]", lo, hi) end
+
+    -- 5. Bad arguments: a clear error naming the function and the field.
+    for _, c in ipairs {
+      { function() plot.heatmap { out = dir .. "/x.png", matrix = { { 1, "a" } } } end, "matrix[1][2]: number expected" },
+      { function() plot.heatmap { out = dir .. "/x.png", matrix = { { 1 } }, zrange = { 5, 1 } } end, "field 'zrange'" },
+      { function() plot.heatmap { out = dir .. "/x.png", matrix = { { 1 } }, colour = 1 } end, "unknown option 'colour'" },
+      { function() plot.lines { out = dir .. "/x.png", series = { { x = { 1, 2 }, y = { 1 } } } } end, "series[1]: x has 2 values, y has 1" },
+      { function() plot.lines { series = {} } end, "field 'out' is required" },
+    } do
+      local okc, e = pcall(c[1])
+      if okc or not tostring(e):find(c[2], 1, true) then
+        fail("bad plot arguments: expected an error with \"%s\", got %s", c[2], tostring(e))
+      end
+    end
   end)
   plot._on_script = nil
   if not ok then error(err, 0) end

@@ -28,6 +28,8 @@
 -- M._on_script (TEST HOOK, not an option): when set, a function(script, out)
 -- that receives every gnuplot script before it is run (even without gnuplot),
 -- so that tests can check what gnuplot is given.
+local util = require "hnet.util"
+
 local M = {}
 
 local function have_gnuplot()
@@ -118,11 +120,47 @@ local function padded(lo, hi, frac, log)
   return lo - d, hi + d
 end
 
+-- The options every plot takes: `out` (required) and text fields.
+local function check_common(o, fname, keys)
+  o = util.options(o, keys, fname)
+  util.string(o, "out", nil, nil, fname)
+  for _, k in ipairs { "title", "xlabel", "ylabel", "zlabel" } do
+    if o[k] ~= nil then util.string(o, k, nil, nil, fname) end
+  end
+  return o
+end
+
+local function check_numbers(t, what, fname)
+  if type(t) ~= "table" then util.argerr(fname, 1, ("%s: list of numbers expected, got %s"):format(what, type(t)), 3) end
+  for k, v in ipairs(t) do
+    if type(v) ~= "number" then
+      util.argerr(fname, 1, ("%s[%d]: number expected, got %s"):format(what, k, type(v)), 3)
+    end
+  end
+end
+
 local LINE_COLOURS = { "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9",
                        "#000000", "#999999" }
 
 --- Line/point series.
 function M.lines(o)
+  local fname = "hnet.plot.lines"
+  o = check_common(o, fname, { "out", "title", "xlabel", "ylabel", "logy", "series" })
+  util.bool(o, "logy", false, fname)
+  if type(o.series) ~= "table" then
+    util.argerr(fname, 1, ("field 'series': list of { name =, x =, y =, style = } expected, got %s"):format(type(o.series)), 2)
+  end
+  for i, se in ipairs(o.series) do
+    local what = ("series[%d]"):format(i)
+    if type(se) ~= "table" then util.argerr(fname, 1, ("%s: table expected, got %s"):format(what, type(se)), 2) end
+    util.options(se, { "name", "x", "y", "style" }, fname .. " (" .. what .. ")")
+    check_numbers(se.x, what .. ".x", fname)
+    check_numbers(se.y, what .. ".y", fname)
+    if #se.x ~= #se.y then
+      util.argerr(fname, 1, ("%s: x has %d values, y has %d"):format(what, #se.x, #se.y), 2)
+    end
+    if se.style ~= nil then util.string(se, "style", nil, nil, fname .. " (" .. what .. ")") end
+  end
   local s = { "set terminal pngcairo size 900,600 noenhanced",
               ("set output %s"):format(quote(o.out)),
               ("set title %s"):format(quote(o.title)),
@@ -205,7 +243,30 @@ end
 
 --- A heatmap of a (possibly lower-triangular) matrix such as R[i][j].
 function M.heatmap(o)
+  local fname = "hnet.plot.heatmap"
+  o = check_common(o, fname, { "out", "title", "xlabel", "ylabel", "zlabel", "matrix", "zrange", "zlog",
+                               "format" })
+  util.bool(o, "zlog", false, fname)
   local R = o.matrix
+  if type(R) ~= "table" then
+    util.argerr(fname, 1, ("field 'matrix': table of rows expected, got %s"):format(type(R)), 2)
+  end
+  for i, row in pairs(R) do
+    if type(row) ~= "table" then
+      util.argerr(fname, 1, ("matrix[%s]: a row (table) expected, got %s"):format(tostring(i), type(row)), 2)
+    end
+    for j, v in pairs(row) do
+      if type(v) ~= "number" then
+        util.argerr(fname, 1, ("matrix[%s][%s]: number expected, got %s"):format(tostring(i), tostring(j), type(v)), 2)
+      end
+    end
+  end
+  local zr = o.zrange
+  if zr ~= nil and zr ~= "auto" and not (type(zr) == "table" and finite(zr[1]) and finite(zr[2]) and zr[1] < zr[2]
+                                         and (not o.zlog or zr[1] > 0)) then
+    util.argerr(fname, 1, "field 'zrange': { lo, hi } with finite lo < hi (lo > 0 with zlog), or \"auto\", expected", 2)
+  end
+  if o.format ~= nil then util.string(o, "format", nil, nil, fname) end
   local n, m = 0, 0
   for i in pairs(R) do
     if math.type(i) == "integer" and i > n then n = i end
