@@ -16,6 +16,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* Rows per reduction block for row-wise losses, and how many block partials
@@ -261,8 +262,19 @@ hn_status hn_loss_gauss_nll(const hn_tensor *y, const hn_tensor *target, float *
 
 /* ---- prediction helpers --------------------------------------------------------- */
 
-/* Index of the largest active logit (first one on ties). */
+/* Whether every active logit of one row is finite. A row with a NaN or +-Inf
+ * logit has no defined softmax: it predicts nothing. */
+static bool row_finite(const float *x, int64_t c, const uint8_t *mask) {
+  for (int64_t j = 0; j < c; j++)
+    if ((!mask || mask[j]) && !isfinite(x[j])) return false;
+  return true;
+}
+
+/* Index of the largest active logit (first one on ties); -1 for a row with a
+ * non-finite active logit, so that it is never scored as correct (NaN
+ * compares false with everything, which would leave the first column). */
 static int64_t row_argmax(const float *x, int64_t c, const uint8_t *mask) {
+  if (!row_finite(x, c, mask)) return -1;
   int64_t best = -1;
   for (int64_t j = 0; j < c; j++) {
     if (mask && !mask[j]) continue;
@@ -312,6 +324,10 @@ hn_status hn_loss_entropy(const hn_tensor *logits, const uint8_t *mask, hn_tenso
 #pragma omp parallel for schedule(static) if (n * c > HN_OMP_MIN_WORK)
   for (int64_t r = 0; r < n; r++) {
     const float *xr = x + r * c;
+    if (!row_finite(xr, c, mask)) {
+      h[r] = NAN;
+      continue;
+    }
     float m = row_max(xr, c, mask);
     double s = row_sumexp(xr, c, mask, m);
     double acc = 0.0;

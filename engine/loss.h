@@ -25,12 +25,18 @@ hn_status hn_loss_mse(const hn_tensor *y, const hn_tensor *target, float *loss, 
  * Σ_j 0.5 (log 2π + logvar_j + (t_j - mean_j)^2 / exp(logvar_j)). */
 hn_status hn_loss_gauss_nll(const hn_tensor *y, const hn_tensor *target, float *loss,
                             hn_tensor *dy);
+/* Prediction helpers. A row with a NaN or +-Inf active logit (the outputs of
+ * a diverged net, or of NaN inputs) predicts nothing: it is never correct,
+ * its argmax is -1 and its entropy NaN (so lowest-entropy task inference
+ * never picks it). */
 /* Number of rows whose (masked) argmax equals the label. */
 hn_status hn_loss_accuracy(const hn_tensor *logits, const hn_tensor *labels, const uint8_t *mask,
                            int64_t *n_correct);
-/* Predicted class per row (masked argmax) into pred [n] (floats). */
+/* Predicted class per row (masked argmax) into pred [n] (floats); -1 for a
+ * non-finite row. */
 hn_status hn_loss_argmax(const hn_tensor *logits, const uint8_t *mask, hn_tensor *pred);
-/* Predictive entropy (nats) of the (masked) softmax per row into ent [n]. */
+/* Predictive entropy (nats) of the (masked) softmax per row into ent [n];
+ * NaN for a non-finite row. */
 hn_status hn_loss_entropy(const hn_tensor *logits, const uint8_t *mask, hn_tensor *ent);
 
 #endif

@@ -286,7 +286,10 @@ if o.out then
       xs[i] = i
       ys[i] = tonumber(row:match("^[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,([^,]*)"))
     end
-    series[#series + 1] = { name = r.learner, x = xs, y = ys, style = "steps" }
+    -- Learners often pick the same embedding: wider lines first, so that
+    -- each one stays visible where they overlap.
+    series[#series + 1] = { name = r.learner, x = xs, y = ys,
+                            style = ("steps lw %g"):format(1.5 + 2.5 * (#results - #series - 1)) }
   end
   local cjson = require "cjson"
   local summary = { options = o, results = {} }

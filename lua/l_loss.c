@@ -9,7 +9,9 @@
  *   hnet.loss.entropy(logits, { mask = m, out = t })              -> tensor [n]
  *
  * Labels are float tensors [n] holding 0-based class indices (the datasets'
- * convention), and argmax returns 0-based classes too. A head mask is a list
+ * convention), and argmax returns 0-based classes too. A row with a NaN or
+ * +-Inf logit predicts nothing: it is never correct, its argmax is -1 and its
+ * entropy NaN. A head mask is a list
  * of n_classes 0/1 values (or booleans) or a tensor of n_classes values
  * (nonzero = the class belongs to the head in use). `grad` is OVERWRITTEN
  * with the gradient of the returned (mean) loss.

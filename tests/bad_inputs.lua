@@ -614,6 +614,30 @@ function M.make_cases()
       hnet.run(l, M.stream(3), { out = dir, quiet = true, plots = false })
     end, expect = { "numerical fault", "tensor 'learner/theta'", "after task 2) is intact" },
     after = same_ckpt(D .. "/nan_theta", inject_ref) },
+  -- Evaluation: NaN test inputs (ReLU hides them from the outputs) and NaN
+  -- outputs must stop the run as loudly as a NaN in training, never be scored.
+  { name = "NaN in the test inputs of task 2", run = function()
+      local s = M.stream(3)
+      local x = s:get(2).test.x
+      for i = 1, x:size(1), 2 do x:set(i, 1, 0 / 0) end
+      hnet.run(M.learner("finetune"), s, { out = D .. "/nan_test", quiet = true, plots = false })
+    end, expect = { "numerical fault evaluating task 2/3 ('blobs2')", "40 of its 80 test samples hold NaN or Inf in their inputs", "test data", "no checkpoint had been written yet" },
+    after = function()
+      local log = M.bytes(D .. "/nan_test/log.txt") or ""
+      if not log:find("numerical fault evaluating task 2/3", 1, true) then return "log.txt does not record the fault" end
+      if M.bytes(D .. "/nan_test/summary.json") then return "summary.json was written" end
+    end },
+  { name = "NaN outputs while inferring the task", run = function()
+      local l = M.learner("hypernet")
+      local task_forward, begin_eval, evaluating = l.task_forward, l.begin_eval, false
+      function l:begin_eval(...) evaluating = true; return begin_eval(self, ...) end
+      function l:task_forward(x, t)
+        local y = task_forward(self, x, t)
+        if evaluating and t == 1 then y:set(3, 2, 1 / 0) end
+        return y
+      end
+      hnet.run(l, M.stream(3), { scenario = "class", fwt = false, quiet = true, plots = false })
+    end, expect = { "numerical fault evaluating task 1/3", "1 of its 80 test samples gave NaN or Inf outputs", "lr = 0.01" } },
 }
 end
 

@@ -182,6 +182,40 @@ static void test_accuracy_argmax_entropy(void **state) {
   assert_float_equal(h[0], 0.5623351446188083, 1e-6);
 }
 
+/* A NaN or +-Inf logit (a diverged net, NaN inputs) is no prediction: NaN
+ * compares false with everything, so a plain argmax would keep the first
+ * column and score every NaN row with label 0 as correct. */
+static void test_nonfinite_rows_predict_nothing(void **state) {
+  (void)state;
+  enum { N = 5, C = 3 };
+  float x[N * C] = {
+      NAN,  NAN,       NAN,  /* all NaN, label 0 */
+      NAN,  0.0f,      -1.0f, /* NaN first, label 0 */
+      1.0f, INFINITY,  0.0f, /* +Inf, label 1 */
+      5.0f, -INFINITY, 0.0f, /* -Inf, label 0 */
+      0.2f, 0.9f,      NAN,  /* finite in the head {0, 1}, NaN outside it */
+  };
+  float y[N] = {0, 0, 1, 0, 1};
+  hn_tensor lx = view2(x, N, C), ly = view1(y, N);
+  int64_t nc = -1;
+  assert_int_equal(hn_loss_accuracy(&lx, &ly, NULL, &nc), HN_OK);
+  assert_int_equal(nc, 0);
+  uint8_t head[C] = {1, 1, 0};
+  assert_int_equal(hn_loss_accuracy(&lx, &ly, head, &nc), HN_OK);
+  assert_int_equal(nc, 1); /* only the last row: its NaN is outside the head */
+  float p[N], h[N];
+  hn_tensor lp = view1(p, N), lh = view1(h, N);
+  assert_int_equal(hn_loss_argmax(&lx, NULL, &lp), HN_OK);
+  for (int r = 0; r < N; r++) assert_float_equal(p[r], -1.0, 0.0);
+  assert_int_equal(hn_loss_argmax(&lx, head, &lp), HN_OK);
+  assert_float_equal(p[4], 1.0, 0.0);
+  assert_int_equal(hn_loss_entropy(&lx, NULL, &lh), HN_OK);
+  for (int r = 0; r < N; r++) assert_true(isnan(h[r]));
+  assert_int_equal(hn_loss_entropy(&lx, head, &lh), HN_OK);
+  assert_true(isfinite(h[4]) && h[4] > 0.0f && h[4] < (float)log(2.0) + 1e-6f);
+  assert_true(isnan(h[3]));
+}
+
 /* ---- gradients by central differences ------------------------------------------- */
 
 typedef struct loss_ctx {
@@ -356,6 +390,7 @@ int main(void) {
       cmocka_unit_test(test_mse_values),
       cmocka_unit_test(test_gauss_nll_values),
       cmocka_unit_test(test_accuracy_argmax_entropy),
+      cmocka_unit_test(test_nonfinite_rows_predict_nothing),
       cmocka_unit_test(test_gradients),
       cmocka_unit_test(test_bad_labels),
       cmocka_unit_test(test_bad_shapes_and_masks),

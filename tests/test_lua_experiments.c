@@ -130,12 +130,32 @@ static void test_paper_tables(void **state) {
                  "assert(md:find('| hypernet |', 1, true), 'no hypernet row in the Markdown')");
 }
 
+/* Every kind of plot the project writes (a heatmap of an accuracy matrix
+ * with rows of different lengths, the two plots of a classification and of a
+ * regression run, lines over real x): the script gnuplot is given holds the
+ * full grid with NaN for missing cells, integer ticks on task axes, a padded
+ * y range (tests/plot_checks.lua); with gnuplot installed each one renders
+ * to a PNG. */
+static void test_plots(void **state) {
+  (void)state;
+  lua_State *L = hntl_newstate();
+  assert_non_null(L);
+  char chunk[512], msg[4096];
+  snprintf(chunk, sizeof chunk,
+           "plot_note = dofile('tests/plot_checks.lua')('%s')", outdir);
+  int st = hntl_run(L, chunk, msg, sizeof msg);
+  if (st != LUA_OK) fail_msg("plots: %s", msg);
+  char note[256];
+  if (hntl_string(L, "plot_note", note, sizeof note)) printf("# plots: %s\n", note);
+  lua_close(L);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_quickstart),      cmocka_unit_test(test_custom_task),
       cmocka_unit_test(test_toy_regression),  cmocka_unit_test(test_split_mnist),
       cmocka_unit_test(test_split_fashion),   cmocka_unit_test(test_permuted_fashion),
-      cmocka_unit_test(test_paper_tables),
+      cmocka_unit_test(test_paper_tables),    cmocka_unit_test(test_plots),
   };
   return cmocka_run_group_tests_name("experiments (--quick)", tests, setup, teardown);
 }

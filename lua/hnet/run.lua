@@ -147,6 +147,21 @@ local function entropy_inference(ents, i)
   return bt
 end
 
+-- The number of rows (samples) of t [n, ...] holding a NaN or Inf, in the
+-- columns that are scored (the mask's) for a net's output [n, k]. Such an
+-- output row predicts nothing (hnet.loss scores it wrong, argmax -1). Inputs
+-- are checked apart: ReLU maps NaN to 0, so a NaN input can give a finite,
+-- meaningless output.
+local function nonfinite_rows(t, mask)
+  if t:all_finite() then return 0 end
+  local n = t:size(1)
+  local count = 0
+  for _, p in ipairs(hnet.loss.argmax(t:view(n, t:numel() // n), { mask = mask }):flat_table()) do
+    if p < 0 then count = count + 1 end
+  end
+  return count
+end
+
 -- Evaluate task j after n_seen tasks. Returns the metric (accuracy in
 -- percent, or MSE), and, when the task had to be inferred, the
 -- task-inference accuracy and the accuracy the same networks reach when the
@@ -157,27 +172,37 @@ end
 -- task's head, whichever task that is.
 -- `as_task` (optional) evaluates task j's data with task as_task's network
 -- (used for b_j, where only the first task's network exists).
+-- A test sample whose inputs, or outputs under any network consulted, hold
+-- NaN or Inf stops the run, as a NaN in training does (Run:evaluation_fault).
 function Run:evaluate(j, n_seen, as_task)
   local learner, task, sc = self.learner, self.stream:get(j), self.scenario
   local net_t = as_task or j
   local data = util.spread_rows(task.test, self.opts.eval_max)
   local n = data.x:size(1)
+  local bad_inputs = nonfinite_rows(data.x)
+  if bad_inputs > 0 then self:evaluation_fault(j, n, bad_inputs) end
   local bs = learner.o.eval_batch
+  local bad = 0 -- test samples with a non-finite output
   if task.kind == "regression" then
     local se = 0
     slices(data, bs, function(x, y)
       local out = learner.per_task_nets and learner:task_forward(x, net_t) or learner:head_forward(x)
+      bad = bad + nonfinite_rows(out)
       se = se + hnet.loss.mse(out, y:view(x:size(1), 1)) * x:size(1)
     end)
+    if bad > 0 then self:evaluation_fault(j, n, 0, bad) end
     return se / n
   end
   local correct, inferred_ok, given_ok, domain_ok = 0, 0, 0, 0
   if learner.per_task_nets then
     if sc == "task-given" then
       slices(data, bs, function(x, y)
-        local _, c = hnet.loss.accuracy(learner:task_forward(x, net_t), y)
+        local out = learner:task_forward(x, net_t)
+        bad = bad + nonfinite_rows(out)
+        local _, c = hnet.loss.accuracy(out, y)
         correct = correct + c
       end)
+      if bad > 0 then self:evaluation_fault(j, n, 0, bad) end
       return 100 * correct / n
     end
     local infer = self.opts.inference or entropy_inference
@@ -191,6 +216,9 @@ function Run:evaluate(j, n_seen, as_task)
       local labels = y:flat_table()
       local own = preds[net_t]
       for i = 1, #labels do
+        for k = 1, n_seen do
+          if preds[k][i] < 0 then bad = bad + 1; break end
+        end
         local got = infer(ents, i)
         local t = math.tointeger(got)
         if not t or t < 1 or t > n_seen then
@@ -206,6 +234,7 @@ function Run:evaluate(j, n_seen, as_task)
         end
       end
     end)
+    if bad > 0 then self:evaluation_fault(j, n, 0, bad) end
     return 100 * correct / n, 100 * inferred_ok / n, 100 * given_ok / n,
            sc == "class" and 100 * domain_ok / n or nil
   end
@@ -215,10 +244,34 @@ function Run:evaluate(j, n_seen, as_task)
   slices(data, bs, function(x, y)
     local labels = y
     if offset ~= 0 then labels = y:clone(); labels:add(offset) end
-    local _, c = hnet.loss.accuracy(learner:head_forward(x), labels, { mask = mask })
+    local out = learner:head_forward(x)
+    bad = bad + nonfinite_rows(out, mask)
+    local _, c = hnet.loss.accuracy(out, labels, { mask = mask })
     correct = correct + c
   end)
+  if bad > 0 then self:evaluation_fault(j, n, 0, bad) end
   return 100 * correct / n
+end
+
+-- Of the n test samples of task j evaluated, `bad_inputs` hold NaN or Inf
+-- in their inputs, or `bad_outputs` gave NaN or Inf outputs: a score over
+-- them would be meaningless, so the run stops as it does for a NaN in
+-- training (Run:scan), saying whether the data or the learner is to blame.
+function Run:evaluation_fault(j, n, bad_inputs, bad_outputs)
+  local last = self.last_ckpt and ("the last good checkpoint (%s) is intact"):format(self.last_ckpt)
+    or "no checkpoint had been written yet"
+  local what, hint
+  if bad_inputs > 0 then
+    what = ("%d of its %d test samples hold NaN or Inf in their inputs"):format(bad_inputs, n)
+    hint = "check the task's test data (the transform or generator that made it): training checks only what it trains on"
+  else
+    local o = self.learner.o or {}
+    what = ("%d of its %d test samples gave NaN or Inf outputs (finite inputs)"):format(bad_outputs, n)
+    hint = ("lower the learning rate (lr = %s)%s"):format(tostring(o.lr),
+      o.beta and (" or beta (%s)"):format(tostring(o.beta)) or "")
+  end
+  self:fail(("hnet.run: numerical fault evaluating task %d/%d ('%s'): %s. Hint: %s.\nhnet.run: %s.")
+    :format(j, self.T, tostring(self.stream:get(j).name), what, hint, last))
 end
 
 -- ---- small helpers ---------------------------------------------------------------
@@ -398,7 +451,8 @@ function Run:plots()
   local title = ("%s on %s"):format(self.learner.name, self.stream.name or "stream")
   local ok, why = plot.heatmap { out = self.out .. "/accuracy_matrix.png", matrix = self.R,
     title = title .. ": " .. what .. " after each task", xlabel = "task evaluated",
-    ylabel = "after training on task" }
+    ylabel = "after training on task", zlabel = what,
+    zrange = regression and "auto" or { 0, 100 }, zlog = regression, format = regression and "%.3g" or "%.1f" }
   if not ok then self:log("plots skipped: %s", why) return end
   local series = {}
   for j = 1, self.T do
@@ -412,7 +466,7 @@ function Run:plots()
   end
   ok, why = plot.lines { out = self.out .. "/accuracy_over_stream.png", series = series,
     title = title .. ": each task's " .. what .. " over the stream",
-    xlabel = "after training on task", ylabel = what }
+    xlabel = "after training on task", ylabel = what, logy = regression }
   if not ok then self:log("plots skipped: %s", why) end
 end
 
@@ -1068,7 +1122,10 @@ function Run:evaluate_on(other, opts)
         :format(f, j, j), 2)
     end
   end
-  local view = setmetatable({ stream = other, scenario = sc }, { __index = self })
+  -- A fault on the other stream is raised as it is: the finished run's
+  -- directory is not touched (Run:fail would rewrite its outputs).
+  local view = setmetatable({ stream = other, scenario = sc, fail = function(_, msg) error(msg, 0) end },
+                            { __index = self })
   self.learner:begin_eval(T)
   local out = { metric = {} }
   local sum, inf, n_inf = 0, 0, 0
