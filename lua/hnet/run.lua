@@ -22,7 +22,9 @@
 --
 -- Options (every one is checked; an unknown key is an error):
 --   scenario          "task-given" (default) | "domain" | "class" (or cl1/cl2/cl3)
---   out               run directory (none: nothing is written, no checkpoints)
+--   out               run directory (none: nothing is written, no checkpoints);
+--                     new, empty, or an earlier run's: a folder of other
+--                     files is refused
 --   force             overwrite a finished or interrupted run in `out` (false)
 --   resume            a run directory: continue its interrupted run from its
 --                     checkpoint (a finished one is loaded, not trained again);
