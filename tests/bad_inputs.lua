@@ -700,6 +700,8 @@ function M.cli_cases()
       expect = { "cli_user_folder", "did not write", "notes.txt" } },
     { name = "--out is someone's folder (no resume)", args = { drift, "--force", "--out", D .. "/cli_user_folder" },
       expect = { "cli_user_folder", "did not write", "notes.txt" } },
+    { name = "--out is a run directory (no resume)", args = { drift, "--force", "--out", D .. "/cli_finished" },
+      expect = { "cli_finished", "run directory of an hnet.run" } },
     { name = "unknown experiment option", args = { "experiments/quickstart.lua", "--bogus" }, expect = { "unknown option --bogus", "--resume" } },
     { name = "seed not an integer", args = { exp, "--seed", "abc" }, expect = { "--seed: integer expected" } },
     { name = "iterations not an integer", args = { exp, "--iterations", "1.5" }, expect = { "--iterations: integer expected" } },

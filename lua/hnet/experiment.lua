@@ -113,6 +113,10 @@ function M.check_out(o, resumable, resuming)
       :format(o.out, why), 0)
   end
   if resumable or (kind ~= "run" and kind ~= "experiment") then return end
+  if kind == "run" then
+    error(("option --out: '%s' is the run directory of an hnet.run, not this script's results: choose another --out")
+      :format(o.out), 0)
+  end
   if not o.force then
     error(("option --out: '%s' already holds the results of an earlier run (this script cannot resume one); choose another --out, or pass --force to overwrite them")
       :format(o.out), 0)
