@@ -669,8 +669,10 @@ static void test_report(void **s) {
   p = run_hnet(exp_args, NULL);
   if (p->status != 0) print_error("%s\n", p->err);
   assert_int_equal(p->status, 0);
-  expect_in(p->out, "/hypernet-task-given", "report of an experiment");
-  expect_in(p->out, "/hypernet-class", "report of an experiment");
+  expect_in(p->out, "experiment ", "report of an experiment");
+  expect_in(p->out, "2 finished runs", "report of an experiment");
+  expect_in(p->out, "hypernet-task-given", "report of an experiment");
+  expect_in(p->out, "hypernet-class", "report of an experiment");
   expect_in(p->out, "ACC %", "report of an experiment");
   expect_in(p->err, "/notes", "report of an experiment");
   expect_in(p->err, "not a run directory", "report of an experiment");

@@ -174,7 +174,7 @@ function M.compare(runs)
     if regression(r) then any_mse = true else any_acc = true end
   end
   local cells = { { "run" } }
-  for _, r in ipairs(runs) do cells[1][#cells[1] + 1] = r.dir end
+  for _, r in ipairs(runs) do cells[1][#cells[1] + 1] = r.label or r.dir end
   for _, row in ipairs(rows) do
     local name = row[1]
     local skip = (name == "mean final MSE" and not any_mse)
@@ -253,7 +253,12 @@ function M.main(args)
       bad = bad + 1
       io.stderr:write("hnet report: ", tostring(r), "\n")
     elseif r.runs then -- an experiment: its runs, notes on the rest
-      for _, run in ipairs(r.runs) do runs[#runs + 1] = run end
+      if #r.runs > 0 then tables[#tables + 1] = ("experiment %s: %d finished run%s (columns: their directories in it)")
+        :format(r.dir, #r.runs, #r.runs == 1 and "" or "s") end
+      for _, run in ipairs(r.runs) do
+        run.label = run.dir:sub(#r.dir + 2)
+        runs[#runs + 1] = run
+      end
       for _, why in ipairs(r.skipped) do io.stderr:write("hnet report: skipped: ", why, "\n") end
       if #r.runs == 0 then tables[#tables + 1] = ("experiment %s (results.md):\n%s"):format(r.dir, r.results) end
     else
