@@ -380,7 +380,7 @@ hn_status hn_ckpt_commit(hn_ckpt_writer *w) {
   put_u32(head + 8, HN_CKPT_VERSION);
   put_u32(head + 12, (uint32_t)w->n);
   put_u64(head + 16, file_size);
-  put_u32(head + 24, 0);
+  put_u32(head + 24, crc_update((uint32_t)crc32(0L, Z_NULL, 0), head, 24));
   uint32_t hcrc = crc_update((uint32_t)crc32(0L, Z_NULL, 0), head, 28);
   hcrc = crc_update(hcrc, head + HN_CKPT_HEADER_BYTES, table_end - HN_CKPT_HEADER_BYTES);
   put_u32(head + 28, hcrc);
@@ -430,10 +430,13 @@ hn_status hn_ckpt_commit(hn_ckpt_writer *w) {
     err = errno;
   }
   if (rc != 0) {
-    hn_status st = hn_fail(HN_ERR_IO,
-                           "hn_ckpt_commit: %s of '%s' failed: %s; '%s' is unchanged (fix the "
-                           "cause, e.g. free disk space, and commit again)",
-                           step, tmp, strerror(err), w->path);
+    bool full = err == ENOSPC;
+#ifdef EDQUOT
+    full = full || err == EDQUOT;
+#endif
+    hn_status st = hn_fail(HN_ERR_IO, "hn_ckpt_commit: %s of '%s' failed: %s; '%s' is unchanged%s",
+                           step, tmp, strerror(err), w->path,
+                           full ? " (free disk space first)" : "");
     unlink(tmp);
     hn_free(head);
     hn_free(tmp);
@@ -507,7 +510,7 @@ static int cmp_name(const void *a, const void *b) {
  * holds n parsed entries (owned by the caller). */
 static hn_status parse(const char *who, const char *path, const unsigned char *buf, uint64_t size,
                        int *n_out, ckpt_ent **ents_out) {
-  const char *fix = "the file is damaged; use an earlier checkpoint";
+  const char *fix = "the file is damaged and cannot be read";
   if (size == 0) return BAD("%s: '%s' is empty (0 bytes), not an hnet checkpoint", who, path);
   uint64_t m = size < 8 ? size : 8;
   if (memcmp(buf, HN_CKPT_MAGIC, (size_t)m) != 0) {
@@ -519,11 +522,23 @@ static hn_status parse(const char *who, const char *path, const unsigned char *b
   if (size < HN_CKPT_HEADER_BYTES)
     return BAD("%s: '%s' is truncated: %llu bytes, shorter than the %d-byte header; %s", who,
                path, (unsigned long long)size, HN_CKPT_HEADER_BYTES, fix);
-  uint32_t version = get_u32(buf + 8);
-  if (version != HN_CKPT_VERSION)
-    return BAD("%s: '%s' is checkpoint format version %u; this build of hnet reads version %u "
-               "(open it with the hnet version that wrote it)", who, path, version,
-               HN_CKPT_VERSION);
+  /* The header's own CRC before its version: one flipped bit in the version
+   * field is damage, not a file from another hnet. Version 1 stored 0 there. */
+  uint32_t version = get_u32(buf + 8), own = get_u32(buf + 24);
+  if (version == 1) {
+    if (own != 0)
+      return BAD("%s: '%s' has a corrupt header (byte 24 is %08x in a version 1 file, where it "
+                 "is 0); %s", who, path, own, fix);
+  } else {
+    uint32_t got = crc_update((uint32_t)crc32(0L, Z_NULL, 0), buf, 24);
+    if (got != own)
+      return BAD("%s: '%s' has a corrupt header (CRC32 of its first 24 bytes %08x, expected "
+                 "%08x); %s", who, path, got, own, fix);
+    if (version != HN_CKPT_VERSION)
+      return BAD("%s: '%s' is checkpoint format version %u (its header is intact); this build "
+                 "of hnet reads versions %u to %u (open it with the hnet version that wrote it)",
+                 who, path, version, HN_CKPT_VERSION_OLDEST, HN_CKPT_VERSION);
+  }
   uint32_t n = get_u32(buf + 12);
   if (n > HN_CKPT_MAX_SECTIONS)
     return BAD("%s: '%s' claims %u sections, more than the limit of %d: the header is corrupt; "
@@ -546,8 +561,6 @@ static hn_status parse(const char *who, const char *path, const unsigned char *b
     return BAD("%s: '%s' has %llu bytes after the end of the checkpoint (%llu bytes): "
                "something was appended or the file is corrupt", who, path,
                (unsigned long long)(size - file_size), (unsigned long long)file_size);
-  if (get_u32(buf + 24) != 0)
-    return BAD("%s: '%s' has a non-zero reserved header field; %s", who, path, fix);
 
   ckpt_ent *ents = hn_alloc((size_t)n * sizeof *ents);
   ckpt_ent **order = hn_alloc((size_t)n * sizeof *order);

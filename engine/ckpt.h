@@ -2,14 +2,14 @@
  * ckpt.h — checkpoints: a versioned binary file of named, typed sections,
  * each with a CRC32, written atomically (temporary file + fsync + rename).
  *
- * File format, version 1. All integers little-endian, fixed width.
+ * File format, version 2. All integers little-endian, fixed width.
  *
  *   offset  size  field
  *   0       8     magic "HNETCKPT"
  *   8       4     u32 format version (HN_CKPT_VERSION)
  *   12      4     u32 n_sections (<= HN_CKPT_MAX_SECTIONS)
  *   16      8     u64 file size in bytes (the whole file)
- *   24      4     u32 reserved, 0
+ *   24      4     u32 CRC32 of bytes 0..23: the fixed header's own CRC
  *   28      4     u32 header CRC32 (zlib crc32 of bytes 0..27, then of the table)
  *   32      72*n  section table, one entry per section:
  *                   char name[48]  NUL-terminated and NUL-padded, 1..47 printable
@@ -33,9 +33,16 @@
  * (disk full, I/O error) therefore leaves either the previous checkpoint or
  * the new one, never a mixture; on failure the temporary file is removed.
  *
+ * The first 28 bytes keep this layout in every later format version: the
+ * CRC at byte 24 is checked before the version is believed, so a damaged
+ * header is reported as damage, not as a format version from elsewhere.
+ * Version 1 had 0 at byte 24 (reserved) and is still read: there only the
+ * CRC at byte 28 guards the header, and a version 1 file whose version field
+ * is damaged is reported as damaged (its byte 24 does not match).
+ *
  * Reading: hn_ckpt_open reads the whole file into one 64-byte aligned buffer
- * and validates everything before returning: magic, version, section count,
- * header CRC, file size, every table entry (name, kind, alignment, bounds,
+ * and validates everything before returning: magic, the header's own CRC,
+ * version, section count, header+table CRC, file size, every table entry (name, kind, alignment, bounds,
  * overlaps, unique names, kind-specific size and text rules) and the CRC of
  * EVERY payload. A file that opens is therefore entirely intact; later calls
  * only look up sections. Problems are HN_ERR_FORMAT with a message naming the
@@ -53,7 +60,8 @@
 #include "base.h"
 
 #define HN_CKPT_MAGIC "HNETCKPT"
-#define HN_CKPT_VERSION 1u
+#define HN_CKPT_VERSION 2u
+#define HN_CKPT_VERSION_OLDEST 1u /* the oldest version this build still reads */
 #define HN_CKPT_HEADER_BYTES 32
 #define HN_CKPT_ENTRY_BYTES 72
 #define HN_CKPT_NAME_BYTES 48 /* including the terminating NUL: names are 1..47 chars */

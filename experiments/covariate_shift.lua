@@ -19,6 +19,7 @@ local E = hnet.experiment
 
 local o = E.options(arg, {
   out_default = "runs/covariate_shift",
+  resumable = true, -- hnet.run, then seeded shifted copies evaluated on the runs' learners
   stream = { "split", "split (5 tasks of 2 classes) or permuted (--tasks permutations)",
              choices = { "split", "permuted" } },
   dataset = { "mnist", "dataset (mnist: the 10k subset; fashion_mnist; ...)" },

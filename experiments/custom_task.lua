@@ -13,6 +13,7 @@ local hnet = require "hnet"
 
 local o = hnet.experiment.options(arg, {
   out_default = "runs/custom_task",
+  resumable = true, -- all its work is one hnet.run
   tasks = { 4, "number of ring tasks" },
   iterations = { 1500, "training iterations per task" },
 }, "custom_task.lua: tasks defined in Lua, learned by a hypernetwork")

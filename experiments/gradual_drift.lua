@@ -299,8 +299,19 @@ if o.out then
     summary.results[#summary.results + 1] = c
   end
   assert(hnet.sys.write_file(o.out .. "/summary.json", cjson.encode(summary) .. "\n"))
-  local ok, msg = hnet.plot.lines { out = o.out .. "/embeddings.png", series = series,
-    title = "active embedding along the stream", xlabel = "batch", ylabel = "embedding" }
-  if not ok and not o.quiet then print(msg) end
+  -- Every learner on embedding 1 throughout: a flat line says nothing, and
+  -- gnuplot would warn (on stdout, even under --quiet) about an empty range.
+  local lo, hi = math.huge, -math.huge
+  for _, se in ipairs(series) do
+    for _, y in ipairs(se.y) do lo, hi = math.min(lo, y), math.max(hi, y) end
+  end
+  if hi > lo then
+    local ok, msg = hnet.plot.lines { out = o.out .. "/embeddings.png", series = series,
+      title = "active embedding along the stream", xlabel = "batch", ylabel = "embedding" }
+    if not ok and not o.quiet then print(msg) end
+  else
+    os.remove(o.out .. "/embeddings.png")
+    if not o.quiet then print(("embeddings.png not drawn: every learner used embedding %g throughout"):format(lo)) end
+  end
 end
 return results

@@ -12,6 +12,7 @@ local E = hnet.experiment
 
 local o = E.options(arg, {
   out_default = "runs/paper_tables",
+  resumable = true, -- it runs resumable experiments under its --out
   seeds = { 1, "number of seeds (1..N)", min = 1 },
   only = { "toy,split,permuted", "which experiments to run", choices = { "toy", "split", "permuted" },
            list = true },

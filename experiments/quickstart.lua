@@ -7,6 +7,7 @@ local hnet = require "hnet"
 
 local o = hnet.experiment.options(arg, {
   out_default = "runs/quickstart",
+  resumable = true, -- all its work is one hnet.run
   iterations = { 1000, "training iterations per task" },
 }, "quickstart.lua: a hypernetwork learns two Split MNIST tasks in turn")
 if o.quick then o.iterations = math.min(o.iterations, 150) end

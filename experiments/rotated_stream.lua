@@ -19,6 +19,7 @@ local E = hnet.experiment
 local ALL = "hypernet,finetune,ewc,si,joint"
 local o = E.options(arg, {
   out_default = "runs/rotated_stream",
+  resumable = true, -- all its work is hnet.run (E.compare)
   datasets = { "mnist,fashion_mnist", "comma-separated datasets", choices = hnet.datasets.list(), list = true },
   learners = E.learners_option(ALL),
   scenarios = E.scenarios_option("task-given,domain"),

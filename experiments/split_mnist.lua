@@ -20,6 +20,7 @@ local E = hnet.experiment
 local ALL = "hypernet,finetune,ewc,online_ewc,si,separate,joint"
 local o = E.options(arg, {
   out_default = "runs/split_mnist",
+  resumable = true, -- all its work is hnet.run (E.compare)
   learners = E.learners_option(ALL),
   scenarios = E.scenarios_option("task-given,domain,class"),
   iterations = { 2000, "training iterations per task" },

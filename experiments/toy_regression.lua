@@ -14,6 +14,7 @@ local E = hnet.experiment
 
 local o = E.options(arg, {
   out_default = "runs/toy_regression",
+  resumable = true, -- hnet.run, then curves from the runs' learners
   learners = E.learners_option("hypernet,finetune,ewc,separate"),
   iterations = { 4001, "training iterations per task" },
   beta = { 0.005, "hypernetwork regularisation strength" },

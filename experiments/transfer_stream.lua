@@ -26,6 +26,7 @@ local common = require "hnet.learners.common"
 
 local o = E.options(arg, {
   out_default = "runs/transfer_stream",
+  resumable = true, -- hnet.run, then new-task curves from the runs' parameters with their own seeds
   streams = { "permuted,split", "comma-separated streams", choices = { "permuted", "split" }, list = true },
   dataset = { "fashion_mnist", "dataset" },
   tasks = { 10, "tasks of the permuted stream (the last one is the new task)" },

@@ -5,6 +5,7 @@
  */
 #include "lhn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -71,7 +72,34 @@ static int sys_exists(lua_State *L) {
   return 1;
 }
 
-/* hnet.sys.write_file(path, content) -> true | nil, message.
+/* hnet.sys.list_dir(path) -> { names, sorted } (without "." and "..") |
+ * nil, message. */
+static int sys_list_dir(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  DIR *d = opendir(path);
+  if (!d) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "cannot list '%s': %s", path, strerror(errno));
+    return 2;
+  }
+  lua_newtable(L);
+  lua_Integer n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    lua_pushstring(L, e->d_name); /* cannot fail short of memory: then d leaks once */
+    lua_rawseti(L, -2, ++n);
+  }
+  closedir(d);
+  lua_getglobal(L, "table");
+  lua_getfield(L, -1, "sort");
+  lua_pushvalue(L, -3);
+  lua_call(L, 1, 0);
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* hnet.sys.write_file(path, content) -> true | nil, message, errno.
  * Writes to path.tmp, flushes to disk, renames over path: the file is either
  * the old one or the whole new one, never half-written. */
 static int sys_write_file(lua_State *L) {
@@ -98,9 +126,22 @@ static int sys_write_file(lua_State *L) {
   if (what) {
     lua_pushnil(L);
     lua_pushfstring(L, "cannot write '%s' (%s failed: %s)", path, what, strerror(err));
-    return 2;
+    lua_pushinteger(L, err);
+    return 3;
   }
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* hnet.sys.disk_full(errno) -> true for ENOSPC and EDQUOT: the errors that
+ * "free disk space" fixes (not EROFS, EACCES, EIO, ...). */
+static int sys_disk_full(lua_State *L) {
+  lua_Integer e = luaL_optinteger(L, 1, 0);
+  bool full = e == ENOSPC;
+#ifdef EDQUOT
+  full = full || e == EDQUOT;
+#endif
+  lua_pushboolean(L, full);
   return 1;
 }
 
@@ -150,7 +191,9 @@ static int sys_getpid(lua_State *L) {
 static const luaL_Reg sys_funcs[] = {
     {"clock", sys_clock},           {"isatty", sys_isatty},
     {"mkdir_p", sys_mkdir_p},       {"exists", sys_exists},
-    {"write_file", sys_write_file}, {"peak_rss_mib", sys_peak_rss},
+    {"list_dir", sys_list_dir},
+    {"write_file", sys_write_file}, {"disk_full", sys_disk_full},
+    {"peak_rss_mib", sys_peak_rss},
     {"catch_interrupts", sys_catch_interrupts},
     {"interrupted", sys_interrupted}, {"getpid", sys_getpid},
     {NULL, NULL}};

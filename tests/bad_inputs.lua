@@ -147,6 +147,7 @@ if spin_marker then -- ignore the first signal (say so in a second file); the se
 end
 local o = hnet.experiment.options(arg, {
   out_default = "runs/test_exp",
+  resumable = true, -- one hnet.run
   iterations = { 60, "iterations per task" },
   learner = { "hypernet", "learner" },
   lr = { 0.01, "learning rate" },
@@ -215,6 +216,23 @@ local function with_u32(s, off, v)
   return s:sub(1, off) .. string.pack("<I4", v) .. s:sub(off + 5)
 end
 
+-- zlib's CRC32, bitwise (for forging a checkpoint header that is intact).
+local function crc32(s)
+  local c = 0xffffffff
+  for i = 1, #s do
+    c = c ~ s:byte(i)
+    for _ = 1, 8 do c = (c & 1 == 1) and ((c >> 1) ~ 0xEDB88320) or (c >> 1) end
+  end
+  return c ~ 0xffffffff
+end
+
+-- A checkpoint of another format version whose header is intact (its own
+-- CRC over bytes 0..23 at byte 24 matches).
+local function with_version(s, v)
+  local h = with_u32(s, 8, v)
+  return with_u32(h, 24, crc32(h:sub(1, 24)))
+end
+
 local function flip(s, off)
   return s:sub(1, off) .. string.char(s:byte(off + 1) ~ 0xff) .. s:sub(off + 2)
 end
@@ -274,7 +292,8 @@ function M.setup(tmp)
     table = bad_ckpt_dir("table", flip(good, 40)),
     text = bad_ckpt_dir("text", "this is a text file, not a checkpoint\n"),
     png = bad_ckpt_dir("png", "\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
-    version = bad_ckpt_dir("version", with_u32(good, 8, 2)),
+    version = bad_ckpt_dir("version", with_version(good, 3)),
+    version_bit = bad_ckpt_dir("version_bit", with_u32(good, 8, 2 + 65536)), -- one flipped bit
     appended = bad_ckpt_dir("appended", good .. "GARBAGE"),
     other_hnet = bad_ckpt_dir("other_hnet", nil, function(p)
       local w = hnet.ckpt.writer(p)
@@ -431,11 +450,13 @@ function M.make_cases()
   { name = "empty checkpoint", run = function() resume(M.bad.empty)() end, expect = { "cannot resume", "is empty" } },
   { name = "truncated checkpoint (half)", run = function() resume(M.bad.half)() end, expect = { "cannot resume", "truncated" } },
   { name = "truncated checkpoint (20 bytes)", run = function() resume(M.bad.tiny)() end, expect = { "truncated", "header" } },
-  { name = "corrupt payload", run = function() resume(M.bad.payload)() end, expect = { "is corrupt", "CRC32" } },
+  { name = "corrupt payload", run = function() resume(M.bad.payload)() end, expect = { "is corrupt", "CRC32", "keeps only its last checkpoint", "--force" } },
   { name = "corrupt section table", run = function() resume(M.bad.table)() end, expect = { "corrupt header or section table" } },
   { name = "foreign file (text)", run = function() resume(M.bad.text)() end, expect = { "not an hnet checkpoint", "magic" } },
   { name = "foreign file (PNG)", run = function() resume(M.bad.png)() end, expect = { "not an hnet checkpoint" } },
-  { name = "wrong format version", run = function() resume(M.bad.version)() end, expect = { "format version 2", "reads version 1" } },
+  { name = "wrong format version", run = function() resume(M.bad.version)() end, expect = { "format version 3", "header is intact", "reads versions 1 to 2" } },
+  { name = "flipped bit in the format version", run = function() resume(M.bad.version_bit)() end,
+    expect = { "corrupt header", "damaged", "keeps only its last checkpoint", "--force" } },
   { name = "bytes appended", run = function() resume(M.bad.appended)() end, expect = { "after the end of the checkpoint" } },
   { name = "an hnet checkpoint, not a run's", run = function() resume(M.bad.other_hnet)() end, expect = { "not a run checkpoint" } },
   { name = "a checkpoint of something else", run = function() resume(M.bad.other_run)() end, expect = { "not of an hnet.run run" } },
@@ -586,14 +607,51 @@ function M.make_cases()
   { name = "out holds a finished run", run = function() M.run("hypernet", { out = D .. "/finished" }) end, expect = { "already holds a finished run", "force" } },
   { name = "out holds an interrupted run", run = function() M.run("hypernet", { out = D .. "/interrupted" }) end, expect = { "holds an interrupted run", "resume" } },
   { name = "out is a file", run = function() M.run("hypernet", { out = D .. "/a_file" }) end, expect = { "is not a directory" } },
+  { name = "out is someone's folder", run = function()
+      assert(hnet.sys.mkdir_p(D .. "/user_folder"))
+      M.write(D .. "/user_folder/log.txt", "mine\n")
+      M.run("hypernet", { out = D .. "/user_folder", force = true })
+    end, expect = { "user_folder", "did not write", "log.txt", "choose another" },
+    after = function()
+      if M.bytes(D .. "/user_folder/log.txt") ~= "mine\n" then return "the user's log.txt was overwritten" end
+      if hnet.sys.exists(D .. "/user_folder/options.json") then return "options.json was written into the user's folder" end
+    end },
+  { name = "out is an experiment's directory", run = function()
+      assert(hnet.sys.mkdir_p(D .. "/an_experiment"))
+      M.write(D .. "/an_experiment/results.md", "| a table |\n")
+      M.run("hypernet", { out = D .. "/an_experiment" })
+    end, expect = { "an_experiment", "experiment's directory", "choose another" } },
+  -- Results that cannot be written: a full disk (/dev/full) says so and how
+  -- to go on; another failure (a directory in the way) does not blame the disk.
+  { name = "results file on a full disk", run = function()
+      local dir = D .. "/full_results"
+      local l = at_task("finetune", 2, dir, {}, function()
+        assert(os.execute(("ln -sf /dev/full '%s/accuracy_matrix.csv.tmp'"):format(dir)))
+      end)
+      hnet.run(l, M.stream(3), { out = dir, quiet = true, plots = false })
+    end, expect = { "accuracy_matrix.csv", "No space left on device", "the disk is full", "resume" } },
+  { name = "results file blocked (not a full disk)", run = function()
+      local dir = D .. "/blocked_results"
+      local l = at_task("finetune", 2, dir, {}, function()
+        assert(hnet.sys.mkdir_p(dir .. "/accuracy_matrix.csv.tmp"))
+      end)
+      local ok, err = pcall(hnet.run, l, M.stream(3), { out = dir, quiet = true, plots = false })
+      os.remove(dir .. "/accuracy_matrix.csv.tmp")
+      -- (raised without the expected words, so that the case fails)
+      if not ok and tostring(err):find("disk", 1, true) then error("the message blames the disk", 0) end
+      if not ok then error(err, 0) end
+    end, expect = { "accuracy_matrix.csv", "Is a directory" } },
   -- A disk that fills while a checkpoint is written (the ckpt test hook).
   { name = "disk full while checkpointing", run = function()
       local dir = D .. "/diskfull"
       local l = at_task("hypernet", 2, dir, disk_ref, function() hnet.ckpt.fail_write_after(100) end)
       local ok, err = pcall(hnet.run, l, M.stream(3), { out = dir, quiet = true, plots = false })
       hnet.ckpt.fail_write_after(-1)
+      -- the process ends here: "commit again" would be no use; resuming is
+      if not ok and tostring(err):find("commit again", 1, true) then error("the message says commit again", 0) end
       if not ok then error(err, 0) end
-    end, expect = { "cannot write the checkpoint", "No space left on device", "after task 1) is intact" },
+    end, expect = { "cannot write the checkpoint", "No space left on device", "after task 1) is intact",
+                    "free disk space", "Fix the cause, then resume" },
     after = same_ckpt(D .. "/diskfull", disk_ref) },
   -- Numerical faults.
   { name = "huge learning rate", run = function() M.run("hypernet", { out = D .. "/nan_lr" }, { lr = 1e30 }) end,
@@ -644,7 +702,30 @@ end
 -- Command lines (argv after ./hnet): exit status != 0 and stderr holding the words.
 function M.cli_cases()
   local exp = M.exp
+  -- An earlier gradual_drift result, and someone's own folder.
+  assert(hnet.sys.mkdir_p(D .. "/drift_done"))
+  M.write(D .. "/drift_done/results.md", "### Gradual drift\n")
+  M.write(D .. "/drift_done/summary.json", "{}\n")
+  assert(hnet.sys.mkdir_p(D .. "/cli_user_folder"))
+  M.write(D .. "/cli_user_folder/notes.txt", "mine\n")
+  protect(D .. "/drift_done/results.md")
+  protect(D .. "/cli_user_folder/notes.txt")
+  local drift = "experiments/gradual_drift.lua"
   return {
+    -- A script that cannot resume does not offer the run options, and keeps
+    -- an earlier result unless --force.
+    { name = "--resume offered by a script that cannot resume", args = { drift, "--resume", D .. "/drift_done" },
+      expect = { "unknown option --resume" } },
+    { name = "--checkpoint_every offered by a script without checkpoints", args = { drift, "--checkpoint_every", "1" },
+      expect = { "unknown option --checkpoint_every" } },
+    { name = "a finished --out of a script that cannot resume", args = { drift, "--quick", "--out", D .. "/drift_done" },
+      expect = { "drift_done", "already holds the results", "--force" } },
+    { name = "--out is someone's folder (experiment)", args = { exp, "--force", "--out", D .. "/cli_user_folder" },
+      expect = { "cli_user_folder", "did not write", "notes.txt" } },
+    { name = "--out is someone's folder (no resume)", args = { drift, "--force", "--out", D .. "/cli_user_folder" },
+      expect = { "cli_user_folder", "did not write", "notes.txt" } },
+    { name = "--out is a run directory (no resume)", args = { drift, "--force", "--out", D .. "/cli_finished" },
+      expect = { "cli_finished", "run directory of an hnet.run" } },
     { name = "unknown experiment option", args = { "experiments/quickstart.lua", "--bogus" }, expect = { "unknown option --bogus", "--resume" } },
     { name = "seed not an integer", args = { exp, "--seed", "abc" }, expect = { "--seed: integer expected" } },
     { name = "iterations not an integer", args = { exp, "--iterations", "1.5" }, expect = { "--iterations: integer expected" } },

@@ -109,6 +109,7 @@ static unsigned char *entry(unsigned char *b, int i) { return b + 32 + 72 * i; }
 /* Recompute the header CRC (after a deliberate, "consistent" forgery). */
 static void fix_header_crc(unsigned char *b) {
   uint32_t n = rd32(b + 12);
+  if (rd32(b + 8) != 1) wr32(b + 24, (uint32_t)crc32(crc32(0L, Z_NULL, 0), b, 24));
   uLong c = crc32(0L, Z_NULL, 0);
   c = crc32(c, b, 28);
   c = crc32(c, b + 32, 72 * n);
@@ -255,10 +256,10 @@ static void test_layout_matches_documentation(void **state) {
   size_t n;
   unsigned char *b = sample_image(t, &n);
   assert_memory_equal(b, "HNETCKPT", 8);
-  assert_int_equal(rd32(b + 8), 1);
+  assert_int_equal(rd32(b + 8), 2);
   assert_int_equal(rd32(b + 12), 6);
   assert_int_equal(rd64(b + 16), n);
-  assert_int_equal(rd32(b + 24), 0);
+  assert_int_equal(rd32(b + 24), (uint32_t)crc32(crc32(0L, Z_NULL, 0), b, 24));
   uLong hc = crc32(crc32(crc32(0L, Z_NULL, 0), b, 28), b + 32, 72 * 6);
   assert_int_equal(rd32(b + 28), (uint32_t)hc);
   uint64_t prev_end = 32 + 72 * 6;
@@ -427,6 +428,9 @@ static void test_write_failure_keeps_previous(void **state) {
     assert_msg("No space left on device");
     assert_msg(t->path);
     assert_msg("unchanged");
+    assert_msg("free disk space");
+    /* the caller may be a process that ends here: no "commit again" */
+    assert_null(strstr(hn_errmsg(), "commit again"));
     unsigned char *after = slurp(t->path, &n);
     assert_int_equal(n, n0);
     hnt_assert_bytes_equal(after, before, n0, "previous checkpoint after a failed commit");
@@ -465,6 +469,7 @@ static void test_commit_io_errors(void **state) {
   assert_int_equal(hn_ckpt_add_text(w, "a", "b"), HN_OK);
   assert_int_equal(hn_ckpt_commit(w), HN_ERR_IO);
   assert_msg("rename");
+  assert_null(strstr(hn_errmsg(), "disk")); /* not a full disk: no such hint */
   hn_ckpt_writer_free(w);
   assert_int_equal(tdir_count(t), 1);
   assert_int_equal(rmdir(inner), 0);
@@ -507,14 +512,64 @@ static void test_wrong_version(void **state) {
   tdir *t = *state;
   size_t n;
   unsigned char *b = sample_image(t, &n);
-  wr32(b + 8, 2);
+  /* A newer file: its header CRC is intact, its table may be laid out
+   * otherwise (so the CRC over the table is not what decides). */
+  wr32(b + 8, 3);
+  wr32(b + 24, (uint32_t)crc32(crc32(0L, Z_NULL, 0), b, 24));
+  spit(t->path, b, n);
+  expect_refused(t->path, HN_ERR_FORMAT, "version 3");
+  assert_msg("reads versions 1 to 2");
+  assert_msg("header is intact");
+  wr32(b + 8, 0);
   fix_header_crc(b);
   spit(t->path, b, n);
-  expect_refused(t->path, HN_ERR_FORMAT, "version 2");
-  assert_msg("reads version 1");
-  wr32(b + 8, 0);
-  spit(t->path, b, n); /* the version is checked before the CRC: a newer file may differ */
   expect_refused(t->path, HN_ERR_FORMAT, "version 0");
+  free(b);
+}
+
+/* One flipped bit in the version, the section count or the file size is
+ * damage, and says so: never "format version 65538 ... open it with the hnet
+ * version that wrote it". */
+static void test_flipped_fixed_header_byte_is_damage(void **state) {
+  tdir *t = *state;
+  size_t n;
+  unsigned char *b = sample_image(t, &n);
+  const size_t at[] = {8, 9, 10, 11, 12, 13, 16, 23, 24, 27};
+  for (size_t k = 0; k < sizeof at / sizeof *at; k++) {
+    for (int bit = 0; bit < 8; bit += 7) {
+      b[at[k]] ^= (unsigned char)(1u << bit);
+      spit(t->path, b, n);
+      b[at[k]] ^= (unsigned char)(1u << bit);
+      expect_refused(t->path, HN_ERR_FORMAT, "corrupt header");
+      assert_msg("damaged");
+      if (strstr(hn_errmsg(), "wrote it") || strstr(hn_errmsg(), "format version"))
+        fail_msg("byte %zu, bit %d: damage reported as a version: %s", at[k], bit, hn_errmsg());
+    }
+  }
+  free(b);
+}
+
+/* Version 1 files (0 at byte 24, only the CRC at byte 28) are still read;
+ * a damaged version field in one is damage too. */
+static void test_version_1_still_read(void **state) {
+  tdir *t = *state;
+  size_t n;
+  unsigned char *b = sample_image(t, &n);
+  wr32(b + 8, 1);
+  wr32(b + 24, 0);
+  fix_header_crc(b);
+  spit(t->path, b, n);
+  hn_ckpt *c = NULL;
+  assert_int_equal(hn_ckpt_open(&c, t->path), HN_OK);
+  assert_int_equal(hn_ckpt_n_sections(c), 6);
+  hn_ckpt_free(c);
+  b[8] ^= 0x04; /* version 5, byte 24 still 0 */
+  spit(t->path, b, n);
+  expect_refused(t->path, HN_ERR_FORMAT, "corrupt header");
+  b[8] ^= 0x04;
+  b[26] = 1; /* a version 1 file has 0 there */
+  spit(t->path, b, n);
+  expect_refused(t->path, HN_ERR_FORMAT, "corrupt header");
   free(b);
 }
 
@@ -560,6 +615,7 @@ static void test_flipped_payload_byte_names_section(void **state) {
     spit(t->path, b, n);
     b[at] ^= 0x10;
     expect_refused(t->path, HN_ERR_FORMAT, "corrupt");
+    assert_null(strstr(hn_errmsg(), "earlier checkpoint")); /* a run keeps only one */
     char quoted[64];
     snprintf(quoted, sizeof quoted, "section '%s'", names[k]);
     assert_msg(quoted);
@@ -578,7 +634,10 @@ static void test_flipped_header_or_table_byte(void **state) {
     b[at[k]] ^= 0x01;
     spit(t->path, b, n);
     b[at[k]] ^= 0x01;
-    expect_refused(t->path, HN_ERR_FORMAT, "corrupt header or section table");
+    /* the first 24 bytes have their own CRC; the rest of the header and the
+     * table are under the CRC at byte 28 */
+    expect_refused(t->path, HN_ERR_FORMAT, at[k] < 28 ? "corrupt header" : "corrupt header or section table");
+    assert_msg("damaged");
   }
   free(b);
 }
@@ -631,18 +690,25 @@ static void test_forged_section_counts(void **state) {
   tdir *t = *state;
   size_t n;
   unsigned char *b = sample_image(t, &n);
+  /* forged with the fixed header's own CRC recomputed, to reach the checks
+   * behind it */
+  const uint32_t own = 24;
   wr32(b + 12, 0xFFFFFFFFu); /* huge: refused before anything is allocated */
+  wr32(b + own, (uint32_t)crc32(crc32(0L, Z_NULL, 0), b, 24));
   spit(t->path, b, n);
   expect_refused(t->path, HN_ERR_FORMAT, "4294967295 sections");
   wr32(b + 12, 4097);
+  wr32(b + own, (uint32_t)crc32(crc32(0L, Z_NULL, 0), b, 24));
   spit(t->path, b, n);
   expect_refused(t->path, HN_ERR_FORMAT, "limit of 4096");
   wr32(b + 12, 4000); /* plausible, but the table would run past the end */
+  wr32(b + own, (uint32_t)crc32(crc32(0L, Z_NULL, 0), b, 24));
   spit(t->path, b, n);
   expect_refused(t->path, HN_ERR_FORMAT, "truncated");
   wr32(b + 12, 5); /* one section fewer: the table CRC no longer matches */
+  wr32(b + own, (uint32_t)crc32(crc32(0L, Z_NULL, 0), b, 24));
   spit(t->path, b, n);
-  expect_refused(t->path, HN_ERR_FORMAT, "corrupt header");
+  expect_refused(t->path, HN_ERR_FORMAT, "corrupt header or section table");
   free(b);
 }
 
@@ -850,6 +916,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_missing_empty_and_directory, tdir_setup, tdir_teardown),
       cmocka_unit_test_setup_teardown(test_foreign_files, tdir_setup, tdir_teardown),
       cmocka_unit_test_setup_teardown(test_wrong_version, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_flipped_fixed_header_byte_is_damage, tdir_setup, tdir_teardown),
+      cmocka_unit_test_setup_teardown(test_version_1_still_read, tdir_setup, tdir_teardown),
       cmocka_unit_test_setup_teardown(test_truncated_everywhere, tdir_setup, tdir_teardown),
       cmocka_unit_test_setup_teardown(test_trailing_bytes, tdir_setup, tdir_teardown),
       cmocka_unit_test_setup_teardown(test_flipped_payload_byte_names_section, tdir_setup, tdir_teardown),

@@ -379,7 +379,9 @@ static void check_signal(int sig, int want_status) {
   char exp[256];
   snprintf(exp, sizeof exp, "%s/test_exp.lua", tmpdir);
   proc p;
-  const char *argv[] = {exp, "--threads", "1", "--out", dir, NULL};
+  /* --threads 1 given to the program, not the script: the resume command
+   * must repeat it (another thread count is not bit-exact). */
+  const char *argv[] = {"--threads", "1", exp, "--out", dir, NULL};
   const char *env[] = {env_marker, NULL};
   spawn(&p, argv, env);
   wait_for_file(&p, marker, 60);
@@ -389,8 +391,9 @@ static void check_signal(int sig, int want_status) {
   assert_int_equal(p.status, want_status);
   expect_in(p.err, "task 2, iteration 7", "interrupt message");
   expect_in(p.err, "checkpoint written to", "interrupt message");
-  expect_in(p.err, "interrupted: resume with", "interrupt message");
-  expect_in(p.err, "--resume", "interrupt message");
+  char hint[700];
+  snprintf(hint, sizeof hint, "interrupted: resume with ./hnet --threads 1 %s --resume %s\n", exp, dir);
+  expect_in(p.err, hint, "interrupt message");
   char ck[320];
   snprintf(ck, sizeof ck, "%s/checkpoint.hnck", dir);
   assert_int_equal(access(ck, R_OK), 0);
@@ -398,7 +401,7 @@ static void check_signal(int sig, int want_status) {
   snprintf(sum, sizeof sum, "%s/summary.json", dir);
   assert_int_not_equal(access(sum, F_OK), 0); /* not finished */
   /* Resume, and an uninterrupted reference run. */
-  const char *resume_argv[] = {exp, "--threads", "1", "--resume", dir, NULL};
+  const char *resume_argv[] = {"--threads", "1", exp, "--resume", dir, NULL}; /* the hint's command */
   proc *r = run_hnet(resume_argv, NULL);
   if (r->status != 0) print_error("resume failed:\n%s\n", r->err);
   assert_int_equal(r->status, 0);
@@ -644,10 +647,43 @@ static void test_report(void **s) {
   const char *rows[] = {"ACC %", "BWT", "FWT", "forgetting", "task inference %", "time (s)", "params"};
   for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) expect_in(p->out, rows[i], "compare");
   /* Not a run: exit 1 and a clear message. */
-  const char *bad[] = {"report", tmpdir, NULL};
+  char user[256];
+  snprintf(user, sizeof user, "%s/cli_user_folder", tmpdir); /* made by the CLI cases */
+  const char *bad[] = {"report", user, NULL};
   p = run_hnet(bad, NULL);
   assert_int_equal(p->status, 1);
   expect_in(p->err, "not a run directory", "report of a non-run");
+  /* An experiment's directory (split_mnist.lua's --out): each run in it,
+   * and what is not a run is named. */
+  char exp_dir[256];
+  snprintf(exp_dir, sizeof exp_dir, "%s/an_experiment_report", tmpdir);
+  snprintf(chunk, sizeof chunk,
+           "local e = '%s'\n"
+           "assert(hnet.sys.mkdir_p(e .. '/notes'))\n"
+           "assert(os.execute(\"cp -r '%s' '\" .. e .. \"/hypernet-task-given'\"))\n"
+           "assert(os.execute(\"cp -r '%s' '\" .. e .. \"/hypernet-class'\"))\n"
+           "BI.write(e .. '/results.md', '| learner |\\n')\n",
+           exp_dir, a, b);
+  run_ok(LS, chunk);
+  const char *exp_args[] = {"report", exp_dir, NULL};
+  p = run_hnet(exp_args, NULL);
+  if (p->status != 0) print_error("%s\n", p->err);
+  assert_int_equal(p->status, 0);
+  expect_in(p->out, "experiment ", "report of an experiment");
+  expect_in(p->out, "2 finished runs", "report of an experiment");
+  expect_in(p->out, "hypernet-task-given", "report of an experiment");
+  expect_in(p->out, "hypernet-class", "report of an experiment");
+  expect_in(p->out, "ACC %", "report of an experiment");
+  expect_in(p->err, "/notes", "report of an experiment");
+  expect_in(p->err, "not a run directory", "report of an experiment");
+  /* A script's results without runs (gradual_drift.lua's --out): shown. */
+  char drift[256];
+  snprintf(drift, sizeof drift, "%s/drift_done", tmpdir); /* made by the CLI cases */
+  const char *drift_args[] = {"report", drift, NULL};
+  p = run_hnet(drift_args, NULL);
+  if (p->status != 0) print_error("%s\n", p->err);
+  assert_int_equal(p->status, 0);
+  expect_in(p->out, "### Gradual drift", "report of results without runs");
   const char *none[] = {"report", NULL};
   p = run_hnet(none, NULL);
   assert_int_equal(p->status, 1);
@@ -685,6 +721,69 @@ static void test_quiet_and_verbose(void **s) {
   expect_in(p->out, "ex/s  ETA", "verbose progress");
   expect_in(p->out, "after task 3/3", "verbose results");
   expect_in(p->out, "ACC ", "verbose report");
+}
+
+/* A script that does not go through hnet.run (gradual_drift.lua): --quiet
+ * prints its results table and nothing else (no gnuplot warning about the
+ * flat embedding plot of a learner that never switches), a second run into
+ * the same --out is refused unless --force, and `./hnet report` shows it. */
+static void test_experiment_without_runs(void **s) {
+  (void)s;
+  char d[256], res[300];
+  snprintf(d, sizeof d, "%s/drift_quiet", tmpdir);
+  snprintf(res, sizeof res, "%s/results.md", d);
+  const char *q[] = {"--threads", "1", "experiments/gradual_drift.lua", "--quick", "--quiet",
+                     "--learners", "single", "--out", d, NULL};
+  proc *p = run_hnet(q, NULL);
+  if (p->status != 0) print_error("%s\n", p->err);
+  assert_int_equal(p->status, 0);
+  assert_string_equal(p->err, "");
+  expect_in(p->out, "### Gradual drift", "quiet drift run");
+  if (strstr(p->out, "arning") || strstr(p->out, "range")) fail_msg("--quiet printed more than results:\n%s", p->out);
+  char *before = read_all(res, NULL);
+  assert_non_null(before);
+  p = run_hnet(q, NULL);
+  assert_int_equal(p->status, 1);
+  expect_in(p->err, "already holds the results", "second run into the same --out");
+  expect_in(p->err, "--force", "second run into the same --out");
+  char *after = read_all(res, NULL);
+  assert_non_null(after);
+  assert_string_equal(before, after);
+  free(before);
+  free(after);
+  const char *rep[] = {"report", d, NULL};
+  p = run_hnet(rep, NULL);
+  if (p->status != 0) print_error("%s\n", p->err);
+  assert_int_equal(p->status, 0);
+  expect_in(p->out, "### Gradual drift", "report of gradual_drift's --out");
+}
+
+/* The run options a script offers match what it does: a script that lists
+ * --resume must do its work through hnet.run (itself, through
+ * hnet.experiment.compare, or by running such scripts); the others do not
+ * list --resume or --checkpoint_every. */
+static void test_experiments_offer_what_they_honour(void **s) {
+  (void)s;
+  char chunk[2048];
+  snprintf(chunk, sizeof chunk,
+           "local names = assert(hnet.sys.list_dir('experiments'))\n"
+           "local n, bad = 0, {}\n"
+           "for _, f in ipairs(names) do if f:match('%%.lua$') then\n"
+           "  local path = 'experiments/' .. f\n"
+           "  local p = assert(io.popen('./hnet ' .. path .. ' --help 2>&1'))\n"
+           "  local help = p:read('a'); p:close()\n"
+           "  assert(help:find('--out', 1, true), path .. ': no --help listing: ' .. help)\n"
+           "  local src = BI.bytes(path)\n"
+           "  local runs = src:find('hnet.run(', 1, true) or src:find('E.compare', 1, true)\n"
+           "    or src:find('loadfile', 1, true)\n"
+           "  local offers = help:find('--resume', 1, true) ~= nil\n"
+           "  if offers ~= (help:find('--checkpoint_every', 1, true) ~= nil) then bad[#bad + 1] = path .. ': --resume without --checkpoint_every or the reverse' end\n"
+           "  if offers and not runs then bad[#bad + 1] = path .. ': offers --resume but does not use hnet.run' end\n"
+           "  n = n + 1\n"
+           "end end\n"
+           "assert(n >= 10, 'only ' .. n .. ' scripts')\n"
+           "assert(#bad == 0, table.concat(bad, '\\n'))\n");
+  run_ok(LS, chunk);
 }
 
 /* ---- main --------------------------------------------------------------------------- */
@@ -741,6 +840,8 @@ int main(void) {
       cmocka_unit_test(test_run_directory),
       cmocka_unit_test(test_report),
       cmocka_unit_test(test_quiet_and_verbose),
+      cmocka_unit_test(test_experiment_without_runs),
+      cmocka_unit_test(test_experiments_offer_what_they_honour),
   };
   int rc = cmocka_run_group_tests_name("lua_reliability", tests, group_setup, group_teardown);
   if (rc == 0) {

@@ -7,39 +7,52 @@ local cli = require "hnet.cli"
 local M = {}
 
 --- The options every experiment takes, merged with the script's own:
--- --quick --seed --out --force --quiet --verbose --threads, and
--- --resume DIR (continue the interrupted experiment whose --out was DIR;
--- every hnet.run it makes resumes from its checkpoint, finished runs are
--- loaded and runs not yet started start) and --checkpoint_every MINUTES
--- (checkpoints within a task; 0: only at the end of each task).
+-- --quick --seed --out --force --quiet --verbose --threads.
+--
+-- A script whose work all goes through hnet.run (directly or through
+-- M.compare), and which recomputes whatever it does after its runs exactly
+-- from them (own seeds, no global random state), says so with
+-- `resumable = true` in `own`; it then also takes --resume DIR (continue the
+-- interrupted experiment whose --out was DIR: every hnet.run it makes
+-- resumes from its checkpoint, finished runs are loaded and runs not yet
+-- started start) and --checkpoint_every MINUTES (checkpoints within a task;
+-- 0: only at the end of each task). Other scripts are not offered them,
+-- and an --out that already holds results is refused unless --force.
+-- Either way an --out that holds files hnet did not write is refused.
+--
 -- Sets hnet.run's context (M.context() returns it) so that every hnet.run
 -- of the script sees them and knows the script and its command line.
 function M.options(args, own, title)
+  local resumable = own.resumable == true
   local spec = {
     quick = { false, "a short smoke-test run (seconds, for tests)" },
     seed = { 1, "random seed" },
     out = { own.out_default or "runs/experiment", "run directory" },
-    force = { false, "overwrite a finished or interrupted run in --out" },
+    force = { false, resumable and "overwrite a finished or interrupted run in --out"
+                     or "overwrite the results of an earlier run in --out" },
     quiet = { false, "print only results" },
     verbose = { false, "print progress as plain lines even on a terminal" },
     threads = { 0, "thread budget (0: all cores or HNET_THREADS)", min = 0, max = 1024 },
-    resume = { nil, "continue the interrupted run in this directory (its --out)", type = "string" },
-    checkpoint_every = { 10.0, "minutes between checkpoints within a task (0: only at task ends)", min = 0 },
   }
-  for k, v in pairs(own) do if k ~= "out_default" then spec[k] = v end end
+  if resumable then
+    spec.resume = { nil, "continue the interrupted run in this directory (its --out)", type = "string" }
+    spec.checkpoint_every = { 10.0, "minutes between checkpoints within a task (0: only at task ends)", min = 0 }
+  end
+  for k, v in pairs(own) do if k ~= "out_default" and k ~= "resumable" then spec[k] = v end end
   local o, rest = cli.parse(args, spec, title)
+  local resume = resumable and o.resume or nil -- not offered: not resuming
   if #rest > 0 then error(("unexpected argument '%s' (see --help)"):format(rest[1]), 0) end
   local explicit_out = false
   for i = 1, #args do
     local a = args[i]
     if a == "--out" or tostring(a):match("^%-%-out=") then explicit_out = true end
   end
-  if o.resume then
-    local dir = o.resume:gsub("/+$", "")
+  if resume then
+    local dir = resume:gsub("/+$", "")
     if dir == "" then dir = "/" end
     if explicit_out and o.out:gsub("/+$", "") ~= dir then
       error(("options --out %s and --resume %s name different directories: a run resumes in its own directory (leave out --out)")
-        :format(o.out, o.resume), 0)
+        :format(o.out, resume), 0)
     end
     local kind = hnet.sys.exists(dir)
     if kind ~= "directory" then
@@ -61,16 +74,19 @@ function M.options(args, own, title)
     return d:sub(1, #base + 1) == base .. "/"
   end
   local nested = root and under(o.out, root.out) or false
+  if not (nested and root.resume) then M.check_out(o, resumable, resume ~= nil) end
   local a = {}
   for i = 1, #args do a[i] = tostring(args[i]) end
   local lo = 0
   while args[lo - 1] ~= nil do lo = lo - 1 end
   local cmd = {}
   for i = lo, #args do cmd[#cmd + 1] = tostring(args[i]) end
+  local flags = {} -- the program's own options, before the script: --threads 1, --lib DIR
+  for i = lo + 1, -1 do flags[#flags + 1] = tostring(args[i]) end
   local ctx = {
-    script = args[0] and tostring(args[0]), args = a, command = cmd,
+    script = args[0] and tostring(args[0]), args = a, command = cmd, flags = flags,
     program = lo < 0 and tostring(args[lo]) or "./hnet",
-    resume = o.resume and o.out or nil, resume_strict = o.resume ~= nil,
+    resume = resume and o.out or nil, resume_strict = resume ~= nil,
     checkpoint_every = o.checkpoint_every, out = o.out, seed = o.seed,
   }
   if nested then
@@ -81,6 +97,31 @@ function M.options(args, own, title)
   end
   run_mod.context = ctx
   return o
+end
+
+--- Refuse an --out that this script must not write into: a folder of
+-- someone else's files (always), or, for a script that cannot resume, an
+-- earlier run's results unless --force (whose stale results go first).
+-- Scripts that resume leave run directories to hnet.run, which refuses a
+-- finished or interrupted run without force or resume.
+function M.check_out(o, resumable, resuming)
+  if resuming then return end
+  local rundir = require "hnet.rundir"
+  local kind, why = rundir.kind(o.out)
+  if kind == "file" or kind == "other" then
+    error(("option --out: '%s' %s; an experiment writes only into a new or empty directory or its own earlier --out: choose another --out")
+      :format(o.out, why), 0)
+  end
+  if resumable or (kind ~= "run" and kind ~= "experiment") then return end
+  if kind == "run" then
+    error(("option --out: '%s' is the run directory of an hnet.run, not this script's results: choose another --out")
+      :format(o.out), 0)
+  end
+  if not o.force then
+    error(("option --out: '%s' already holds the results of an earlier run (this script cannot resume one); choose another --out, or pass --force to overwrite them")
+      :format(o.out), 0)
+  end
+  for _, f in ipairs { "summary.json", "results.md" } do os.remove(o.out .. "/" .. f) end
 end
 
 --- The context that experiment options set for hnet.run (nil outside).

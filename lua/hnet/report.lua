@@ -8,8 +8,12 @@
 --   local rep = require "hnet.report"
 --   local run = rep.load(dir)       -- { dir, summary, R, T, options } or raises
 --   print(rep.single(run))  print(rep.compare({ run1, run2 }))
+-- An experiment's directory (the --out of split_mnist.lua and the like,
+-- which holds run directories) stands for every run in it; one that holds
+-- only a results table (results.md, e.g. gradual_drift.lua's) shows it.
 -- main(args) is the command: it prints, and returns the exit status (0, or 1
--- when a directory is not a finished run: the message says what it is).
+-- when a directory is neither a finished run nor an experiment with results:
+-- the message says what it is).
 local cjson = require "cjson"
 
 local M = {}
@@ -170,7 +174,7 @@ function M.compare(runs)
     if regression(r) then any_mse = true else any_acc = true end
   end
   local cells = { { "run" } }
-  for _, r in ipairs(runs) do cells[1][#cells[1] + 1] = r.dir end
+  for _, r in ipairs(runs) do cells[1][#cells[1] + 1] = r.label or r.dir end
   for _, row in ipairs(rows) do
     local name = row[1]
     local skip = (name == "mean final MSE" and not any_mse)
@@ -206,7 +210,30 @@ end
 local USAGE = [[usage: hnet report RUN_DIR [RUN_DIR...]
   one directory: the run's accuracy matrix and metrics (ACC, BWT, FWT,
   forgetting, task inference, time, parameters);
-  several: the runs side by side.]]
+  several: the runs side by side. An experiment's --out stands for the runs
+  in it (or shows its results.md when it holds no runs).]]
+
+--- An experiment's directory: returns { dir, runs = loaded runs, skipped =
+-- { "path: why" }, results = results.md text or nil }; raises when it holds
+-- neither a run nor results.
+function M.load_experiment(dir)
+  local d = tostring(dir):gsub("/+$", "")
+  local rundir = require "hnet.rundir"
+  local paths, others = rundir.runs_below(d)
+  local exp = { dir = d, runs = {}, skipped = {}, results = read(d .. "/results.md") }
+  for _, p in ipairs(paths) do
+    local ok, r = pcall(M.load, p)
+    if ok then exp.runs[#exp.runs + 1] = r else exp.skipped[#exp.skipped + 1] = tostring(r) end
+  end
+  for _, p in ipairs(others) do
+    exp.skipped[#exp.skipped + 1] = ("'%s' is not a run directory (no run below it either)"):format(p)
+  end
+  if #exp.runs == 0 and not exp.results then
+    error(("'%s' is an experiment directory with no finished run in it%s"):format(d,
+      #exp.skipped > 0 and (": " .. table.concat(exp.skipped, "; ")) or ""), 0)
+  end
+  return exp
+end
 
 --- The `./hnet report DIR...` command; returns the exit status.
 function M.main(args)
@@ -215,17 +242,32 @@ function M.main(args)
     io.stderr:write(USAGE, "\n")
     return #args == 0 and 1 or 0
   end
-  local runs, bad = {}, 0
+  local rundir = require "hnet.rundir"
+  local runs, tables, bad = {}, {}, 0
   for _, dir in ipairs(args) do
-    local ok, r = pcall(M.load, dir)
-    if ok then runs[#runs + 1] = r
-    else
+    local d = tostring(dir):gsub("/+$", "")
+    if d == "" then d = "/" end
+    local load = rundir.kind(d) == "experiment" and M.load_experiment or M.load
+    local ok, r = pcall(load, d)
+    if not ok then
       bad = bad + 1
       io.stderr:write("hnet report: ", tostring(r), "\n")
+    elseif r.runs then -- an experiment: its runs, notes on the rest
+      if #r.runs > 0 then tables[#tables + 1] = ("experiment %s: %d finished run%s (columns: their directories in it)")
+        :format(r.dir, #r.runs, #r.runs == 1 and "" or "s") end
+      for _, run in ipairs(r.runs) do
+        run.label = run.dir:sub(#r.dir + 2)
+        runs[#runs + 1] = run
+      end
+      for _, why in ipairs(r.skipped) do io.stderr:write("hnet report: skipped: ", why, "\n") end
+      if #r.runs == 0 then tables[#tables + 1] = ("experiment %s (results.md):\n%s"):format(r.dir, r.results) end
+    else
+      runs[#runs + 1] = r
     end
   end
   if bad > 0 then return 1 end
-  if #runs == 1 then print(M.single(runs[1])) else print(M.compare(runs)) end
+  for _, t in ipairs(tables) do print(t) end
+  if #runs == 1 then print(M.single(runs[1])) elseif #runs > 1 then print(M.compare(runs)) end
   return 0
 end
 

@@ -22,7 +22,9 @@
 --
 -- Options (every one is checked; an unknown key is an error):
 --   scenario          "task-given" (default) | "domain" | "class" (or cl1/cl2/cl3)
---   out               run directory (none: nothing is written, no checkpoints)
+--   out               run directory (none: nothing is written, no checkpoints);
+--                     new, empty, or an earlier run's: a folder of other
+--                     files is refused
 --   force             overwrite a finished or interrupted run in `out` (false)
 --   resume            a run directory: continue its interrupted run from its
 --                     checkpoint (a finished one is loaded, not trained again);
@@ -309,8 +311,10 @@ local function script_args()
   for i = lo, #a do cmd[#cmd + 1] = tostring(a[i]) end
   local args = {}
   for i = 1, #a do args[i] = tostring(a[i]) end
+  local flags = {}
+  for i = lo + 1, -1 do flags[#flags + 1] = tostring(a[i]) end
   return { script = a[0], args = args, program = lo < 0 and tostring(a[lo]) or "./hnet",
-           command = cmd }
+           flags = flags, command = cmd }
 end
 
 local git_commit_cache
@@ -401,8 +405,15 @@ function Run:warn(msg)
 end
 
 function Run:write(name, content)
-  local ok, err = hnet.sys.write_file(self.out .. "/" .. name, content)
-  if not ok then error("hnet.run: " .. err .. " (is the disk full?)", 0) end
+  local ok, err, errno = hnet.sys.write_file(self.out .. "/" .. name, content)
+  if not ok then
+    local hint = ""
+    if hnet.sys.disk_full(errno) then
+      hint = (" (the disk is full: free space, then %s)")
+        :format(self.last_ckpt and self:resume_hint() or "start the run again")
+    end
+    error("hnet.run: " .. err .. hint, 0)
+  end
 end
 
 local function matrix_csv(M, T)
@@ -516,8 +527,12 @@ function Run:checkpoint(phase, task, it)
       self:fail(("hnet.run: %s (the checkpoint %s).%s Hint: lower the learning rate (lr) or the regularisation strength (beta, lambda, c).")
         :format(err, when(phase, task, it), last))
     end
-    self:fail(("hnet.run: cannot write the checkpoint %s: %s.%s")
-      :format(when(phase, task, it), err, last))
+    -- The process ends here: what continues the run is --resume, once
+    -- the cause (a full disk, most often) is fixed.
+    local next_step = self.last_ckpt and (" Fix the cause, then " .. self:resume_hint() .. ".")
+      or " Fix the cause, then start the run again."
+    self:fail(("hnet.run: cannot write the checkpoint %s: %s.%s%s")
+      :format(when(phase, task, it), err, last, next_step))
   end
   self.last_ckpt = ("%s, %s"):format(self.ckpt_path, describe(phase, task, it))
   self.ckpt_clock = hnet.sys.clock()
@@ -527,7 +542,11 @@ end
 function Run:resume_hint()
   local ctx = self.context and (self.context.root or self.context)
   if ctx and ctx.script then
-    local cmd = { shell_quote(ctx.program or "./hnet"), shell_quote(ctx.script) }
+    -- The program's own flags (--threads 1, --lib DIR) come back too: a
+    -- resume with another thread count is no longer bit-exact.
+    local cmd = { shell_quote(ctx.program or "./hnet") }
+    for _, f in ipairs(ctx.flags or {}) do cmd[#cmd + 1] = shell_quote(f) end
+    cmd[#cmd + 1] = shell_quote(ctx.script)
     local args, i = ctx.args or {}, 1
     while i <= #args do
       local a = args[i]
@@ -600,6 +619,15 @@ function Run:prepare_dir(resuming)
   local kind = hnet.sys.exists(dir)
   if kind and kind ~= "directory" then
     error(("hnet.run: out '%s' exists and is not a directory"):format(dir), 0)
+  end
+  if kind and not resuming then
+    -- A folder of someone's files is never written into, --force or not:
+    -- log.txt, options.json, ... would overwrite theirs.
+    local what, why = require("hnet.rundir").kind(dir)
+    if what == "other" or what == "experiment" then
+      error(("hnet.run: out '%s' %s; a run writes its files (log.txt, options.json, ...) only into a new or empty directory or its own run directory: choose another 'out' (--out)")
+        :format(dir, what == "experiment" and "is an experiment's directory (results.md, run directories), not a run directory" or why), 0)
+    end
   end
   if not resuming and not self.opts.force then
     if has_file(dir, "summary.json") then
@@ -695,7 +723,14 @@ function Run:restore(path)
     error(("hnet.run: cannot resume from '%s': %s"):format(path, msg), 0)
   end
   local ok, header, state = pcall(checkpoint.load, path)
-  if not ok then refuse(tostring(header)) end
+  if not ok then
+    local msg = tostring(header)
+    -- A run keeps one checkpoint: there is no earlier one to fall back on.
+    if msg:find("damaged", 1, true) then
+      msg = msg .. " (a run keeps only its last checkpoint: start the run over with force = true (--force), or restore the file from a backup)"
+    end
+    refuse(msg)
+  end
   if type(header) ~= "table" or header.format ~= RUN_FORMAT then
     refuse("it is a checkpoint, but not of an hnet.run run")
   end

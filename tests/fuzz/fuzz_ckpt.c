@@ -110,6 +110,8 @@ static bool fix_crcs(uint8_t *b, size_t size) {
     if (off <= size && len <= size - off)
       wr32(e + 68, (uint32_t)crc32(crc32(0L, Z_NULL, 0), b + off, (uInt)len));
   }
+  if (rd32(b + 8) != 1) /* version 2 on: the fixed header's own CRC */
+    wr32(b + 24, (uint32_t)crc32(crc32(0L, Z_NULL, 0), b, 24));
   uLong c = crc32(crc32(0L, Z_NULL, 0), b, 28);
   c = crc32(c, b + HN_CKPT_HEADER_BYTES, (uInt)(n * HN_CKPT_ENTRY_BYTES));
   wr32(b + 28, (uint32_t)c);
