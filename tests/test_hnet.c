@@ -528,6 +528,58 @@ static void test_hyperfan_variance(void **state) {
   hn_free(v2);
 }
 
+/* Hyperfan also sets the scale of the hidden path: a generated weight
+ * W_j = Σ_k U_jk h_k + b_j moves by about lr (|h|_1 + 1) in one Adam step,
+ * whatever U's scale, so the init brings the mean L1 norm of the last hidden
+ * activation h to 1 (with He-scaled hidden layers it is ~0.6 n_last, here
+ * ~30, and the first target layer's ReLUs die on inputs that are not
+ * centred). Row 0 of the output layer's gradient for dW = 1 at coordinate 0
+ * is h; |h|_1 is averaged over 64 fresh embeddings N(0, 1) (not the init's
+ * own sample): for ReLU it is within a few % of 1, the others are near-linear
+ * at that scale; the band [0.6, 1.6] leaves room for both. The generated
+ * variance stays the target's (test_hyperfan_variance). */
+static void test_hyperfan_hidden_l1(void **state) {
+  (void)state;
+  target_spec s = {.n_layers = 2, .widths = {784, 100, 10}};
+  float *var = target_var(&s);
+  const hn_act_kind acts[] = {HN_ACT_RELU, HN_ACT_ELU, HN_ACT_TANH};
+  const char *names[] = {"relu", "elu", "tanh"};
+  for (int a = 0; a < 3; a++) {
+    hn_hnet_cfg cfg = {.n_out = s.n, .n_emb = 8, .n_hidden = 2, .hidden = {50, 50},
+                       .act = acts[a], .act_alpha = 1, .max_tasks = 1};
+    hn_hnet *h = make(&cfg);
+    int64_t np = hn_hnet_n_params(h), T = 64;
+    float *theta = falloc(np), *dtheta = falloc(np), *e = falloc(T * 8);
+    float *W = falloc(s.n), *dW = falloc(s.n);
+    hn_rng rng, er;
+    hn_rng_init(&rng, 31, 0);
+    hn_rng_init(&er, 32, 1);
+    assert_int_equal(hn_hnet_init(h, theta, var, 1.0f, &rng), HN_OK);
+    hn_rng_fill_normal(&er, e, T * 8, 0.0f, 1.0f);
+    memset(dW, 0, sizeof(float) * (size_t)s.n);
+    dW[0] = 1.0f;
+    const hn_layout_entry *u = entry(h, "l2.weight");
+    double l1 = 0.0;
+    for (int64_t t = 0; t < T; t++) {
+      assert_int_equal(hn_hnet_forward(h, theta, e + t * 8, 1, W), HN_OK);
+      memset(dtheta, 0, sizeof(float) * (size_t)np);
+      assert_int_equal(hn_hnet_backward(h, theta, dW, dtheta, NULL), HN_OK);
+      for (int64_t k = 0; k < 50; k++) l1 += fabs((double)dtheta[u->offset + k]);
+    }
+    l1 /= (double)T;
+    if (!(l1 >= 0.6 && l1 <= 1.6))
+      fail_msg("%s hidden layers: mean |h|_1 of the last hidden layer is %.3g, want ~1 "
+               "(0.6..1.6)", names[a], l1);
+    hn_free(theta);
+    hn_free(dtheta);
+    hn_free(e);
+    hn_free(W);
+    hn_free(dW);
+    hn_hnet_free(h);
+  }
+  hn_free(var);
+}
+
 /* ---- (f) errors ------------------------------------------------------------------------ */
 
 static void expect_cfg_error(hn_hnet_cfg cfg, const char *words) {
@@ -860,6 +912,7 @@ int main(void) {
       cmocka_unit_test(test_truncation_exact),
       cmocka_unit_test(test_batched_tasks_match_single),
       cmocka_unit_test(test_hyperfan_variance),
+      cmocka_unit_test(test_hyperfan_hidden_l1),
       cmocka_unit_test(test_xavier_init),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_no_alloc_and_reserve),

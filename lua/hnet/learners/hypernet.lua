@@ -13,7 +13,9 @@
 -- `lookahead`, the regulariser is evaluated at θ + Δθ, Δθ being the Adam step
 -- the task loss alone would take (held constant), as in the paper's runs.
 -- θ is initialised by `init`: "hyperfan" (default: the generated weights get
--- the target network's own init variance) or "xavier" (Xavier-uniform weights,
+-- the target network's own init variance, and the hypernetwork's hidden path
+-- is scaled so that an Adam step does not move them tens of times as far as
+-- a directly trained weight; see hnet.h) or "xavier" (Xavier-uniform weights,
 -- zero biases: what hypercl's MNIST runs, the published numbers, use).
 --
 --   local learner = hnet.learners.hypernet {
