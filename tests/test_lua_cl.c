@@ -3,7 +3,8 @@
  * stay fixed while a new task is learned, and entropy task inference on a
  * constructed case where the right answer is known, that eval_max
  * samples a test split sorted by class evenly, and that the hypernetwork
- * learner's default init trains on inputs that are not centred. */
+ * learner's default init trains on inputs that are not centred, and that
+ * hnet.run warns when a task's training loss stays at chance. */
 #include "harness.h"
 #include "lua_harness.h"
 
@@ -291,6 +292,43 @@ static void test_default_init_shifted_inputs(void **state) {
       "  :format(tail, chance))\n");
 }
 
+/* hnet.run's chance watch: with lr = 0 a 4-class task's training loss stays
+ * at chance (ln 4) and one warning says so, with what to try; a task that
+ * learns (lr = 1e-2: the loss is far below chance by iteration 100), a task
+ * shorter than the watch's 200 iterations and a regression task get none.
+ * The warnings are read from stderr, as a user sees them. */
+static void test_chance_watch(void **state) {
+  (void)state;
+  run_ok(
+      "local function warnings(task, lr, iterations)\n"
+      "  local got, real = {}, io.stderr\n"
+      "  io.stderr = { write = function(self, ...) for _, v in ipairs{...} do got[#got + 1] = v end\n"
+      "    return self end, flush = function() end }\n"
+      "  local ok, err = pcall(hnet.run, hnet.learners.hypernet{ target = {'mlp', hidden = {16}},\n"
+      "    hnet = { embedding = 4, hidden = {16} }, lr = lr, iterations = iterations, batch = 32 },\n"
+      "    hnet.stream.from{ task }, { quiet = true, fwt = false })\n"
+      "  io.stderr = real\n"
+      "  assert(ok, err)\n"
+      "  return table.concat(got)\n"
+      "end\n"
+      "local blobs = hnet.synthetic.blobs{ n_classes = 4, dim = 8, n_per_class = 100,\n"
+      "  n_test_per_class = 20, seed = 5 }\n"
+      "local w = warnings(blobs, 0, 250)\n"
+      "local _, n = w:gsub('is not learning', '')\n"
+      "assert(n == 1, 'lr = 0: one chance warning expected, got ' .. n .. ': ' .. w)\n"
+      "for _, word in ipairs{ 'task 1/1', 'iterations 101-200', 'ln 4 = 1.3863', 'normalised',\n"
+      "                        'lr = 0', 'init' } do\n"
+      "  assert(w:find(word, 1, true), 'the warning lacks \"' .. word .. '\": ' .. w)\n"
+      "end\n"
+      "w = warnings(blobs, 1e-2, 250)\n"
+      "assert(not w:find('not learning', 1, true), 'a task that learns was warned about: ' .. w)\n"
+      "w = warnings(blobs, 0, 150)\n"
+      "assert(not w:find('not learning', 1, true), '150 iterations are too few to judge: ' .. w)\n"
+      "local poly = hnet.synthetic.polynomial_tasks{ seed = 1 }[1]\n"
+      "w = warnings(poly, 0, 250)\n"
+      "assert(not w:find('not learning', 1, true), 'a regression task has no chance level: ' .. w)\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics_hand_made),
@@ -300,6 +338,7 @@ int main(void) {
       cmocka_unit_test(test_eval_max_spread),
       cmocka_unit_test(test_learner_init_scheme),
       cmocka_unit_test(test_default_init_shifted_inputs),
+      cmocka_unit_test(test_chance_watch),
   };
   return cmocka_run_group_tests_name("continual learning (Lua)", tests, NULL, NULL);
 }
