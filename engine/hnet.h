@@ -60,15 +60,15 @@ int64_t hn_hnet_flops(const hn_hnet *h, int64_t n_tasks);
  * target network, whose fan-in/fan-out mode selects hyperfan-in/-out);
  * emb_var is the variance of the task embeddings (drawn N(0, emb_var)).
  * Hidden layers get a variance-preserving init for their activation, then
- * the first one is scaled so that the last hidden activation h has a mean L1
- * norm of 1 over random embeddings (ReLU, identity; ELU and tanh within a few
- * %; sigmoid, whose outputs cannot be made small, and networks with no
- * hidden layer keep their scale): one Adam step of size lr moves a generated
- * weight by about lr (|h|_1 + 1) whatever the output layer's scale, so with
- * |h|_1 ~ 0.6 n_last the generated weights would move tens of times as far
- * per step as directly trained ones. Chunk embeddings are drawn
- * N(0, emb_var); output-layer biases are 0 and its weights are scaled so
- * that the generated W has target_var. For a chunked
+ * the first one is scaled down so that the last hidden activation h has a
+ * mean L1 norm of at most 2 over random embeddings (ReLU, identity; ELU and
+ * tanh within a few %; sigmoid, whose outputs cannot be made small, and
+ * networks with no hidden layer keep their scale): one Adam step of size lr
+ * moves a generated weight by about lr (|h|_1 + 1) whatever the output
+ * layer's scale, so with |h|_1 ~ 0.6 n_last the generated weights would move
+ * tens of times as far per step as directly trained ones. Chunk embeddings
+ * are drawn N(0, emb_var); output-layer biases are 0 and its weights are
+ * scaled so that the generated W has target_var. For a chunked
  * network an output row j serves one coordinate in every chunk, so its
  * variance is Σ_i target_var[i·chunk + j] / (n_last · Σ_i E_i[h^2]): the
  * generated variance averaged over the chunks the row serves equals the
