@@ -39,12 +39,6 @@
 #define HYPERFAN_SAMPLES 256
 /* Rows per batch of that estimate (bounds its scratch). */
 #define HYPERFAN_ROWS 16384
-/* The largest mean L1 norm of the last hidden activation that hyperfan
- * leaves; a larger one is scaled down to it (see hn_hnet_init in hnet.h). At
- * 1 the hidden path's own steps dominate and short runs learn more slowly;
- * at 4 the brightness-shifted Fashion-MNIST loss still jumps to 3.5-4.4 in
- * the first steps (2.4-3.0 at 2; 7-45 unscaled, ~30). */
-#define HYPERFAN_H_L1_MAX 2.0
 /* Column block for the grouped sums of the input gradients. */
 #define COL_BLOCK 64
 
@@ -452,8 +446,7 @@ static int64_t eh2_scratch_floats(const hn_hnet *h, int64_t S) {
  * activation averaged over all rows (i, s). Runs the hidden layers of θ on
  * rows (i, s) in batches of whole chunks. eh2 [n_chunks]. */
 static hn_status estimate_eh2(const hn_hnet *h, const float *theta, const float *E, int64_t S,
-                              float *scratch, double *eh2, double *l1) {
-  static const char who[] = "hn_hnet_init";
+                              float *scratch, double *eh2, double *l1, const char *who) {
   int64_t nc = h->n_chunks, d0 = h->dim[0], n_emb = h->cfg.n_emb;
   int64_t nce = h->off_cemb >= 0 ? h->cfg.n_chunk_emb : 0;
   int64_t per = eh2_chunks_per_batch(h, S);
@@ -514,9 +507,8 @@ static bool act_scales(hn_act_kind k) {
  * before writing θ. Bad arguments leave θ untouched; the one late failure,
  * HN_ERR_NUMERIC when a chunk's E[h^2] is 0 or not finite, leaves it partly
  * written. */
-hn_status hn_hnet_init(hn_hnet *h, float *theta, const float *target_var, float emb_var,
-                       hn_rng *rng) {
-  static const char who[] = "hn_hnet_init";
+static hn_status hyperfan(hn_hnet *h, float *theta, const float *target_var, float emb_var,
+                          double max_h_l1, hn_rng *rng, const char *who) {
   if (!h || !theta || !target_var || !rng)
     return hn_fail(HN_ERR_ARG, "%s: hypernetwork, theta, target_var or rng is NULL", who);
   if (!(emb_var > 0.0f) || !isfinite(emb_var))
@@ -551,17 +543,11 @@ hn_status hn_hnet_init(hn_hnet *h, float *theta, const float *target_var, float 
     hn_rng_fill_normal(rng, theta + h->off_w[l], h->dim[l + 1] * h->dim[l], 0.0f, std);
     memset(theta + h->off_b[l], 0, (size_t)h->dim[l + 1] * sizeof(float));
   }
-  /* E_i[h^2] from random task embeddings N(0, emb_var). Before it, the
-   * hidden path is scaled so that the last hidden activation has a mean L1
-   * norm of at most HYPERFAN_H_L1_MAX: one Adam step moves a generated weight
-   * W_j = Σ_k U_jk h_k + b_j by about lr (|h|_1 + 1) whatever U's scale
-   * (Adam's step does not depend on a parameter's scale), so He-scaled hidden
-   * layers (|h|_1 ≈ 0.6 n_last) would make every generated weight move ~30
-   * times as far per step as a directly trained one, all of a target unit's
-   * weights the same way: on inputs that are not centred, the first target
-   * layer's pre-activations then jump by tens of their initial size and its
-   * ReLUs die. The output layer below compensates, so W's variance is
-   * unchanged. */
+  /* E_i[h^2] from random task embeddings N(0, emb_var). Before it, with
+   * max_h_l1 > 0, the hidden path is scaled down so that the last hidden
+   * activation has a mean L1 norm of at most max_h_l1 (why: hnet.h, at
+   * hn_hnet_init_capped). The output layer below compensates, so W's
+   * variance is the same either way. */
   double l1 = 0.0;
   hn_status st = HN_OK;
   hn_rng_fill_normal(rng, E, S * n_emb, 0.0f, emb_std);
@@ -569,13 +555,15 @@ hn_status hn_hnet_init(hn_hnet *h, float *theta, const float *target_var, float 
    * linear at each pass's smaller scale: three passes bring them within a
    * few %. */
   hn_act_kind act = h->cfg.act;
-  int passes = L < 2 || !act_scales(act) ? 0 : act == HN_ACT_RELU || act == HN_ACT_IDENTITY ? 1 : 3;
+  int passes = max_h_l1 <= 0.0 || L < 2 || !act_scales(act) ? 0
+               : act == HN_ACT_RELU || act == HN_ACT_IDENTITY ? 1
+                                                              : 3;
   for (int pass = 0; pass < passes && st == HN_OK; pass++) {
-    st = estimate_eh2(h, theta, E, S, scratch, eh2, &l1);
-    if (st == HN_OK && l1 > HYPERFAN_H_L1_MAX)
-      hn_ops_scale(theta + h->off_w[0], (float)(HYPERFAN_H_L1_MAX / l1), h->dim[1] * h->dim[0]);
+    st = estimate_eh2(h, theta, E, S, scratch, eh2, &l1, who);
+    if (st == HN_OK && l1 > max_h_l1)
+      hn_ops_scale(theta + h->off_w[0], (float)(max_h_l1 / l1), h->dim[1] * h->dim[0]);
   }
-  if (st == HN_OK) st = estimate_eh2(h, theta, E, S, scratch, eh2, &l1);
+  if (st == HN_OK) st = estimate_eh2(h, theta, E, S, scratch, eh2, &l1, who);
   if (st == HN_OK) {
     /* Output layer: the generated coordinate j of chunk i is
      * W_{i,j} = Σ_k U_{jk} h_k([e, c_i]), so Var(W_{i,j}) = n_last Var(U_j)
@@ -606,4 +594,18 @@ hn_status hn_hnet_init(hn_hnet *h, float *theta, const float *target_var, float 
   hn_free(eh2);
   hn_free(scratch);
   return st;
+}
+
+hn_status hn_hnet_init(hn_hnet *h, float *theta, const float *target_var, float emb_var,
+                       hn_rng *rng) {
+  return hyperfan(h, theta, target_var, emb_var, 0.0, rng, "hn_hnet_init");
+}
+
+hn_status hn_hnet_init_capped(hn_hnet *h, float *theta, const float *target_var, float emb_var,
+                              double max_h_l1, hn_rng *rng) {
+  if (!(max_h_l1 > 0.0) || !isfinite(max_h_l1))
+    return hn_fail(HN_ERR_ARG, "hn_hnet_init_capped: max_h_l1 = %g; use a finite bound > 0 "
+                               "(hn_hnet_init for none)",
+                   max_h_l1);
+  return hyperfan(h, theta, target_var, emb_var, max_h_l1, rng, "hn_hnet_init_capped");
 }

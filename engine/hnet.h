@@ -59,16 +59,9 @@ int64_t hn_hnet_flops(const hn_hnet *h, int64_t n_tasks);
  * variance each generated coordinate should have (hn_net_init_var of the
  * target network, whose fan-in/fan-out mode selects hyperfan-in/-out);
  * emb_var is the variance of the task embeddings (drawn N(0, emb_var)).
- * Hidden layers get a variance-preserving init for their activation, then
- * the first one is scaled down so that the last hidden activation h has a
- * mean L1 norm of at most 2 over random embeddings (ReLU, identity; ELU and
- * tanh within a few %; sigmoid, whose outputs cannot be made small, and
- * networks with no hidden layer keep their scale): one Adam step of size lr
- * moves a generated weight by about lr (|h|_1 + 1) whatever the output
- * layer's scale, so with |h|_1 ~ 0.6 n_last the generated weights would move
- * tens of times as far per step as directly trained ones. Chunk embeddings
- * are drawn N(0, emb_var); output-layer biases are 0 and its weights are
- * scaled so that the generated W has target_var. For a chunked
+ * Hidden layers get a variance-preserving init for their activation; chunk
+ * embeddings are drawn N(0, emb_var); output-layer biases are 0 and its
+ * weights are scaled so that the generated W has target_var. For a chunked
  * network an output row j serves one coordinate in every chunk, so its
  * variance is Σ_i target_var[i·chunk + j] / (n_last · Σ_i E_i[h^2]): the
  * generated variance averaged over the chunks the row serves equals the
@@ -79,6 +72,24 @@ int64_t hn_hnet_flops(const hn_hnet *h, int64_t n_tasks);
  * share a fan-in. */
 hn_status hn_hnet_init(hn_hnet *h, float *theta, const float *target_var, float emb_var,
                        hn_rng *rng);
+
+/* hn_hnet_init for a hypernetwork trained with Adam: the first hidden layer
+ * is then scaled down so that the last hidden activation h has a mean L1
+ * norm of at most max_h_l1 (> 0) over the random embeddings, and the output
+ * layer is scaled for target_var as before (W's variance is unchanged). One
+ * Adam step moves every parameter by about lr whatever its scale, so it
+ * moves a generated weight W_j = Σ_k U_jk h_k + b_j by about lr (|h|_1 + 1),
+ * all of a target unit's weights the same way when its inputs share a sign:
+ * with He-scaled hidden layers |h|_1 ≈ 0.6 n_last (~30 for 50 units), and on
+ * inputs that are not centred the first target layer's ReLUs die in the
+ * first steps. Exact for ReLU and identity hidden layers, within a few % for
+ * ELU and tanh (three passes); sigmoid, whose outputs cannot be made small,
+ * and networks with no hidden layer keep their scale. Under plain SGD the
+ * same rescale would multiply the hidden path's effective step by the
+ * inverse square of the scale: use hn_hnet_init there. Draws what
+ * hn_hnet_init draws. */
+hn_status hn_hnet_init_capped(hn_hnet *h, float *theta, const float *target_var, float emb_var,
+                              double max_h_l1, hn_rng *rng);
 
 /* Xavier (Glorot) uniform initialisation, the one hypercl's MNIST runs use
  * (von Oswald et al. 2020's published numbers): every weight matrix of θ

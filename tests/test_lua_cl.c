@@ -259,7 +259,16 @@ static void test_learner_init_scheme(void **state) {
       "local xin, xb = within('xavier')\n"
       "assert(xin and xb, 'xavier: weights outside the bound or nonzero biases')\n"
       "assert(not within('hyperfan'), 'hyperfan must not look like xavier')\n"
-      "assert(not within(nil), 'the default is hyperfan')\n");
+      "assert(not within(nil), 'the default is hyperfan')\n"
+      /* h:init's max_h_l1: only with hyperfan, a number >= 0 */
+      "local net = hnet.mlp{ inputs = {4}, hidden = {8}, outputs = 2, max_batch = 4 }\n"
+      "local h = hnet.hypernet{ target = net, embedding = 3, hidden = {6} }\n"
+      "local th = hnet.tensor(h:n_params())\n"
+      "local ok, err = pcall(h.init, h, th, nil, { scheme = 'xavier', max_h_l1 = 2 })\n"
+      "assert(not ok and err:find(\"field 'max_h_l1': only with scheme = \\\"hyperfan\\\"\", 1, true), err)\n"
+      "ok, err = pcall(h.init, h, th, nil, { max_h_l1 = -1 })\n"
+      "assert(not ok and err:find('max_h_l1', 1, true), err)\n"
+      "h:init(th, nil, { max_h_l1 = 2, rng = hnet.rng(1) })\n");
 }
 
 /* The default init on inputs that are not centred (Fashion-MNIST as
