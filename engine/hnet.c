@@ -442,11 +442,11 @@ static int64_t eh2_scratch_floats(const hn_hnet *h, int64_t S) {
 
 /* E_i[h^2] for every chunk i: the mean square of the last hidden activation
  * (or of the input row when there is no hidden layer) over S random task
- * embeddings E [S, n_emb] and over the units. Runs the hidden layers of θ on
+ * embeddings E [S, n_emb] and over the units; and *l1, the L1 norm of that
+ * activation averaged over all rows (i, s). Runs the hidden layers of θ on
  * rows (i, s) in batches of whole chunks. eh2 [n_chunks]. */
 static hn_status estimate_eh2(const hn_hnet *h, const float *theta, const float *E, int64_t S,
-                              float *scratch, double *eh2) {
-  static const char who[] = "hn_hnet_init";
+                              float *scratch, double *eh2, double *l1, const char *who) {
   int64_t nc = h->n_chunks, d0 = h->dim[0], n_emb = h->cfg.n_emb;
   int64_t nce = h->off_cemb >= 0 ? h->cfg.n_chunk_emb : 0;
   int64_t per = eh2_chunks_per_batch(h, S);
@@ -454,6 +454,7 @@ static hn_status estimate_eh2(const hn_hnet *h, const float *theta, const float 
   for (int l = 1; l < h->n_layers; l++) maxh = HN_MAX(maxh, h->dim[l]);
   float *x = scratch, *p = scratch + max_rows * d0, *q = p + max_rows * maxh;
   hn_status st = HN_OK;
+  double sum_abs = 0.0;
   for (int64_t i0 = 0; i0 < nc && st == HN_OK; i0 += per) {
     int64_t ni = HN_MIN(per, nc - i0), rows = ni * S;
     for (int64_t ii = 0; ii < ni; ii++)
@@ -475,7 +476,10 @@ static hn_status estimate_eh2(const hn_hnet *h, const float *theta, const float 
     for (int64_t ii = 0; ii < ni && st == HN_OK; ii++) {
       double s2 = 0.0;
       const float *hr = in + ii * S * w;
-      for (int64_t k = 0; k < S * w; k++) s2 += (double)hr[k] * (double)hr[k];
+      for (int64_t k = 0; k < S * w; k++) {
+        s2 += (double)hr[k] * (double)hr[k];
+        sum_abs += fabs((double)hr[k]);
+      }
       eh2[i0 + ii] = s2 / (double)(S * w);
       if (!(eh2[i0 + ii] > 0.0) || !isfinite(eh2[i0 + ii]))
         st = hn_fail(HN_ERR_NUMERIC, "%s: the last hidden layer's mean square activation is %g "
@@ -484,7 +488,16 @@ static hn_status estimate_eh2(const hn_hnet *h, const float *theta, const float 
                      who, eh2[i0 + ii], (long long)(i0 + ii));
     }
   }
+  *l1 = sum_abs / (double)(nc * S);
   return st;
+}
+
+/* Whether scaling the first hidden layer's weights by s scales the last
+ * hidden activation by about s: exactly for the positively homogeneous ReLU
+ * and identity, near 0 (where the scaled activations end up) for ELU and
+ * tanh; not for sigmoid, whose outputs stay near 1/2. */
+static bool act_scales(hn_act_kind k) {
+  return k == HN_ACT_RELU || k == HN_ACT_IDENTITY || k == HN_ACT_ELU || k == HN_ACT_TANH;
 }
 
 /* Draws, in this order from rng: the chunk embeddings, the hidden layers'
@@ -494,9 +507,8 @@ static hn_status estimate_eh2(const hn_hnet *h, const float *theta, const float 
  * before writing θ. Bad arguments leave θ untouched; the one late failure,
  * HN_ERR_NUMERIC when a chunk's E[h^2] is 0 or not finite, leaves it partly
  * written. */
-hn_status hn_hnet_init(hn_hnet *h, float *theta, const float *target_var, float emb_var,
-                       hn_rng *rng) {
-  static const char who[] = "hn_hnet_init";
+static hn_status hyperfan(hn_hnet *h, float *theta, const float *target_var, float emb_var,
+                          double max_h_l1, hn_rng *rng, const char *who) {
   if (!h || !theta || !target_var || !rng)
     return hn_fail(HN_ERR_ARG, "%s: hypernetwork, theta, target_var or rng is NULL", who);
   if (!(emb_var > 0.0f) || !isfinite(emb_var))
@@ -531,9 +543,27 @@ hn_status hn_hnet_init(hn_hnet *h, float *theta, const float *target_var, float 
     hn_rng_fill_normal(rng, theta + h->off_w[l], h->dim[l + 1] * h->dim[l], 0.0f, std);
     memset(theta + h->off_b[l], 0, (size_t)h->dim[l + 1] * sizeof(float));
   }
-  /* E_i[h^2] from random task embeddings N(0, emb_var). */
+  /* E_i[h^2] from random task embeddings N(0, emb_var). Before it, with
+   * max_h_l1 > 0, the hidden path is scaled down so that the last hidden
+   * activation has a mean L1 norm of at most max_h_l1 (why: hnet.h, at
+   * hn_hnet_init_capped). The output layer below compensates, so W's
+   * variance is the same either way. */
+  double l1 = 0.0;
+  hn_status st = HN_OK;
   hn_rng_fill_normal(rng, E, S * n_emb, 0.0f, emb_std);
-  hn_status st = estimate_eh2(h, theta, E, S, scratch, eh2);
+  /* Exact in one pass for ReLU and identity; ELU and tanh are closer to
+   * linear at each pass's smaller scale: three passes bring them within a
+   * few %. */
+  hn_act_kind act = h->cfg.act;
+  int passes = max_h_l1 <= 0.0 || L < 2 || !act_scales(act) ? 0
+               : act == HN_ACT_RELU || act == HN_ACT_IDENTITY ? 1
+                                                              : 3;
+  for (int pass = 0; pass < passes && st == HN_OK; pass++) {
+    st = estimate_eh2(h, theta, E, S, scratch, eh2, &l1, who);
+    if (st == HN_OK && l1 > max_h_l1)
+      hn_ops_scale(theta + h->off_w[0], (float)(max_h_l1 / l1), h->dim[1] * h->dim[0]);
+  }
+  if (st == HN_OK) st = estimate_eh2(h, theta, E, S, scratch, eh2, &l1, who);
   if (st == HN_OK) {
     /* Output layer: the generated coordinate j of chunk i is
      * W_{i,j} = Σ_k U_{jk} h_k([e, c_i]), so Var(W_{i,j}) = n_last Var(U_j)
@@ -564,4 +594,18 @@ hn_status hn_hnet_init(hn_hnet *h, float *theta, const float *target_var, float 
   hn_free(eh2);
   hn_free(scratch);
   return st;
+}
+
+hn_status hn_hnet_init(hn_hnet *h, float *theta, const float *target_var, float emb_var,
+                       hn_rng *rng) {
+  return hyperfan(h, theta, target_var, emb_var, 0.0, rng, "hn_hnet_init");
+}
+
+hn_status hn_hnet_init_capped(hn_hnet *h, float *theta, const float *target_var, float emb_var,
+                              double max_h_l1, hn_rng *rng) {
+  if (!(max_h_l1 > 0.0) || !isfinite(max_h_l1))
+    return hn_fail(HN_ERR_ARG, "hn_hnet_init_capped: max_h_l1 = %g; use a finite bound > 0 "
+                               "(hn_hnet_init for none)",
+                   max_h_l1);
+  return hyperfan(h, theta, target_var, emb_var, max_h_l1, rng, "hn_hnet_init_capped");
 }

@@ -73,6 +73,24 @@ int64_t hn_hnet_flops(const hn_hnet *h, int64_t n_tasks);
 hn_status hn_hnet_init(hn_hnet *h, float *theta, const float *target_var, float emb_var,
                        hn_rng *rng);
 
+/* hn_hnet_init for a hypernetwork trained with Adam: the first hidden layer
+ * is then scaled down so that the last hidden activation h has a mean L1
+ * norm of at most max_h_l1 (> 0) over the random embeddings, and the output
+ * layer is scaled for target_var as before (W's variance is unchanged). One
+ * Adam step moves every parameter by about lr whatever its scale, so it
+ * moves a generated weight W_j = Σ_k U_jk h_k + b_j by about lr (|h|_1 + 1),
+ * all of a target unit's weights the same way when its inputs share a sign:
+ * with He-scaled hidden layers |h|_1 ≈ 0.6 n_last (~30 for 50 units), and on
+ * inputs that are not centred the first target layer's ReLUs die in the
+ * first steps. Exact for ReLU and identity hidden layers, within a few % for
+ * ELU and tanh (three passes); sigmoid, whose outputs cannot be made small,
+ * and networks with no hidden layer keep their scale. Under plain SGD the
+ * same rescale would multiply the hidden path's effective step by the
+ * inverse square of the scale: use hn_hnet_init there. Draws what
+ * hn_hnet_init draws. */
+hn_status hn_hnet_init_capped(hn_hnet *h, float *theta, const float *target_var, float emb_var,
+                              double max_h_l1, hn_rng *rng);
+
 /* Xavier (Glorot) uniform initialisation, the one hypercl's MNIST runs use
  * (von Oswald et al. 2020's published numbers): every weight matrix of θ
  * drawn U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), biases 0, chunk

@@ -5,9 +5,10 @@
  *     hidden = {25, 25}, act = "elu", alpha = 1, chunk = 4000 (0/nil = full),
  *     chunk_embedding = 8, max_tasks = 1 }
  *   h:n_params() h:n_out() h:n_emb() h:n_chunks() h:max_tasks() h:layout() h:config()
- *   h:init(theta, target_var, { emb_var = 1, rng = r, scheme = "hyperfan" })
+ *   h:init(theta, target_var, { emb_var = 1, rng = r, scheme = "hyperfan", max_h_l1 = 0 })
  *       -- target_var may be nil when the hypernetwork was built with target = net;
- *       -- scheme = "xavier" (hypercl's MNIST init) takes no target_var
+ *       -- scheme = "xavier" (hypercl's MNIST init) takes no target_var;
+ *       -- max_h_l1 > 0 (hyperfan, for Adam): hn_hnet_init_capped
  *   h:embeddings(n, { var = 1, rng = r }) -> a new tensor [n, n_emb] ~ N(0, var)
  *   local W = h:forward(theta, E, { out = W })  -- E [n_tasks, n_emb] -> W [n_tasks, n_out]
  *                                               -- (E [n_emb] -> W [n_out])
@@ -192,7 +193,7 @@ static int hypernet_config(lua_State *L) {
 
 /* ---- initialisation ---------------------------------------------------------------- */
 
-static const char *const init_keys[] = {"emb_var", "rng", "scheme", NULL};
+static const char *const init_keys[] = {"emb_var", "rng", "scheme", "max_h_l1", NULL};
 
 static int hypernet_init(lua_State *L) {
   hnl_hnet *u = check_hnet(L, 1);
@@ -204,6 +205,10 @@ static int hypernet_init(lua_State *L) {
   if (!xavier && strcmp(scheme, "hyperfan") != 0)
     luaL_argerror(L, 4, lua_pushfstring(L, "field 'scheme': \"hyperfan\" or \"xavier\" expected, "
                                            "got \"%s\"", scheme));
+  double max_h_l1 = hnl_opt_number(L, 4, "max_h_l1", 0.0, 0.0, DBL_MAX);
+  if (xavier && max_h_l1 > 0.0)
+    luaL_argerror(L, 4, "field 'max_h_l1': only with scheme = \"hyperfan\" (xavier does not "
+                        "look at the hidden activations)");
   hn_rng *r = NULL;
   if (lua_type(L, 4) == LUA_TTABLE && lua_getfield(L, 4, "rng") != LUA_TNIL) {
     if (!luaL_testudata(L, -1, HNL_RNG))
@@ -235,7 +240,10 @@ static int hypernet_init(lua_State *L) {
   } else {
     var = hnl_tensor_check_numel(L, 3, hn_hnet_n_out(u->h), "target_var")->t.data;
   }
-  hnl_check(L, hn_hnet_init(u->h, theta->t.data, var, (float)emb_var, r));
+  if (max_h_l1 > 0.0)
+    hnl_check(L, hn_hnet_init_capped(u->h, theta->t.data, var, (float)emb_var, max_h_l1, r));
+  else
+    hnl_check(L, hn_hnet_init(u->h, theta->t.data, var, (float)emb_var, r));
   lua_pushvalue(L, 2);
   return 1;
 }

@@ -528,6 +528,93 @@ static void test_hyperfan_variance(void **state) {
   hn_free(v2);
 }
 
+/* hn_hnet_init_capped bounds the scale of the hidden path: a generated
+ * weight W_j = Σ_k U_jk h_k + b_j moves by about lr (|h|_1 + 1) in one Adam
+ * step, whatever U's scale, and with He-scaled hidden layers |h|_1 is
+ * ~0.6 n_last (here ~24: hn_hnet_init, checked as the contrast). Row 0 of
+ * the output layer's gradient for dW = 1 at coordinate 0 is h; |h|_1 is
+ * averaged over 64 fresh embeddings N(0, 1) (not the init's own sample):
+ * with the bound 2 it is within a few % of 2 for ReLU, and ELU and tanh are
+ * near-linear at that scale (1.87, 1.92, 1.92 measured); the band [1.2, 3.2]
+ * leaves room for both. The generated variance stays the target's. */
+/* Mean |h|_1 (see above) and the second moment of the generated first-layer
+ * weights over T = 64 embeddings, after an init with bound max_h_l1 (0: the
+ * plain hn_hnet_init). */
+static void hidden_l1(const hn_hnet_cfg *cfg, const target_spec *s, const float *var,
+                      double max_h_l1, double *l1, double *w2) {
+  hn_hnet *h = make(cfg);
+  int64_t np = hn_hnet_n_params(h), T = 64, n_emb = cfg->n_emb, n_last = cfg->hidden[1];
+  float *theta = falloc(np), *dtheta = falloc(np), *e = falloc(T * n_emb);
+  float *W = falloc(s->n), *dW = falloc(s->n);
+  hn_rng rng, er;
+  hn_rng_init(&rng, 31, 0);
+  hn_rng_init(&er, 32, 1);
+  if (max_h_l1 > 0)
+    assert_int_equal(hn_hnet_init_capped(h, theta, var, 1.0f, max_h_l1, &rng), HN_OK);
+  else
+    assert_int_equal(hn_hnet_init(h, theta, var, 1.0f, &rng), HN_OK);
+  hn_rng_fill_normal(&er, e, T * n_emb, 0.0f, 1.0f);
+  memset(dW, 0, sizeof(float) * (size_t)s->n);
+  dW[0] = 1.0f;
+  const hn_layout_entry *u = entry(h, "l2.weight");
+  *l1 = *w2 = 0.0;
+  for (int64_t t = 0; t < T; t++) {
+    assert_int_equal(hn_hnet_forward(h, theta, e + t * n_emb, 1, W), HN_OK);
+    for (int64_t i = s->off_w[0]; i < s->off_b[0]; i++) *w2 += (double)W[i] * (double)W[i];
+    memset(dtheta, 0, sizeof(float) * (size_t)np);
+    assert_int_equal(hn_hnet_backward(h, theta, dW, dtheta, NULL), HN_OK);
+    for (int64_t k = 0; k < n_last; k++) *l1 += fabs((double)dtheta[u->offset + k]);
+  }
+  *l1 /= (double)T;
+  *w2 /= (double)T * (double)(s->off_b[0] - s->off_w[0]);
+  hn_free(theta);
+  hn_free(dtheta);
+  hn_free(e);
+  hn_free(W);
+  hn_free(dW);
+  hn_hnet_free(h);
+}
+
+static void test_hyperfan_hidden_l1(void **state) {
+  (void)state;
+  target_spec s = {.n_layers = 2, .widths = {784, 100, 10}};
+  float *var = target_var(&s);
+  const hn_act_kind acts[] = {HN_ACT_RELU, HN_ACT_ELU, HN_ACT_TANH};
+  const char *names[] = {"relu", "elu", "tanh"};
+  for (int a = 0; a < 3; a++) {
+    hn_hnet_cfg cfg = {.n_out = s.n, .n_emb = 8, .n_hidden = 2, .hidden = {50, 50},
+                       .act = acts[a], .act_alpha = 1, .max_tasks = 1};
+    double l1, w2, l1_plain, w2_plain;
+    hidden_l1(&cfg, &s, var, 2.0, &l1, &w2);
+    if (!(l1 >= 1.2 && l1 <= 3.2))
+      fail_msg("%s hidden layers, bound 2: mean |h|_1 of the last hidden layer is %.3g, want ~2 "
+               "(1.2..3.2)", names[a], l1);
+    /* The generated weights keep the target's variance 1/784 (one seed, 64
+     * embeddings: the embedding norm's spread is ~6%; 25% allowed). */
+    assert_within(w2, 1.0 / 784.0, 0.25, "capped init, first-layer weights", 0);
+    hidden_l1(&cfg, &s, var, 0.0, &l1_plain, &w2_plain);
+    if (a == 0 && !(l1_plain > 10.0))
+      fail_msg("relu hidden layers, plain hn_hnet_init: mean |h|_1 %.3g, expected ~0.6 x 50",
+               l1_plain);
+  }
+  /* Bad bounds are refused, θ untouched. */
+  hn_hnet_cfg cfg = {.n_out = s.n, .n_emb = 8, .n_hidden = 1, .hidden = {10}, .act = HN_ACT_RELU,
+                     .max_tasks = 1};
+  hn_hnet *h = make(&cfg);
+  int64_t np = hn_hnet_n_params(h);
+  float *theta = falloc(np);
+  memset(theta, 0, sizeof(float) * (size_t)np);
+  hn_rng rng;
+  hn_rng_init(&rng, 1, 0);
+  assert_int_equal(hn_hnet_init_capped(h, theta, var, 1.0f, 0.0, &rng), HN_ERR_ARG);
+  assert_non_null(strstr(hn_errmsg(), "max_h_l1"));
+  assert_int_equal(hn_hnet_init_capped(h, theta, var, 1.0f, NAN, &rng), HN_ERR_ARG);
+  for (int64_t i = 0; i < np; i++) assert_true(theta[i] == 0.0f);
+  hn_free(theta);
+  hn_hnet_free(h);
+  hn_free(var);
+}
+
 /* ---- (f) errors ------------------------------------------------------------------------ */
 
 static void expect_cfg_error(hn_hnet_cfg cfg, const char *words) {
@@ -860,6 +947,7 @@ int main(void) {
       cmocka_unit_test(test_truncation_exact),
       cmocka_unit_test(test_batched_tasks_match_single),
       cmocka_unit_test(test_hyperfan_variance),
+      cmocka_unit_test(test_hyperfan_hidden_l1),
       cmocka_unit_test(test_xavier_init),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_no_alloc_and_reserve),

@@ -1,8 +1,10 @@
 /* test_lua_cl.c — the continual-learning layer in Lua: the metrics on a
  * hand-made accuracy matrix, that earlier embeddings and regulariser targets
  * stay fixed while a new task is learned, and entropy task inference on a
- * constructed case where the right answer is known, and that eval_max
- * samples a test split sorted by class evenly. */
+ * constructed case where the right answer is known, that eval_max
+ * samples a test split sorted by class evenly, and that the hypernetwork
+ * learner's default init trains on inputs that are not centred, and that
+ * hnet.run warns when a task's training loss stays at chance. */
 #include "harness.h"
 #include "lua_harness.h"
 
@@ -257,7 +259,83 @@ static void test_learner_init_scheme(void **state) {
       "local xin, xb = within('xavier')\n"
       "assert(xin and xb, 'xavier: weights outside the bound or nonzero biases')\n"
       "assert(not within('hyperfan'), 'hyperfan must not look like xavier')\n"
-      "assert(not within(nil), 'the default is hyperfan')\n");
+      "assert(not within(nil), 'the default is hyperfan')\n"
+      /* h:init's max_h_l1: only with hyperfan, a number >= 0 */
+      "local net = hnet.mlp{ inputs = {4}, hidden = {8}, outputs = 2, max_batch = 4 }\n"
+      "local h = hnet.hypernet{ target = net, embedding = 3, hidden = {6} }\n"
+      "local th = hnet.tensor(h:n_params())\n"
+      "local ok, err = pcall(h.init, h, th, nil, { scheme = 'xavier', max_h_l1 = 2 })\n"
+      "assert(not ok and err:find(\"field 'max_h_l1': only with scheme = \\\"hyperfan\\\"\", 1, true), err)\n"
+      "ok, err = pcall(h.init, h, th, nil, { max_h_l1 = -1 })\n"
+      "assert(not ok and err:find('max_h_l1', 1, true), err)\n"
+      "h:init(th, nil, { max_h_l1 = 2, rng = hnet.rng(1) })\n");
+}
+
+/* The default init on inputs that are not centred (Fashion-MNIST as
+ * x' = 0.45 x + 0.3, every pixel >= 0.3): the learner with its defaults
+ * trains. With He-scaled hidden layers and no rescale the generated weights
+ * moved ~30 times as far per Adam step as directly trained ones: the loss
+ * jumped to 7..45 within 20 steps (6 seeds) and often stayed at ln 10 with
+ * every first-layer unit dead. Now the peak over steps 1-20 is 2.3..3.0
+ * and the mean over steps 101-150 0.83..0.92 (7 seeds; before: 1.0..2.3).
+ * Asserted: no step of 1-20 above 2 ln 10, and the mean over 101-150 of two
+ * seeds below ln 10 / 2. Reads the Fashion-MNIST of `make data`. */
+static void test_default_init_shifted_inputs(void **state) {
+  (void)state;
+  run_ok(
+      "local ds = hnet.datasets.load('fashion_mnist', { n_train = 2000, n_test = 10 })\n"
+      "local task = hnet.tasks.map(ds, function(x) return x:clone():scale(0.45):add(0.3) end)\n"
+      "local chance, tail = math.log(10), 0\n"
+      "for seed = 1, 2 do\n"
+      "  local L = hnet.learners.hypernet{ iterations = 150, seed = seed }\n"
+      "  L:setup{ n_tasks = 1, n_outputs = 10, input_shape = {1, 28, 28}, kind = 'classification' }\n"
+      "  L:begin_task(1, task)\n"
+      "  for it = 1, 150 do\n"
+      "    local loss = L:train_step(it)\n"
+      "    assert(it > 20 or loss < 2 * chance,\n"
+      "      ('seed %d, step %d: loss %.2f, more than twice ln 10: the first steps blow up'):format(seed, it, loss))\n"
+      "    if it > 100 then tail = tail + loss / 100 end\n"
+      "  end\n"
+      "end\n"
+      "assert(tail < chance / 2, ('mean loss over steps 101-150 is %.3f, not clearly below ln 10 = %.3f')\n"
+      "  :format(tail, chance))\n");
+}
+
+/* hnet.run's chance watch: with lr = 0 a 4-class task's training loss stays
+ * at chance (ln 4) and one warning says so, with what to try; a task that
+ * learns (lr = 1e-2: the loss is far below chance by iteration 100), a task
+ * shorter than the watch's 200 iterations and a regression task get none.
+ * The warnings are read from stderr, as a user sees them. */
+static void test_chance_watch(void **state) {
+  (void)state;
+  run_ok(
+      "local function warnings(task, lr, iterations)\n"
+      "  local got, real = {}, io.stderr\n"
+      "  io.stderr = { write = function(self, ...) for _, v in ipairs{...} do got[#got + 1] = v end\n"
+      "    return self end, flush = function() end }\n"
+      "  local ok, err = pcall(hnet.run, hnet.learners.hypernet{ target = {'mlp', hidden = {16}},\n"
+      "    hnet = { embedding = 4, hidden = {16} }, lr = lr, iterations = iterations, batch = 32 },\n"
+      "    hnet.stream.from{ task }, { quiet = true, fwt = false })\n"
+      "  io.stderr = real\n"
+      "  assert(ok, err)\n"
+      "  return table.concat(got)\n"
+      "end\n"
+      "local blobs = hnet.synthetic.blobs{ n_classes = 4, dim = 8, n_per_class = 100,\n"
+      "  n_test_per_class = 20, seed = 5 }\n"
+      "local w = warnings(blobs, 0, 250)\n"
+      "local _, n = w:gsub('is not learning', '')\n"
+      "assert(n == 1, 'lr = 0: one chance warning expected, got ' .. n .. ': ' .. w)\n"
+      "for _, word in ipairs{ 'task 1/1', 'iterations 101-200', 'ln 4 = 1.3863', 'normalised',\n"
+      "                        'lr = 0', 'init' } do\n"
+      "  assert(w:find(word, 1, true), 'the warning lacks \"' .. word .. '\": ' .. w)\n"
+      "end\n"
+      "w = warnings(blobs, 1e-2, 250)\n"
+      "assert(not w:find('not learning', 1, true), 'a task that learns was warned about: ' .. w)\n"
+      "w = warnings(blobs, 0, 150)\n"
+      "assert(not w:find('not learning', 1, true), '150 iterations are too few to judge: ' .. w)\n"
+      "local poly = hnet.synthetic.polynomial_tasks{ seed = 1 }[1]\n"
+      "w = warnings(poly, 0, 250)\n"
+      "assert(not w:find('not learning', 1, true), 'a regression task has no chance level: ' .. w)\n");
 }
 
 /* Run:evaluate_on judges a finished run on another stream of the same
@@ -334,6 +412,8 @@ int main(void) {
       cmocka_unit_test(test_eval_max_spread),
       cmocka_unit_test(test_learner_init_scheme),
       cmocka_unit_test(test_evaluate_on),
+      cmocka_unit_test(test_default_init_shifted_inputs),
+      cmocka_unit_test(test_chance_watch),
   };
   return cmocka_run_group_tests_name("continual learning (Lua)", tests, NULL, NULL);
 }

@@ -609,6 +609,50 @@ function Run:scan(i, it)
   self.scan_clock = hnet.sys.clock()
 end
 
+-- The chance watch: a classification task whose training loss, averaged
+-- over iterations CHANCE_FROM..CHANCE_AT, is not at least CHANCE_MARGIN
+-- below chance (the entropy of its training labels: the loss of a network
+-- that ignores its input, ln k for k balanced classes) is not learning; one
+-- warning per task, with what to try. Normal runs are far below chance by
+-- then; a task that trains fewer iterations, or resumes inside the window,
+-- is not judged.
+local CHANCE_FROM, CHANCE_AT, CHANCE_MARGIN = 101, 200, 0.05
+
+local function label_entropy(y)
+  local count, n = {}, 0
+  for _, v in ipairs(y:flat_table()) do
+    count[v] = (count[v] or 0) + 1
+    n = n + 1
+  end
+  local h, k = 0, 0
+  for _, c in pairs(count) do
+    h, k = h - c / n * math.log(c / n), k + 1
+  end
+  return h, k
+end
+
+function Run:watch_chance(i, task, it, loss)
+  local w = self.chance_watch
+  if not w or w.task ~= i then
+    w = { task = i, sum = 0, n = 0, done = (task.kind or "classification") ~= "classification" }
+    self.chance_watch = w
+  end
+  if w.done or it < CHANCE_FROM or type(loss) ~= "number" then return end
+  w.sum, w.n = w.sum + loss, w.n + 1
+  if it < CHANCE_AT then return end
+  w.done = true
+  if w.n ~= CHANCE_AT - CHANCE_FROM + 1 then return end
+  local chance, k = label_entropy(task.train.y)
+  local mean = w.sum / w.n
+  if k > 1 and mean > (1 - CHANCE_MARGIN) * chance then
+    local o = self.learner.o or {}
+    self:warn(("hnet.run: WARNING: task %d/%d ('%s') is not learning: its training loss averaged %.4f over iterations %d-%d, not %d%% below chance (%.4f, the loss of predicting the frequencies of its %d classes; ln %d = %.4f). Try: inputs normalised to mean 0 and variance 1; another learning rate (lr = %s); another init (hypernet: init = \"hyperfan\" or \"xavier\"%s).")
+      :format(i, self.T, tostring(task.name), mean, CHANCE_FROM, CHANCE_AT, math.floor(100 * CHANCE_MARGIN + 0.5),
+              chance, k, k, math.log(k),
+              tostring(o.lr), o.init and (", now \"%s\""):format(tostring(o.init)) or ""))
+  end
+end
+
 -- ---- run directory --------------------------------------------------------------------
 
 local function has_file(dir, name) return hnet.sys.exists(dir .. "/" .. name) == "file" end
@@ -816,6 +860,7 @@ function Run:train(i, task, first)
   local hooks = { first = first, step = function(it, loss, reg)
     where.it = it
     self.progress:step(it, loss, reg, learner.o.batch)
+    self:watch_chance(i, task, it, loss)
     if stop and stop.task == i and stop.iteration == it then
       self:checkpoint("in_task", i, it)
       stopped = true

@@ -486,7 +486,8 @@ function M.pool(opts)
                            max_tasks = K }
   self.n_w, self.n_theta, self.n_emb = self.net:n_params(), self.h:n_params(), hc.embedding
   self.theta = hnet.tensor(self.n_theta)
-  self.h:init(self.theta, nil, { emb_var = o.emb_var, rng = self.rng })
+  -- θ is trained with Adam: bound the hidden path as the hypernet learner does.
+  self.h:init(self.theta, nil, { emb_var = o.emb_var, rng = self.rng, max_h_l1 = 2 })
   self.dtheta = hnet.tensor(self.n_theta)
   self.E = hnet.tensor(K, self.n_emb)
   self.dE = hnet.tensor(1, self.n_emb)
