@@ -18,13 +18,7 @@ local cjson = require "cjson"
 
 local M = {}
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = require("hnet.util").read_file
 
 local function is_dir(path)
   local f = io.open(path, "rb")

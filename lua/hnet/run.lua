@@ -292,13 +292,7 @@ end
 
 local function norm_dir(d) return (tostring(d):gsub("/+$", "")) end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read_file = util.read_file
 
 -- The global `arg` of the script (./hnet sets it as lua does): the script,
 -- its arguments and the whole command line, or nil.

@@ -25,13 +25,7 @@ local DEPTH = 3 -- run directories this deep below an experiment directory count
 
 local function has_file(dir, name) return sys.exists(dir .. "/" .. name) == "file" end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = require("hnet.util").read_file
 
 --- True when dir is a run directory (finished, interrupted, or just started).
 function M.is_run(dir)
