@@ -512,14 +512,22 @@ static void test_quick_sinusoid(void **state) {
 }
 
 /* 2-way tasks: chance is 50%. After pre-training on the most tasks, every
- * method is above chance at k = 5; the hypernetwork clearly so. */
+ * method is above chance at k = 5; the hypernetwork clearly so. Margins:
+ * measured under the Haswell, Zen, Sandybridge, Nehalem and Prescott
+ * kernels, the means over the 20 tasks are 76.8 (hnet k=1), 87.3-87.4
+ * (hnet k=5), 94.6 (finetune k=5), 94.1 (scratch k=5): every bound is at
+ * least 20 points below, where one task of 20 moves a mean by at most 5. */
 static void test_quick_fashion(void **state) {
   (void)state;
   run_experiment("fewshot_fashion",
                  "local fs = hnet.fewshot\n"
                  "local r, o = result.results, result.summary.options\n"
                  "local N = 10\n"
-                 "local function acc(m, k) return fs.ci95(r[m][N][k].metric[o.steps]).mean end\n"
+                 "local function acc(m, k)\n"
+                 "  local st = fs.stats(r[m][N][k].metric[o.steps], r[m][N][k].diverged)\n"
+                 "  assert(st.n_diverged <= 2, ('%s k=%d: diverged on %d/%d tasks'):format(m, k, st.n_diverged, st.n_total))\n"
+                 "  return st.mean\n"
+                 "end\n"
                  "assert(acc('hnet', 5) > 65, 'hnet k=5: ' .. acc('hnet', 5))\n"
                  "assert(acc('finetune', 5) > 55, 'finetune k=5: ' .. acc('finetune', 5))\n"
                  "assert(acc('scratch', 5) > 70, 'scratch k=5: ' .. acc('scratch', 5))\n"
