@@ -501,6 +501,10 @@ static void test_quick_sinusoid(void **state) {
                  "  assert(med('scratch', k, last) < zero, 'scratch K=' .. k)\n"
                  "end\n"
                  "assert(med('hnet-cavia', 20, 1) < zero, 'hnet-cavia K=20 after its meta-trained step')\n"
+                 /* learning rates are chosen at the step count they are used for */
+                 "for _, m in ipairs { 'hnet-mt', 'finetune', 'scratch' } do\n"
+                 "  assert(s.notes[m]:find(('lr per K on validation at %d steps'):format(last), 1, true), m .. ': ' .. s.notes[m])\n"
+                 "end\n"
                  /* the files carry the diverged counts and medians */
                  "local f = assert(io.open(arg[5] .. '/results.csv'))\n"
                  "local head = f:read('l') f:close()\n"
