@@ -17,10 +17,15 @@
 --   scratch    train the MLP from a random init on the k-shot set (Adam).
 --
 -- Learning rates are chosen per method and N on validation tasks whose
--- query images come from the training split (never the test images).
--- Accuracy ± 95% CI over --tasks new tasks, for each N in --pretrain (how
--- transfer grows with the number of pre-training tasks). Writes results.md,
--- results.csv, summary.json and, with gnuplot, accuracy_vs_tasks.png.
+-- query images come from the training split (never the test images), at
+-- the step count the method then runs for; a learning rate under which any
+-- validation task diverges is not chosen (hnet.fewshot.choose_lr). A test
+-- task whose adaptation diverged (hnet.fewshot.diverged: its support loss
+-- ended above its start, or is not finite) is counted apart, "(k/N
+-- diverged)", never averaged. Accuracy ± 95% CI over --tasks new tasks, for
+-- each N in --pretrain (how transfer grows with the number of pre-training
+-- tasks). Writes results.md, results.csv and summary.json (with the median
+-- and n_diverged) and, with gnuplot, accuracy_vs_tasks.png.
 --
 --   ./hnet experiments/fewshot_fashion.lua [--quick] [--pretrain 2,5,10,20,30] [--shots 1,5,10,20]
 local hnet = require "hnet"
@@ -249,16 +254,10 @@ end
 local RECORD = { 0, 1, 10 }
 if o.steps > 10 then RECORD[#RECORD + 1] = o.steps end
 
+-- The highest mean validation accuracy after o.steps steps among the
+-- learning rates that diverge on no validation task.
 local function choose_lr(grid, run)
-  local best, best_acc, tried = nil, -1, {}
-  for _, lr in ipairs(grid) do
-    local r = run(lr)
-    local v = r.metric[o.steps]
-    local acc = fs.n_diverged(v) == 0 and fs.ci95(v).mean or -1
-    tried[#tried + 1] = ("%g: %.1f"):format(lr, acc)
-    if acc > best_acc then best, best_acc = lr, acc end
-  end
-  return best, table.concat(tried, ", ")
+  return fs.choose_lr(grid, o.steps, run, { higher = true, what = "fewshot_fashion" })
 end
 
 local VAL_K = shots[1]
@@ -332,12 +331,12 @@ local lines = {
   ("| method | k | 0 steps | 1 step | 10 steps | %d steps |"):format(o.steps),
   "|---|---|---|---|---|---|",
 }
-local csv = { "method,N,k,steps,acc_mean,acc_ci95,n" }
+local csv = { "method,N,k,steps,acc_mean,acc_ci95,acc_median,n,n_diverged" }
 for _, m in ipairs(methods) do
   for _, k in ipairs(shots) do
     local r = results[m][NMAX][k]
     local row = { LABEL[m], tostring(k) }
-    for _, s in ipairs { 0, 1, 10, o.steps } do row[#row + 1] = r.metric[s] and fs.fmt_values(r.metric[s], "%.1f") or "–" end
+    for _, s in ipairs { 0, 1, 10, o.steps } do row[#row + 1] = r.metric[s] and fs.fmt_values(r.metric[s], "%.1f", r.diverged) or "–" end
     lines[#lines + 1] = "| " .. table.concat(row, " | ") .. " |"
   end
 end
@@ -354,18 +353,16 @@ for _, m in ipairs(methods) do
     local row = { LABEL[m], tostring(k) }
     for _, n in ipairs(pretrain) do
       local r = results[m][n][k]
-      row[#row + 1] = fs.fmt_values(r.metric[o.steps], "%.1f")
+      row[#row + 1] = fs.fmt_values(r.metric[o.steps], "%.1f", r.diverged)
       summary.results[m][tostring(n)] = summary.results[m][tostring(n)] or {}
       local per = {}
       for _, s in ipairs(r.record) do
-        local v = r.metric[s]
-        if fs.n_diverged(v) == 0 then
-          local c = fs.ci95(v)
-          per[tostring(s)] = { mean = c.mean, ci95 = c.half }
-          csv[#csv + 1] = ("%s,%d,%d,%d,%.4f,%.4f,%d"):format(m, n, k, s, c.mean, c.half or 0, c.n)
-        else
-          per[tostring(s)] = { diverged = fs.n_diverged(v) }
-        end
+        -- over the converged tasks; none converged: empty fields in the CSV, no mean in the JSON
+        local st = fs.stats(r.metric[s], r.diverged)
+        per[tostring(s)] = { mean = st.mean, ci95 = st.half, median = st.median, n = st.n, n_diverged = st.n_diverged }
+        local function num(v) return v and ("%.4f"):format(v) or "" end
+        csv[#csv + 1] = ("%s,%d,%d,%d,%s,%s,%s,%d,%d"):format(m, n, k, s, num(st.mean), num(st.half or (st.mean and 0)),
+          num(st.median), st.n, st.n_diverged)
       end
       summary.results[m][tostring(n)][tostring(k)] = per
     end
@@ -399,8 +396,9 @@ if not o.quick and #pretrain > 1 then
     for j, k in ipairs(shots) do
       local xs, ys = {}, {}
       for _, n in ipairs(pretrain) do
-        local v = results[m][n][k].metric[o.steps]
-        if fs.n_diverged(v) == 0 then xs[#xs + 1] = n; ys[#ys + 1] = fs.ci95(v).mean end
+        local r = results[m][n][k]
+        local st = fs.stats(r.metric[o.steps], r.diverged)
+        if st.n_diverged == 0 then xs[#xs + 1] = n; ys[#ys + 1] = st.mean end
       end
       series[#series + 1] = { name = ("%s k=%d"):format(m, k), x = xs, y = ys,
                               style = ("linespoints lw 2 lc %d dt %d"):format(i, j) }

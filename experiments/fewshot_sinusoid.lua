@@ -10,12 +10,20 @@
 --               is learned by optimising ONLY a new embedding (θ frozen),
 --               started at the mean of the training embeddings, with Adam
 --               (--adapt sgd: plain gradient descent) at a learning rate
---               chosen on validation tasks;
+--               chosen on validation tasks (below);
 --   hnet-cavia  the same hypernetwork architecture meta-trained CAVIA-style
 --               per K: one inner SGD step (--cavia_lr) on the embedding only
 --               (from 0) through the hypernetwork; second-order through
 --               finite-difference Hessian-vector products (--cavia_order 1
---               for first order); at test the same SGD on a new embedding;
+--               for first order); at test the same SGD on a new embedding,
+--               safeguarded by backtracking (a step that raises a task's
+--               support loss is undone and that task's step size halved:
+--               hnet.fewshot.adapt_embeddings, backtrack). Without it the
+--               test-time SGD diverges on most tasks after a few steps: the
+--               meta-training rewards one large first step and leaves the
+--               curvature in the embedding far above 2/lr, and it grows
+--               further away from the start. The first step, where it
+--               lowers the support loss, is the meta-trained step itself;
 --   maml        MAML on the target network with the paper's settings
 --               (meta-batch 25, 1 inner step of lr 0.01, Adam meta lr 1e-3,
 --               70,000 meta-iterations, K support + K query points per task);
@@ -25,9 +33,19 @@
 --               function), then fine-tuned on the K points with SGD;
 --   scratch     a network trained from a random init on the K points (Adam).
 --
--- Learning rates of hnet-mt, finetune and scratch are chosen on --val_tasks
--- validation tasks (never the test tasks). Writes results.md, results.csv,
--- summary.json and, with gnuplot, fits.png and mse_vs_steps.png.
+-- Learning rates of hnet-mt, finetune and scratch are chosen per K on
+-- --val_tasks validation tasks (never the test tasks), at the step count
+-- they are then run for (--steps); a learning rate under which any validation task
+-- diverges is not chosen (hnet.fewshot.choose_lr). A test task whose
+-- adaptation diverges (hnet.fewshot.diverged: a non-finite value, or a
+-- support loss above where it started) is counted apart: each cell is the
+-- mean ± 95% CI over the tasks that converged, with "(k/N diverged)", and
+-- the median (converged tasks) is given for the last step count, since a few
+-- tasks can dominate a mean over few-shot tasks. Writes results.md,
+-- results.csv and summary.json (both with n_diverged and the median) and,
+-- with gnuplot, fits.png and mse_vs_steps.png. The same seed gives other
+-- figures on another CPU (BLAS kernels and libm round differently), so
+-- compare methods over seeds, not single figures.
 --
 --   ./hnet experiments/fewshot_sinusoid.lua [--quick] [--methods a,b] [--shots 5,10,20]
 local hnet = require "hnet"
@@ -176,26 +194,23 @@ end
 
 -- ---- learning-rate choice on validation tasks -------------------------------------------------
 
--- Try each lr on the validation problems; keep the one with the lowest mean
--- validation MSE after `at` steps (a diverged run counts as infinite).
-local function choose_lr(grid, at, run)
-  local best, best_mse = nil, math.huge
-  local tried = {}
-  for _, lr in ipairs(grid) do
-    local ok, r = pcall(run, lr)
-    local mse = math.huge
-    if ok then
-      local c = fs.ci95(r.metric[at])
-      if c.mean == c.mean then mse = c.mean end
-    end
-    tried[#tried + 1] = ("%g: %s"):format(lr, mse == math.huge and "diverged" or ("%.3f"):format(mse))
-    if mse < best_mse then best, best_mse = lr, mse end
+-- One learning rate per K, chosen by hnet.fewshot.choose_lr on the
+-- validation tasks' K-shot problems, run for o.steps steps as the test tasks
+-- will be (a learning rate that suits 10 steps can diverge by 100, and one
+-- that suits K = 10 can overfit K = 5). run(P, lr, steps, record) adapts.
+-- Returns { [K] = lr } and a line for the notes.
+local function choose_lrs(grid, run)
+  local lrs, parts = {}, {}
+  for _, k in ipairs(shots) do
+    local tried
+    lrs[k], tried = fs.choose_lr(grid, o.steps, function(lr) return run(problems(val_tasks, k), lr, o.steps, RECORD) end,
+                                 { what = ("fewshot_sinusoid, K = %d"):format(k) })
+    parts[#parts + 1] = ("K=%d: %g (%s)"):format(k, lrs[k], tried)
   end
-  if not best then error("fewshot_sinusoid: every learning rate diverged on the validation tasks", 0) end
-  return best, table.concat(tried, ", ")
+  return lrs, ("lr per K on validation at %d steps: %s"):format(o.steps, table.concat(parts, "; "))
 end
 
--- Learning rates are chosen at K = 10 (or the middle K given); plots use it too.
+-- Plots show K = 10 (or the middle K given).
 local VAL_K = shots[math.min(2, #shots)]
 for _, k in ipairs(shots) do if k == 10 then VAL_K = 10 end end
 
@@ -232,17 +247,16 @@ if has["hnet-mt"] then
     return fs.adapt_embeddings { hypernet = h, theta = theta, net = net, problems = P, init = e_mean,
       steps = steps, lr = lr, optimizer = o.adapt, record = rec, kind = "regression", group = 100 }
   end
-  local lr, tried = choose_lr({ 0.01, 0.03, 0.1, 0.3, 1, 3 }, 10,
-    function(lr) return adapt(problems(val_tasks, VAL_K), lr, 10, { 10 }) end)
+  local lrs, chosen = choose_lrs({ 0.01, 0.03, 0.1, 0.3, 1, 3 }, adapt)
   results["hnet-mt"] = {}
-  for _, k in ipairs(shots) do results["hnet-mt"][k] = adapt(problems(test_tasks, k), lr, o.steps, RECORD) end
+  for _, k in ipairs(shots) do results["hnet-mt"][k] = adapt(problems(test_tasks, k), lrs[k], o.steps, RECORD) end
   fits["hnet-mt"] = function(p)
     local r = fs.adapt_embeddings { hypernet = h, theta = theta, net = net, problems = { p }, init = e_mean,
-      steps = 10, lr = lr, optimizer = o.adapt, record = { 10 }, kind = "regression" }
+      steps = 10, lr = lrs[VAL_K], optimizer = o.adapt, record = { 10 }, kind = "regression" }
     return h:forward(theta, r.E)
   end
-  notes["hnet-mt"] = ("multi-task on %d fixed training tasks (%d it., final loss %.4f); embedding %d from the mean training embedding; %s lr %g (validation: %s); %.0f s")
-    :format(o.train_tasks, o.mt_iterations, loss or 0, o.embedding, o.adapt == "adam" and "Adam" or "SGD", lr, tried, hnet.sys.clock() - t0)
+  notes["hnet-mt"] = ("multi-task on %d fixed training tasks (%d it., final loss %.4f); embedding %d from the mean training embedding; %s, %s; %.0f s")
+    :format(o.train_tasks, o.mt_iterations, loss or 0, o.embedding, o.adapt == "adam" and "Adam" or "SGD", chosen, hnet.sys.clock() - t0)
   say("hnet-mt done: %s", notes["hnet-mt"])
 end
 
@@ -250,7 +264,7 @@ end
 if has["hnet-cavia"] then
   local t0 = hnet.sys.clock()
   results["hnet-cavia"] = {}
-  local parts = {}
+  local parts, backtracked = {}, {}
   for _, k in ipairs(shots) do
     local h, theta = new_hypernet(21)
     local c = maml.context { hypernet = h, theta = theta, net = net, inner_lr = o.cavia_lr, inner_steps = 1,
@@ -264,21 +278,25 @@ if has["hnet-cavia"] then
       if not o.quiet then progress:step(it, loss, 0, o.meta_batch) end
     end
     if not o.quiet then progress:end_task() end
-    results["hnet-cavia"][k] = fs.adapt_embeddings { hypernet = h, theta = theta, net = net,
+    local r = fs.adapt_embeddings { hypernet = h, theta = theta, net = net,
       problems = problems(test_tasks, k), init = c.e0, steps = o.steps, lr = o.cavia_lr, optimizer = "sgd",
-      record = RECORD, kind = "regression", group = 100 }
+      record = RECORD, kind = "regression", group = 100, backtrack = true }
+    results["hnet-cavia"][k] = r
+    local n_bt = 0
+    for _, v in ipairs(r.rejected) do if v > 0 then n_bt = n_bt + 1 end end
+    backtracked[#backtracked + 1] = ("K=%d %d/%d"):format(k, n_bt, #r.rejected)
     if k == VAL_K then
       fits["hnet-cavia"] = function(p)
         local r = fs.adapt_embeddings { hypernet = h, theta = theta, net = net, problems = { p }, init = c.e0,
-          steps = 10, lr = o.cavia_lr, optimizer = "sgd", record = { 10 }, kind = "regression" }
+          steps = 10, lr = o.cavia_lr, optimizer = "sgd", record = { 10 }, kind = "regression", backtrack = true }
         return h:forward(theta, r.E)
       end
     end
     parts[#parts + 1] = ("K=%d %.0f s"):format(k, hnet.sys.clock() - t0)
   end
-  notes["hnet-cavia"] = ("%s-order CAVIA-style meta-training per K (%d meta-it., meta-batch %d, 1 inner step, inner lr %g, embedding %d from 0); test: SGD lr %g; %s")
+  notes["hnet-cavia"] = ("%s-order CAVIA-style meta-training per K (%d meta-it., meta-batch %d, 1 inner step, inner lr %g, embedding %d from 0); test: SGD lr %g with backtracking (a step that raises a task's support loss is undone and its step size halved; tasks with a rejected step: %s); %s")
     :format(o.cavia_order == 2 and "second" or "first", o.cavia_iterations, o.meta_batch, o.cavia_lr,
-            o.embedding, o.cavia_lr, table.concat(parts, ", "))
+            o.embedding, o.cavia_lr, table.concat(backtracked, ", "), table.concat(parts, ", "))
   say("hnet-cavia done: %s", notes["hnet-cavia"])
 end
 
@@ -321,13 +339,12 @@ if has.finetune then
     return fs.train_weights { net = net, init = W, problems = P, steps = steps, lr = lr,
       optimizer = "sgd", record = rec, kind = "regression" }
   end
-  local lr, tried = choose_lr({ 0.001, 0.003, 0.01, 0.03, 0.1 }, 10,
-    function(lr) return run(problems(val_tasks, VAL_K), lr, 10, { 10 }) end)
+  local lrs, chosen = choose_lrs({ 0.001, 0.003, 0.01, 0.03, 0.1 }, run)
   results.finetune = {}
-  for _, k in ipairs(shots) do results.finetune[k] = run(problems(test_tasks, k), lr, o.steps, RECORD) end
-  fits.finetune = function(p) return sgd_fit(W, p, lr, 10) end
-  notes.finetune = ("pre-trained on the %d training tasks (%d it., final loss %.3f), fine-tuned with SGD lr %g (validation: %s); %.0f s")
-    :format(o.train_tasks, o.mt_iterations, loss or 0, lr, tried, hnet.sys.clock() - t0)
+  for _, k in ipairs(shots) do results.finetune[k] = run(problems(test_tasks, k), lrs[k], o.steps, RECORD) end
+  fits.finetune = function(p) return sgd_fit(W, p, lrs[VAL_K], 10) end
+  notes.finetune = ("pre-trained on the %d training tasks (%d it., final loss %.3f), fine-tuned with SGD, %s; %.0f s")
+    :format(o.train_tasks, o.mt_iterations, loss or 0, chosen, hnet.sys.clock() - t0)
   say("finetune done: %s", notes.finetune)
 end
 
@@ -338,12 +355,11 @@ if has.scratch then
     return fs.train_weights { net = net, rng = hnet.rng(o.seed, seed), problems = P, steps = steps,
       lr = lr, optimizer = "adam", record = rec, kind = "regression" }
   end
-  local lr, tried = choose_lr({ 0.001, 0.003, 0.01, 0.03 }, o.steps,
-    function(lr) return run(problems(val_tasks, VAL_K), lr, o.steps, { o.steps }, 51) end)
+  local lrs, chosen = choose_lrs({ 0.001, 0.003, 0.01, 0.03 },
+    function(P, lr, steps, rec) return run(P, lr, steps, rec, 51) end)
   results.scratch = {}
-  for _, k in ipairs(shots) do results.scratch[k] = run(problems(test_tasks, k), lr, o.steps, RECORD, 52) end
-  notes.scratch = ("random init, Adam lr %g (validation at %d steps: %s); %.0f s"):format(lr, o.steps, tried,
-    hnet.sys.clock() - t0)
+  for _, k in ipairs(shots) do results.scratch[k] = run(problems(test_tasks, k), lrs[k], o.steps, RECORD, 52) end
+  notes.scratch = ("random init, Adam, %s; %.0f s"):format(chosen, hnet.sys.clock() - t0)
   say("scratch done: %s", notes.scratch)
 end
 
@@ -361,10 +377,11 @@ local summary = { experiment = "fewshot_sinusoid", options = o, shots = shots, r
 }
 local lines = {
   ("### Few-shot sinusoid regression: test MSE ± 95%% CI over %d new tasks (seed %d)"):format(o.tasks, o.seed), "",
-  ("| method | K | 0 steps | 1 step | 10 steps | %d steps (converged) |"):format(o.steps),
-  "|---|---|---|---|---|---|",
+  ("Mean ± CI and median over the tasks whose adaptation converged; \"(k/N diverged)\": tasks whose support loss after %d steps is above its start or not finite (set apart at every step count)."):format(o.steps), "",
+  ("| method | K | 0 steps | 1 step | 10 steps | %d steps (converged) | median, %d steps |"):format(o.steps, o.steps),
+  "|---|---|---|---|---|---|---|",
 }
-local csv = { "method,K,steps,mse_mean,mse_ci95,n" }
+local csv = { "method,K,steps,mse_mean,mse_ci95,mse_median,n,n_diverged" }
 for _, m in ipairs(methods) do
   summary.results[m] = {}
   for _, k in ipairs(shots) do
@@ -372,14 +389,18 @@ for _, m in ipairs(methods) do
     local row = { LABEL[m], tostring(k) }
     summary.results[m][tostring(k)] = {}
     for _, s in ipairs { 0, 1, 10, o.steps } do
-      row[#row + 1] = r.metric[s] and fs.fmt_values(r.metric[s], "%.3f") or "–"
+      row[#row + 1] = r.metric[s] and fs.fmt_values(r.metric[s], "%.3f", r.diverged) or "–"
     end
+    local last = fs.stats(r.metric[o.steps], r.diverged)
+    row[#row + 1] = last.median and ("%.3f"):format(last.median) or "–"
     for _, s in ipairs(r.record) do
-      local c = fs.ci95(r.metric[s])
-      csv[#csv + 1] = ("%s,%d,%d,%.6f,%.6f,%d"):format(m, k, s, c.mean, c.half or 0, c.n)
-      -- a diverged adaptation gives NaN/Inf, which JSON cannot hold: stored as null
-      local finite = c.mean == c.mean and math.abs(c.mean) ~= math.huge
-      summary.results[m][tostring(k)][tostring(s)] = finite and { mean = c.mean, ci95 = c.half } or { diverged = true }
+      -- over the converged tasks; none converged: empty fields in the CSV, no mean in the JSON
+      local st = fs.stats(r.metric[s], r.diverged)
+      local function num(v, fmt) return v and fmt:format(v) or "" end
+      csv[#csv + 1] = ("%s,%d,%d,%s,%s,%s,%d,%d"):format(m, k, s, num(st.mean, "%.6f"), num(st.half or (st.mean and 0), "%.6f"),
+        num(st.median, "%.6f"), st.n, st.n_diverged)
+      summary.results[m][tostring(k)][tostring(s)] = { mean = st.mean, ci95 = st.half, median = st.median, n = st.n,
+                                                       n_diverged = st.n_diverged }
     end
     lines[#lines + 1] = "| " .. table.concat(row, " | ") .. " |"
   end
@@ -387,8 +408,9 @@ end
 -- The trivial baseline: predict zero (its MSE is the mean of y^2 on the test points).
 local zero = {}
 for i, t in ipairs(test_tasks) do zero[i] = t.test.y:sqnorm() / t.test.y:numel() end
-summary.zero_predictor = fs.ci95(zero)
-lines[#lines + 1] = ("| predict 0 (reference) | any | %s | | | |"):format(fs.fmt_ci(summary.zero_predictor, "%.3f"))
+summary.zero_predictor = fs.stats(zero) -- mean, ci95 (half), median, n
+lines[#lines + 1] = ("| predict 0 (reference) | any | %s | | | | %.3f |"):format(fs.fmt_ci(summary.zero_predictor, "%.3f"),
+  summary.zero_predictor.median)
 lines[#lines + 1] = ""
 lines[#lines + 1] = "Settings:"
 for _, m in ipairs(methods) do lines[#lines + 1] = ("- %s: %s"):format(m, notes[m]) end
@@ -416,9 +438,9 @@ if not o.quick then
     if r then
       local xs, ys = {}, {}
       for _, s in ipairs(r.record) do
-        if fs.n_diverged(r.metric[s]) == 0 then -- a diverged point ends the curve
+        if fs.n_diverged(r.metric[s], r.diverged) == 0 then -- a diverged point ends the curve
           xs[#xs + 1] = math.log(1 + s, 10)
-          ys[#ys + 1] = fs.ci95(r.metric[s]).mean
+          ys[#ys + 1] = fs.stats(r.metric[s]).mean
         else
           break
         end

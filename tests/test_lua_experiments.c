@@ -43,7 +43,13 @@ static void run_experiment(const char *name, const char *extra, const char *chec
 }
 
 /* Each row's ACC must beat chance for its scenario: 100/k for task-given and
- * domain (k classes per task), 100/(T k) for class-incremental. */
+ * domain (k classes per task), 100/(T k) for class-incremental. The bounds
+ * must hold on any CPU: other BLAS kernels and libm round differently and
+ * the quick runs amplify that about as much as another seed does, so every
+ * bound below sits well under the lowest figure measured over seeds 1-4 and
+ * under the Haswell, Zen, Sandybridge, Nehalem and Prescott kernels (the
+ * lowest ACC above chance of any row: fine-tuning class-incremental, about
+ * 2x chance, which is what forgetting all but the last task leaves). */
 static const char check_rows[] =
     "local k, T, hnet_min = ...\n"
     "return function(rows)\n"
@@ -65,6 +71,7 @@ static void check_with(const char *name, const char *extra, int k, int T, double
   run_experiment(name, extra, check);
 }
 
+/* Measured R[2][1] = 100, R[2][2] = 96.5-97.1 (five kernels; seeds 1-3). */
 static void test_quickstart(void **state) {
   (void)state;
   run_experiment("quickstart", NULL,
@@ -72,6 +79,7 @@ static void test_quickstart(void **state) {
                  ":format(result.R[2][1], result.R[2][2]))");
 }
 
+/* Measured ACC 96.9-97.2 (five kernels). */
 static void test_custom_task(void **state) {
   (void)state;
   run_experiment("custom_task", NULL,
@@ -82,7 +90,8 @@ static void test_custom_task(void **state) {
 static void test_toy_regression(void **state) {
   (void)state;
   /* Chance for regression: predicting zero. The hypernetwork must keep task 1
-   * (learned first) far better than fine-tuning, which forgets it. */
+   * (learned first) far better than fine-tuning, which forgets it (measured:
+   * 0.0008 vs 18.7, under five kernels). */
   run_experiment("toy_regression", NULL,
                  "local by = {}\n"
                  "for _, r in ipairs(result) do by[r.learner] = r end\n"
@@ -93,7 +102,9 @@ static void test_toy_regression(void **state) {
 
 static void test_split_mnist(void **state) {
   (void)state;
-  check_with("split_mnist", NULL, 2, 5, 90);
+  /* hypernet task-given ACC: 93.2-93.4 under five kernels, 91.3-98.8 over
+   * seeds 1-4 (the quick form forgets up to 10 points): bound 80. */
+  check_with("split_mnist", NULL, 2, 5, 80);
   /* --train_fraction: every task trains on its subsample (named in the run
    * directory), and separate networks still learn each pair of digits. */
   char extra[512];
@@ -113,11 +124,13 @@ static void test_split_mnist(void **state) {
 
 static void test_split_fashion(void **state) {
   (void)state;
+  /* hypernet task-given ACC: 95.1-95.2 under five kernels, 87.4-98.4 over seeds 1-4 */
   check_with("split_fashion", "'--learners', 'hypernet,finetune,si,joint'", 2, 5, 70);
 }
 
 static void test_permuted_fashion(void **state) {
   (void)state;
+  /* hypernet task-given ACC: 71.5-71.8 under five kernels, 69.7-72.0 over seeds 1-4 */
   check_with("permuted_fashion", "'--tasks', '2'", 10, 2, 50);
 }
 

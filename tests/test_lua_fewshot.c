@@ -128,10 +128,99 @@ static void test_ci95(void **state) {
          "local d = fs.ci95(v)\n"
          "assert(math.abs(d.half - 1.96 * d.sd / math.sqrt(1000)) < 1e-12)\n"
          "assert(fs.ci95({ 7 }).half == nil and fs.fmt_ci(fs.ci95({ 7 })) == '7.000')\n"
-         "assert(fs.fmt_values({ 1, 0 / 0, 2 }) == 'diverged on 1/3')\n"
-         "assert(fs.fmt_values({ 1, 2, 3 }, '%.1f') == '2.0 ± 2.5')\n");
+         "assert(fs.fmt_values({ 1, 2, 3 }, '%.1f') == '2.0 ± 2.5')\n"
+         /* a diverged problem is set apart, never averaged: a non-finite
+          * value, or a flag from the adaptation result */
+         "assert(fs.fmt_values({ 1, 0 / 0, 3 }, '%.1f') == '2.0 ± 12.7 (1/3 diverged)', fs.fmt_values({ 1, 0 / 0, 3 }, '%.1f'))\n"
+         "assert(fs.fmt_values({ 1, 1e30, 3, 5 }, '%.1f', { false, true, false, false }) == '3.0 ± 5.0 (1/4 diverged)')\n"
+         "assert(fs.fmt_values({ 0 / 0, math.huge }) == 'diverged on 2/2')\n"
+         "assert(fs.n_diverged({ 1, -math.huge, 2 }, { true, false, false }) == 2)\n"
+         "local st = fs.stats({ 4, 1, 1e30, 2, 0 / 0 }, { false, false, true, false, false })\n"
+         "assert(st.n == 3 and st.n_total == 5 and st.n_diverged == 2 and st.median == 2, 'stats')\n"
+         "assert(math.abs(st.mean - 7 / 3) < 1e-12)\n"
+         "assert(fs.stats({ 4, 1, 3, 2 }).median == 2.5)\n"
+         "assert(fs.stats({ 0 / 0 }).mean == nil and fs.stats({ 0 / 0 }).n == 0)\n"
+         /* the one definition: non-finite, or the support loss ended above its start */
+         "assert(fs.diverged(2, 2.5) and not fs.diverged(2, 2) and not fs.diverged(2, 0.1))\n"
+         "assert(fs.diverged(2, 0 / 0) and fs.diverged(2, math.huge) and fs.diverged(0 / 0, 1))\n");
   run_err("fs.ci95 {}", "non-empty list");
   run_err("fs.ci95 { 1, 'a' }", "entry 2");
+}
+
+/* choose_lr: the best mean metric at the given step among the learning
+ * rates under which no validation problem diverged; none left is an error. */
+static void test_choose_lr(void **state) {
+  (void)state;
+  run_ok("local function fake(vals, flags)\n"
+         "  return { record = { 0, 10 }, metric = { [0] = { 5, 5, 5 }, [10] = vals }, diverged = flags or { false, false, false } }\n"
+         "end\n"
+         "local runs = {\n"
+         /* the best mean, but one problem's support loss ended above its start */
+         "  [1] = fake({ 0.1, 0.1, 0.2 }, { false, true, false }),\n"
+         "  [0.3] = fake({ 0.5, 0.5, 0.5 }),\n"
+         "  [0.1] = fake({ 0.9, 0.8, 0.7 }),\n"
+         /* a non-finite metric at a recorded step also rules a rate out */
+         "  [3] = { record = { 0, 10 }, metric = { [0] = { 5, 0 / 0, 5 }, [10] = { 0, 0, 0 } }, diverged = { false, false, false } },\n"
+         "}\n"
+         "local lr, tried = fs.choose_lr({ 0.1, 0.3, 1, 3 }, 10, function(lr) return runs[lr] end)\n"
+         "assert(lr == 0.3, 'chose ' .. lr .. ': ' .. tried)\n"
+         "assert(tried:find('1: diverged on 1/3', 1, true) and tried:find('3: diverged on 1/3', 1, true), tried)\n"
+         "assert(fs.choose_lr({ 0.1, 0.3 }, 10, function(lr) return runs[lr] end, { higher = true }) == 0.1)\n");
+  run_err("fs.choose_lr({ 1 }, 10, function() return { record = { 10 }, metric = { [10] = { 1 } }, diverged = { true } } end,"
+          " { what = 'my experiment' })",
+          "my experiment: every learning rate diverged on some validation problem (1: diverged on 1/1)");
+  run_err("fs.choose_lr({ 1 }, 5, function() return { record = { 10 }, metric = { [10] = { 1 } }, diverged = { false } } end)",
+          "did not record step 5");
+}
+
+/* Embedding-only SGD with backtracking: at a step size where plain SGD
+ * diverges on these problems, every support loss is monotone and no problem
+ * diverges; a step that lowers the loss is the plain SGD step itself, so
+ * where plain SGD's first step helps, both give the same embedding. */
+static void test_adapt_backtrack(void **state) {
+  (void)state;
+  run_ok("local net = hnet.mlp { inputs = 1, hidden = { 16, 16 }, outputs = 1, max_batch = 32 }\n"
+         "local h = hnet.hypernet { target = net, embedding = 3, hidden = { 12 }, act = 'elu', chunk = 0, max_tasks = 4 }\n"
+         "local theta = hnet.tensor(h:n_params())\n"
+         "h:init(theta, nil, { rng = hnet.rng(4) })\n"
+         "local init = hnet.randn({ 3 }, hnet.rng(5), 0.5)\n"
+         "local P = {}\n"
+         "for i = 1, 6 do P[i] = sinus(30 + i, 8, 20) end\n"
+         "local rec = { 0, 1, 2, 5, 10, 20, 40 }\n"
+         "local function adapt(lr, bt, steps, record)\n"
+         "  return fs.adapt_embeddings { hypernet = h, theta = theta, net = net, problems = P, init = init,\n"
+         "    steps = steps or 40, lr = lr, optimizer = 'sgd', record = record or rec, kind = 'regression', group = 4, backtrack = bt }\n"
+         "end\n"
+         /* plain SGD at lr 50 blows up on most problems (the loss grows like a
+          * power of the embedding's norm: 1e3 steps of overshoot); the checks
+          * below only need one diverged problem */
+         "local plain = adapt(50, false)\n"
+         "local nd = 0\n"
+         "for i = 1, #P do if plain.diverged[i] then nd = nd + 1 end end\n"
+         "assert(nd >= 1, 'plain SGD at lr 50 diverged on no problem: the test needs a harder case')\n"
+         "local bt = adapt(50, true)\n"
+         "for i = 1, #P do\n"
+         "  assert(not bt.diverged[i], 'backtracking diverged on problem ' .. i)\n"
+         "  for j = 2, #rec do\n"
+         "    local a, b = bt.loss[rec[j - 1]][i], bt.loss[rec[j]][i]\n"
+         "    assert(b <= a, ('problem %d: support loss rose from %g (step %d) to %g (step %d)'):format(i, a, rec[j - 1], b, rec[j]))\n"
+         "  end\n"
+         "  assert(bt.metric[40][i] == bt.metric[40][i], 'query metric not finite')\n"
+         "  assert(bt.rejected[i] >= 0 and bt.lr[i] == 50 / 2 ^ bt.rejected[i], 'step size is not halved per rejection')\n"
+         /* the final embedding is the accepted one: its loss is the recorded one */
+         "  local W = h:forward(theta, bt.E:rows(i, i))\n"
+         "  assert(relerr(hnet.loss.mse(net:forward(W, P[i].x), P[i].y), bt.loss[40][i], 1e-9) < 1e-5, 'E is not the accepted embedding')\n"
+         "end\n"
+         /* at a small step size nothing is rejected and backtracking is plain SGD, bit for bit */
+         "local a, b = adapt(0.01, false, 5, { 5 }), adapt(0.01, true, 5, { 5 })\n"
+         "local rej = 0\n"
+         "for i = 1, #P do rej = rej + b.rejected[i] end\n"
+         "if rej == 0 then assert(bytes(a.E) == bytes(b.E), 'an accepted step differs from the SGD step') end\n"
+         "assert(rej == 0, 'lr 0.01 rejected a step')\n");
+  run_err("fs.adapt_embeddings { hypernet = hnet.hypernet { target = hnet.mlp { inputs = 1, hidden = { 2 }, outputs = 1 },"
+          " embedding = 2, hidden = { 3 } }, theta = hnet.tensor(1), net = hnet.mlp { inputs = 1, hidden = { 2 }, outputs = 1 },"
+          " problems = { sinus(1, 4) }, init = hnet.tensor(2), steps = 1, lr = 0.1, optimizer = 'adam', backtrack = true }",
+          "field 'backtrack': needs optimizer = 'sgd'");
 }
 
 /* Embedding-only adaptation: θ (and the start embedding) are byte-identical
@@ -370,28 +459,56 @@ static void run_experiment(const char *name, const char *check) {
   lua_close(S);
 }
 
-/* Every method beats predicting zero where it can: the multi-task
- * hypernetwork (converged) by far at every K; MAML after 10 steps,
- * fine-tuning and CAVIA-style (1 step) at K >= 10; the files exist. */
+/* The quick run's claims, in forms that hold under last-bit perturbation
+ * (other BLAS kernels, libm): medians over the 40 test tasks, not means (a
+ * mean over 40 few-shot tasks is decided by its two or three worst tasks,
+ * which move by 10x between kernels), compared with the median MSE of
+ * predicting zero (about 4.2). Measured medians under the Haswell, Zen,
+ * Sandybridge, Nehalem and Prescott kernels: hnet-mt converged 0.12-0.48
+ * (bound 0.3 x 4.2 = 1.26: >= 2.6x margin); MAML after 10 steps 1.4-2.4;
+ * fine-tuning and scratch at K >= 10 (100 steps) 0.2-0.9; CAVIA-style after
+ * its one meta-trained step at K = 20 1.2-1.9 (at K = 10 it is 1.4-3.9: too
+ * close to 4.2 to assert after 300 meta-iterations). CAVIA-style test-time
+ * SGD backtracks, so no test task diverges and every support loss is
+ * monotone: exact properties, whatever the rounding. */
 static void test_quick_sinusoid(void **state) {
   (void)state;
   run_experiment("fewshot_sinusoid",
                  "local fs = hnet.fewshot\n"
                  "local r, s = result.results, result.summary\n"
-                 "local zero = s.zero_predictor.mean\n"
-                 "assert(zero > 2, 'predict-zero MSE ' .. zero)\n"
+                 "local zero = s.zero_predictor.median\n"
+                 "assert(zero > 2, 'predict-zero median MSE ' .. zero)\n"
                  "local last = s.options.steps\n"
-                 "local function mse(m, k, st) return fs.ci95(r[m][k].metric[st]).mean end\n"
+                 "local function med(m, k, st) return fs.stats(r[m][k].metric[st], r[m][k].diverged).median or math.huge end\n"
                  "for _, k in ipairs { 5, 10, 20 } do\n"
-                 "  local v = mse('hnet-mt', k, last)\n"
-                 "  assert(v < 0.3 * zero, ('hnet-mt K=%d: MSE %.3f vs predict-zero %.3f'):format(k, v, zero))\n"
-                 "  assert(mse('maml', k, 10) < zero, 'maml K=' .. k)\n"
+                 "  local v = med('hnet-mt', k, last)\n"
+                 "  assert(v < 0.3 * zero, ('hnet-mt K=%d: median MSE %.3f vs predict-zero %.3f'):format(k, v, zero))\n"
+                 /* its lr diverged on no validation task; allow a few test tasks */
+                 "  local nd = fs.n_diverged(r['hnet-mt'][k].metric[last], r['hnet-mt'][k].diverged)\n"
+                 "  assert(nd <= 4, ('hnet-mt K=%d: diverged on %d/40 test tasks'):format(k, nd))\n"
+                 "  assert(med('maml', k, 10) < zero, 'maml K=' .. k)\n"
+                 "  local c = r['hnet-cavia'][k]\n"
+                 "  assert(fs.n_diverged(c.metric[last], c.diverged) == 0, 'hnet-cavia diverged at K=' .. k)\n"
+                 "  for i = 1, #c.diverged do\n"
+                 "    for j = 2, #c.record do\n"
+                 "      local a, b = c.loss[c.record[j - 1]][i], c.loss[c.record[j]][i]\n"
+                 "      assert(b <= a, ('hnet-cavia K=%d task %d: support loss %g -> %g at step %d'):format(k, i, a, b, c.record[j]))\n"
+                 "    end\n"
+                 "  end\n"
                  "end\n"
                  "for _, k in ipairs { 10, 20 } do\n"
-                 "  assert(mse('finetune', k, last) < zero, 'finetune K=' .. k)\n"
-                 "  assert(mse('scratch', k, last) < zero, 'scratch K=' .. k)\n"
-                 "  assert(mse('hnet-cavia', k, 1) < zero, 'hnet-cavia K=' .. k)\n"
+                 "  assert(med('finetune', k, last) < zero, 'finetune K=' .. k)\n"
+                 "  assert(med('scratch', k, last) < zero, 'scratch K=' .. k)\n"
                  "end\n"
+                 "assert(med('hnet-cavia', 20, 1) < zero, 'hnet-cavia K=20 after its meta-trained step')\n"
+                 /* learning rates are chosen at the step count they are used for */
+                 "for _, m in ipairs { 'hnet-mt', 'finetune', 'scratch' } do\n"
+                 "  assert(s.notes[m]:find(('lr per K on validation at %d steps'):format(last), 1, true), m .. ': ' .. s.notes[m])\n"
+                 "end\n"
+                 /* the files carry the diverged counts and medians */
+                 "local f = assert(io.open(arg[5] .. '/results.csv'))\n"
+                 "local head = f:read('l') f:close()\n"
+                 "assert(head:find('mse_median', 1, true) and head:find('n_diverged', 1, true), head)\n"
                  "local f = assert(io.open(arg[5] .. '/results.md'))\n"
                  "local md = f:read('a') f:close()\n"
                  "assert(md:find('embedding-only', 1, true) and md:find('MAML', 1, true))\n"
@@ -399,14 +516,22 @@ static void test_quick_sinusoid(void **state) {
 }
 
 /* 2-way tasks: chance is 50%. After pre-training on the most tasks, every
- * method is above chance at k = 5; the hypernetwork clearly so. */
+ * method is above chance at k = 5; the hypernetwork clearly so. Margins:
+ * measured under the Haswell, Zen, Sandybridge, Nehalem and Prescott
+ * kernels, the means over the 20 tasks are 76.8 (hnet k=1), 87.3-87.4
+ * (hnet k=5), 94.6 (finetune k=5), 94.1 (scratch k=5): every bound is at
+ * least 20 points below, where one task of 20 moves a mean by at most 5. */
 static void test_quick_fashion(void **state) {
   (void)state;
   run_experiment("fewshot_fashion",
                  "local fs = hnet.fewshot\n"
                  "local r, o = result.results, result.summary.options\n"
                  "local N = 10\n"
-                 "local function acc(m, k) return fs.ci95(r[m][N][k].metric[o.steps]).mean end\n"
+                 "local function acc(m, k)\n"
+                 "  local st = fs.stats(r[m][N][k].metric[o.steps], r[m][N][k].diverged)\n"
+                 "  assert(st.n_diverged <= 2, ('%s k=%d: diverged on %d/%d tasks'):format(m, k, st.n_diverged, st.n_total))\n"
+                 "  return st.mean\n"
+                 "end\n"
                  "assert(acc('hnet', 5) > 65, 'hnet k=5: ' .. acc('hnet', 5))\n"
                  "assert(acc('finetune', 5) > 55, 'finetune k=5: ' .. acc('finetune', 5))\n"
                  "assert(acc('scratch', 5) > 70, 'scratch k=5: ' .. acc('scratch', 5))\n"
@@ -417,6 +542,7 @@ static void test_quick_fashion(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sinusoid_ranges),   cmocka_unit_test(test_ci95),
+      cmocka_unit_test(test_choose_lr),         cmocka_unit_test(test_adapt_backtrack),
       cmocka_unit_test(test_adapt_embeddings_frozen), cmocka_unit_test(test_train_weights),
       cmocka_unit_test(test_maml_gradients),    cmocka_unit_test(test_context_gradients),
       cmocka_unit_test(test_misuse),            cmocka_unit_test(test_quick_sinusoid),

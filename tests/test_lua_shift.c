@@ -330,13 +330,21 @@ static void test_quick_rotated_stream(void **state) {
 static void test_quick_gradual_drift(void **state) {
   (void)state;
   /* Two distributions (0 and 90 degrees, returning to 0): every learner
-   * beats chance (10%) on both; the detector finds at least one change. */
+   * beats chance (10%) on both; the detector finds at least one change.
+   * Margins: the learners with an embedding per distribution (detect,
+   * oracle) score 85-94% under their assigned embedding (Haswell, Zen,
+   * Sandybridge, Nehalem, Prescott kernels; seeds 1-5), asserted > 50. The
+   * single embedding, last trained on 0 degrees, scores 20.2-22.6% on 90
+   * degrees (rotated digits it partly recognises): asserted > 14, three
+   * standard errors of chance on the quick form's 500 test images above
+   * 10%, not a 20% bound that one trajectory clears by 0.2. */
   run_experiment("gradual_drift", NULL,
                  "assert(#result == 3)\n"
                  "for _, r in ipairs(result) do\n"
                  "  assert(#r.per == 2, 'two distributions expected')\n"
+                 "  local bound = r.learner == 'single' and 14 or 50\n"
                  "  for _, p in ipairs(r.per) do\n"
-                 "    assert(p.assigned > 20, ('%s at %g: %.2f%%'):format(r.learner, p.value, p.assigned))\n"
+                 "    assert(p.assigned > bound, ('%s at %g: %.2f%% (bound %g)'):format(r.learner, p.value, p.assigned, bound))\n"
                  "  end\n"
                  "  assert(r.online > 20 and r.acc_inferred > 20, r.learner .. ': online/inferred accuracy')\n"
                  "  if r.learner == 'detect' then assert(r.score.detected >= 1, 'no change detected') end\n"

@@ -13,7 +13,7 @@
 --   local fs = require "hnet.fewshot"
 --   local r = fs.adapt_embeddings{ hypernet = h, theta = theta, net = net, problems = P,
 --     init = e_mean, steps = 100, lr = 0.1, optimizer = "sgd", record = {0, 1, 10, 100},
---     kind = "regression", group = 100 }
+--     kind = "regression", group = 100, backtrack = false }  -- backtrack: see adapt_embeddings
 --   -- r.metric[10][i]: problem i's query metric after 10 steps; r.E: final embeddings
 --   local s = fs.train_weights{ net = net, init = W0 (nil: random init), rng = r,
 --     problems = P, steps = 1000, lr = 1e-3, optimizer = "adam", record = {1, 10, 1000},
@@ -21,8 +21,13 @@
 --   fs.train_hypernet{ hypernet =, theta =, net =, E =, sample = fn(it) -> batch,
 --     iterations =, lr =, lr_emb =, kind =, progress = }      -- multi-task, in place
 --   fs.train_net{ net =, W =, sample = fn(it) -> batch, iterations =, lr =, kind = }
+--   -- r.diverged[i]: whether problem i's adaptation diverged (fs.diverged)
 --   local c = fs.ci95(values)  -- { mean =, half =, sd =, n = }; fs.fmt_ci(c, "%.3f")
---   fs.fmt_values(values, "%.3f")  -- "mean ± half", or "diverged on k/N"
+--   local st = fs.stats(r.metric[10], r.diverged) -- over the converged problems:
+--                              -- { mean, half, sd, n, median, n_diverged, n_total }
+--   fs.fmt_values(r.metric[10], "%.3f", r.diverged) -- "mean ± half (k/N diverged)"
+--   local lr, tried = fs.choose_lr({ 0.01, 0.1 }, 100, function(lr) return ... end)
+--                              -- the best lr on validation problems that none diverges at
 --
 -- adapt_embeddings never writes θ: it passes no θ-gradient buffer to the
 -- hypernetwork's backward pass and updates only the new embeddings, so the
@@ -85,22 +90,105 @@ function M.fmt_ci(c, fmt)
   return (fmt .. " ± " .. fmt):format(c.mean, c.half)
 end
 
---- The number of entries of a list that are NaN or +-Inf (diverged runs).
-function M.n_diverged(values)
+local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
+
+--- Whether one problem's adaptation diverged: THE definition, used by every
+-- table, choice of learning rate and test. loss0 is the support loss before
+-- the first step, loss the support loss after the last one. Diverged = not
+-- finite, or the support loss ended above its start: descent on the support
+-- set that ends higher than it began has failed, whatever the query metric
+-- says (and that metric would only poison a mean). A run that passes
+-- through a non-finite value stays non-finite (NaN propagates through the
+-- updates), so the end tells. A rise on the way that is undone by the end
+-- (Adam's first steps often overshoot) is not divergence.
+function M.diverged(loss0, loss)
+  return not (finite(loss0) and finite(loss)) or loss > loss0
+end
+
+-- Problem i counts as diverged when flags[i] (r.diverged[i] of an
+-- adaptation result) is true or its value is not finite.
+local function is_diverged(values, flags, i)
+  return not finite(values[i]) or (flags ~= nil and flags[i] == true)
+end
+
+--- The number of problems that diverged: values (per-problem metrics) that
+-- are not finite, or whose flag in the optional list `flags` (r.diverged of
+-- an adaptation result: one per problem) is true. The same problems are set
+-- apart at every step count of a run, so its cells stay paired.
+function M.n_diverged(values, flags)
   local k = 0
-  for _, v in ipairs(values) do
-    if v ~= v or v == math.huge or v == -math.huge then k = k + 1 end
+  for i = 1, #values do
+    if is_diverged(values, flags, i) then k = k + 1 end
   end
   return k
 end
 
---- A table cell for a list of per-task values: "mean ± half", or
--- "diverged on k/N" when some are not finite (a mean over the rest would
--- hide the failures).
-function M.fmt_values(values, fmt)
-  local bad = M.n_diverged(values)
-  if bad > 0 then return ("diverged on %d/%d"):format(bad, #values) end
-  return M.fmt_ci(M.ci95(values), fmt)
+--- Statistics over the problems that converged (see n_diverged):
+-- { mean =, half =, sd =, n = (converged), median =, n_diverged =, n_total = };
+-- mean, half, sd and median are nil when every problem diverged. The median
+-- is given beside the mean because a few tasks far from the training
+-- distribution can dominate a mean over a handful of few-shot tasks.
+function M.stats(values, flags)
+  local ok = {}
+  for i = 1, #values do
+    if not is_diverged(values, flags, i) then ok[#ok + 1] = values[i] end
+  end
+  local st = { n = #ok, n_total = #values, n_diverged = #values - #ok }
+  if #ok == 0 then return st end
+  local c = M.ci95(ok)
+  st.mean, st.half, st.sd = c.mean, c.half, c.sd
+  table.sort(ok)
+  local m = #ok
+  st.median = m % 2 == 1 and ok[(m + 1) // 2] or (ok[m // 2] + ok[m // 2 + 1]) / 2
+  return st
+end
+
+--- A table cell for a list of per-problem values: "mean ± half" over the
+-- problems that converged, followed by "(k/N diverged)" when some did not,
+-- or "diverged on N/N" when none converged. flags as for n_diverged.
+function M.fmt_values(values, fmt, flags)
+  local st = M.stats(values, flags)
+  if st.n == 0 then return ("diverged on %d/%d"):format(st.n_total, st.n_total) end
+  local cell = M.fmt_ci(st, fmt)
+  if st.n_diverged > 0 then cell = cell .. (" (%d/%d diverged)"):format(st.n_diverged, st.n_total) end
+  return cell
+end
+
+--- Choose a learning rate on validation problems. run(lr) returns an
+-- adaptation result (adapt_embeddings / train_weights, or anything with
+-- record, metric and diverged); `at` is the step count whose metric is
+-- compared; run it for the step count the method is then used for. A
+-- learning rate under which any validation problem diverges (M.diverged, or
+-- a non-finite metric at any recorded step) is not chosen; among the
+-- rest the best mean metric at `at` wins (lowest, or highest with
+-- higher = true). Returns the learning rate and a line that lists every
+-- one tried; raises an error naming `what` when none qualifies.
+function M.choose_lr(grid, at, run, o)
+  o = o or {}
+  local higher, what = o.higher, o.what or "hnet.fewshot.choose_lr"
+  local best, best_v, tried = nil, nil, {}
+  for _, lr in ipairs(grid) do
+    local r = run(lr)
+    local v, why
+    if not r.metric[at] then
+      error(("%s: the validation run did not record step %d"):format(what, at), 2)
+    else
+      local bad = 0
+      for _, s in ipairs(r.record) do bad = math.max(bad, M.n_diverged(r.metric[s], r.diverged)) end
+      if bad > 0 then
+        why = ("diverged on %d/%d"):format(bad, #r.metric[at])
+      else
+        v = M.stats(r.metric[at]).mean
+      end
+    end
+    tried[#tried + 1] = ("%g: %s"):format(lr, v and ("%.3f"):format(v) or why)
+    if v and (best_v == nil or (higher and v > best_v) or (not higher and v < best_v)) then best, best_v = lr, v end
+  end
+  local list = table.concat(tried, ", ")
+  if not best then
+    error(("%s: every learning rate diverged on some validation problem (%s): try smaller ones"):format(what, list), 0)
+  end
+  return best, list
 end
 
 -- ---- losses and metrics -------------------------------------------------------------
@@ -189,13 +277,31 @@ end
 -- ---- embedding-only adaptation ----------------------------------------------------------
 
 local ADAPT_KEYS = { "hypernet", "theta", "net", "problems", "init", "steps", "lr", "optimizer",
-                     "record", "kind", "group", "momentum" }
+                     "record", "kind", "group", "momentum", "backtrack" }
 
 --- Learn each problem's task embedding from its support set with the
 -- hypernetwork frozen. init: a [d] tensor (every problem starts there) or
 -- [#problems, d] (one start each). Returns { record = {steps...},
 -- metric = { [step] = {per-problem query metric} }, loss = { [step] =
--- {per-problem support loss} }, E = [#problems, d] final embeddings }.
+-- {per-problem support loss} }, diverged = {per-problem M.diverged of the
+-- whole run}, E = [#problems, d] final embeddings, lr = {per-problem step
+-- size at the end}, rejected = {per-problem number of rejected steps} }.
+--
+-- backtrack = true (SGD without momentum only): a step after which a
+-- problem's support loss rose or is not finite is undone and that
+-- problem's step size halved for the rest of the run, so each support loss
+-- is monotone and no problem diverges. Every try counts as a step; records
+-- show the accepted embedding. Why this is needed: the support loss of an
+-- embedding is not quadratic. Through an ELU hypernetwork and a ReLU target
+-- net the output grows like a power of ‖e‖, so the curvature grows with ‖e‖
+-- without bound; a step that overshoots lands where the curvature is larger
+-- still and fixed-step SGD then blows up geometrically. CAVIA-style
+-- meta-training makes this the rule rather than the exception: it rewards
+-- one large first step, and drives the largest curvature at the start
+-- embedding far above 2/lr (sinusoids, --quick: from about 0.3 at
+-- initialisation to 10..200 after 300 meta-iterations, with lr 0.1 stable
+-- only below 20). A step that lowers the support loss is taken exactly as
+-- given, so the meta-trained first step is kept wherever it helps.
 function M.adapt_embeddings(o)
   local f = "hnet.fewshot.adapt_embeddings"
   o = util.options(o, ADAPT_KEYS, f)
@@ -209,6 +315,11 @@ function M.adapt_embeddings(o)
   local kind = util.string(o, "kind", "regression", KINDS, f)
   local group = util.int(o, "group", 100, 1, nil, f)
   local momentum = util.number(o, "momentum", 0, 0, 0.999, f)
+  local backtrack = util.bool(o, "backtrack", false, f)
+  if backtrack and (optim ~= "sgd" or momentum ~= 0) then
+    error(("bad argument #1 to '%s' (field 'backtrack': needs optimizer = 'sgd' with momentum 0, got '%s' with momentum %g)")
+      :format(f, optim, momentum), 2)
+  end
   local rec = check_record(o.record, steps, f)
   local d, n = h:n_emb(), #P
   local init = o.init
@@ -223,51 +334,87 @@ function M.adapt_embeddings(o)
   else
     E:copy(init)
   end
-  local out = { record = rec, metric = {}, loss = {}, E = E }
+  local out = { record = rec, metric = {}, loss = {}, diverged = {}, E = E, lr = {}, rejected = {} }
   for _, s in ipairs(rec) do out.metric[s], out.loss[s] = {}, {} end
   group = math.min(group, n)
   if h:max_tasks() < group then h:reserve(group) end
   local Wb, dWb, dEb = hnet.tensor(group, n_w), hnet.tensor(group, n_w), hnet.tensor(group, d)
+  -- backtracking: the accepted embeddings and the support gradients there
+  local Ab, Gb
+  if backtrack then Ab, Gb = hnet.tensor(group, d), hnet.tensor(group, d) end
   for a = 1, n, group do
     local b = math.min(n, a + group - 1)
     local m = b - a + 1
     local Eg = E:rows(a, b)
     local W, dW, dE = Wb:rows(1, m), dWb:rows(1, m), dEb:rows(1, m)
+    local A, G = backtrack and Ab:rows(1, m), backtrack and Gb:rows(1, m)
     local Wr, dWr, bufs = {}, {}, {}
+    local loss0, cur, accepted, step_lr = {}, {}, {}, {}
     for i = 1, m do
       Wr[i], dWr[i] = W:rows(i, i), dW:rows(i, i)
       local y, dy = support_buffers(net, P[a + i - 1])
       bufs[i] = { y = y, dy = dy }
+      step_lr[i], out.rejected[a + i - 1] = lr, 0
     end
-    local opt = new_optimizer(optim, m * d, lr, momentum)
+    local opt = not backtrack and new_optimizer(optim, m * d, lr, momentum)
     local ri = 1
-    local losses = {}
     for step = 0, steps do
       h:forward(theta, Eg, { out = W })
       local last = step == steps
-      local want = rec[ri] == step
+      local n_rejected = 0
       dW:zero()
       for i = 1, m do
         local p, bf = P[a + i - 1], bufs[i]
         net:forward(Wr[i], p.x, { train = false, out = bf.y })
-        losses[i] = loss_grad(kind, bf.y, p.y, bf.dy)
-        if not last then net:backward(Wr[i], bf.dy, dWr[i]) end
+        local l = loss_grad(kind, bf.y, p.y, bf.dy)
+        if step == 0 then loss0[i] = l end
+        accepted[i] = not backtrack or step == 0 or (finite(l) and l <= cur[i])
+        if accepted[i] then
+          cur[i] = l
+          if not last then net:backward(Wr[i], bf.dy, dWr[i]) end -- a rejected row keeps dW = 0
+        else
+          n_rejected = n_rejected + 1
+        end
       end
-      if want then
+      -- The hypernetwork's cache still holds this step's forward (only the
+      -- target net ran since). θ gets no gradient buffer: only the
+      -- embeddings learn.
+      if not last then
+        dE:zero()
+        h:backward(theta, dW, nil, dE)
+      end
+      if backtrack then
         for i = 1, m do
-          local p = P[a + i - 1]
-          out.metric[step][a + i - 1] = M.evaluate(net, Wr[i], p.xq, p.yq, kind)
-          out.loss[step][a + i - 1] = losses[i]
+          if accepted[i] then
+            A:rows(i, i):copy(Eg:rows(i, i))
+            if not last then G:rows(i, i):copy(dE:rows(i, i)) end
+          else
+            step_lr[i] = step_lr[i] / 2
+            out.rejected[a + i - 1] = out.rejected[a + i - 1] + 1
+          end
+        end
+        -- W holds the tries; a rejected row is recorded at its accepted embedding
+        if n_rejected > 0 and (last or rec[ri] == step) then
+          Eg:copy(A)
+          h:forward(theta, Eg, { out = W })
+        end
+      end
+      if rec[ri] == step then
+        for i = 1, m do
+          local p, j = P[a + i - 1], a + i - 1
+          out.metric[step][j], out.loss[step][j] = M.evaluate(net, Wr[i], p.xq, p.yq, kind), cur[i]
         end
         ri = ri + 1
       end
       if last then break end
-      -- The hypernetwork's cache still holds this step's forward (only the
-      -- target net ran since). θ gets no gradient buffer: only the
-      -- embeddings learn.
-      dE:zero()
-      h:backward(theta, dW, nil, dE)
-      opt:step(Eg, dE)
+      if backtrack then
+        for i = 1, m do Eg:rows(i, i):copy(A:rows(i, i)):axpy(-step_lr[i], G:rows(i, i)) end
+      else
+        opt:step(Eg, dE)
+      end
+    end
+    for i = 1, m do
+      out.lr[a + i - 1], out.diverged[a + i - 1] = step_lr[i], M.diverged(loss0[i], cur[i])
     end
   end
   return out
@@ -281,7 +428,7 @@ local WEIGHT_KEYS = { "net", "init", "rng", "problems", "steps", "lr", "optimize
 --- Train a network's weights on each problem's support set: from a copy of
 -- `init` (fine-tuning) or, without init, from a fresh random initialisation
 -- drawn from `rng` (training from scratch). Returns { record =, metric =,
--- loss = } as adapt_embeddings does (no E).
+-- loss =, diverged = } as adapt_embeddings does (no E).
 function M.train_weights(o)
   local f = "hnet.fewshot.train_weights"
   o = util.options(o, WEIGHT_KEYS, f)
@@ -303,25 +450,28 @@ function M.train_weights(o)
   if o.init == nil and rng == nil then
     error(("bad argument #1 to '%s' (give 'init' (fine-tuning) or 'rng' (a random start))"):format(f), 2)
   end
-  local out = { record = rec, metric = {}, loss = {} }
+  local out = { record = rec, metric = {}, loss = {}, diverged = {} }
   for _, s in ipairs(rec) do out.metric[s], out.loss[s] = {}, {} end
   local W, dW = hnet.tensor(n_w), hnet.tensor(n_w)
   for i, p in ipairs(P) do
     if o.init then W:copy(o.init) else net:init(W, rng) end
     local y, dy = support_buffers(net, p)
     local opt = new_optimizer(optim, n_w, lr, momentum)
-    local ri = 1
+    local ri, loss0 = 1, nil
     for step = 0, steps do
       net:forward(W, p.x, { train = false, out = y })
       local loss = loss_grad(kind, y, p.y, dy)
+      if step == 0 then loss0 = loss end
       if rec[ri] == step then
-        out.loss[step][i] = loss
-        out.metric[step][i] = M.evaluate(net, W, p.xq, p.yq, kind)
+        out.loss[step][i], out.metric[step][i] = loss, M.evaluate(net, W, p.xq, p.yq, kind)
         ri = ri + 1
         -- evaluate ran the net on the query set: redo the support forward
         if step < steps then net:forward(W, p.x, { train = false, out = y }) end
       end
-      if step == steps then break end
+      if step == steps then
+        out.diverged[i] = M.diverged(loss0, loss)
+        break
+      end
       dW:zero()
       net:backward(W, dy, dW)
       opt:step(W, dW)
