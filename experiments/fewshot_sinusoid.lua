@@ -75,7 +75,7 @@ local o = E.options(arg, {
   cavia_iterations = { 20000, "hnet-cavia meta-iterations per K" },
   cavia_order = { 2, "hnet-cavia order (2 or 1)", min = 1, max = 2 },
   cavia_lr = { 0.1, "hnet-cavia inner learning rate (training and test)" },
-  steps = { 1000, "adaptation steps counted as converged" },
+  steps = { 1000, "adaptation steps counted as converged", min = 1 },
   plot_tasks = { 3, "example tasks in fits.png" },
 }, "fewshot_sinusoid.lua: few-shot sinusoid regression (MAML protocol), hypernetwork vs MAML and baselines")
 
@@ -116,9 +116,12 @@ local function say(...) if not o.quiet then progress:print(string.format(...)) e
 local t_start = hnet.sys.clock()
 
 -- The step counts reported: 1 and 10 (the literature's) and "converged".
-local RECORD = { 0, 1, 2, 5, 10, 20, 50, 100 }
-for _, s in ipairs { 200, 500, 1000, 2000, 5000 } do if s < o.steps then RECORD[#RECORD + 1] = s end end
-if o.steps > 100 then RECORD[#RECORD + 1] = o.steps end
+-- Only counts up to --steps: adaptation runs no further.
+local RECORD = {}
+for _, s in ipairs { 0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000 } do
+  if s < o.steps then RECORD[#RECORD + 1] = s end
+end
+RECORD[#RECORD + 1] = o.steps
 local MAXK = 0
 for _, k in ipairs(shots) do MAXK = math.max(MAXK, k) end
 

@@ -728,6 +728,8 @@ function M.cli_cases()
       expect = { "cli_finished", "run directory of an hnet.run" } },
     { name = "unknown experiment option", args = { "experiments/quickstart.lua", "--bogus" }, expect = { "unknown option --bogus", "--resume" } },
     { name = "seed not an integer", args = { exp, "--seed", "abc" }, expect = { "--seed: integer expected" } },
+    { name = "no adaptation steps", args = { "experiments/fewshot_sinusoid.lua", "--steps", "0" },
+      expect = { "option --steps: an integer >= 1 expected, got 0" } },
     { name = "iterations not an integer", args = { exp, "--iterations", "1.5" }, expect = { "--iterations: integer expected" } },
     { name = "--resume without a value", args = { exp, "--resume" }, expect = { "--resume needs a value" } },
     { name = "--resume of a missing directory", args = { exp, "--resume", D .. "/nowhere" }, expect = { "does not exist" } },

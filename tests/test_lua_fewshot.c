@@ -444,19 +444,34 @@ static void test_misuse(void **state) {
 
 /* Run an experiment's --quick form in a fresh state, as ./hnet would, then
  * `check` with the result as the global `result`. */
-static void run_experiment(const char *name, const char *check) {
+static void run_experiment_args(const char *name, const char *extra, const char *check) {
   lua_State *S = hntl_newstate();
   assert_non_null(S);
   char chunk[1024], msg[4096];
   snprintf(chunk, sizeof chunk,
-           "arg = { [0] = 'experiments/%s.lua', '--quick', '--quiet', '--force', '--out', '%s/%s' }\n"
+           "arg = { [0] = 'experiments/%s.lua', '--quick', '--quiet', '--force', '--out', '%s/%s'%s }\n"
            "result = dofile(arg[0])\n",
-           name, tmpdir, name);
+           name, tmpdir, name, extra);
   if (hntl_run(S, chunk, msg, sizeof msg) != LUA_OK)
     fail_msg("experiments/%s.lua --quick failed: %s", name, msg);
   if (hntl_run(S, check, msg, sizeof msg) != LUA_OK)
     fail_msg("experiments/%s.lua --quick: %s", name, msg);
   lua_close(S);
+}
+
+static void run_experiment(const char *name, const char *check) { run_experiment_args(name, "", check); }
+
+/* --steps below the usual record points (50, 100) records only the counts
+ * up to it: the run used to stop with a bad 'record' entry. */
+static void test_sinusoid_few_steps(void **state) {
+  (void)state;
+  run_experiment_args("fewshot_sinusoid",
+                      ", '--steps', '30', '--methods', 'scratch,hnet-cavia', '--shots', '5', '--tasks', '4',"
+                      " '--val_tasks', '3', '--cavia_iterations', '20'",
+                      "local r = result.results.scratch[5]\n"
+                      "assert(r.record[#r.record] == 30, 'last record ' .. tostring(r.record[#r.record]))\n"
+                      "for _, s in ipairs(r.record) do assert(s <= 30, 'recorded step ' .. s) end\n"
+                      "assert(#r.metric[30] == 4 and r.metric[50] == nil)\n");
 }
 
 /* The quick run's claims, in forms that hold under last-bit perturbation
@@ -546,7 +561,7 @@ int main(void) {
       cmocka_unit_test(test_adapt_embeddings_frozen), cmocka_unit_test(test_train_weights),
       cmocka_unit_test(test_maml_gradients),    cmocka_unit_test(test_context_gradients),
       cmocka_unit_test(test_misuse),            cmocka_unit_test(test_quick_sinusoid),
-      cmocka_unit_test(test_quick_fashion),
+      cmocka_unit_test(test_quick_fashion),      cmocka_unit_test(test_sinusoid_few_steps),
   };
   return cmocka_run_group_tests_name("few-shot transfer (Lua)", tests, group_setup, group_teardown);
 }
