@@ -11,6 +11,8 @@
  * package.preload["hnet.core"] and <dir of the executable>/lua is prepended
  * to package.path; errors get a traceback from the message handler and are
  * printed as "hnet: file:line: message" on stderr with exit status 1.
+ * --lib DIR adds DIR to hnet.search's path (lua/hnet/search.lua) before
+ * anything runs, as HNET_PATH does.
  */
 #include <errno.h>
 #include <limits.h>
@@ -40,6 +42,8 @@ typedef struct options {
   long long seed;
   int n_exec;        /* -e chunks, in order */
   const char **exec;
+  int n_lib;         /* --lib folders, in order */
+  const char **lib;
 } options;
 
 static void usage(FILE *f) {
@@ -57,6 +61,9 @@ static void usage(FILE *f) {
           "  --threads N        thread budget for OpenMP and OpenBLAS (0 = all cores;\n"
           "                     default: HNET_THREADS, else all cores)\n"
           "  --seed N           default seed (hnet.seed(), used by hnet.rng() without a seed)\n"
+          "  --lib DIR          also find learners in DIR/learners/NAME.lua and datasets in\n"
+          "                     DIR/datasets/NAME.lua (may be repeated; searched in order,\n"
+          "                     after the built-in ones, before the folders in HNET_PATH)\n"
           "  -v, --version      print the version and exit\n"
           "  -h, --help         print this help and exit\n"
           "  --                 stop handling options\n");
@@ -115,6 +122,13 @@ static int parse_args(options *o) {
         return 1;
       }
       o->seed_set = true;
+    } else if (strncmp(a, "--lib", 5) == 0 && (a[5] == '\0' || a[5] == '=')) {
+      val = a[5] == '=' ? a + 6 : (i + 1 < o->argc ? o->argv[++i] : NULL);
+      if (!val || !*val) {
+        fprintf(stderr, PROGNAME ": --lib needs a directory\n");
+        return 1;
+      }
+      o->lib[o->n_lib++] = val;
     } else {
       fprintf(stderr, PROGNAME ": unknown option '%s'\n", a);
       usage(stderr);
@@ -265,6 +279,23 @@ static int run_report(lua_State *L, const options *o) {
   return code;
 }
 
+/* Put the --lib folders on hnet.search's path; false (error on the stack)
+ * when one is not a directory. */
+static bool add_libs(lua_State *L, const options *o) {
+  if (o->n_lib == 0) return true;
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "hnet.search");
+  if (docall(L, 1, 1) != LUA_OK) return false;
+  for (int i = 0; i < o->n_lib; i++) {
+    lua_getfield(L, -1, "add");
+    lua_pushstring(L, o->lib[i]);
+    lua_pushliteral(L, "--lib");
+    if (docall(L, 2, 0) != LUA_OK) return false;
+  }
+  lua_pop(L, 1);
+  return true;
+}
+
 /* ---- the interactive prompt ---------------------------------------------------- */
 
 static bool incomplete(lua_State *L, int st) {
@@ -355,6 +386,10 @@ static int pmain(lua_State *L) {
   lua_gc(L, LUA_GCINC, 0, 0, 0);
 
   *status = 1;
+  if (!add_libs(L, o)) {
+    report_error(L);
+    return 0;
+  }
   /* -e chunks and the prompt see the module as the global `hnet`, so a
    * one-liner reads the same in both; scripts require it like any module. */
   if ((o->n_exec > 0 || o->interactive) && !set_hnet_global(L)) {
@@ -412,19 +447,24 @@ int main(int argc, char **argv) {
   o.argc = argc;
   o.argv = argv;
   o.exec = calloc((size_t)argc + 1, sizeof *o.exec);
-  if (!o.exec) {
+  o.lib = calloc((size_t)argc + 1, sizeof *o.lib);
+  if (!o.exec || !o.lib) {
+    free(o.exec);
+    free(o.lib);
     fprintf(stderr, PROGNAME ": out of memory\n");
     return 1;
   }
   int pa = parse_args(&o);
   if (pa != 0) {
     free(o.exec);
+    free(o.lib);
     return pa == 2 ? 0 : 1;
   }
   lua_State *L = luaL_newstate();
   if (!L) {
     fprintf(stderr, PROGNAME ": cannot create the Lua state: not enough memory\n");
     free(o.exec);
+    free(o.lib);
     return 1;
   }
   int status = 1;
@@ -437,5 +477,6 @@ int main(int argc, char **argv) {
   }
   lua_close(L);
   free(o.exec);
+  free(o.lib);
   return status;
 }

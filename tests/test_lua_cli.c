@@ -371,9 +371,9 @@ static void test_experiment_lists(void **state) {
       fail();
     }
   }
-  /* A learner file on the search path (not built in) is a valid entry. */
+  /* A learner file in an HNET_PATH folder (not built in) is a valid entry. */
   char dir[128], path[192], lua_path[256];
-  snprintf(dir, sizeof dir, "%s/lib/hnet/learners", tmpdir);
+  snprintf(dir, sizeof dir, "%s/lib/learners", tmpdir);
   char mk[256];
   snprintf(mk, sizeof mk, "mkdir -p '%s'", dir);
   assert_int_equal(system(mk), 0);
@@ -386,7 +386,7 @@ static void test_experiment_lists(void **state) {
                                "local E = require('hnet').experiment\n"
                                "local o = E.options(arg, { learners = E.learners_option('finetune') }, 'lists.lua')\n"
                                "print(o.learners)\n");
-  snprintf(lua_path, sizeof lua_path, "LUA_PATH=%s/lib/?.lua;;", tmpdir);
+  snprintf(lua_path, sizeof lua_path, "HNET_PATH=%s/lib", tmpdir);
   const char *const env[] = {lua_path, NULL};
   result *r = run((const char *[]){"./hnet", p, "--learners", "mine,finetune", NULL}, env, NULL);
   if (r->status != 0) print_error("%s\n", r->err);
@@ -395,6 +395,230 @@ static void test_experiment_lists(void **state) {
   r = run((const char *[]){"./hnet", p, "--learners", "mine,common", NULL}, env, NULL);
   assert_int_equal(r->status, 1);
   expect_in(r->err, "got 'common'", "a helper file is not a learner");
+}
+
+/* ---- learners and datasets found by name ------------------------------------ */
+
+static void write_file(const char *dir, const char *name, const char *text) {
+  char mk[400], path[400];
+  snprintf(mk, sizeof mk, "mkdir -p '%s'", dir);
+  assert_int_equal(system(mk), 0);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* A user folder: learners/wrapped.lua (the built-in finetune under another
+ * name), learners/helper.lua (no new(): not a learner), datasets/tiny.lua.
+ * Another folder gives a learner and a dataset named as built-in ones. */
+static void make_user_folders(char *lib, size_t n, char *clash, size_t m) {
+  char d[400];
+  snprintf(lib, n, "%s/userlib", tmpdir);
+  snprintf(clash, m, "%s/clashlib", tmpdir);
+  snprintf(d, sizeof d, "%s/learners", lib);
+  write_file(d, "wrapped.lua",
+             "local hnet = require 'hnet'\n"
+             "return { new = function(o)\n"
+             "  local l = hnet.learners.new('finetune', o); l.name = 'wrapped'; return l\n"
+             "end }\n");
+  write_file(d, "helper.lua", "return { double = function(x) return 2 * x end }\n");
+  snprintf(d, sizeof d, "%s/datasets", lib);
+  write_file(d, "tiny.lua",
+             "return function(ctx)\n"
+             "  local function split(n) return { x = ctx.hnet.zeros({ n, 3 }), y = ctx.hnet.zeros({ n }) } end\n"
+             "  return { n_classes = 2, shape = { 3 }, train = split(4), test = split(2) }\n"
+             "end\n");
+  snprintf(d, sizeof d, "%s/learners", clash);
+  write_file(d, "ewc.lua", "return { new = function() error('the shadowing ewc ran') end }\n");
+  snprintf(d, sizeof d, "%s/datasets", clash);
+  write_file(d, "mnist.lua", "return function() error('the shadowing mnist ran') end\n");
+}
+
+static const char *BUILT_IN_LIST = "hypernet,finetune,ewc,online_ewc,si,separate,joint";
+
+static void test_learner_search_path(void **state) {
+  (void)state;
+  char lib[256], clash[256], env_path[300], code[1200], want[256];
+  make_user_folders(lib, sizeof lib, clash, sizeof clash);
+  snprintf(env_path, sizeof env_path, "HNET_PATH=%s", lib);
+  const char *const env[] = {env_path, NULL};
+  const char *show = "local L = hnet.learners\n"
+                     "print(table.concat(L.list(), ','), L.exists('wrapped'), L.exists('helper'),\n"
+                     "      L.new('wrapped', { target = { 'mlp', hidden = { 4 } } }).name, L.wrapped ~= nil)";
+  snprintf(want, sizeof want, "%s,wrapped\ttrue\tfalse\twrapped\ttrue\n", BUILT_IN_LIST);
+  /* Through HNET_PATH, and through --lib. */
+  result *r = run((const char *[]){"./hnet", "-e", show, NULL}, env, NULL);
+  if (r->status != 0) print_error("%s\n", r->err);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, want);
+  r = run((const char *[]){"./hnet", "--lib", lib, "-e", show, NULL}, NULL, NULL);
+  if (r->status != 0) print_error("%s\n", r->err);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, want);
+  /* A helper file is found but refused, saying why. */
+  r = run((const char *[]){"./hnet", "--lib", lib, "-e", "hnet.learners.new('helper')", NULL}, NULL, NULL);
+  assert_int_equal(r->status, 1);
+  expect_in(r->err, "helper.lua is not a learner", "a helper file");
+  /* Not on the path: the message names the folders searched and the ways to add one. */
+  r = run((const char *[]){"./hnet", "-e", "hnet.learners.new('wrapped')", NULL},
+          (const char *[]){"HNET_PATH=/nonexistent-hnet-lib", NULL}, NULL);
+  assert_int_equal(r->status, 1);
+  expect_in(r->err, "no learner named 'wrapped'", "missing learner");
+  expect_in(r->err, "/nonexistent-hnet-lib/learners (HNET_PATH, does not exist)", "missing learner");
+  expect_in(r->err, "lua/hnet/learners (built in)", "missing learner");
+  expect_in(r->err, "--lib DIR or HNET_PATH=DIR", "missing learner");
+  expect_in(r->err, "hnet.learners.register('wrapped'", "missing learner");
+  /* Bad --lib values. */
+  r = run((const char *[]){"./hnet", "--lib", "/nonexistent-hnet-lib", "-e", "print(1)", NULL}, NULL, NULL);
+  assert_int_equal(r->status, 1);
+  expect_in(r->err, "--lib /nonexistent-hnet-lib: no such directory", "--lib missing folder");
+  assert_string_equal(r->out, "");
+  r = run((const char *[]){"./hnet", "--lib", NULL}, NULL, NULL);
+  assert_int_equal(r->status, 1);
+  expect_in(r->err, "--lib needs a directory", "--lib without a value");
+  r = run((const char *[]){"./hnet", "--help", NULL}, NULL, NULL);
+  expect_in(r->out, "--lib DIR", "--help");
+  /* A file named as a built-in learner is a clash, not a silent shadow. */
+  r = run((const char *[]){"./hnet", "--lib", clash, "-e", "print(hnet.learners.exists('ewc'))\nhnet.learners.new('ewc')", NULL},
+          NULL, NULL);
+  assert_int_equal(r->status, 1);
+  expect_in(r->out, "false\tlearner name 'ewc' is given by more than one file", "clash: exists");
+  expect_in(r->err, "learner name 'ewc' is given by more than one file", "clash");
+  expect_in(r->err, "clashlib/learners/ewc.lua (--lib)", "clash");
+  if (strstr(r->err, "the shadowing ewc ran")) fail_msg("the user's ewc.lua shadowed the built-in one");
+  /* Datasets follow the same path. */
+  r = run((const char *[]){"./hnet", "-e",
+                           "local d = hnet.datasets\n"
+                           "local t = d.load('tiny')\n"
+                           "local has = false\n"
+                           "for _, n in ipairs(d.list()) do has = has or n == 'tiny' end\n"
+                           "print(t.n_classes, t.train.x:size(1), has)",
+                           NULL},
+          env, NULL);
+  if (r->status != 0) print_error("%s\n", r->err);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "2\t4\ttrue\n");
+  r = run((const char *[]){"./hnet", "-e", "hnet.datasets.load('tiny')", NULL}, NULL, NULL);
+  assert_int_equal(r->status, 1);
+  expect_in(r->err, "dataset 'tiny' is unknown", "missing dataset");
+  expect_in(r->err, "--lib DIR or HNET_PATH=DIR", "missing dataset");
+  r = run((const char *[]){"./hnet", "--lib", clash, "-e", "hnet.datasets.load('mnist')", NULL}, NULL, NULL);
+  assert_int_equal(r->status, 1);
+  expect_in(r->err, "dataset name 'mnist' is given by more than one file", "dataset clash");
+  /* An experiment's --learners list takes the learner, and it trains. */
+  char out[256];
+  snprintf(out, sizeof out, "%s/wrapped_run", tmpdir);
+  r = run((const char *[]){"./hnet", "--threads", "1", "--lib", lib, "experiments/split_mnist.lua", "--quick",
+                           "--learners", "wrapped", "--scenarios", "task-given", "--quiet", "--out", out, NULL},
+          NULL, NULL);
+  if (r->status != 0) print_error("%s\n", r->err);
+  assert_int_equal(r->status, 0);
+  expect_in(r->out, "| wrapped | task-given |", "experiment with a --lib learner");
+  /* Without the folder, the same command is refused naming the search path. */
+  r = run((const char *[]){"./hnet", "--threads", "1", "experiments/split_mnist.lua", "--quick", "--learners",
+                           "wrapped", "--scenarios", "task-given", "--quiet", "--out", out, "--force", NULL},
+          NULL, NULL);
+  assert_int_equal(r->status, 1);
+  expect_in(r->err, "option --learners:", "experiment without the folder");
+  expect_in(r->err, "got 'wrapped' (no learner named 'wrapped'", "experiment without the folder");
+  expect_in(r->err, "HNET_PATH=DIR", "experiment without the folder");
+  /* A resume command repeats --lib and HNET_PATH: the learner is found again. */
+  const char *p = write_script("hint.lua",
+                               "local hnet = require 'hnet'\n"
+                               "local E = hnet.experiment\n"
+                               "local o = E.options(arg, { resumable = true, learners = E.learners_option('wrapped') }, 'hint.lua')\n"
+                               "local ts = {}\n"
+                               "for i = 1, 2 do ts[i] = hnet.synthetic.blobs { n_classes = 2, dim = 4, n_per_class = 8,\n"
+                               "  n_test_per_class = 4, seed = i, name = 'b' .. i } end\n"
+                               "local l = hnet.learners.new(o.learners, { target = { 'mlp', hidden = { 4 } }, iterations = 2, batch = 4 })\n"
+                               "local run = hnet.run(l, hnet.stream.from(ts), { out = o.out, quiet = true, plots = false })\n"
+                               "print(run:resume_hint())\n");
+  snprintf(out, sizeof out, "%s/hint_run", tmpdir);
+  char other[300];
+  snprintf(other, sizeof other, "HNET_PATH=%s", clash);
+  r = run((const char *[]){"./hnet", "--lib", lib, p, "--out", out, NULL}, (const char *[]){other, NULL}, NULL);
+  if (r->status != 0) print_error("%s\n", r->err);
+  assert_int_equal(r->status, 0);
+  snprintf(code, sizeof code, "resume with HNET_PATH=%s ./hnet --lib %s %s --resume %s\n", clash, lib, p, out);
+  expect_in(r->out, code, "resume hint");
+}
+
+/* hnet.learners.register from a script: new, NAME{...}, exists, list and an
+ * experiment's --learners see the name; clashes and bad names are refused. */
+static void test_learner_register(void **state) {
+  (void)state;
+  char lib[256], clash[256], want[256];
+  make_user_folders(lib, sizeof lib, clash, sizeof clash);
+  const char *reg = "local L = hnet.learners\n"
+                    "L.register('reg1', function(o) local l = L.new('finetune', o); l.name = 'reg1'; return l end)\n"
+                    "L.reg2 = function(o) return L.new('finetune', o) end\n"
+                    "local o = { target = { 'mlp', hidden = { 4 } } }\n"
+                    "print(table.concat(L.list(), ','), L.exists('reg1'), L.new('reg1', o).name, L.reg1(o).name,\n"
+                    "      L.exists('reg2'))\n";
+  snprintf(want, sizeof want, "%s,reg1,reg2\ttrue\treg1\treg1\ttrue\n", BUILT_IN_LIST);
+  result *r = run((const char *[]){"./hnet", "-e", reg, NULL}, NULL, NULL);
+  if (r->status != 0) print_error("%s\n", r->err);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, want);
+  /* An experiment's learner list accepts a registered name. */
+  const char *p = write_script("reglist.lua",
+                               "local hnet = require 'hnet'\n"
+                               "hnet.learners.register('reg1', function(o) return hnet.learners.new('finetune', o) end)\n"
+                               "local E = hnet.experiment\n"
+                               "local o = E.options(arg, { learners = E.learners_option('finetune') }, 'reglist.lua')\n"
+                               "print(o.learners)\n");
+  r = run((const char *[]){"./hnet", p, "--learners", "reg1,finetune", NULL}, NULL, NULL);
+  if (r->status != 0) print_error("%s\n", r->err);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "reg1,finetune\n");
+  /* Replacing on purpose. */
+  r = run((const char *[]){"./hnet", "-e",
+                           "hnet.learners.register('ewc', { new = function() return 'mine' end }, { replace = true })\n"
+                           "print(hnet.learners.new('ewc'), hnet.learners.exists('ewc'))",
+                           NULL},
+          NULL, NULL);
+  if (r->status != 0) print_error("%s\n", r->err);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "mine\ttrue\n");
+  const struct {
+    const char *code, *expect;
+  } bad[] = {
+      {"hnet.learners.register('ewc', print)", "learner 'ewc' already exists: "},
+      {"hnet.learners.register('ewc', print)", "lua/hnet/learners/ewc.lua (built in); choose another name, or pass { replace = true }"},
+      {"hnet.learners.ewc = print", "learner 'ewc' already exists"},
+      {"hnet.learners.register('wrapped', print)", "userlib/learners/wrapped.lua (--lib)"},
+      {"hnet.learners.register('r', print); hnet.learners.register('r', print)", "an earlier hnet.learners.register"},
+      {"hnet.learners.register('my-learner', print)", "a learner name of letters, digits and _ expected, got 'my-learner'"},
+      {"hnet.learners.register('', print)", "got ''"},
+      {"hnet.learners.register(7, print)", "got number"},
+      {"hnet.learners.register('r', 5)", "a constructor function(opts) or a module { new = function(opts) } expected, got number"},
+      {"hnet.learners.register('r', {})", "got a table without new()"},
+      {"hnet.learners.register('r', print, { replce = true })", "unknown option 'replce'"},
+      {"hnet.learners.register('r', print, { replace = 1 })", "field 'replace': boolean expected"},
+      {"hnet.learners.new('no-such')", "'no-such' is not a learner name"},
+      {"hnet.datasets.register('mnist', print)", "dataset 'mnist' already exists: datasets/mnist.lua (built in)"},
+      {"hnet.datasets.register('tiny', print)", "userlib/datasets/tiny.lua (--lib)"},
+      {"hnet.datasets.register('a/b', print)", "a dataset name of letters, digits, _ and - expected, got 'a/b'"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    r = run((const char *[]){"./hnet", "--lib", lib, "-e", bad[i].code, NULL}, NULL, NULL);
+    if (r->status != 1) print_error("%s: exit status %d\n%s\n", bad[i].code, r->status, r->err);
+    assert_int_equal(r->status, 1);
+    expect_in(r->err, bad[i].expect, bad[i].code);
+  }
+  /* A dataset replaced on purpose wins over the built-in file. */
+  r = run((const char *[]){"./hnet", "-e",
+                           "hnet.datasets.register('mnist', function(ctx)\n"
+                           "  local function s(n) return { x = ctx.hnet.zeros({ n, 2 }), y = ctx.hnet.zeros({ n }) } end\n"
+                           "  return { n_classes = 3, shape = { 2 }, train = s(5), test = s(1) } end, { replace = true })\n"
+                           "print(hnet.datasets.load('mnist').n_classes)",
+                           NULL},
+          NULL, NULL);
+  if (r->status != 0) print_error("%s\n", r->err);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "3\n");
 }
 
 static void test_threads_and_seed(void **state) {
@@ -484,7 +708,8 @@ int main(void) {
       cmocka_unit_test(test_prompt_and_stdin), cmocka_unit_test(test_report_command),
       cmocka_unit_test(test_stock_lua_require), cmocka_unit_test(test_option_choices),
       cmocka_unit_test(test_option_ranges),    cmocka_unit_test(test_option_without_default),
-      cmocka_unit_test(test_experiment_lists),
+      cmocka_unit_test(test_experiment_lists), cmocka_unit_test(test_learner_search_path),
+      cmocka_unit_test(test_learner_register),
   };
   int rc = cmocka_run_group_tests_name("lua_cli", tests, NULL, NULL);
   if (hnt_remove_dir(tmpdir) != 0) fprintf(stderr, "test_lua_cli: could not remove %s\n", tmpdir);

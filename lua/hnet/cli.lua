@@ -22,7 +22,8 @@
 -- (list = true: the value is a comma-separated list, each item checked).
 -- `accept = function(item) -> bool` also lets through items that are not in
 -- `choices` (names a registry finds, such as learners from the user's own
--- folder); the error still lists `choices`.
+-- folder); the error still lists `choices`, and adds the second value
+-- accept returns (why not) when it gives one.
 -- An option with no default names its type instead and is nil unless given
 -- (so `if o.resume then` means "given"; an empty-string default would be
 -- true in Lua):
@@ -108,8 +109,11 @@ local function check_choices(name, s, v)
     error(("option --%s: give at least one of %s"):format(name, choices_text(s.choices)), 0)
   end
   for _, item in ipairs(items) do
-    if not allowed[item] and not (s.accept and s.accept(item)) then
-      error(("option --%s: %s expected, got '%s'"):format(name, choices_text(s.choices), item), 0)
+    local ok, why = allowed[item], nil
+    if not ok and s.accept then ok, why = s.accept(item) end
+    if not ok then
+      error(("option --%s: %s expected, got '%s'%s"):format(name, choices_text(s.choices), item,
+        why and (" (" .. why .. ")") or ""), 0)
     end
   end
 end

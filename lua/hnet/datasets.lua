@@ -10,9 +10,11 @@
 --     class_names = (optional), source = (optional: where it came from) }
 -- with x [n, c, h, w] (or [n, d]) and y [n] holding 0-based class labels.
 --
--- load(name, opts) looks for a loader registered with register(name, fn),
--- else for the file datasets/<name>.lua of the hnet installation (the
--- directory holding lua/, found from this file's own path). The file returns
+-- load(name, opts) finds `name` as learners are found (hnet.search): the
+-- file datasets/<name>.lua of the hnet installation (the directory holding
+-- lua/, found from this file's own path), else DIR/datasets/<name>.lua for
+-- each folder of `./hnet --lib DIR` and of HNET_PATH, else a loader
+-- registered with register(name, fn). The file returns
 -- a function(ctx, opts) that returns the dataset; ctx offers the helpers
 -- below (ctx.idx_dataset reads an IDX images/labels pair per split). Adding a
 -- dataset is adding one file to datasets/ (or one register call in a
@@ -26,10 +28,11 @@
 -- function. Any other key is an error, as everywhere in hnet.
 local core = require "hnet.core"
 local util = require "hnet.util"
+local search = require "hnet.search"
 
 local M = {}
 
-local registered = {} -- name -> { load = function(ctx, opts), options = { extra keys } }
+local registered = {} -- name -> { load = function(ctx, opts), options = { extra keys }, replace = }
 local cache = {}
 
 local COMMON_OPTIONS = { "data_dir", "n_train", "n_test", "reload" }
@@ -171,39 +174,53 @@ end
 
 -- ---- loading -------------------------------------------------------------------
 
---- Register a loader function(ctx, opts) -> dataset under `name` (takes
--- precedence over datasets/<name>.lua), or { load = function(ctx, opts),
--- options = { names of the options it takes beyond the common ones } }.
--- Clears cached loads of that name.
-function M.register(name, loader)
-  if type(name) ~= "string" or name == "" then
-    error("bad argument #1 to 'hnet.datasets.register' (dataset name expected)", 2)
+local NAME = "^[%w_%-]+$"
+
+-- The framework's own dataset files.
+local function builtin_dir() return M.root() .. "/datasets" end
+
+--- Register a loader function(ctx, opts) -> dataset under `name`, or
+-- { load = function(ctx, opts), options = { names of the options it takes
+-- beyond the common ones } }. A name that a file on the search path or an
+-- earlier register already gives is refused unless opts.replace = true
+-- (then this loader wins over the file). Clears cached loads of that name.
+function M.register(name, loader, opts)
+  local f = "hnet.datasets.register"
+  if type(name) ~= "string" or not name:match(NAME) then
+    error(("bad argument #1 to '%s' (a dataset name of letters, digits, _ and - expected, got %s)")
+      :format(f, type(name) == "string" and ("'" .. name .. "'") or type(name)), 2)
   end
   local l, why = as_loader(loader)
-  if not l then error("bad argument #2 to 'hnet.datasets.register' (" .. why .. ")", 2) end
+  if not l then error("bad argument #2 to '" .. f .. "' (" .. why .. ")", 2) end
+  l.replace = util.bool(util.options(opts, { "replace" }, f, 3), "replace", false, f, 3)
+  if not l.replace then
+    local files = search.files("datasets", builtin_dir(), name)
+    local where = registered[name] and "an earlier hnet.datasets.register"
+      or files[1] and ("%s (%s)"):format(shown(files[1].path), files[1].from)
+    if where then
+      error(("bad argument #1 to '%s' (dataset '%s' already exists: %s; choose another name, or pass { replace = true } to replace it)")
+        :format(f, name, where), 2)
+    end
+  end
   registered[name] = l
   for k in pairs(cache) do
     if k:sub(1, #name + 1) == name .. "|" then cache[k] = nil end
   end
 end
 
---- The path of datasets/<name>.lua (whether or not it exists).
+--- The path of the built-in datasets/<name>.lua (whether or not it exists).
 function M.path(name)
-  return M.root() .. "/datasets/" .. name .. ".lua"
+  return builtin_dir() .. "/" .. name .. ".lua"
 end
 
---- Names available: registered ones and the files in datasets/.
+--- Names available: the files on the search path and the registered ones,
+-- sorted.
 function M.list()
   local names, seen = {}, {}
-  for n in pairs(registered) do names[#names + 1] = n; seen[n] = true end
-  local p = io.popen('ls "' .. M.root() .. '/datasets" 2>/dev/null')
-  if p then
-    for f in p:lines() do
-      local n = f:match("^([%w_%-]+)%.lua$")
-      if n and not seen[n] then names[#names + 1] = n; seen[n] = true end
-    end
-    p:close()
+  for _, f in ipairs(search.names("datasets", builtin_dir(), NAME)) do
+    names[#names + 1] = f.name; seen[f.name] = true
   end
+  for n in pairs(registered) do if not seen[n] then names[#names + 1] = n end end
   table.sort(names)
   return names
 end
@@ -243,20 +260,25 @@ function M.check(ds, name)
   return ds
 end
 
--- The loader of `name` (registered, else datasets/<name>.lua); errors at
--- `level` (as error's, counted from the caller of find_loader).
+-- The loader of `name` (hnet.search's rule: the files, then registered);
+-- errors at `level` (as error's, counted from the caller of find_loader).
 local function find_loader(name, level)
-  local loader = registered[name]
-  if loader then return loader end
-  local path = M.path(name)
-  if not file_exists(path) then
-    error(("dataset '%s' is unknown: no loader registered and no file %s (available: %s)")
-      :format(name, shown(path), table.concat(M.list(), ", ")), level + 1)
+  local reg = registered[name]
+  if reg and reg.replace then return reg end
+  local files = name:match(NAME) and search.files("datasets", builtin_dir(), name) or {}
+  if reg then files[#files + 1] = { path = "hnet.datasets.register", from = "a script" } end
+  local clash = search.clash("datasets", name, files)
+  if clash then error(clash, level + 1) end
+  if reg then return reg end
+  if #files == 0 then
+    error(("dataset '%s' is unknown: no loader registered and no file %s in %s; %s (available: %s)")
+      :format(name, shown(M.path(name)), search.describe("datasets", builtin_dir()), search.how("datasets", name),
+              table.concat(M.list(), ", ")), level + 1)
   end
+  local path = files[1].path
   local chunk, err = loadfile(path)
   if not chunk then error(("dataset '%s': %s"):format(name, err), level + 1) end
-  local why
-  loader, why = as_loader(chunk())
+  local loader, why = as_loader(chunk())
   if not loader then
     error(("dataset '%s': %s must return a loader function(ctx, opts) or { load =, options = }: %s")
       :format(name, shown(path), why), level + 1)

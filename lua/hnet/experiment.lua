@@ -128,9 +128,9 @@ end
 function M.context() return require("hnet.run").context end
 
 --- The option spec of a comma-separated list of learners (for M.options):
--- every entry must be a learner hnet.learners finds (built in, or a file
--- lua/hnet/learners/NAME.lua on the search path), checked when the command
--- line is parsed, before anything trains.
+-- every entry must be a learner hnet.learners finds (built in, a file
+-- learners/NAME.lua in a --lib or HNET_PATH folder, or a registered name),
+-- checked when the command line is parsed, before anything trains.
 function M.learners_option(default, help)
   return { default, help or "comma-separated learners", choices = hnet.learners.list(), list = true,
            accept = hnet.learners.exists }
@@ -226,9 +226,10 @@ local function make_learners(spec)
     end
   end
   for i, name in ipairs(list("learners")) do
-    if not hnet.learners.exists(name) then
-      error(("bad argument #1 to '%s' (field 'learners': entry %d is '%s', not a learner; built in: %s)")
-        :format(f, i, tostring(name), table.concat(hnet.learners.list(), ", ")), 3)
+    local ok, why = hnet.learners.exists(name)
+    if not ok then
+      error(("bad argument #1 to '%s' (field 'learners': entry %d is '%s', not a learner: %s)")
+        :format(f, i, tostring(name), why), 3)
     end
   end
   if type(spec.learner_options) ~= "function" then

@@ -538,7 +538,10 @@ function Run:resume_hint()
   if ctx and ctx.script then
     -- The program's own flags (--threads 1, --lib DIR) come back too: a
     -- resume with another thread count is no longer bit-exact.
-    local cmd = { shell_quote(ctx.program or "./hnet") }
+    -- HNET_PATH too: a learner found there must be found again.
+    local cmd, hp = {}, os.getenv("HNET_PATH")
+    if hp and hp ~= "" then cmd[1] = "HNET_PATH=" .. shell_quote(hp) end
+    cmd[#cmd + 1] = shell_quote(ctx.program or "./hnet")
     for _, f in ipairs(ctx.flags or {}) do cmd[#cmd + 1] = shell_quote(f) end
     cmd[#cmd + 1] = shell_quote(ctx.script)
     local args, i = ctx.args or {}, 1

@@ -3,29 +3,69 @@
 --   local learner = hnet.learners.hypernet{ ... }       -- or
 --   local learner = hnet.learners.new("ewc", { ... })
 --
--- Each learner is a file lua/hnet/learners/<name>.lua returning a table with
--- new(opts); adding a learner is adding a file. Built in: hypernet,
--- finetune, ewc, online_ewc, si, separate, joint.
+-- A learner is a file NAME.lua returning a table with new(opts), found
+-- through hnet.search's path: this folder (built in: hypernet, finetune,
+-- ewc, online_ewc, si, separate, joint), then DIR/learners/NAME.lua for each
+-- folder given with `./hnet --lib DIR` and each entry of HNET_PATH, then the
+-- names registered from a script:
+--
+--   hnet.learners.register("mine", function(opts) ... end)  -- or { new = ... }
+--
+-- A file that returns no new() is a helper, not a learner (common.lua,
+-- plain.lua here); init.lua is this module.
+local search = require "hnet.search"
+local util = require "hnet.util"
+
 local M = {}
 
---- The names of the learners found next to this file.
-function M.list()
-  return { "hypernet", "finetune", "ewc", "online_ewc", "si", "separate", "joint" }
-end
+-- The order the built-in learners are listed in (experiments' defaults).
+local BUILT_IN = { "hypernet", "finetune", "ewc", "online_ewc", "si", "separate", "joint" }
 
--- Files beside the learners that are not learners.
-local NOT_LEARNERS = { init = true, common = true, plain = true }
+local NAME = "^[%w_]+$"
+
+local HERE = (function()
+  local src = debug.getinfo(1, "S").source
+  return src:sub(1, 1) == "@" and (src:sub(2):match("^(.*)[/\\]") or ".") or "lua/hnet/learners"
+end)()
+
+local registered = {} -- name -> { mod =, replace = }
+local reg_order = {}
+local loaded = {}     -- path of a user file -> what it returned
+
+local function is_learner(mod) return type(mod) == "table" and type(mod.new) == "function" end
+
+-- What the file returns (built-in files through require, so that
+-- require "hnet.learners.NAME" gives the same table).
+local function load_file(f, name)
+  if f.builtin then return require("hnet.learners." .. name) end
+  if loaded[f.path] == nil then
+    local chunk, err = loadfile(f.path)
+    if not chunk then error("hnet.learners: " .. err, 0) end
+    loaded[f.path] = chunk(name, f.path)
+    if loaded[f.path] == nil then loaded[f.path] = false end
+  end
+  return loaded[f.path]
+end
 
 -- The learner module of that name, or nil and why not.
 local function find(name)
-  local modname = "hnet.learners." .. name
-  if NOT_LEARNERS[name] or not package.searchpath(modname, package.path) then
-    return nil, ("no learner named '%s' (expected a file lua/hnet/learners/%s.lua; built in: %s)")
-      :format(name, name, table.concat(M.list(), ", "))
+  if type(name) ~= "string" or not name:match(NAME) or name == "init" then
+    return nil, ("'%s' is not a learner name (letters, digits and _)"):format(tostring(name))
   end
-  local mod = require(modname)
-  if type(mod) ~= "table" or type(mod.new) ~= "function" then
-    return nil, ("%s.lua is not a learner: it must return { new = function(opts) ... end }"):format(modname)
+  local reg = registered[name]
+  if reg and reg.replace then return reg.mod end
+  local files = search.files("learners", HERE, name)
+  if reg then files[#files + 1] = { path = "hnet.learners.register", from = "a script" } end
+  local clash = search.clash("learners", name, files)
+  if clash then return nil, clash end
+  if reg then return reg.mod end
+  if #files == 0 then
+    return nil, ("no learner named '%s': no file learners/%s.lua in %s, and none registered; %s (built in: %s)")
+      :format(name, name, search.describe("learners", HERE), search.how("learners", name), table.concat(BUILT_IN, ", "))
+  end
+  local mod = load_file(files[1], name)
+  if not is_learner(mod) then
+    return nil, ("%s is not a learner: it must return { new = function(opts) ... end }"):format(files[1].path)
   end
   return mod
 end
@@ -36,10 +76,58 @@ local function load(name)
   return mod
 end
 
---- Is `name` a learner hnet.learners.new can make (built in, or a file
--- lua/hnet/learners/NAME.lua on package.path)?
+--- The learners there are: the built-in ones (in their usual order), the
+-- other learner files of the search path (in search order, alphabetical
+-- within a folder), then the registered names (in the order registered).
+function M.list()
+  local names, seen = {}, {}
+  local function put(n) if not seen[n] then seen[n] = true; names[#names + 1] = n end end
+  local files = search.names("learners", HERE, NAME)
+  local builtin = {}
+  for _, f in ipairs(files) do if f.builtin then builtin[f.name] = true end end
+  for _, n in ipairs(BUILT_IN) do if builtin[n] then put(n) end end
+  for _, f in ipairs(files) do
+    if not seen[f.name] and f.name ~= "init" and is_learner(load_file(f, f.name)) then put(f.name) end
+  end
+  for _, n in ipairs(reg_order) do if registered[n] then put(n) end end
+  return names
+end
+
+--- Is `name` a learner hnet.learners.new can make? When not: false and why
+-- (the search path it looked in, or the clash it found).
 function M.exists(name)
-  return type(name) == "string" and name:match("^[%w_]+$") ~= nil and find(name) ~= nil
+  local mod, why = find(name)
+  if mod then return true end
+  return false, why
+end
+
+--- Register a learner under `name` from a script: a constructor
+-- function(opts) -> learner, or a module { new = function(opts) ... end }.
+-- A name that a file or an earlier register already gives is refused unless
+-- opts.replace = true (then this one wins over any file of that name).
+function M.register(name, learner, opts)
+  local f = "hnet.learners.register"
+  if type(name) ~= "string" or not name:match(NAME) or name == "init" then
+    error(("bad argument #1 to '%s' (a learner name of letters, digits and _ expected, got %s)")
+      :format(f, type(name) == "string" and ("'" .. name .. "'") or type(name)), 2)
+  end
+  local mod = type(learner) == "function" and { new = learner } or learner
+  if not is_learner(mod) then
+    error(("bad argument #2 to '%s' (a constructor function(opts) or a module { new = function(opts) } expected, got %s)")
+      :format(f, type(learner) == "table" and "a table without new()" or type(learner)), 2)
+  end
+  local replace = util.bool(util.options(opts, { "replace" }, f, 3), "replace", false, f, 3)
+  if not replace then
+    local files = search.files("learners", HERE, name)
+    local where = registered[name] and "an earlier hnet.learners.register"
+      or files[1] and ("%s (%s)"):format(files[1].path, files[1].from)
+    if where then
+      error(("bad argument #1 to '%s' (learner '%s' already exists: %s; choose another name, or pass { replace = true } to replace it)")
+        :format(f, name, where), 2)
+    end
+  end
+  if not registered[name] then reg_order[#reg_order + 1] = name end
+  registered[name] = { mod = mod, replace = replace }
 end
 
 --- A new learner of that name.
@@ -50,7 +138,11 @@ function M.new(name, opts)
   return load(name).new(opts)
 end
 
-return setmetatable(M, { __index = function(_, name)
-  if type(name) ~= "string" or NOT_LEARNERS[name] then return nil end
-  return load(name).new
-end })
+-- hnet.learners.NAME is NAME's constructor; hnet.learners.NAME = ctor registers.
+return setmetatable(M, {
+  __index = function(_, name)
+    if type(name) ~= "string" or name == "init" then return nil end
+    return load(name).new
+  end,
+  __newindex = function(_, name, learner) M.register(name, learner) end,
+})
