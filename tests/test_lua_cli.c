@@ -488,6 +488,14 @@ static void test_learner_search_path(void **state) {
   expect_in(r->err, "learner name 'ewc' is given by more than one file", "clash");
   expect_in(r->err, "clashlib/learners/ewc.lua (--lib)", "clash");
   if (strstr(r->err, "the shadowing ewc ran")) fail_msg("the user's ewc.lua shadowed the built-in one");
+  /* A folder on the path that is the framework's own is not a second copy. */
+  char cwd[200], self_path[260];
+  assert_non_null(getcwd(cwd, sizeof cwd));
+  snprintf(self_path, sizeof self_path, "HNET_PATH=%s/lua/hnet", cwd);
+  r = run((const char *[]){"./hnet", "-e", "print(hnet.learners.exists('ewc'))", NULL},
+          (const char *[]){self_path, NULL}, NULL);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "true\n");
   /* Datasets follow the same path. */
   r = run((const char *[]){"./hnet", "-e",
                            "local d = hnet.datasets\n"

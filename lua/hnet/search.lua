@@ -55,7 +55,8 @@ end
 local function folders(kind, builtin)
   local list = { { dir = builtin, from = "built in", builtin = true } }
   for _, d in ipairs(M.dirs()) do
-    list[#list + 1] = { dir = d.dir .. "/" .. kind, from = d.from }
+    local dir = d.dir .. "/" .. kind
+    if dir ~= builtin then list[#list + 1] = { dir = dir, from = d.from } end
   end
   return list
 end
