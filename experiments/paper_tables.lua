@@ -36,6 +36,15 @@ local function run_experiment(file, seed, extra)
   return rows
 end
 
+-- The registered metrics of a kind that the paper tables show (paper ~= false).
+local function paper_metrics(regression)
+  local out = {}
+  for _, e in ipairs(hnet.metrics.list(regression and "regression" or "classification")) do
+    if e.paper then out[#out + 1] = e end
+  end
+  return out
+end
+
 -- Mean ± SE over seeds of each (learner, scenario) row.
 local function aggregate(per_seed)
   local by, order = {}, {}
@@ -49,16 +58,17 @@ local function aggregate(per_seed)
   local out = {}
   for _, k in ipairs(order) do
     local rs = by[k]
-    local function ms(field)
+    local function ms(field, fmt)
+      fmt = fmt or "%.2f"
       local xs = {}
       for _, r in ipairs(rs) do if r[field] then xs[#xs + 1] = r[field] end end
       if #xs == 0 then return "–" end
       local m, se = hnet.metrics.mean_se(xs)
-      if #xs == 1 then return ("%.2f"):format(m) end
-      return ("%.2f ± %.2f"):format(m, se)
+      if #xs == 1 then return fmt:format(m) end
+      return (fmt .. " ± " .. fmt):format(m, se)
     end
     local mse
-    if rs[1].mse then
+    if rs[1].regression then
       mse = {}
       for j = 1, #rs[1].final do
         local xs = {}
@@ -67,8 +77,10 @@ local function aggregate(per_seed)
         mse[j] = #xs > 1 and ("%.5f ± %.5f"):format(m, se) or ("%.5f"):format(m)
       end
     end
-    out[#out + 1] = { learner = rs[1].learner, scenario = rs[1].scenario, acc = ms("acc"),
-                      bwt = ms("bwt"), ti = ms("task_inference"), params = rs[1].params, mse = mse }
+    local cells = {} -- a column per registered metric the paper tables show
+    for _, e in ipairs(paper_metrics(rs[1].regression)) do cells[#cells + 1] = ms(e.name, e.format) end
+    out[#out + 1] = { learner = rs[1].learner, scenario = rs[1].scenario, cells = cells,
+                      ti = ms("task_inference"), params = rs[1].params, mse = mse }
   end
   return out
 end
@@ -82,18 +94,25 @@ local function section(title, file, extra)
   for seed = 1, o.seeds do per_seed[#per_seed + 1] = run_experiment(file, seed, extra) end
   local rows = aggregate(per_seed)
   local lines = { "### " .. title, "" }
-  if rows[1] and rows[1].mse then
-    lines[#lines + 1] = "| learner | task 1 MSE | task 2 MSE | task 3 MSE |"
-    lines[#lines + 1] = "|---|---|---|---|"
+  local regression = rows[1] and rows[1].mse ~= nil
+  local heads, rule = {}, {}
+  for _, e in ipairs(paper_metrics(regression)) do heads[#heads + 1] = " " .. e.header .. " |"; rule[#rule + 1] = "---|" end
+  local function cells(r)
+    local c = {}
+    for _, v in ipairs(r.cells) do c[#c + 1] = " " .. v .. " |" end
+    return table.concat(c)
+  end
+  if regression then
+    lines[#lines + 1] = "| learner | task 1 MSE | task 2 MSE | task 3 MSE |" .. table.concat(heads)
+    lines[#lines + 1] = "|---|---|---|---|" .. table.concat(rule)
     for _, r in ipairs(rows) do
-      lines[#lines + 1] = ("| %s | %s |"):format(r.learner, table.concat(r.mse, " | "))
+      lines[#lines + 1] = ("| %s | %s |%s"):format(r.learner, table.concat(r.mse, " | "), cells(r))
     end
   else
-    lines[#lines + 1] = "| learner | scenario | ACC % | BWT | task inference % | params |"
-    lines[#lines + 1] = "|---|---|---|---|---|---|"
+    lines[#lines + 1] = "| learner | scenario |" .. table.concat(heads) .. " task inference % | params |"
+    lines[#lines + 1] = "|---|---|" .. table.concat(rule) .. "---|---|"
     for _, r in ipairs(rows) do
-      lines[#lines + 1] = ("| %s | %s | %s | %s | %s | %d |"):format(r.learner, r.scenario, r.acc,
-                                                                   r.bwt, r.ti, r.params)
+      lines[#lines + 1] = ("| %s | %s |%s %s | %d |"):format(r.learner, r.scenario, cells(r), r.ti, r.params)
     end
   end
   sections[#sections + 1] = table.concat(lines, "\n") .. "\n"

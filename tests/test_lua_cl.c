@@ -403,9 +403,80 @@ static void test_evaluate_on(void **state) {
       "refused('the run has not finished', part.evaluate_on, part, stream)\n");
 }
 
+/* A metric is one registry entry: registered here, it is in the run's
+ * summary (and summary.json), Run:report's line, `hnet report DIR` in
+ * another process (which never saw the registration: summary.json
+ * describes it), the runs side by side, and the comparison table. Bad
+ * entries, and a metric that fails or returns a non-number, are refused. */
+static void test_metric_registry(void **state) {
+  (void)state;
+  run_ok(
+      "local m = hnet.metrics\n"
+      "local function refused(want, ...)\n"
+      "  local ok, err = pcall(...)\n"
+      "  assert(not ok and tostring(err):find(want, 1, true), 'expected ' .. want .. ', got ' .. tostring(err))\n"
+      "end\n"
+      "local f = function() return 1 end\n"
+      "refused(\"field 'fn': function(R, ctx) expected, got nil\", m.register, { name = 'x' })\n"
+      "refused(\"metric 'acc' is registered already; pass replace = true\", m.register, { name = 'acc', fn = f })\n"
+      "refused(\"'final' is a summary or result field already\", m.register, { name = 'final', fn = f })\n"
+      "refused(\"field 'name': an identifier expected, got 'min final'\", m.register, { name = 'min final', fn = f })\n"
+      "refused(\"field 'format': 'abc' does not format a number\", m.register, { name = 'y', fn = f, format = 'abc' })\n"
+      "refused(\"field 'kind': 'classification', 'regression' or 'both' expected, got both!\",\n"
+      "  m.register, { name = 'y', fn = f, kind = 'both!' })\n"
+      "refused(\"unknown field 'fmt'\", m.register, { name = 'y', fn = f, fmt = '%.1f' })\n"
+      "assert(m.get('x') == nil and m.get('y') == nil, 'a refused entry must not be registered')\n"
+      "local names = {}\n"
+      "for _, e in ipairs(m.list('classification')) do names[#names + 1] = e.name end\n"
+      "assert(table.concat(names, ',') == 'acc,bwt,fwt,forgetting', table.concat(names, ','))\n"
+      "assert(m.list('regression')[1].name == 'mse' and #m.list('regression') == 1)\n"
+      "m.register { name = 'min_final', label = 'min final', header = 'min final %', format = '%.3f',\n"
+      "  fn = function(R) local lo = math.huge; for _, v in ipairs(R[#R]) do lo = math.min(lo, v) end; return lo end }\n"
+      "assert(m.list('classification')[5].name == 'min_final', 'a new metric goes after the built-ins')\n"
+      "local tasks = {}\n"
+      "for i = 1, 2 do\n"
+      "  tasks[i] = hnet.synthetic.blobs{ n_classes = 2, dim = 4, n_per_class = 40, n_test_per_class = 20, seed = i }\n"
+      "end\n"
+      "local stream = hnet.stream.from(tasks)\n"
+      "local function opts() return { target = {'mlp', hidden = {8}}, iterations = 20, batch = 16, lr = 1e-2, seed = 1 } end\n"
+      "local dir = os.tmpname(); os.remove(dir)\n"
+      "local run = hnet.run(hnet.learners.new('finetune', opts()), stream, { scenario = 'task-given', quiet = true, out = dir })\n"
+      "local want = math.min(run.R[2][1], run.R[2][2])\n"
+      "local shown = ('min final %.3f'):format(want)\n"
+      "assert(run.summary.min_final == want, 'summary: ' .. tostring(run.summary.min_final))\n"
+      "local function slurp(p) local fh = assert(io.open(p, 'rb')); local t = fh:read('a'); fh:close(); return t end\n"
+      "local js = require('cjson').decode(slurp(dir .. '/summary.json'))\n"
+      "assert(math.abs(js.min_final - want) < 1e-9, 'summary.json: ' .. tostring(js.min_final))\n"
+      "local text = run:report()\n"
+      "assert(text:find('forgetting ', 1, true) and text:find(shown, 1, true), 'Run:report: ' .. text)\n"
+      "local function hnet_report(...)\n"
+      "  local p = assert(io.popen(table.concat({ './hnet report', ... }, ' ') .. ' 2>&1'))\n"
+      "  local out = p:read('a'); p:close(); return out\n"
+      "end\n"
+      "local out = hnet_report(dir)\n"
+      "assert(out:find(shown, 1, true), './hnet report DIR: ' .. out)\n"
+      "local dir2 = os.tmpname(); os.remove(dir2)\n"
+      "local rows = hnet.experiment.compare{ stream = stream, learners = {'finetune'}, scenarios = {'task-given'},\n"
+      "  learner_options = opts, quiet = true, out = dir2 }\n"
+      "local r = rows[1]\n"
+      "assert(r.min_final == math.min(r.final[1], r.final[2]), 'result row: ' .. tostring(r.min_final))\n"
+      "local md = hnet.experiment.markdown(rows)\n"
+      "assert(md:find('| forgetting | min final % | task inference % |', 1, true), md)\n"
+      "assert(md:find((' | %.3f | '):format(r.min_final), 1, true), md)\n"
+      "out = hnet_report(dir, dir2 .. '/finetune-task-given')\n"
+      "assert(out:find('min final %%%s+' .. ('%.3f'):format(want):gsub('%.', '%%.') .. '%s+'\n"
+      "  .. ('%.3f'):format(r.min_final):gsub('%.', '%%.')), './hnet report A B: ' .. out)\n"
+      "assert(os.execute('rm -rf ' .. dir .. ' ' .. dir2))\n"
+      "m.register { name = 'boom', fn = function() error('no data') end }\n"
+      "refused(\"metric 'boom': \", m.summary, { {1} })\n"
+      "m.register { name = 'boom', replace = true, fn = function() return 'high' end }\n"
+      "refused(\"metric 'boom' returned a string (a number or nil expected)\", m.summary, { {1} })\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics_hand_made),
+      cmocka_unit_test(test_metric_registry),
       cmocka_unit_test(test_earlier_tasks_fixed),
       cmocka_unit_test(test_entropy_task_inference),
       cmocka_unit_test(test_compare_shares_training),

@@ -160,11 +160,13 @@ end
 -- the run directory holding its files (nil without spec.out); a row read
 -- off another scenario's run has that run's matrix for the row's scenario
 -- (task-given or domain) and that run's directory.
+-- Every registered metric is a field of the row under its name.
 local function result_row(name, sc, s, run, R, dir)
-  return { learner = name, scenario = sc, acc = s.acc, bwt = s.bwt, fwt = s.fwt,
-           forgetting = s.forgetting, task_inference = s.task_inference, mse = s.mse,
-           final = s.final or s.final_mse, seconds = s.seconds,
-           params = s.trainable_parameters, run = run, R = R or run.R, dir = dir }
+  local row = { learner = name, scenario = sc, task_inference = s.task_inference,
+                final = s.final or s.final_mse, regression = run.summary.final_mse ~= nil,
+                seconds = s.seconds, params = s.trainable_parameters, run = run, R = R or run.R, dir = dir }
+  for _, e in ipairs(hnet.metrics.list()) do row[e.name] = s[e.name] end
+  return row
 end
 
 --- Run each learner (name -> options) under each scenario on `stream`.
@@ -297,30 +299,35 @@ function M.compare(spec)
   return rows
 end
 
-local function f2(v) return v and ("%.2f"):format(v) or "–" end
-
---- The results as a Markdown table.
+--- The results as a Markdown table: a column per registered metric of the
+-- rows' kind (hnet.metrics.list).
 function M.markdown(rows, title)
   local lines = {}
   if title then lines[#lines + 1] = "### " .. title; lines[#lines + 1] = "" end
-  local regression = rows[1] and rows[1].mse ~= nil
+  local regression = rows[1] and rows[1].regression
+  local shown = hnet.metrics.list(regression and "regression" or "classification")
+  local heads, rule = {}, {}
+  for _, e in ipairs(shown) do heads[#heads + 1] = " " .. e.header .. " |"; rule[#rule + 1] = "---|" end
+  local function cells(r)
+    local c = {}
+    for _, e in ipairs(shown) do c[#c + 1] = " " .. hnet.metrics.format(e, r[e.name], "–") .. " |" end
+    return table.concat(c)
+  end
   if regression then
-    lines[#lines + 1] = "| learner | per-task test MSE | mean MSE | seconds |"
-    lines[#lines + 1] = "|---|---|---|---|"
+    lines[#lines + 1] = "| learner | per-task test MSE |" .. table.concat(heads) .. " seconds |"
+    lines[#lines + 1] = "|---|---|" .. table.concat(rule) .. "---|"
     for _, r in ipairs(rows) do
       local per = {}
       for j, v in ipairs(r.final) do per[j] = ("%.5f"):format(v) end
-      lines[#lines + 1] = ("| %s | %s | %.5f | %.1f |"):format(r.learner, table.concat(per, ", "),
-                                                            r.mse, r.seconds)
+      lines[#lines + 1] = ("| %s | %s |%s %.1f |"):format(r.learner, table.concat(per, ", "), cells(r), r.seconds)
     end
   else
-    lines[#lines + 1] = "| learner | scenario | ACC % | BWT | FWT | forgetting | task inference % | params | seconds |"
-    lines[#lines + 1] = "|---|---|---|---|---|---|---|---|---|"
+    lines[#lines + 1] = "| learner | scenario |" .. table.concat(heads) .. " task inference % | params | seconds |"
+    lines[#lines + 1] = "|---|---|" .. table.concat(rule) .. "---|---|---|"
     for _, r in ipairs(rows) do
       local sc = r.shared_with and ("%s (the %s run)"):format(r.scenario, r.shared_with) or r.scenario
-      lines[#lines + 1] = ("| %s | %s | %s | %s | %s | %s | %s | %d | %.1f |"):format(
-        r.learner, sc, f2(r.acc), f2(r.bwt), f2(r.fwt), f2(r.forgetting),
-        f2(r.task_inference), r.params, r.seconds)
+      local ti = r.task_inference and ("%.2f"):format(r.task_inference) or "–"
+      lines[#lines + 1] = ("| %s | %s |%s %s | %d | %.1f |"):format(r.learner, sc, cells(r), ti, r.params, r.seconds)
     end
   end
   return table.concat(lines, "\n") .. "\n"

@@ -72,12 +72,170 @@ function M.forgetting(R)
   return s / (T - 1), per
 end
 
---- All of them in one table: { acc=, bwt=, fwt=, forgetting=, forgetting_per_task= }.
-function M.summary(R, b)
-  local f, per = M.forgetting(R)
-  return { acc = M.acc(R), bwt = M.bwt(R), fwt = M.fwt(R, b), forgetting = f,
-           forgetting_per_task = per }
+-- The registry: every metric the run's summary, Run:report, the experiment
+-- comparison, `hnet report` and paper_tables show. An entry is
+--   name    the key in summary.json and in result rows (an identifier)
+--   label   its name in text lines (Run:report, `hnet report DIR`); default name
+--   header  its column header in tables (comparison, paper tables); default label
+--   format  string.format pattern of its value; default "%.2f"
+--   fn      function(R, ctx) -> number or nil [, table of extra summary fields]
+--           R the result matrix, ctx = { b = the untrained baseline row (nil
+--           when forward transfer is not evaluated), T = #R, kind = ... }
+--   kind    "classification", "regression" or "both"; default "classification"
+--   order   where it goes among the others (ascending); default after the last
+--   paper   false keeps it out of paper_tables' tables; default true
+-- Adding a metric is one M.register call.
+local KINDS = { classification = true, regression = true, both = true }
+local ENTRY_KEYS = { name = true, label = true, header = true, format = true, fn = true, kind = true,
+                     order = true, paper = true, replace = true }
+-- Keys the summary or a result row already uses for something else.
+local RESERVED = {}
+for k in ([[learner scenario stream tasks seconds trainable_parameters peak_rss_mib threads seed
+  final final_mse forgetting_per_task task_given domain task_inference metrics
+  run R dir params label shared_with regression dataset]]):gmatch("%S+") do RESERVED[k] = true end
+
+local registry, builtin = {}, {}
+
+local function bad(msg, ...)
+  error(("bad argument #1 to 'hnet.metrics.register' (" .. msg .. ")"):format(...), 3)
 end
+
+--- Register a metric (fields above). A name already registered is refused
+-- unless the entry has replace = true.
+function M.register(e)
+  if type(e) ~= "table" then bad("a table expected, got %s", type(e)) end
+  for k in pairs(e) do
+    if not ENTRY_KEYS[k] then
+      bad("unknown field '%s'; fields: name, label, header, format, fn, kind, order, paper, replace", tostring(k))
+    end
+  end
+  if type(e.name) ~= "string" or not e.name:match("^[%a_][%w_]*$") then
+    bad("field 'name': an identifier expected, got %s", type(e.name) == "string" and ("'" .. e.name .. "'") or type(e.name))
+  end
+  if RESERVED[e.name] then
+    bad("field 'name': '%s' is a summary or result field already; choose another name", e.name)
+  end
+  if registry[e.name] and e.replace ~= true then
+    bad("metric '%s' is registered already; pass replace = true to replace it", e.name)
+  end
+  if type(e.fn) ~= "function" then bad("field 'fn': function(R, ctx) expected, got %s", type(e.fn)) end
+  for _, k in ipairs { "label", "header", "format" } do
+    if e[k] ~= nil and (type(e[k]) ~= "string" or e[k] == "") then
+      bad("field '%s': a non-empty string expected, got %s", k, type(e[k]))
+    end
+  end
+  local fmt = e.format or "%.2f"
+  local ok, text = pcall(string.format, fmt, 1.5)
+  if not ok or text == fmt then
+    bad("field 'format': '%s' does not format a number (e.g. \"%%.2f\")", fmt)
+  end
+  if e.kind ~= nil and not KINDS[e.kind] then
+    bad("field 'kind': 'classification', 'regression' or 'both' expected, got %s", tostring(e.kind))
+  end
+  if e.order ~= nil and type(e.order) ~= "number" then bad("field 'order': a number expected, got %s", type(e.order)) end
+  if e.paper ~= nil and type(e.paper) ~= "boolean" then bad("field 'paper': a boolean expected, got %s", type(e.paper)) end
+  local last = 0
+  for _, r in pairs(registry) do if r.order > last then last = r.order end end
+  local label = e.label or e.name
+  registry[e.name] = { name = e.name, label = label, header = e.header or label, format = fmt, fn = e.fn,
+                       kind = e.kind or "classification", order = e.order or last + 10, paper = e.paper ~= false }
+  builtin[e.name] = nil
+end
+
+--- The registered metrics in order; with `kind`, only those that apply to it.
+function M.list(kind)
+  local out = {}
+  for _, e in pairs(registry) do
+    if kind == nil or e.kind == "both" or e.kind == kind then out[#out + 1] = e end
+  end
+  table.sort(out, function(a, b) return a.order < b.order or a.order == b.order and a.name < b.name end)
+  return out
+end
+
+--- The entry of a registered metric, or nil.
+function M.get(name) return registry[name] end
+
+--- The descriptions (name, label, header, format, kind, order, paper) of the
+-- registered metrics that are not built in, for a run's summary.json: a
+-- report read in another process (`hnet report DIR`) shows them from there.
+-- nil when there are none.
+function M.descriptors(kind)
+  local out = {}
+  for _, e in ipairs(M.list(kind)) do
+    if not builtin[e.name] then
+      out[#out + 1] = { name = e.name, label = e.label, header = e.header, format = e.format, kind = e.kind,
+                        order = e.order, paper = e.paper }
+    end
+  end
+  return #out > 0 and out or nil
+end
+
+--- The metrics to show for summaries that may carry descriptors of metrics
+-- registered elsewhere (summary.metrics): the registry's, then those, in order.
+function M.shown(summaries, kind)
+  local seen, out = {}, {}
+  for _, e in ipairs(M.list(kind)) do seen[e.name] = true; out[#out + 1] = e end
+  for _, s in ipairs(summaries) do
+    for _, d in ipairs(type(s.metrics) == "table" and s.metrics or {}) do
+      if type(d) == "table" and type(d.name) == "string" and not seen[d.name]
+         and (kind == nil or d.kind == "both" or d.kind == kind) then
+        seen[d.name] = true
+        out[#out + 1] = { name = d.name, label = tostring(d.label or d.name), header = tostring(d.header or d.name),
+                          format = type(d.format) == "string" and d.format or "%.2f", kind = d.kind,
+                          order = tonumber(d.order) or math.huge, paper = d.paper ~= false }
+      end
+    end
+  end
+  table.sort(out, function(a, b) return a.order < b.order or a.order == b.order and a.name < b.name end)
+  return out
+end
+
+--- A value in a metric's format; `missing` (default "n/a") when it is not a number.
+function M.format(e, v, missing)
+  if type(v) ~= "number" then return missing or "n/a" end
+  return e.format:format(v)
+end
+
+--- The registered metrics of `kind` (default "classification") computed on
+-- R: { name = value, ... } plus the extra fields their functions return.
+-- b is the untrained baseline row or nil.
+function M.summary(R, b, kind)
+  kind = kind or "classification"
+  local s, ctx = {}, { b = b, T = #R, kind = kind }
+  for _, e in ipairs(M.list(kind)) do
+    local ok, v, extra = pcall(e.fn, R, ctx)
+    if not ok then error(("metric '%s': %s"):format(e.name, tostring(v)), 2) end
+    if v ~= nil and type(v) ~= "number" then
+      error(("metric '%s' returned a %s (a number or nil expected)"):format(e.name, type(v)), 2)
+    end
+    s[e.name] = v
+    if extra ~= nil then
+      if type(extra) ~= "table" then
+        error(("metric '%s': its second result must be a table of extra summary fields, got %s")
+          :format(e.name, type(extra)), 2)
+      end
+      for k, x in pairs(extra) do s[k] = x end
+    end
+  end
+  return s
+end
+
+M.register { name = "acc", label = "ACC", header = "ACC %", order = 10,
+             fn = function(R) return M.acc(R) end }
+M.register { name = "bwt", label = "BWT", order = 20, fn = function(R) return M.bwt(R) end }
+M.register { name = "fwt", label = "FWT", order = 30, paper = false,
+             fn = function(R, ctx) return M.fwt(R, ctx.b) end }
+M.register { name = "forgetting", order = 40, paper = false, fn = function(R)
+  local f, per = M.forgetting(R)
+  return f, { forgetting_per_task = per }
+end }
+M.register { name = "mse", label = "mean final MSE", header = "mean MSE", format = "%.5f", kind = "regression",
+             order = 10, paper = false, fn = function(R)
+  local T, s = #R, 0
+  for j = 1, T do s = s + R[T][j] end
+  return s / T
+end }
+for name in pairs(registry) do builtin[name] = true end
 
 --- Mean and standard error of a list of numbers (for results over seeds).
 function M.mean_se(xs)

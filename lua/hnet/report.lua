@@ -109,7 +109,12 @@ local function show(v)
   return tostring(v)
 end
 
-local function regression(run) return type(run.summary.mse) == "number" end
+local function regression(run) return type(run.summary.final_mse) == "table" end
+
+-- The metrics shown for runs: the registered ones and those a run's
+-- summary.json describes (registered in the process that ran it).
+local metrics = require "hnet.metrics"
+local function kind_of(run) return regression(run) and "regression" or "classification" end
 
 --- The summary table of one run, as text.
 function M.single(run)
@@ -129,12 +134,12 @@ function M.single(run)
     for j = 1, T do row[#row + 1] = R[i][j] and fmt:format(R[i][j]) or ("%9s"):format("") end
     lines[#lines + 1] = table.concat(row, " ")
   end
-  if regression(run) then
-    lines[#lines + 1] = ("mean final MSE %s"):format(num(s.mse, "%.5f"))
-  else
-    lines[#lines + 1] = ("ACC %s  BWT %s  FWT %s  forgetting %s  task inference %s"):format(
-      num(s.acc), num(s.bwt), num(s.fwt), num(s.forgetting), num(s.task_inference))
+  local parts = {}
+  for _, e in ipairs(metrics.shown({ s }, kind_of(run))) do
+    parts[#parts + 1] = e.label .. " " .. metrics.format(e, s[e.name], "–")
   end
+  if not regression(run) then parts[#parts + 1] = "task inference " .. num(s.task_inference) end
+  lines[#lines + 1] = table.concat(parts, "  ")
   lines[#lines + 1] = ("time %s s, %s trainable parameters, peak memory %s MiB, %s threads, seed %s"):format(
     num(s.seconds, "%.1f"), num(s.trainable_parameters, "%d"), num(s.peak_rss_mib, "%.0f"),
     show(s.threads or o.threads or "?"), show(s.seed or o.seed or "?"))
@@ -152,33 +157,37 @@ function M.compare(runs)
     { "scenario", function(r) return tostring(r.summary.scenario or r.options.scenario or "?") end },
     { "stream", function(r) return tostring(r.summary.stream or r.options.stream or "?") end },
     { "tasks", function(r) return show(r.summary.tasks or r.T) end },
-    { "ACC %", function(r) return num(r.summary.acc) end },
-    { "BWT", function(r) return num(r.summary.bwt) end },
-    { "FWT", function(r) return num(r.summary.fwt) end },
-    { "forgetting", function(r) return num(r.summary.forgetting) end },
-    { "task inference %", function(r) return num(r.summary.task_inference) end },
-    { "mean final MSE", function(r) return num(r.summary.mse, "%.5f") end },
+  }
+  -- A row per metric of the runs' kinds: classification's, task inference,
+  -- then regression's.
+  local of_kind = { classification = {}, regression = {} }
+  for _, r in ipairs(runs) do table.insert(of_kind[kind_of(r)], r.summary) end
+  local done = {} -- a metric of both kinds gets one row
+  for _, k in ipairs { "classification", "regression" } do
+    if #of_kind[k] > 0 then
+      for _, e in ipairs(metrics.shown(of_kind[k], k)) do
+        if not done[e.name] then
+          done[e.name] = true
+          rows[#rows + 1] = { e.header, function(r) return metrics.format(e, r.summary[e.name], "–") end }
+        end
+      end
+      if k == "classification" then
+        rows[#rows + 1] = { "task inference %", function(r) return num(r.summary.task_inference) end }
+      end
+    end
+  end
+  for _, row in ipairs {
     { "time (s)", function(r) return num(r.summary.seconds, "%.1f") end },
     { "params", function(r) return num(r.summary.trainable_parameters, "%d") end },
     { "peak MiB", function(r) return num(r.summary.peak_rss_mib, "%.0f") end },
     { "seed", function(r) return show(r.summary.seed or r.options.seed or "?") end },
-  }
-  local any_mse, any_acc = false, false
-  for _, r in ipairs(runs) do
-    if regression(r) then any_mse = true else any_acc = true end
-  end
+  } do rows[#rows + 1] = row end
   local cells = { { "run" } }
   for _, r in ipairs(runs) do cells[1][#cells[1] + 1] = r.label or r.dir end
   for _, row in ipairs(rows) do
-    local name = row[1]
-    local skip = (name == "mean final MSE" and not any_mse)
-      or (not any_acc and (name == "ACC %" or name == "BWT" or name == "FWT" or name == "forgetting"
-                           or name == "task inference %"))
-    if not skip then
-      local line = { name }
-      for _, r in ipairs(runs) do line[#line + 1] = row[2](r) end
-      cells[#cells + 1] = line
-    end
+    local line = { row[1] }
+    for _, r in ipairs(runs) do line[#line + 1] = row[2](r) end
+    cells[#cells + 1] = line
   end
   local width = {}
   for _, line in ipairs(cells) do
@@ -203,7 +212,7 @@ end
 
 local USAGE = [[usage: hnet report RUN_DIR [RUN_DIR...]
   one directory: the run's accuracy matrix and metrics (ACC, BWT, FWT,
-  forgetting, task inference, time, parameters);
+  forgetting, task inference, any registered metric, time, parameters);
   several: the runs side by side. An experiment's --out stands for the runs
   in it (or shows its results.md when it holds no runs).]]
 

@@ -1068,12 +1068,12 @@ function M.run(learner, stream, opts)
     local sig = hnet.sys.interrupted()
     if sig and i < T then self:interrupted(sig, "task_done", i) end
   end
+  -- The registered metrics of this kind (hnet.metrics.register adds one).
+  self.summary = metrics.summary(self.R, self.want_fwt and self.b or nil, kind)
+  self.summary.metrics = metrics.descriptors(kind)
   if kind == "regression" then
-    local s = 0
-    for j = 1, T do s = s + self.R[T][j] end
-    self.summary = { mse = s / T, final_mse = self.R[T] }
+    self.summary.final_mse = self.R[T]
   else
-    self.summary = metrics.summary(self.R, self.want_fwt and self.b or nil)
     self.summary.final = self.R[T]
     local ti = {}
     for _, e in ipairs(self.evals) do if e.after == T and e.inferred then ti[#ti + 1] = e.inferred end end
@@ -1083,7 +1083,7 @@ function M.run(learner, stream, opts)
     -- CL2). A run resumed from an older checkpoint may lack early rows.
     local function alongside(M, b)
       for i = 1, T do if M[i] == nil then return nil end end
-      local g = metrics.summary(M, self.want_fwt and b or nil)
+      local g = metrics.summary(M, self.want_fwt and b or nil, kind)
       g.final = M[T]
       return g
     end
@@ -1119,22 +1119,26 @@ function Run:report()
     lines[#lines + 1] = table.concat(row, " ")
   end
   local s = self.summary
-  local function f(v) return v and ("%.2f"):format(v) or "n/a" end
+  -- One line of the registered metrics of the run's kind, from summary g.
+  local shown = metrics.list(s and s.final_mse and "regression" or "classification")
+  local function line(g)
+    local parts = {}
+    for _, e in ipairs(shown) do parts[#parts + 1] = e.label .. " " .. metrics.format(e, g[e.name]) end
+    return table.concat(parts, "  ")
+  end
   if not s then
     lines[#lines + 1] = self.stopped and ("stopped at task %d, iteration %d: no summary")
       :format(self.stopped.task, self.stopped.iteration) or "no summary"
   else
-    if s.mse then
-      lines[#lines + 1] = ("mean final MSE %.5f"):format(s.mse)
+    if s.final_mse then
+      lines[#lines + 1] = line(s)
     else
-      lines[#lines + 1] = ("ACC %s  BWT %s  FWT %s  forgetting %s%s"):format(f(s.acc), f(s.bwt),
-        f(s.fwt), f(s.forgetting), s.task_inference and ("  task inference %.2f"):format(s.task_inference) or "")
+      lines[#lines + 1] = line(s) .. (s.task_inference and ("  task inference %.2f"):format(s.task_inference) or "")
       for _, alt in ipairs { { s.task_given, "with the task given" },
                              { s.domain, "judged on the label within the inferred task (CL2)" } } do
         local g = alt[1]
         if g then
-          lines[#lines + 1] = ("the same networks %s: ACC %s  BWT %s  FWT %s  forgetting %s")
-            :format(alt[2], f(g.acc), f(g.bwt), f(g.fwt), f(g.forgetting))
+          lines[#lines + 1] = ("the same networks %s: %s"):format(alt[2], line(g))
         end
       end
     end
