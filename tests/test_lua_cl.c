@@ -470,7 +470,10 @@ static void test_metric_registry(void **state) {
       "m.register { name = 'boom', fn = function() error('no data') end }\n"
       "refused(\"metric 'boom': \", m.summary, { {1} })\n"
       "m.register { name = 'boom', replace = true, fn = function() return 'high' end }\n"
-      "refused(\"metric 'boom' returned a string (a number or nil expected)\", m.summary, { {1} })\n");
+      "refused(\"metric 'boom' returned a string (a number or nil expected)\", m.summary, { {1} })\n"
+      "m.register { name = 'boom', replace = true, fn = function() return 0/0 end }\n"
+      "refused(\"metric 'boom' returned \", m.summary, { {1} })\n"
+      "refused(\"'classification' or 'regression' expected, got both\", m.summary, { {1} }, nil, 'both')\n");
 }
 
 int main(void) {

@@ -201,12 +201,19 @@ end
 -- b is the untrained baseline row or nil.
 function M.summary(R, b, kind)
   kind = kind or "classification"
+  if kind ~= "classification" and kind ~= "regression" then
+    error(("bad argument #3 to 'hnet.metrics.summary' ('classification' or 'regression' expected, got %s)")
+      :format(tostring(kind)), 2)
+  end
   local s, ctx = {}, { b = b, T = #R, kind = kind }
   for _, e in ipairs(M.list(kind)) do
     local ok, v, extra = pcall(e.fn, R, ctx)
     if not ok then error(("metric '%s': %s"):format(e.name, tostring(v)), 2) end
     if v ~= nil and type(v) ~= "number" then
       error(("metric '%s' returned a %s (a number or nil expected)"):format(e.name, type(v)), 2)
+    end
+    if v ~= nil and (v ~= v or v == math.huge or v == -math.huge) then -- summary.json cannot hold it
+      error(("metric '%s' returned %s (a finite number or nil expected)"):format(e.name, tostring(v)), 2)
     end
     s[e.name] = v
     if extra ~= nil then
