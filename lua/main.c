@@ -8,8 +8,9 @@
  *
  * Everything runs inside one protected call (STYLE §4): the collector is
  * stopped while the libraries are opened, the module is put in
- * package.preload["hnet.core"] and <dir of the executable>/lua is prepended
- * to package.path; errors get a traceback from the message handler and are
+ * package.preload["hnet.core"] and the Lua library's folder (<dir of the
+ * executable>/lua, or PREFIX/share/lua/5.4 once installed: lua_dir) is
+ * prepended to package.path; errors get a traceback from the message handler and are
  * printed as "hnet: file:line: message" on stderr with exit status 1.
  * --lib DIR adds DIR to hnet.search's path (lua/hnet/search.lua) before
  * anything runs, as HNET_PATH does.
@@ -29,6 +30,8 @@
 #include "lhn.h"
 
 #define PROGNAME "hnet"
+/* The Lua library of an installed hnet, below PREFIX (the Makefile's LUA_LDIR). */
+#define INSTALLED_LUA "share/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR
 
 typedef struct options {
   int argc;
@@ -195,8 +198,11 @@ static void report_error(lua_State *L) {
   lua_pop(L, 1);
 }
 
-/* <dir of the executable>/lua, via /proc/self/exe; for a binary inside the
- * build tree (build/<blas>/hnet) the nearest parent holding lua/hnet/init.lua. */
+/* Where the Lua library is, from the executable's path (/proc/self/exe):
+ * <dir>/lua for ./hnet in the source tree; PREFIX/share/lua/5.4 for an
+ * installed PREFIX/bin/hnet (where `make install` puts the library); for a
+ * binary inside the build tree (build/<blas>/hnet) the nearest parent
+ * holding lua/hnet/init.lua. */
 static void lua_dir(char *buf, size_t n) {
   char exe[PATH_MAX];
   ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -218,6 +224,13 @@ static void lua_dir(char *buf, size_t n) {
     slash = strrchr(exe, '/');
     if (!slash || slash == exe) return;
     *slash = '\0';
+    if (up == 0) { /* exe now holds PREFIX for PREFIX/bin/hnet */
+      snprintf(probe, sizeof probe, "%s/" INSTALLED_LUA "/hnet/init.lua", exe);
+      if (access(probe, R_OK) == 0) {
+        snprintf(buf, n, "%s/" INSTALLED_LUA, exe);
+        return;
+      }
+    }
   }
 }
 
@@ -373,7 +386,7 @@ static int pmain(lua_State *L) {
   lua_settop(L, 0);
   lua_gc(L, LUA_GCSTOP);
   luaL_openlibs(L);
-  char dir[PATH_MAX + 8];
+  char dir[PATH_MAX + 32];
   lua_dir(dir, sizeof dir);
   hnl_preload(L, dir);
   hnl_check(L, hn_threads_set(o->threads_set ? o->threads : 0));

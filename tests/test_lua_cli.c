@@ -2,7 +2,8 @@
  * test_lua_cli.c — the ./hnet program from the outside: exit statuses, error
  * messages with file:line and a traceback, `arg` as the stock lua sets it,
  * -e, --version, --help, --threads/--seed, the prompt on a pipe, the report
- * command, and hnet.so under the stock lua5.4. Run from the repository root
+ * command, hnet.so under the stock lua5.4, and make install / uninstall
+ * (tests/install-check.sh). Run from the repository root
  * after `make all` (./hnet and ./hnet.so must exist).
  */
 #include "harness.h"
@@ -699,6 +700,16 @@ static void test_stock_lua_require(void **state) {
   assert_string_equal(r->out, HN_VERSION "\t6.0\thnet.Tensor[2, 3] (24 B)\n");
 }
 
+/* make install into temporary prefixes (PREFIX, and DESTDIR), the installed
+ * hnet and hnet.so used from another directory, make uninstall: the steps are
+ * in tests/install-check.sh. */
+static void test_install(void **state) {
+  (void)state;
+  result *r = run((const char *[]){"sh", "tests/install-check.sh", NULL}, NULL, NULL);
+  if (r->status != 0) print_error("tests/install-check.sh: exit status %d\n%s%s\n", r->status, r->out, r->err);
+  assert_int_equal(r->status, 0);
+}
+
 int main(void) {
   if (access("./hnet", X_OK) != 0) {
     fprintf(stderr, "test_lua_cli: ./hnet not found; run from the repository root after make all\n");
@@ -717,7 +728,7 @@ int main(void) {
       cmocka_unit_test(test_stock_lua_require), cmocka_unit_test(test_option_choices),
       cmocka_unit_test(test_option_ranges),    cmocka_unit_test(test_option_without_default),
       cmocka_unit_test(test_experiment_lists), cmocka_unit_test(test_learner_search_path),
-      cmocka_unit_test(test_learner_register),
+      cmocka_unit_test(test_learner_register), cmocka_unit_test(test_install),
   };
   int rc = cmocka_run_group_tests_name("lua_cli", tests, NULL, NULL);
   if (hnt_remove_dir(tmpdir) != 0) fprintf(stderr, "test_lua_cli: could not remove %s\n", tmpdir);

@@ -20,7 +20,8 @@
 -- dataset is adding one file to datasets/ (or one register call in a
 -- script). Loads are cached per process by (name, options).
 --
--- Options: data_dir (default $HNET_DATA, else <root>/data; the dataset's own
+-- Options: data_dir (default $HNET_DATA, else <root>/data, or for an
+-- installed hnet ~/.local/share/hnet: see data_root; the dataset's own
 -- files are in <data_dir>/<name>), n_train / n_test (keep only the first n
 -- samples: quick runs), reload (bypass the cache). A loader that takes more
 -- options names them: the file (or register) gives the table
@@ -63,23 +64,38 @@ local function this_dir()
   return src:sub(2):match("^(.*)[/\\]") or "."
 end
 
---- The hnet installation root: the directory that holds lua/ and datasets/.
--- $HNET_ROOT overrides; else it is found from this file's path
--- (<root>/lua/hnet/datasets.lua), else from package.path.
-function M.root()
+-- The root and whether it is an installed one (see M.root).
+local function locate()
   local env = os.getenv("HNET_ROOT")
-  if env and env ~= "" then return env end
+  if env and env ~= "" then return env, false end
   local d = this_dir()
   if d then
     local r = d:match("^(.*)[/\\]lua[/\\]hnet$")
-    if r then return r == "" and "/" or r end
-    if d == "lua/hnet" or d == "./lua/hnet" then return "." end
+    if r then return r == "" and "/" or r, false end
+    if d == "lua/hnet" or d == "./lua/hnet" then return ".", false end
+    local prefix = d:match("^(.*)[/\\]share[/\\]lua[/\\]5%.4[/\\]hnet$")
+    if prefix then return prefix .. "/share/hnet", true end
   end
   for entry in package.path:gmatch("[^;]+") do
     local r = entry:match("^(.-)[/\\]?lua[/\\]%?%.lua$")
-    if r then return r == "" and "." or r end
+    if r then return r == "" and "." or r, false end
   end
-  return "."
+  return ".", false
+end
+
+--- The hnet root: the directory that holds datasets/. $HNET_ROOT overrides;
+-- else it is found from this file's path: <root>/lua/hnet/datasets.lua in
+-- the source tree; PREFIX/share/lua/5.4/hnet/datasets.lua for an installed
+-- hnet (`make install`), whose root is PREFIX/share/hnet; else from
+-- package.path.
+function M.root()
+  return (locate())
+end
+
+--- True for an installed hnet (the library under PREFIX/share/lua/5.4).
+function M.installed()
+  local _, installed = locate()
+  return installed
 end
 
 local function file_exists(path)
@@ -100,12 +116,30 @@ end
 M.file_exists = file_exists
 M.dir_exists = dir_exists
 
---- The data directory: opts.data_dir, else $HNET_DATA, else <root>/data.
+--- The data directory and where it came from ("the data_dir option",
+-- "HNET_DATA" or "the default"): opts.data_dir, else $HNET_DATA, else
+-- <root>/data in the source tree, and for an installed hnet
+-- $XDG_DATA_HOME/hnet (~/.local/share/hnet when XDG_DATA_HOME is unset) —
+-- where the installed datasets/fetch.sh puts the datasets.
 function M.data_root(opts)
-  if opts and opts.data_dir then return opts.data_dir end
+  if opts and opts.data_dir then return opts.data_dir, "the data_dir option" end
   local env = os.getenv("HNET_DATA")
-  if env and env ~= "" then return env end
-  return M.root() .. "/data"
+  if env and env ~= "" then return env, "HNET_DATA" end
+  if not M.installed() then return M.root() .. "/data", "the default" end
+  local xdg = os.getenv("XDG_DATA_HOME")
+  if xdg and xdg:sub(1, 1) == "/" then return xdg .. "/hnet", "the default" end
+  local home = os.getenv("HOME")
+  if home and home ~= "" then return home .. "/.local/share/hnet", "the default" end
+  error("hnet.datasets: no data directory: HNET_DATA, XDG_DATA_HOME and HOME are all unset; "
+    .. "set HNET_DATA=DIR (the datasets go in DIR/NAME)", 0)
+end
+
+--- The command that fetches dataset `name` into the default data directory
+-- (or $HNET_DATA): `make data` in the source tree, the installed
+-- datasets/fetch.sh otherwise.
+function M.fetch_command(name)
+  if not M.installed() then return "make data" end
+  return ("sh %s/datasets/fetch.sh %s"):format(M.root(), name)
 end
 
 -- A path as a person would type it from the repository root.
@@ -122,13 +156,20 @@ local IDX_SPEC = { "train", "test", "n_classes", "shape", "scale", "class_names"
 
 local function new_ctx(name, opts)
   local ctx = { name = name, root = M.root(), hnet = core }
-  ctx.dir = M.data_root(opts) .. "/" .. name
+  local data, from = M.data_root(opts)
+  ctx.dir = data .. "/" .. name
+  -- The command that fetches this dataset, for hints: "run '<ctx.fetch>' first".
+  ctx.fetch = M.fetch_command(name)
+  -- Which data directory was searched and why, after every "not found".
+  local where = from == "the default"
+    and (" (data directory %s, the default; HNET_DATA=DIR chooses another)"):format(shown(data))
+    or (" (data directory %s, from %s)"):format(shown(data), from)
 
   --- Raise the standard "not found" error unless the data directory exists.
   function ctx.require_dir(hint)
     if not dir_exists(ctx.dir) then
-      error(("dataset '%s' not found in %s: %s"):format(name, shown(ctx.dir),
-        hint or "run 'make data' first"), 0)
+      error(("dataset '%s' not found in %s: %s%s"):format(name, shown(ctx.dir),
+        hint or ("run '%s' first"):format(ctx.fetch), where), 0)
     end
   end
 
@@ -139,8 +180,8 @@ local function new_ctx(name, opts)
       local p = ctx.dir .. "/" .. c
       if file_exists(p) then return p end
     end
-    error(("dataset '%s': %s not found in %s: %s"):format(name, table.concat(candidates, " or "),
-      shown(ctx.dir), hint or "run 'make data' first"), 0)
+    error(("dataset '%s': %s not found in %s: %s%s"):format(name, table.concat(candidates, " or "),
+      shown(ctx.dir), hint or ("run '%s' first"):format(ctx.fetch), where), 0)
   end
 
   --- A classification dataset from IDX pairs:
