@@ -75,20 +75,9 @@ function M.options(args, own, title)
   end
   local nested = root and under(o.out, root.out) or false
   if not (nested and root.resume) then M.check_out(o, resumable, resume ~= nil) end
-  local a = {}
-  for i = 1, #args do a[i] = tostring(args[i]) end
-  local lo = 0
-  while args[lo - 1] ~= nil do lo = lo - 1 end
-  local cmd = {}
-  for i = lo, #args do cmd[#cmd + 1] = tostring(args[i]) end
-  local flags = {} -- the program's own options, before the script: --threads 1, --lib DIR
-  for i = lo + 1, -1 do flags[#flags + 1] = tostring(args[i]) end
-  local ctx = {
-    script = args[0] and tostring(args[0]), args = a, command = cmd, flags = flags,
-    program = lo < 0 and tostring(args[lo]) or "./hnet",
-    resume = resume and o.out or nil, resume_strict = resume ~= nil,
-    checkpoint_every = o.checkpoint_every, out = o.out, seed = o.seed,
-  }
+  local ctx = run_mod.command_of(args)
+  ctx.resume, ctx.resume_strict = resume and o.out or nil, resume ~= nil
+  ctx.checkpoint_every, ctx.out, ctx.seed = o.checkpoint_every, o.out, o.seed
   if nested then
     ctx.root = root
     if not ctx.resume and root.resume then ctx.resume, ctx.resume_strict = o.out, false end

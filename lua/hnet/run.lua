@@ -294,11 +294,11 @@ local function norm_dir(d) return (tostring(d):gsub("/+$", "")) end
 
 local read_file = util.read_file
 
--- The global `arg` of the script (./hnet sets it as lua does): the script,
--- its arguments and the whole command line, or nil.
-local function script_args()
-  local a = rawget(_G, "arg")
-  if type(a) ~= "table" or type(a[0]) ~= "string" then return nil end
+--- What an arg table (as ./hnet and lua set it: a[0] the script, negative
+-- indices the program and its own flags) says about the command: { script,
+-- args (after the script), program, flags (the program's own, before the
+-- script: --threads 1, --lib DIR), command (the whole line) }.
+function M.command_of(a)
   local lo = 0
   while a[lo - 1] ~= nil do lo = lo - 1 end
   local cmd = {}
@@ -307,8 +307,15 @@ local function script_args()
   for i = 1, #a do args[i] = tostring(a[i]) end
   local flags = {}
   for i = lo + 1, -1 do flags[#flags + 1] = tostring(a[i]) end
-  return { script = a[0], args = args, program = lo < 0 and tostring(a[lo]) or "./hnet",
+  return { script = a[0] and tostring(a[0]), args = args, program = lo < 0 and tostring(a[lo]) or "./hnet",
            flags = flags, command = cmd }
+end
+
+-- The global `arg` of the script (./hnet sets it as lua does), or nil.
+local function script_args()
+  local a = rawget(_G, "arg")
+  if type(a) ~= "table" or type(a[0]) ~= "string" then return nil end
+  return M.command_of(a)
 end
 
 local git_commit_cache
