@@ -18,13 +18,7 @@ local D -- the temporary directory
 
 -- ---- helpers ------------------------------------------------------------------------
 
-function M.bytes(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+M.bytes = require("hnet.util").read_file
 
 function M.write(path, s)
   local f = assert(io.open(path, "wb"))

@@ -235,9 +235,7 @@ function M.register(name, loader, opts)
   if not l then error("bad argument #2 to '" .. f .. "' (" .. why .. ")", 2) end
   l.replace = util.bool(util.options(opts, { "replace" }, f, 3), "replace", false, f, 3)
   if not l.replace then
-    local files = search.files("datasets", builtin_dir(), name)
-    local where = registered[name] and "an earlier hnet.datasets.register"
-      or files[1] and ("%s (%s)"):format(shown(files[1].path), files[1].from)
+    local where = search.taken("datasets", builtin_dir(), name, registered, shown)
     if where then
       error(("bad argument #1 to '%s' (dataset '%s' already exists: %s; choose another name, or pass { replace = true } to replace it)")
         :format(f, name, where), 2)

@@ -111,6 +111,16 @@ function M.clash(kind, name, files)
     :format(kind:sub(1, -2), name, table.concat(where, " and "))
 end
 
+--- What already gives `name` of `kind` (for register without replace): "an
+-- earlier hnet.K.register" when `registered` holds it, else the first file
+-- on the search path ("PATH (from)", the path through `shown` when given),
+-- else nil.
+function M.taken(kind, builtin, name, registered, shown)
+  if registered[name] then return ("an earlier hnet.%s.register"):format(kind) end
+  local file = M.files(kind, builtin, name)[1]
+  return file and ("%s (%s)"):format(shown and shown(file.path) or file.path, file.from)
+end
+
 --- What to do about a name not found, for messages.
 function M.how(kind, name)
   return ("add a folder holding %s/%s.lua with ./hnet --lib DIR or HNET_PATH=DIR, or call hnet.%s.register('%s', ...) in the script")

@@ -118,9 +118,7 @@ function M.register(name, learner, opts)
   end
   local replace = util.bool(util.options(opts, { "replace" }, f, 3), "replace", false, f, 3)
   if not replace then
-    local files = search.files("learners", HERE, name)
-    local where = registered[name] and "an earlier hnet.learners.register"
-      or files[1] and ("%s (%s)"):format(files[1].path, files[1].from)
+    local where = search.taken("learners", HERE, name, registered)
     if where then
       error(("bad argument #1 to '%s' (learner '%s' already exists: %s; choose another name, or pass { replace = true } to replace it)")
         :format(f, name, where), 2)
