@@ -899,7 +899,7 @@ function Run:train(i, task, first)
   return true
 end
 
--- The learner protocol hnet.run calls (README: "A learner is a table ...").
+-- The learner protocol hnet.run calls (docs/learners.md, "The protocol").
 local LEARNER_METHODS = { "setup", "n_trainable", "begin_task", "train_task", "end_task", "begin_eval" }
 
 -- Arguments #1 and #2 of hnet.run: a learner that has every method the run
