@@ -244,10 +244,11 @@ function M.format(s, indent)
   local lines = {}
   for _, e in ipairs(s) do
     local b = M.bounds(e)
-    local default = e.required and "required" or e.default == nil and (e.fields and "see fields" or "none")
-      or show(e.default)
-    local head = ("%s%-18s %-9s %s"):format(indent, e.name, e.type, b ~= "" and (b .. "; ") or "")
-    lines[#lines + 1] = ("%sdefault %s"):format(head, default)
+    local default = e.required and "required" or e.default ~= nil and ("default " .. show(e.default)) or nil
+    local parts = {}
+    if b ~= "" then parts[#parts + 1] = b end
+    parts[#parts + 1] = default
+    lines[#lines + 1] = (("%s%-18s %-9s %s"):format(indent, e.name, e.type, table.concat(parts, "; "))):gsub("%s+$", "")
     if e.help then lines[#lines + 1] = ("%s    %s"):format(indent, e.help) end
     if e.fields then lines[#lines + 1] = M.format(e.fields, indent .. "    ") end
   end
