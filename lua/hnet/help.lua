@@ -80,7 +80,7 @@ local function learner_help(name)
 end
 
 local function function_help(f)
-  local lines = { f.sig, "  " .. f.about, "", "options (opts; any other key is an error):", spec.format(f.spec()) }
+  local lines = { f.sig, "  " .. f.about, "", "options (opts; any other key is an error):", spec.format((f.spec())) }
   return table.concat(lines, "\n")
 end
 
