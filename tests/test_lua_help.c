@@ -256,6 +256,11 @@ static void test_experiment_learner_options(void **state) {
       "same(f('online_ewc'), with { lambda = 5000.0 }, 'online_ewc')\n"
       "same(f('si'), with { c = 1.0 }, 'si')\n"
       "for _, n in ipairs { 'finetune', 'separate', 'joint' } do same(f(n), base, n) end\n"
+      "-- an option given under the learner's own name wins over a renamed one\n"
+      "o.lambda = 7\n"
+      "same(f('ewc'), with { lambda = 7 }, 'ewc with lambda')\n"
+      "same(f('si'), with { c = 1.0 }, 'si with lambda')\n"
+      "o.lambda = nil\n"
       "-- a learner without a spec gets the options every learner shares\n"
       "hnet.learners.register('nospec', function(x) return hnet.learners.finetune(x) end)\n"
       "same(f('nospec'), base, 'nospec')\n");
@@ -438,7 +443,8 @@ static void test_user_learner(void **state) {
   r = run((const char *[]){"./hnet", "--lib", lib, script, "--learners", "reservoir", "--help", NULL}, NULL);
   assert_int_equal(r->status, 0);
   expect_in(r->out, "--buffer integer", "experiment --help");
-  expect_in(r->out, "reservoir option: samples the reservoir keeps (its default: 500)", "experiment --help");
+  expect_in(r->out, "reservoir's option: samples the reservoir keeps; not given: the experiment's setting, else 500",
+            "experiment --help");
   /* A bad value is refused by the learner's spec, naming it. */
   r = run((const char *[]){"./hnet", "--lib", lib, script, "--out", out_dir, "--learners", "reservoir", "--buffer",
                            "0", NULL},

@@ -40,10 +40,12 @@ local function add_learner_options(spec, args, default)
       end
     end
   end
+  local asked = #learners_asked(args, default)
   for _, e in ipairs(order) do
-    local default = e.default == nil and "none" or tostring(e.default)
-    spec[e.name] = { nil, ("%s option: %s (its default: %s)"):format(table.concat(takers[e.name], ", "),
-                                                                    e.help or e.name, default), type = e.type }
+    local who = #takers[e.name] == asked and asked > 1 and "every learner's" or (table.concat(takers[e.name], ", ") .. "'s")
+    local unset = e.default == nil and "the experiment's setting, if any"
+      or ("the experiment's setting, else %s"):format(tostring(e.default))
+    spec[e.name] = { nil, ("%s option: %s; not given: %s"):format(who, e.help or e.name, unset), type = e.type }
   end
 end
 
@@ -196,11 +198,15 @@ function M.learner_options(o, def)
     local t = {}
     for k, v in pairs(def.all or {}) do if takes[k] then t[k] = v end end
     for k, v in pairs((def.learner or {})[name] or {}) do t[k] = v end
+    -- Renamed options first: an option given under the learner's own name
+    -- (--lambda beside --ewc_lambda) wins.
+    for k, r in pairs(def.rename or {}) do
+      local key = r
+      if type(r) == "table" then key = r[name] end
+      if key and takes[key] and o[k] ~= nil then t[key] = o[k] end
+    end
     for k, v in pairs(o) do
-      local r = (def.rename or {})[k]
-      local key = k
-      if type(r) == "table" then key = r[name] elseif r ~= nil then key = r end
-      if key and takes[key] then t[key] = v end
+      if takes[k] and not (def.rename or {})[k] then t[k] = v end
     end
     return t
   end
