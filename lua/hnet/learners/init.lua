@@ -13,6 +13,11 @@
 --
 -- A file that returns no new() is a helper, not a learner (common.lua,
 -- plain.lua here); init.lua is this module.
+--
+-- A learner declares its options as an hnet.spec list in the field `cli`
+-- of its module (or of its class, mod.class.cli): new() checks through it
+-- (spec.check), `./hnet help NAME` prints it, and the experiments take its
+-- options on their command line (hnet.experiment.learner_options).
 local search = require "hnet.search"
 local util = require "hnet.util"
 
