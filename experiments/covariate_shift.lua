@@ -71,19 +71,14 @@ end
 local T = stream:len()
 local eval_max = o.eval_max > 0 and o.eval_max or nil
 
-local function learner_options(name)
-  local c = { target = { "mlp", hidden = { 100, 100 } }, lr = 1e-3, batch = 128,
-              iterations = o.iterations, seed = o.seed }
-  if name == "hypernet" then
-    c.hnet = { embedding = 32, hidden = { 20, 20 }, act = "elu", chunk = 5000, chunk_embedding = 32 }
-    c.beta = o.beta
-  elseif name == "ewc" or name == "online_ewc" then
-    c.lambda = o.ewc_lambda
-  elseif name == "si" then
-    c.c = o.si_c
-  end
-  return c
-end
+-- Each learner gets the options of its cli spec that the command line names
+-- (iterations, seed, beta, ...) over these settings.
+local learner_options = E.learner_options(o, {
+  all = { target = { "mlp", hidden = { 100, 100 } }, lr = 1e-3, batch = 128 },
+  learner = { hypernet = { hnet = { embedding = 32, hidden = { 20, 20 }, act = "elu", chunk = 5000,
+                                    chunk_embedding = 32 } } },
+  rename = { ewc_lambda = { ewc = "lambda", online_ewc = "lambda" }, si_c = { si = "c" } },
+})
 
 -- Train: every (learner, scenario) run; learners with one network per task
 -- (the hypernetwork) once, under the first scenario.

@@ -49,25 +49,19 @@ local HN = {
   pm100 = { hnet = { embedding = 128, hidden = { 200, 250, 350 }, act = "relu", chunk = 7500,
                      chunk_embedding = 12 }, beta = 0.01 },
 }
-local beta = o.beta >= 0 and o.beta or HN[cfg].beta
+if o.beta < 0 then o.beta = HN[cfg].beta end
 
 local fm = hnet.datasets.load "fashion_mnist"
 local stream = hnet.stream.permuted(fm, { tasks = o.tasks, seed = o.seed, pad = 32 })
 local target = { "mlp", hidden = { 1000, 1000 } }
 
-local function learner_options(name)
-  local c = { target = target, lr = 1e-4, batch = 128, iterations = o.iterations, seed = o.seed }
-  if name == "hypernet" then
-    c.hnet, c.beta, c.lookahead = HN[cfg].hnet, beta, o.lookahead
-    c.init = o.init
-    c.reg_tasks, c.store_targets = o.reg_tasks, o.store_targets
-  elseif name == "ewc" or name == "online_ewc" then
-    c.lambda = o.ewc_lambda
-  elseif name == "si" then
-    c.c = o.si_c
-  end
-  return c
-end
+-- Each learner gets the options of its cli spec that the command line names
+-- (iterations, seed, beta, lookahead, init, reg_tasks, ...) over these settings.
+local learner_options = E.learner_options(o, {
+  all = { target = target, lr = 1e-4, batch = 128 },
+  learner = { hypernet = { hnet = HN[cfg].hnet } },
+  rename = { ewc_lambda = { ewc = "lambda", online_ewc = "lambda" }, si_c = { si = "c" } },
+})
 
 local rows = E.compare {
   stream = stream, learners = hnet.cli.list(o.learners), scenarios = hnet.cli.list(o.scenarios),

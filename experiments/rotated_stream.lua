@@ -47,19 +47,14 @@ for _, h in ipairs(hnet.cli.list(o.hidden)) do
   hidden[#hidden + 1] = n
 end
 
-local function learner_options(name)
-  local c = { target = { "mlp", hidden = hidden }, lr = 1e-3, batch = 128,
-              iterations = o.iterations, seed = o.seed }
-  if name == "hypernet" then
-    c.hnet = { embedding = 32, hidden = { 20, 20 }, act = "elu", chunk = 5000, chunk_embedding = 32 }
-    c.beta = o.beta
-  elseif name == "ewc" or name == "online_ewc" then
-    c.lambda = o.ewc_lambda
-  elseif name == "si" then
-    c.c = o.si_c
-  end
-  return c
-end
+-- Each learner gets the options of its cli spec that the command line names
+-- (iterations, seed, beta, ...) over these settings.
+local learner_options = E.learner_options(o, {
+  all = { target = { "mlp", hidden = hidden }, lr = 1e-3, batch = 128 },
+  learner = { hypernet = { hnet = { embedding = 32, hidden = { 20, 20 }, act = "elu", chunk = 5000,
+                                    chunk_embedding = 32 } } },
+  rename = { ewc_lambda = { ewc = "lambda", online_ewc = "lambda" }, si_c = { si = "c" } },
+})
 
 local all_rows, md = {}, {}
 for _, dname in ipairs(hnet.cli.list(o.datasets)) do

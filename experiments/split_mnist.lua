@@ -52,20 +52,14 @@ if o.train_fraction < 1 then
 end
 local target = { "mlp", hidden = { 400, 400 } }
 
-local function learner_options(name)
-  local common = { target = target, lr = 1e-3, batch = 128, iterations = o.iterations, seed = o.seed }
-  if name == "hypernet" then
-    common.hnet = { embedding = 96, hidden = { 10, 10 }, act = "relu", chunk = 42000,
-                    chunk_embedding = 96 }
-    common.beta, common.lookahead = o.beta, o.lookahead
-    common.init = o.init
-  elseif name == "ewc" or name == "online_ewc" then
-    common.lambda = o.ewc_lambda
-  elseif name == "si" then
-    common.c = o.si_c
-  end
-  return common
-end
+-- Each learner gets the options of its cli spec that the command line names
+-- (iterations, seed, beta, lookahead, init, ...) over these settings.
+local learner_options = E.learner_options(o, {
+  all = { target = target, lr = 1e-3, batch = 128 },
+  learner = { hypernet = { hnet = { embedding = 96, hidden = { 10, 10 }, act = "relu", chunk = 42000,
+                                    chunk_embedding = 96 } } },
+  rename = { ewc_lambda = { ewc = "lambda", online_ewc = "lambda" }, si_c = { si = "c" } },
+})
 
 local rows = E.compare {
   stream = stream, learners = hnet.cli.list(o.learners), scenarios = hnet.cli.list(o.scenarios),

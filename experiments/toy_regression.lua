@@ -25,17 +25,14 @@ if o.quick then o.iterations = math.min(o.iterations, 300) end
 local stream = hnet.synthetic.polynomial_stream { seed = o.seed }
 local target = { "mlp", hidden = { 10, 10 }, act = "sigmoid" }
 
-local function learner_options(name)
-  local c = { target = target, lr = 0.01, batch = 32, iterations = o.iterations, seed = o.seed,
-              eval_batch = 100 }
-  if name == "hypernet" then
-    c.hnet = { embedding = 2, hidden = { 10, 10 }, act = "relu", chunk = 0 }
-    c.beta = o.beta
-  elseif name == "ewc" then
-    c.lambda, c.fisher_samples = o.ewc_lambda, 100
-  end
-  return c
-end
+-- Each learner gets the options of its cli spec that the command line names
+-- (iterations, seed, beta, ...) over these settings.
+local learner_options = E.learner_options(o, {
+  all = { target = target, lr = 0.01, batch = 32, eval_batch = 100 },
+  learner = { hypernet = { hnet = { embedding = 2, hidden = { 10, 10 }, act = "relu", chunk = 0 } },
+              ewc = { fisher_samples = 100 } },
+  rename = { ewc_lambda = { ewc = "lambda" } },
+})
 
 local rows = E.compare {
   stream = stream, learners = hnet.cli.list(o.learners), scenarios = { "task-given" },

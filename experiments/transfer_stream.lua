@@ -69,18 +69,13 @@ local HCFG = { embedding = 32, hidden = { 20, 20 }, act = "elu", chunk = 5000, c
 local BATCH = 128
 local eval_max = o.eval_max > 0 and o.eval_max or nil
 
-local function learner_options(name)
-  local c = { target = { "mlp", hidden = hidden }, lr = o.lr, batch = BATCH, iterations = o.iterations,
-              seed = o.seed }
-  if name == "hypernet" then
-    c.hnet, c.beta = HCFG, o.beta
-  elseif name == "ewc" or name == "online_ewc" then
-    c.lambda = o.ewc_lambda
-  elseif name == "si" then
-    c.c = o.si_c
-  end
-  return c
-end
+-- Each learner gets the options of its cli spec that the command line names
+-- (lr, iterations, seed, beta, ...) over these settings.
+local learner_options = E.learner_options(o, {
+  all = { target = { "mlp", hidden = hidden }, batch = BATCH },
+  learner = { hypernet = { hnet = HCFG } },
+  rename = { ewc_lambda = { ewc = "lambda", online_ewc = "lambda" }, si_c = { si = "c" } },
+})
 
 -- Checkpoints of a learning curve: 0 and a roughly logarithmic grid.
 local function checkpoints(n)

@@ -5,6 +5,7 @@
  *   hnet [options] -e CODE             run a chunk
  *   hnet [options]                     an interactive prompt with `hnet` loaded
  *   hnet report DIR...                 summarise run directories (lua/hnet/report.lua)
+ *   hnet help [NAME...]                the options of a learner or function (lua/hnet/help.lua)
  *
  * Everything runs inside one protected call (STYLE §4): the collector is
  * stopped while the libraries are opened, the module is put in
@@ -38,7 +39,7 @@ typedef struct options {
   char **argv;
   int script;        /* index of the script in argv; 0 = none */
   bool interactive;  /* -i, or nothing to run */
-  bool report;       /* the report command: argv[script] == "report" */
+  const char *command; /* a command word at argv[script]: "report" or "help"; NULL = none */
   bool threads_set;
   int threads;
   bool seed_set;
@@ -53,10 +54,14 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: " PROGNAME " [options] [script.lua [args...]]\n"
           "       " PROGNAME " report DIR...\n"
+          "       " PROGNAME " help [NAME]\n"
           "Commands:\n"
           "  script.lua [args]  run a Lua script with `arg` set as the stock lua sets it\n"
           "                     ('-' reads the script from standard input)\n"
           "  report DIR...      summarise run directories (lua/hnet/report.lua)\n"
+          "  help [NAME]        the signature and options (types, defaults, bounds) of a\n"
+          "                     learner or function, e.g. `help hypernet`, `help hnet.run`;\n"
+          "                     alone: the names that have help\n"
           "  (nothing)          an interactive prompt with `hnet` loaded\n"
           "Options:\n"
           "  -e CODE            run CODE (may be repeated; runs before the script)\n"
@@ -139,7 +144,8 @@ static int parse_args(options *o) {
     }
   }
   o->script = i < o->argc ? i : 0;
-  if (o->script && strcmp(o->argv[o->script], "report") == 0) o->report = true;
+  if (o->script && (strcmp(o->argv[o->script], "report") == 0 || strcmp(o->argv[o->script], "help") == 0))
+    o->command = o->argv[o->script];
   if (!o->script && o->n_exec == 0) o->interactive = true;
   return 0;
 }
@@ -253,30 +259,34 @@ static int push_script_args(lua_State *L, const options *o) {
   return n;
 }
 
-static int run_report(lua_State *L, const options *o) {
+/* A command word (report, help): require "hnet.<command>" and call its
+ * main(args) with the words after it; an integer result is the exit
+ * status, false means 1. */
+static int run_command(lua_State *L, const options *o) {
+  const char *cmd = o->command;
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "searchpath");
-  lua_pushliteral(L, "hnet.report");
+  lua_pushfstring(L, "hnet.%s", cmd);
   lua_getfield(L, -3, "path");
   lua_call(L, 2, 1);
   bool found = lua_type(L, -1) == LUA_TSTRING;
   lua_pop(L, 2);
   if (!found) {
-    fprintf(stderr, PROGNAME ": the report command is not available in this build "
-                    "(lua/hnet/report.lua is missing)\n");
+    fprintf(stderr, PROGNAME ": the %s command is not available in this build "
+                    "(lua/hnet/%s.lua is missing)\n", cmd, cmd);
     return 1;
   }
   lua_getglobal(L, "require");
-  lua_pushliteral(L, "hnet.report");
+  lua_pushfstring(L, "hnet.%s", cmd);
   if (docall(L, 1, 1) != LUA_OK) {
     report_error(L);
     return 1;
   }
   if (lua_type(L, -1) != LUA_TTABLE || lua_getfield(L, -1, "main") != LUA_TFUNCTION) {
-    fprintf(stderr, PROGNAME ": lua/hnet/report.lua does not define main(args)\n");
+    fprintf(stderr, PROGNAME ": lua/hnet/%s.lua does not define main(args)\n", cmd);
     return 1;
   }
-  lua_createtable(L, o->argc, 0); /* the directories */
+  lua_createtable(L, o->argc, 0); /* the words after the command */
   for (int i = o->script + 1; i < o->argc; i++) {
     lua_pushstring(L, o->argv[i]);
     lua_rawseti(L, -2, i - o->script);
@@ -416,8 +426,8 @@ static int pmain(lua_State *L) {
       return 0;
     }
   }
-  if (o->report) {
-    *status = run_report(L, o);
+  if (o->command) {
+    *status = run_command(L, o);
     return 0;
   }
   if (o->script) {

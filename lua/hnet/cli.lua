@@ -30,6 +30,8 @@
 --
 --     resume = { nil, "continue the run in this directory", type = "string" },
 --
+-- (type = "boolean": a flag that is nil unless --name or --no-name is given.)
+--
 -- A number option may bound its value: `min` and `max` (inclusive), `above`
 -- (exclusive lower bound); the value must then also be finite:
 --
@@ -130,7 +132,7 @@ end
 
 local SPEC_KEYS = { choices = true, list = true, accept = true, min = true, max = true, above = true,
                     type = true }
-local TYPES = { integer = true, number = true, string = true }
+local TYPES = { integer = true, number = true, string = true, boolean = true }
 
 -- A script's option spec is an options table too: a misspelt key (choises,
 -- mim) would leave its value unchecked.
@@ -143,8 +145,8 @@ local function check_spec(spec)
     if type(s) ~= "table" then bad("{ default, help, ... } expected, got " .. type(s)) end
     local t = type(s[1])
     if t == "nil" then
-      if not TYPES[s.type] then bad('no default: give type = "string", "integer" or "number"') end
-      t = s.type == "string" and "string" or "number"
+      if not TYPES[s.type] then bad('no default: give type = "string", "integer", "number" or "boolean"') end
+      t = (s.type == "string" or s.type == "boolean") and s.type or "number"
     elseif t ~= "boolean" and t ~= "number" and t ~= "string" then
       bad("the default must be a boolean, number or string, got " .. t)
     elseif s.type ~= nil then

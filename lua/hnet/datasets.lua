@@ -36,7 +36,16 @@ local M = {}
 local registered = {} -- name -> { load = function(ctx, opts), options = { extra keys }, replace = }
 local cache = {}
 
-local COMMON_OPTIONS = { "data_dir", "n_train", "n_test", "reload" }
+-- The options every dataset takes (hnet.spec, for `./hnet help
+-- hnet.datasets.load`); a loader adds its own names.
+M.OPTIONS = {
+  { name = "data_dir", type = "string",
+    help = "where the datasets are (default $HNET_DATA, else <root>/data, or ~/.local/share/hnet once installed); the dataset's files are in <data_dir>/<name>" },
+  { name = "n_train", type = "integer", min = 1, help = "keep only the first n training samples (quick runs)" },
+  { name = "n_test", type = "integer", min = 1, help = "keep only the first n test samples" },
+  { name = "reload", type = "boolean", default = false, help = "bypass the per-process cache" },
+}
+local COMMON_OPTIONS = require("hnet.spec").names(M.OPTIONS)
 
 -- A loader as a file or register() gives it: a function, or a table
 -- { load = function, options = { names } }. Returns the table form, or nil

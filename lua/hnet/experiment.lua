@@ -6,6 +6,49 @@ local cli = require "hnet.cli"
 
 local M = {}
 
+-- The learners an experiment's command line asks for: --learners (or
+-- --learners=) as given, else the option's default.
+local function learners_asked(args, default)
+  local value = default
+  for i = 1, #args do
+    local a = args[i]
+    if a == "--" then break end
+    if a == "--learners" then value = args[i + 1] or value
+    elseif tostring(a):match("^%-%-learners=") then value = a:sub(#"--learners=" + 1) end
+  end
+  return cli.list(value or "")
+end
+
+-- The command-line types of learner options (a table option has none).
+local CLI_TYPES = { integer = true, number = true, string = true, boolean = true }
+
+-- Every option of the asked-for learners' cli specs that the experiment
+-- does not define itself becomes a command-line option, nil unless given
+-- (M.learner_options passes it to the learners that take it): a learner
+-- from the user's folder gets its options without an edit of the script.
+local function add_learner_options(spec, args, default)
+  local takers, order = {}, {}
+  for _, name in ipairs(learners_asked(args, default)) do
+    local s = hnet.learners.exists(name) and hnet.learners.spec(name)
+    for _, e in ipairs(s or {}) do
+      if CLI_TYPES[e.type] and (spec[e.name] == nil or takers[e.name]) then
+        if not takers[e.name] then
+          takers[e.name] = {}
+          order[#order + 1] = e
+        end
+        table.insert(takers[e.name], name)
+      end
+    end
+  end
+  local asked = #learners_asked(args, default)
+  for _, e in ipairs(order) do
+    local who = #takers[e.name] == asked and asked > 1 and "every learner's" or (table.concat(takers[e.name], ", ") .. "'s")
+    local unset = e.default == nil and "the experiment's setting, if any"
+      or ("the experiment's setting, else %s"):format(tostring(e.default))
+    spec[e.name] = { nil, ("%s option: %s; not given: %s"):format(who, e.help or e.name, unset), type = e.type }
+  end
+end
+
 --- The options every experiment takes, merged with the script's own:
 -- --quick --seed --out --force --quiet --verbose --threads.
 --
@@ -39,6 +82,9 @@ function M.options(args, own, title)
     spec.checkpoint_every = { 10.0, "minutes between checkpoints within a task (0: only at task ends)", min = 0 }
   end
   for k, v in pairs(own) do if k ~= "out_default" and k ~= "resumable" then spec[k] = v end end
+  if own.learners and own.learners.accept == hnet.learners.exists then
+    add_learner_options(spec, args, own.learners[1])
+  end
   local o, rest = cli.parse(args, spec, title)
   local resume = resumable and o.resume or nil -- not offered: not resuming
   if #rest > 0 then error(("unexpected argument '%s' (see --help)"):format(rest[1]), 0) end
@@ -125,6 +171,47 @@ function M.learners_option(default, help)
            accept = hnet.learners.exists }
 end
 
+--- function(name) -> the options table of learner `name`, built from the
+-- learner's cli spec (hnet.learners.spec; a learner without one is taken
+-- to have the options every learner shares, learners.common.SHARED):
+--   def.all       the experiment's settings, given to every learner that
+--                 has an option of that name (target, lr, batch, ...)
+--   def.learner   settings of one learner: { hypernet = { hnet = ... } }
+--   o             the parsed command line: each option that names an
+--                 option of the learner (iterations, seed, beta, and the
+--                 learner options M.options added) wins over both
+--   def.rename    command-line options that feed a learner option of
+--                 another name: ewc_lambda = { ewc = "lambda", online_ewc =
+--                 "lambda" } (learner -> option), or a plain name for every
+--                 learner that has it
+function M.learner_options(o, def)
+  def = hnet.util.options(def, { "all", "learner", "rename" }, "hnet.experiment.learner_options", 2)
+  local shared = {}
+  for _, e in ipairs(require("hnet.learners.common").SHARED) do shared[e.name] = true end
+  return function(name)
+    local s = hnet.learners.spec(name)
+    local takes = shared
+    if s then
+      takes = {}
+      for _, e in ipairs(s) do takes[e.name] = true end
+    end
+    local t = {}
+    for k, v in pairs(def.all or {}) do if takes[k] then t[k] = v end end
+    for k, v in pairs((def.learner or {})[name] or {}) do t[k] = v end
+    -- Renamed options first: an option given under the learner's own name
+    -- (--lambda beside --ewc_lambda) wins.
+    for k, r in pairs(def.rename or {}) do
+      local key = r
+      if type(r) == "table" then key = r[name] end
+      if key and takes[key] and o[k] ~= nil then t[key] = o[k] end
+    end
+    for k, v in pairs(o) do
+      if takes[k] and not (def.rename or {})[k] then t[k] = v end
+    end
+    return t
+  end
+end
+
 --- The option spec of a comma-separated list of hnet.run scenarios.
 function M.scenarios_option(default, help)
   return { default, help or "comma-separated scenarios", choices = require("hnet.run").scenarios(),
@@ -185,8 +272,22 @@ end
 
 -- Every learner name, scenario and learner option is checked before the
 -- first run trains: all the learners are made up front.
-local COMPARE_KEYS = { "stream", "learners", "scenarios", "learner_options", "out", "force", "quiet",
-                       "verbose", "eval_max", "meta", "share_training" }
+M.COMPARE_OPTIONS = {
+  { name = "stream", type = "table", required = true, help = "the stream every run learns" },
+  { name = "learners", type = "table", required = true, help = "a list of learner names" },
+  { name = "scenarios", type = "table", required = true, help = "a list of hnet.run scenarios" },
+  { name = "learner_options", type = "function", required = true,
+    help = "function(name, scenario) -> the learner's options (hnet.experiment.learner_options builds one)" },
+  { name = "out", type = "string", help = "root of the run directories (out/<learner>-<scenario>); none: nothing written" },
+  { name = "force", type = "boolean", help = "hnet.run's force" },
+  { name = "quiet", type = "boolean", help = "hnet.run's quiet (and no reports)" },
+  { name = "verbose", type = "boolean", help = "hnet.run's verbose" },
+  { name = "eval_max", type = "integer", min = 1, help = "hnet.run's eval_max" },
+  { name = "meta", type = "table", help = "hnet.run's meta" },
+  { name = "share_training", type = "boolean", default = true,
+    help = "train a learner with one network per task once and read its task-given/domain rows off that run" },
+}
+local COMPARE_KEYS = require("hnet.spec").names(M.COMPARE_OPTIONS)
 
 local function make_learners(spec)
   local f = "hnet.experiment.compare"

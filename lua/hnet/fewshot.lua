@@ -276,8 +276,24 @@ end
 
 -- ---- embedding-only adaptation ----------------------------------------------------------
 
-local ADAPT_KEYS = { "hypernet", "theta", "net", "problems", "init", "steps", "lr", "optimizer",
-                     "record", "kind", "group", "momentum", "backtrack" }
+-- adapt_embeddings' options (hnet.spec, for `./hnet help hnet.fewshot.adapt_embeddings`).
+M.ADAPT_OPTIONS = {
+  { name = "hypernet", type = "any", required = true, help = "the hypernetwork (hnet.hypernet)" },
+  { name = "theta", type = "any", required = true, help = "its parameters θ (a tensor), kept frozen" },
+  { name = "net", type = "any", required = true, help = "the target network" },
+  { name = "problems", type = "table", required = true, help = "a list of problems { x =, y =, qx =, qy = } (support and query sets)" },
+  { name = "init", type = "any", required = true, help = "a [d] tensor (every problem starts there) or [#problems, d] (one start each)" },
+  { name = "steps", type = "integer", required = true, min = 0, help = "adaptation steps" },
+  { name = "lr", type = "number", required = true, min = 0, help = "step size" },
+  { name = "optimizer", type = "string", default = "sgd", choices = { "sgd", "adam" }, help = "the optimiser" },
+  { name = "record", type = "table", help = "the steps at which to record the query metric (default: the last)" },
+  { name = "kind", type = "string", default = "regression", choices = { "regression", "classification" }, help = "the problems' kind" },
+  { name = "group", type = "integer", default = 100, min = 1, help = "problems adapted together in one batched pass" },
+  { name = "momentum", type = "number", default = 0, min = 0, max = 0.999, help = "SGD momentum" },
+  { name = "backtrack", type = "boolean", default = false,
+    help = "undo a step that raised a problem's support loss and halve its step size (SGD without momentum)" },
+}
+local ADAPT_KEYS = require("hnet.spec").names(M.ADAPT_OPTIONS)
 
 --- Learn each problem's task embedding from its support set with the
 -- hypernetwork frozen. init: a [d] tensor (every problem starts there) or

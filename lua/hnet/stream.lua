@@ -30,6 +30,7 @@
 local core = require "hnet.core"
 local tasks = require "hnet.tasks"
 local util = require "hnet.util"
+local spec = require "hnet.spec"
 
 local M = {}
 
@@ -113,9 +114,45 @@ Stream.__tostring = function(s) return ("stream '%s' (%d tasks)"):format(s.name,
 
 -- ---- constructors ---------------------------------------------------------------
 
+-- The constructors' options (hnet.spec, for `./hnet help hnet.stream.NAME`);
+-- each constructor refuses any other key.
+M.OPTIONS = {
+  permuted = {
+    { name = "tasks", type = "integer", default = 10, min = 1, help = "number of tasks" },
+    { name = "seed", type = "integer", help = "seed of the permutations (default: hnet.seed())" },
+    { name = "pad", type = "any", help = "zero-pad the images to pad x pad (or {h, w}) first; the published setup pads 28x28 to 32" },
+    { name = "keep", type = "integer", default = 4, min = 1, help = "task splits the stream's cache holds" },
+    { name = "name", type = "string", help = "the stream's label (default permuted-<dataset>)" },
+  },
+  split = {
+    { name = "classes_per_task", type = "integer", default = 2, min = 1, help = "classes per task" },
+    { name = "classes", type = "table", help = "the class order: one flat list, task i takes entries (i-1)*k+1 .. i*k (default 0..n_classes-1)" },
+    { name = "tasks", type = "integer", help = "number of tasks (default: as many as the classes give)" },
+    { name = "keep", type = "integer", default = 4, min = 1, help = "task splits the stream's cache holds" },
+    { name = "name", type = "string", help = "the stream's label (default split-<dataset>)" },
+  },
+  rotated = {
+    { name = "angles", type = "table", help = "a list of degrees, one task each (or give tasks and step)" },
+    { name = "tasks", type = "integer", min = 1, help = "number of tasks (with step)" },
+    { name = "step", type = "number", help = "degrees between consecutive tasks: task i is rotated by (i-1)*step" },
+    { name = "keep", type = "integer", default = 4, min = 1, help = "task splits the stream's cache holds" },
+    { name = "name", type = "string", help = "the stream's label (default rotated-<dataset>)" },
+  },
+  from = {
+    { name = "name", type = "string", default = "stream", help = "the stream's label" },
+    { name = "keep", type = "integer", default = 4, min = 1, help = "task splits the stream's cache holds" },
+  },
+  custom = {
+    { name = "n", type = "integer", required = true, min = 1, help = "number of tasks" },
+    { name = "make", type = "function", required = true, help = "function(i) returning task i" },
+    { name = "name", type = "string", default = "custom", help = "the stream's label" },
+    { name = "keep", type = "integer", default = 4, min = 1, help = "task splits the stream's cache holds" },
+  },
+}
+
 function M.permuted(ds, opts)
   local f = "hnet.stream.permuted"
-  local o = util.options(opts, { "tasks", "seed", "pad", "keep", "name" }, f, 2)
+  local o = util.options(opts, spec.names(M.OPTIONS.permuted), f, 2)
   local n = util.int(o, "tasks", 10, 1, nil, f, 2)
   local seed = util.int(o, "seed", core.seed and core.seed() or 1, nil, nil, f, 2)
   local base = ds.name or "data"
@@ -139,7 +176,7 @@ end
 
 function M.split(ds, opts)
   local f = "hnet.stream.split"
-  local o = util.options(opts, { "classes_per_task", "classes", "tasks", "keep", "name" }, f, 2)
+  local o = util.options(opts, spec.names(M.OPTIONS.split), f, 2)
   local k = util.int(o, "classes_per_task", 2, 1, nil, f, 2)
   check_source(ds, f)
   local n_classes = ds.n_classes
@@ -186,7 +223,7 @@ end
 
 function M.rotated(ds, opts)
   local f = "hnet.stream.rotated"
-  local o = util.options(opts, { "angles", "tasks", "step", "keep", "name" }, f, 2)
+  local o = util.options(opts, spec.names(M.OPTIONS.rotated), f, 2)
   local angles = o.angles
   if angles == nil then
     local n, step = o.tasks, o.step
@@ -212,7 +249,7 @@ end
 function M.from(list, opts)
   local f = "hnet.stream.from"
   if type(list) ~= "table" or #list < 1 then argerr(f, 1, "a non-empty list of tasks expected", 2) end
-  local o = util.options(opts, { "name", "keep" }, f, 2)
+  local o = util.options(opts, spec.names(M.OPTIONS.from), f, 2)
   for i, t in ipairs(list) do
     if type(t) ~= "table" then argerr(f, 1, ("entry %d is a %s, not a task"):format(i, type(t)), 2) end
     -- Tasks made by hnet.tasks were checked when made (or are when their
@@ -227,9 +264,9 @@ function M.from(list, opts)
   return new_stream(name, #items, function(i) return items[i] end, keep, true)
 end
 
-function M.custom(spec)
+function M.custom(def)
   local f = "hnet.stream.custom"
-  local o = util.options(spec, { "n", "make", "name", "keep" }, f)
+  local o = util.options(def, spec.names(M.OPTIONS.custom), f)
   local n = util.int(o, "n", nil, 1, nil, f)
   if type(o.make) ~= "function" then argerr(f, 1, "field 'make': function(i) returning a task expected", 2) end
   local keep, name = common_opts(o, "custom", f, 1)

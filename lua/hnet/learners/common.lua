@@ -2,33 +2,24 @@
 -- option defaults. Per-sample and per-weight work stays in C; this file only
 -- decides what to call.
 local hnet = require "hnet"
-local util = require "hnet.util"
 
 local M = {}
 
---- Merge user options over defaults after rejecting unknown keys.
--- `allowed` is the list of keys; `defaults` a table of default values.
-function M.options(opts, defaults, allowed, fname)
-  opts = util.options(opts, allowed, fname)
-  local o = {}
-  for k, v in pairs(defaults) do o[k] = v end
-  for k, v in pairs(opts) do o[k] = v end
-  return o
-end
-
---- Check the options every learner shares, when it is made (a bad value
--- must not surface later, inside a kernel): lr (finite, >= 0), Adam's beta1
--- and beta2 (the ranges hnet.adam takes), batch, iterations, eval_batch
--- (positive integers; iterations may be 0) and seed (an integer).
-function M.check_shared(o, fname)
-  util.finite(o, "lr", nil, 0, nil, fname)
-  util.finite(o, "beta1", nil, 0, 0.999999, fname)
-  util.finite(o, "beta2", nil, 0, 0.999999999, fname)
-  util.int(o, "batch", nil, 1, nil, fname)
-  util.int(o, "iterations", nil, 0, nil, fname)
-  util.int(o, "eval_batch", nil, 1, nil, fname)
-  util.int(o, "seed", nil, nil, nil, fname)
-end
+--- The options every learner shares (hnet.spec entries), checked when the
+-- learner is made (a bad value must not surface later, inside a kernel):
+-- Adam's beta1 and beta2 take the ranges hnet.adam takes. A learner's spec
+-- is spec.extend(common.SHARED, { its own entries }).
+M.SHARED = {
+  { name = "target", type = "any", default = { "mlp", hidden = { 100, 100 } },
+    help = 'the target network: { "mlp", hidden = {...}, act =, dropout =, batchnorm = }, { "lenet", ... }, { "zenkenet", ... } or { layers = {...} } (checked at setup)' },
+  { name = "lr", type = "number", default = 1e-3, min = 0, help = "Adam learning rate" },
+  { name = "beta1", type = "number", default = 0.9, min = 0, max = 0.999999, help = "Adam's first-moment decay" },
+  { name = "beta2", type = "number", default = 0.999, min = 0, max = 0.999999999, help = "Adam's second-moment decay" },
+  { name = "batch", type = "integer", default = 32, min = 1, help = "training mini-batch size" },
+  { name = "iterations", type = "integer", default = 1000, min = 0, help = "training iterations per task" },
+  { name = "eval_batch", type = "integer", default = 1000, min = 1, help = "largest evaluation batch" },
+  { name = "seed", type = "integer", default = 1, help = "seed of the learner's random numbers (init, batches)" },
+}
 
 --- Build a target network for `input` (per-sample shape) with n_out outputs.
 -- spec: { "mlp", hidden = {100, 100}, act = "relu", dropout = 0, batchnorm = false }

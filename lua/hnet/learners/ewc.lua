@@ -3,7 +3,6 @@
 -- add  λ/2 Σ_t Σ_i F_t,i (W_i − W*_t,i)².
 --   lambda (default 5000), fisher_samples (default 200).
 local hnet = require "hnet"
-local util = require "hnet.util"
 local plain = require "hnet.learners.plain"
 local common = require "hnet.learners.common"
 
@@ -41,8 +40,7 @@ function EWC:load_extra(s)
   end
 end
 
-return plain.class("ewc", { lambda = 5000, fisher_samples = 200 }, EWC, function(self)
-  util.finite(self.o, "lambda", nil, 0, nil, self.fname)
-  util.int(self.o, "fisher_samples", nil, 1, nil, self.fname)
-  self.anchors = {}
-end)
+return plain.class("ewc", {
+  { name = "lambda", type = "number", default = 5000, min = 0, help = "penalty strength λ" },
+  { name = "fisher_samples", type = "integer", default = 200, min = 1, help = "training samples the diagonal Fisher is estimated from, per task" },
+}, EWC, function(self) self.anchors = {} end)

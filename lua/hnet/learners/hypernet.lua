@@ -24,23 +24,47 @@
 --     hnet = { embedding = 8, hidden = {50, 50}, chunk = 0, chunk_embedding = 8 },
 --     beta = 0.01, lr = 1e-3, batch = 32, iterations = 1000, lookahead = false }
 local hnet = require "hnet"
-local util = require "hnet.util"
+local spec = require "hnet.spec"
 local common = require "hnet.learners.common"
 
 local Learner = {}
 Learner.__index = Learner
 
 local FNAME = "hnet.learners.hypernet"
-local DEFAULTS = {
-  target = { "mlp", hidden = { 100, 100 } },
-  hnet = {},
-  beta = 0.01, lr = 1e-3, beta1 = 0.9, beta2 = 0.999, batch = 32, iterations = 1000,
-  lookahead = false, reg_tasks = 0, store_targets = true, emb_var = 1.0, init = "hyperfan",
-  eval_batch = 1000, seed = 1, train_theta = true,
+
+local M = {}
+
+-- The hypernetwork's shape (the `hnet` option); the shift pool takes the same.
+M.HNET = {
+  { name = "embedding", type = "integer", default = 8, min = 1, help = "task embedding size" },
+  { name = "hidden", type = "int_list", default = { 50, 50 }, help = "hidden layer sizes of the hypernetwork" },
+  { name = "act", type = "string", default = "relu", choices = { "relu", "elu", "tanh", "sigmoid", "identity" },
+    help = "hidden activation" },
+  { name = "alpha", type = "number", default = 1, min = 1e-6, help = "ELU's alpha" },
+  { name = "chunk", type = "integer", default = 0, min = 0,
+    help = "weights generated per chunk (0: the full hypernetwork, all weights at once)" },
+  { name = "chunk_embedding", type = "integer", default = 8, min = 1, help = "chunk embedding size (chunked only)" },
 }
-local ALLOWED = {}
-for k in pairs(DEFAULTS) do ALLOWED[#ALLOWED + 1] = k end
-local HNET_KEYS = { "embedding", "hidden", "act", "alpha", "chunk", "chunk_embedding" }
+
+--- The learner's options (hnet.spec): checked by new(), printed by
+-- `./hnet help hypernet`.
+M.cli = spec.extend(common.SHARED, {
+  { name = "hnet", type = "table", fields = M.HNET, help = "the hypernetwork" },
+  { name = "beta", type = "number", default = 0.01, min = 0,
+    help = "strength of the regulariser that keeps earlier tasks' generated weights" },
+  { name = "emb_var", type = "number", default = 1.0, above = 0, help = "variance of a new task embedding's N(0, emb_var) init" },
+  { name = "reg_tasks", type = "integer", default = 0, min = 0,
+    help = "regularise a random subset of this many earlier tasks per step (0: all)" },
+  { name = "lookahead", type = "boolean", default = false,
+    help = "evaluate the regulariser at θ + Δθ (the task loss's Adam step), as in the paper's runs" },
+  { name = "store_targets", type = "boolean", default = true,
+    help = "store the targets W*_t (false: recompute them from a snapshot of θ*)" },
+  { name = "train_theta", type = "boolean", default = true, help = "train θ (false: only the task embeddings learn)" },
+  { name = "init", type = "string", default = "hyperfan", choices = { "hyperfan", "xavier" },
+    help = "θ's initialisation (hyperfan: the target net's init variance; xavier: hypercl's)" },
+})
+Learner.cli = M.cli
+
 -- hyperfan's bound on the mean L1 norm of the hypernetwork's last hidden
 -- activation (θ is trained with Adam). Unbounded (~30 for 50 ReLU units),
 -- brightness-shifted Fashion-MNIST lost every first-layer ReLU in two of
@@ -48,29 +72,8 @@ local HNET_KEYS = { "embedding", "hidden", "act", "alpha", "chunk", "chunk_embed
 -- --quick: online accuracy 71% against 80%); at 2 neither.
 local HYPERFAN_MAX_H_L1 = 2
 
-local M = {}
-
 function M.new(opts)
-  local o = common.options(opts, DEFAULTS, ALLOWED, FNAME)
-  local h = util.options(o.hnet, HNET_KEYS, FNAME .. " (field 'hnet')")
-  o.hnet = {
-    embedding = util.int(h, "embedding", 8, 1, nil, FNAME),
-    hidden = util.int_list(h, "hidden", { 50, 50 }, FNAME),
-    act = util.string(h, "act", "relu", { "relu", "elu", "tanh", "sigmoid", "identity" }, FNAME),
-    alpha = util.finite(h, "alpha", 1, 1e-6, nil, FNAME),
-    chunk = util.int(h, "chunk", 0, 0, nil, FNAME),
-    chunk_embedding = util.int(h, "chunk_embedding", 8, 1, nil, FNAME),
-  }
-  common.check_shared(o, FNAME)
-  util.finite(o, "beta", nil, 0, nil, FNAME)
-  if not (util.finite(o, "emb_var", nil, 0, nil, FNAME) > 0) then
-    util.argerr(FNAME, 1, "field 'emb_var': a positive number expected, got 0")
-  end
-  util.int(o, "reg_tasks", nil, 0, nil, FNAME)
-  util.bool(o, "lookahead", nil, FNAME)
-  util.bool(o, "store_targets", nil, FNAME)
-  util.bool(o, "train_theta", nil, FNAME)
-  util.string(o, "init", nil, { "hyperfan", "xavier" }, FNAME)
+  local o = spec.check(M.cli, opts, FNAME)
   return setmetatable({ o = o, name = "hypernet", per_task_nets = true }, Learner)
 end
 

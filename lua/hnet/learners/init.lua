@@ -13,6 +13,11 @@
 --
 -- A file that returns no new() is a helper, not a learner (common.lua,
 -- plain.lua here); init.lua is this module.
+--
+-- A learner declares its options as an hnet.spec list in the field `cli`
+-- of its module (or of its class, mod.class.cli): new() checks through it
+-- (spec.check), `./hnet help NAME` prints it, and the experiments take its
+-- options on their command line (hnet.experiment.learner_options).
 local search = require "hnet.search"
 local util = require "hnet.util"
 
@@ -126,6 +131,33 @@ function M.register(name, learner, opts)
   end
   if not registered[name] then reg_order[#reg_order + 1] = name end
   registered[name] = { mod = mod, replace = replace }
+end
+
+--- The option spec (hnet.spec) of the learner of that name: its module's
+-- `cli` field, or its class's (`mod.class.cli`, as hnet.learners.plain
+-- builds them); nil and why when it declares none. A learner that takes
+-- options declares them so for `./hnet help NAME` and the experiments'
+-- command lines:
+--   return { new = function(opts) ... end, cli = { { name = "buffer", type = "integer", default = 500 } } }
+function M.spec(name)
+  local mod = load(name)
+  local s = mod.cli
+  if s == nil and type(mod.class) == "table" then s = mod.class.cli end
+  if s == nil then
+    return nil, ("learner '%s' declares no options: its module has no cli spec"):format(name)
+  end
+  require("hnet.spec").validate(s, ("learner '%s' (its cli spec)"):format(name))
+  return s
+end
+
+--- Where the learner of that name comes from: the path of its file, or
+-- "hnet.learners.register" for a registered one (nil and why when none).
+function M.source(name)
+  local mod, why = find(name)
+  if not mod then return nil, why end
+  local reg = registered[name]
+  if reg and (reg.replace or reg.mod == mod) then return "hnet.learners.register" end
+  return search.files("learners", HERE, name)[1].path
 end
 
 --- A new learner of that name.

@@ -3,7 +3,6 @@
 -- λ/2 Σ_i F_i (W_i − W*_i)².  lambda (default 5000), gamma (default 1),
 -- fisher_samples (default 200).
 local hnet = require "hnet"
-local util = require "hnet.util"
 local plain = require "hnet.learners.plain"
 local common = require "hnet.learners.common"
 
@@ -32,9 +31,8 @@ function OnlineEWC:load_extra(s)
   common.load_tensor(s, "W_star", self.W_star)
 end
 
-return plain.class("online_ewc", { lambda = 5000, gamma = 1.0, fisher_samples = 200 }, OnlineEWC,
-  function(self)
-    util.finite(self.o, "lambda", nil, 0, nil, self.fname)
-    util.finite(self.o, "gamma", nil, 0, 1, self.fname)
-    util.int(self.o, "fisher_samples", nil, 1, nil, self.fname)
-  end)
+return plain.class("online_ewc", {
+  { name = "lambda", type = "number", default = 5000, min = 0, help = "penalty strength λ" },
+  { name = "gamma", type = "number", default = 1.0, min = 0, max = 1, help = "decay γ of the running Fisher" },
+  { name = "fisher_samples", type = "integer", default = 200, min = 1, help = "training samples the diagonal Fisher is estimated from, per task" },
+}, OnlineEWC)

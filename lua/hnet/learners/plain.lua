@@ -16,7 +16,7 @@
 --   self:restore_before_task(s, ctx)  rebuild what begin_task(t) expects of
 --                                  earlier tasks, when resuming within task t
 local hnet = require "hnet"
-local util = require "hnet.util"
+local spec = require "hnet.spec"
 local common = require "hnet.learners.common"
 
 local M = {}
@@ -24,28 +24,21 @@ local Plain = {}
 Plain.__index = Plain
 M.Plain = Plain
 
-M.DEFAULTS = {
-  target = { "mlp", hidden = { 100, 100 } },
-  lr = 1e-3, beta1 = 0.9, beta2 = 0.999, batch = 32, iterations = 1000,
-  eval_batch = 1000, seed = 1,
-}
-
---- A learner class `name` with extra defaults; returns the module { new = }.
--- `init(self)` (optional) checks the extra options after construction.
+--- A learner class `name` whose options are common.SHARED and `extra` (a
+-- list of hnet.spec entries); returns the module { new =, class =, cli = }.
+-- The class's `cli` field is the spec new() checks options against.
+-- `init(self)` (optional) finishes construction.
 function M.class(name, extra, cls, init)
-  local defaults, allowed = {}, {}
-  for k, v in pairs(M.DEFAULTS) do defaults[k] = v end
-  for k, v in pairs(extra or {}) do defaults[k] = v end
-  for k in pairs(defaults) do allowed[#allowed + 1] = k end
   cls = cls or {}
   cls.__index = cls
   setmetatable(cls, { __index = Plain })
+  cls.cli = spec.extend(common.SHARED, extra)
   local fname = "hnet.learners." .. name
   return {
     class = cls,
+    cli = cls.cli,
     new = function(opts)
-      local o = common.options(opts, defaults, allowed, fname)
-      common.check_shared(o, fname)
+      local o = spec.check(cls.cli, opts, fname)
       local self = setmetatable({ o = o, name = name, fname = fname, per_task_nets = false }, cls)
       if init then init(self) end
       return self

@@ -4,7 +4,6 @@
 local hnet = require "hnet"
 local plain = require "hnet.learners.plain"
 local common = require "hnet.learners.common"
-local util = require "hnet.util"
 
 local Separate = {}
 
@@ -65,9 +64,9 @@ function Separate:load_extra(s, ctx, t)
   if s.in_task then common.load_tensor(s, "Ws." .. t, self.Ws[t]) end
 end
 
-local M = plain.class("separate", { reset_optimiser = true }, Separate, function(self)
-  util.bool(self.o, "reset_optimiser", nil, self.fname)
-end)
+local M = plain.class("separate", {
+  { name = "reset_optimiser", type = "boolean", default = true, help = "a fresh Adam state for each task's network" },
+}, Separate)
 local new = M.new
 M.new = function(opts)
   local self = new(opts)

@@ -5,7 +5,6 @@
 -- Ω_i += ω_i / ((W_i − W_i^start)² + ξ); later tasks add c Σ Ω_i (W_i − W*_i)².
 --   c (default 1), xi (default 0.1).
 local hnet = require "hnet"
-local util = require "hnet.util"
 local plain = require "hnet.learners.plain"
 local common = require "hnet.learners.common"
 
@@ -56,7 +55,7 @@ function SI:load_extra(s)
   end
 end
 
-return plain.class("si", { c = 1.0, xi = 0.1 }, SI, function(self)
-  util.finite(self.o, "c", nil, 0, nil, self.fname)
-  util.finite(self.o, "xi", nil, 1e-12, nil, self.fname)
-end)
+return plain.class("si", {
+  { name = "c", type = "number", default = 1.0, min = 0, help = "penalty strength c" },
+  { name = "xi", type = "number", default = 0.1, min = 1e-12, help = "damping ξ of the importance" },
+}, SI)

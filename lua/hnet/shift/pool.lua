@@ -14,18 +14,31 @@
 local hnet = require "hnet"
 local util = require "hnet.util"
 local common = require "hnet.learners.common"
+local spec = require "hnet.spec"
 
 local M = {}
 
 local Pool = {}
 Pool.__index = Pool
 
-local POOL_DEFAULTS = {
-  target = { "mlp", hidden = { 100, 100 } }, hnet = {},
-  beta = 0.01, lr = 1e-3, beta1 = 0.9, beta2 = 0.999, batch = 128, eval_batch = 1000,
-  max_embeddings = 32, emb_var = 1.0, seed = 1, train_theta = true,
+-- hnet.shift.pool's options (hnet.spec); `hnet` is the hypernet learner's.
+local hypernet_cli = require("hnet.learners.hypernet").cli
+M.OPTIONS = {
+  { name = "input_shape", type = "table", required = true, help = "per-sample input shape, such as {1, 28, 28}" },
+  { name = "n_outputs", type = "integer", required = true, min = 1, help = "classes (outputs of the target network)" },
+  spec.find(common.SHARED, "target"),
+  spec.find(hypernet_cli, "hnet"),
+  spec.find(hypernet_cli, "beta"),
+  spec.find(common.SHARED, "lr"),
+  spec.find(common.SHARED, "beta1"),
+  spec.find(common.SHARED, "beta2"),
+  spec.find(hypernet_cli, "emb_var"),
+  spec.find(common.SHARED, "seed"),
+  { name = "batch", type = "integer", default = 128, min = 1, help = "largest training batch" },
+  spec.find(common.SHARED, "eval_batch"),
+  { name = "max_embeddings", type = "integer", default = 32, min = 1, help = "most embeddings the pool holds" },
+  { name = "train_theta", type = "boolean", default = true, help = "train θ (false: only the active embedding learns)" },
 }
-local HNET_KEYS = { "embedding", "hidden", "act", "alpha", "chunk", "chunk_embedding" }
 
 --- A hypernetwork with a growing set of task embeddings and no notion of
 -- task boundaries: the caller opens (add), selects (activate) and trains
@@ -35,35 +48,8 @@ local HNET_KEYS = { "embedding", "hidden", "act", "alpha", "chunk", "chunk_embed
 --         emb_var, seed, train_theta (false: only the active embedding learns)
 function M.pool(opts)
   local f = "hnet.shift.pool"
-  local allowed = { "input_shape", "n_outputs" }
-  for k in pairs(POOL_DEFAULTS) do allowed[#allowed + 1] = k end
-  local o = common.options(opts, POOL_DEFAULTS, allowed, f)
-  if type(o.input_shape) ~= "table" then
-    error(("bad argument #1 to '%s' (field 'input_shape': a per-sample shape such as {1, 28, 28} expected)"):format(f), 2)
-  end
-  util.int(o, "n_outputs", nil, 1, nil, f)
-  util.finite(o, "beta", nil, 0, nil, f)
-  util.finite(o, "lr", nil, 0, nil, f)
-  util.finite(o, "beta1", nil, 0, 0.999999, f)
-  util.finite(o, "beta2", nil, 0, 0.999999999, f)
-  if not (util.finite(o, "emb_var", nil, 0, nil, f) > 0) then
-    util.argerr(f, 1, "field 'emb_var': a positive number expected, got 0")
-  end
-  util.int(o, "seed", nil, nil, nil, f)
-  util.int(o, "batch", nil, 1, nil, f)
-  util.int(o, "eval_batch", nil, 1, nil, f)
-  util.int(o, "max_embeddings", nil, 1, nil, f)
-  util.bool(o, "train_theta", nil, f)
-  local h = util.options(o.hnet, HNET_KEYS, f .. " (field 'hnet')")
-  local hc = {
-    embedding = util.int(h, "embedding", 8, 1, nil, f),
-    hidden = util.int_list(h, "hidden", { 50, 50 }, f),
-    act = util.string(h, "act", "relu", { "relu", "elu", "tanh", "sigmoid", "identity" }, f),
-    alpha = util.finite(h, "alpha", 1, 1e-6, nil, f),
-    chunk = util.int(h, "chunk", 0, 0, nil, f),
-    chunk_embedding = util.int(h, "chunk_embedding", 8, 1, nil, f),
-  }
-  o.hnet = hc
+  local o = spec.check(M.OPTIONS, opts, f)
+  local hc = o.hnet
   local self = setmetatable({ o = o, n = 0, active = nil, valid = {} }, Pool)
   self.rng = hnet.rng(o.seed, 11)
   self.net = common.target_net(o.target, o.input_shape, o.n_outputs, math.max(o.batch, o.eval_batch), f)

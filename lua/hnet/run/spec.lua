@@ -1,0 +1,25 @@
+--- The options of hnet.run(learner, stream, opts) as an hnet.spec (for
+-- `./hnet help hnet.run`; hnet.run checks the same names and values).
+return {
+  { name = "scenario", type = "string", default = "task-given",
+    choices = { "task-given", "domain", "class", "cl1", "cl2", "cl3" },
+    help = "task-given (CL1: the task is given at test time), domain (CL2: one shared head, task not given) or class (CL3: one head over every class seen so far)" },
+  { name = "out", type = "string",
+    help = "run directory (none: nothing is written, no checkpoints); new, empty, or an earlier run's" },
+  { name = "force", type = "boolean", default = false, help = "overwrite a finished or interrupted run in out" },
+  { name = "resume", type = "string",
+    help = "a run directory: continue its interrupted run from its checkpoint (out defaults to it)" },
+  { name = "checkpoint_every", type = "number", min = 0,
+    help = "minutes between checkpoints within a task (default: the experiment's, else 10; 0: only at task ends)" },
+  { name = "quiet", type = "boolean", default = false, help = "print only results" },
+  { name = "verbose", type = "boolean", default = false, help = "progress as plain lines even on a terminal" },
+  { name = "progress_every", type = "number", default = 10, above = 0, help = "seconds between plain progress lines" },
+  { name = "fwt", type = "boolean", default = true, help = "evaluate forward transfer (off for regression)" },
+  { name = "inference", type = "function",
+    help = "function(entropies_by_task, i) -> task: the task-inference policy (default: lowest mean entropy)" },
+  { name = "eval_max", type = "integer", min = 1,
+    help = "evaluate on at most this many test samples per task, evenly spaced over its test split" },
+  { name = "plots", type = "boolean", default = true, help = "write PNG plots through gnuplot" },
+  { name = "name", type = "string", help = "a label stored in options.json" },
+  { name = "meta", type = "table", help = "a table stored in options.json" },
+}
