@@ -41,6 +41,7 @@
 local hnet = require "hnet"
 local util = require "hnet.util"
 local metrics = require "hnet.metrics"
+local hypermodel = require "hnet.hypermodel"
 
 local M = {}
 
@@ -201,10 +202,7 @@ local function is_tensor(v)
 end
 
 -- Loss of out against y; writes d(loss)/d(out) into dout.
-local function loss_grad(kind, out, y, dout)
-  if kind == "regression" then return hnet.loss.mse(out, y, { grad = dout }) end
-  return hnet.loss.xent(out, y, { grad = dout })
-end
+local loss_grad = hypermodel.loss_grad
 M.loss_grad = loss_grad
 
 --- The query metric of weights W on (x, y): MSE for regression, accuracy in %
@@ -327,7 +325,6 @@ function M.adapt_embeddings(o)
     error(("bad argument #1 to '%s' (field 'init': a tensor of %d (one start) or %d x %d floats expected)")
       :format(f, d, n, d), 2)
   end
-  local n_w = net:n_params()
   local E = hnet.tensor(n, d)
   if init:numel() == d then
     for i = 1, n do E:rows(i, i):copy(init) end
@@ -337,8 +334,8 @@ function M.adapt_embeddings(o)
   local out = { record = rec, metric = {}, loss = {}, diverged = {}, E = E, lr = {}, rejected = {} }
   for _, s in ipairs(rec) do out.metric[s], out.loss[s] = {}, {} end
   group = math.min(group, n)
-  if h:max_tasks() < group then h:reserve(group) end
-  local Wb, dWb, dEb = hnet.tensor(group, n_w), hnet.tensor(group, n_w), hnet.tensor(group, d)
+  local model = hypermodel.wrap { hypernet = h, theta = theta, net = net }
+  model:buffers(group)
   -- backtracking: the accepted embeddings and the support gradients there
   local Ab, Gb
   if backtrack then Ab, Gb = hnet.tensor(group, d), hnet.tensor(group, d) end
@@ -346,43 +343,35 @@ function M.adapt_embeddings(o)
     local b = math.min(n, a + group - 1)
     local m = b - a + 1
     local Eg = E:rows(a, b)
-    local W, dW, dE = Wb:rows(1, m), dWb:rows(1, m), dEb:rows(1, m)
+    local W, _, dE = model:buffers(m)
     local A, G = backtrack and Ab:rows(1, m), backtrack and Gb:rows(1, m)
-    local Wr, dWr, bufs = {}, {}, {}
+    local Wr, items = {}, {}
     local loss0, cur, accepted, step_lr = {}, {}, {}, {}
     for i = 1, m do
-      Wr[i], dWr[i] = W:rows(i, i), dW:rows(i, i)
-      local y, dy = support_buffers(net, P[a + i - 1])
-      bufs[i] = { y = y, dy = dy }
+      local p = P[a + i - 1]
+      local y, dy = support_buffers(net, p)
+      Wr[i], items[i] = W:rows(i, i), { x = p.x, y = p.y, out = y, dout = dy }
       step_lr[i], out.rejected[a + i - 1] = lr, 0
     end
     local opt = not backtrack and new_optimizer(optim, m * d, lr, momentum)
     local ri = 1
-    for step = 0, steps do
-      h:forward(theta, Eg, { out = W })
-      local last = step == steps
-      local n_rejected = 0
-      dW:zero()
-      for i = 1, m do
-        local p, bf = P[a + i - 1], bufs[i]
-        net:forward(Wr[i], p.x, { train = false, out = bf.y })
-        local l = loss_grad(kind, bf.y, p.y, bf.dy)
-        if step == 0 then loss0[i] = l end
-        accepted[i] = not backtrack or step == 0 or (finite(l) and l <= cur[i])
-        if accepted[i] then
-          cur[i] = l
-          if not last then net:backward(Wr[i], bf.dy, dWr[i]) end -- a rejected row keeps dW = 0
-        else
-          n_rejected = n_rejected + 1
-        end
+    local step, last, n_rejected
+    -- Whether problem i's support loss l is kept (and backpropagated).
+    local function keep(i, l)
+      if step == 0 then loss0[i] = l end
+      accepted[i] = not backtrack or step == 0 or (finite(l) and l <= cur[i])
+      if not accepted[i] then
+        n_rejected = n_rejected + 1
+        return false -- a rejected row keeps dW = 0
       end
-      -- The hypernetwork's cache still holds this step's forward (only the
-      -- target net ran since). θ gets no gradient buffer: only the
-      -- embeddings learn.
-      if not last then
-        dE:zero()
-        h:backward(theta, dW, nil, dE)
-      end
+      cur[i] = l
+      return not last
+    end
+    for s = 0, steps do
+      step, last, n_rejected = s, s == steps, 0
+      -- θ gets no gradient buffer: only the embeddings learn.
+      if not last then dE:zero() end
+      model:pass(Eg, items, { kind = kind, train = false, dE = not last and dE or nil, keep = keep })
       if backtrack then
         for i = 1, m do
           if accepted[i] then
@@ -396,7 +385,7 @@ function M.adapt_embeddings(o)
         -- W holds the tries; a rejected row is recorded at its accepted embedding
         if n_rejected > 0 and (last or rec[ri] == step) then
           Eg:copy(A)
-          h:forward(theta, Eg, { out = W })
+          model:generate(Eg, W)
         end
       end
       if rec[ri] == step then
@@ -511,45 +500,15 @@ function M.train_hypernet(o)
   local lr_emb = util.number(o, "lr_emb", lr, 0, nil, f)
   local kind = util.string(o, "kind", "regression", KINDS, f)
   local train_theta = util.bool(o, "train_theta", true, f)
-  local d, n_w, n_tasks = h:n_emb(), net:n_params(), E:size(1)
-  local opt_t = hnet.adam { n = theta:numel(), lr = lr }
-  local opt_e = hnet.adam { n = E:numel(), lr = lr_emb }
-  local dtheta, dEall = hnet.tensor(theta:numel()), hnet.tensor(n_tasks, d)
-  local Wb, dWb, Eb, dEb
-  local cap = 0
+  local model = hypermodel.wrap { hypernet = h, theta = theta, net = net, E = E }
+  model:begin(E, { lr = lr, lr_emb = lr_emb, train_theta = train_theta })
   local recent, P = {}, o.progress
   if P then P:begin_task(1, 1, iters, o.name or "multi-task") end
   for it = 1, iters do
     local batch = o.sample(it)
-    local m = #batch
-    if m > cap then
-      cap = m
-      Wb, dWb, Eb, dEb = hnet.tensor(m, n_w), hnet.tensor(m, n_w), hnet.tensor(m, d), hnet.tensor(m, d)
-      if h:max_tasks() < m then h:reserve(m) end
-    end
-    local W, dW, Eg, dE = Wb:rows(1, m), dWb:rows(1, m), Eb:rows(1, m), dEb:rows(1, m)
-    for i, s in ipairs(batch) do Eg:rows(i, i):copy(E:rows(s.task, s.task)) end
-    h:forward(theta, Eg, { out = W })
-    dW:zero()
-    local loss = 0
-    for i, s in ipairs(batch) do
-      local Wi = W:rows(i, i)
-      local y = net:forward(Wi, s.x, { train = true })
-      local dy = hnet.tensor(y:shape())
-      loss = loss + loss_grad(kind, y, s.y, dy) / m
-      dy:scale(1 / m)
-      net:backward(Wi, dy, dW:rows(i, i))
-    end
-    check_finite(loss, "the multi-task loss", it, f)
-    dtheta:zero()
-    dE:zero()
-    h:backward(theta, dW, dtheta, dE)
-    dEall:zero()
-    for i, s in ipairs(batch) do dEall:rows(s.task, s.task):add(dE:rows(i, i)) end
-    if train_theta then opt_t:step(theta, dtheta) end
-    opt_e:step(E, dEall)
+    local loss = model:step(batch, { kind = kind, fault = function(_, v) check_finite(v, "the multi-task loss", it, f) end })
     recent[(it - 1) % 100 + 1] = loss
-    if P then P:step(it, loss, 0, m) end
+    if P then P:step(it, loss, 0, #batch) end
   end
   if P then P:end_task() end
   return (metrics.mean_se(recent)) -- nil when no iteration ran
