@@ -41,155 +41,18 @@
 local hnet = require "hnet"
 local util = require "hnet.util"
 local metrics = require "hnet.metrics"
+local hypermodel = require "hnet.hypermodel"
 
 local M = {}
 
--- ---- statistics -------------------------------------------------------------------
+-- ---- statistics (hnet.fewshot.stats) ----------------------------------------------------
 
--- Two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom.
-local T975 = { 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-               2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-               2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042 }
-
-local function t975(df)
-  if df <= 30 then return T975[df] end
-  if df <= 60 then return 2.042 + (2.000 - 2.042) * (df - 30) / 30 end
-  if df <= 120 then return 2.000 + (1.980 - 2.000) * (df - 60) / 60 end
-  return 1.960
-end
-
---- Mean and 95% confidence interval of the mean of a list of numbers:
--- { mean =, half = (the interval is mean ± half), sd =, n = }. Student's t
--- quantile for n − 1 degrees of freedom (1.96 from 120 on); half = nil for
--- n = 1.
-function M.ci95(values)
-  if type(values) ~= "table" or #values == 0 then
-    error("bad argument #1 to 'hnet.fewshot.ci95' (a non-empty list of numbers expected)", 2)
-  end
-  local n, s = #values, 0
-  for i = 1, n do
-    local v = values[i]
-    if type(v) ~= "number" then
-      error(("bad argument #1 to 'hnet.fewshot.ci95' (entry %d is %s, not a number)"):format(i, type(v)), 2)
-    end
-    s = s + v
-  end
-  local mean = s / n
-  if n == 1 then return { mean = mean, n = 1 } end
-  local ss = 0
-  for i = 1, n do ss = ss + (values[i] - mean) ^ 2 end
-  local sd = math.sqrt(ss / (n - 1))
-  return { mean = mean, half = t975(n - 1) * sd / math.sqrt(n), sd = sd, n = n }
-end
-
---- "mean ± half" with the given number format (default "%.3f").
-function M.fmt_ci(c, fmt)
-  fmt = fmt or "%.3f"
-  if not c then return "–" end
-  if not c.half then return fmt:format(c.mean) end
-  return (fmt .. " ± " .. fmt):format(c.mean, c.half)
+local stats = require "hnet.fewshot.stats"
+for _, k in ipairs { "ci95", "fmt_ci", "diverged", "n_diverged", "stats", "fmt_values", "choose_lr" } do
+  M[k] = stats[k]
 end
 
 local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
-
---- Whether one problem's adaptation diverged: THE definition, used by every
--- table, choice of learning rate and test. loss0 is the support loss before
--- the first step, loss the support loss after the last one. Diverged = not
--- finite, or the support loss ended above its start: descent on the support
--- set that ends higher than it began has failed, whatever the query metric
--- says (and that metric would only poison a mean). A run that passes
--- through a non-finite value stays non-finite (NaN propagates through the
--- updates), so the end tells. A rise on the way that is undone by the end
--- (Adam's first steps often overshoot) is not divergence.
-function M.diverged(loss0, loss)
-  return not (finite(loss0) and finite(loss)) or loss > loss0
-end
-
--- Problem i counts as diverged when flags[i] (r.diverged[i] of an
--- adaptation result) is true or its value is not finite.
-local function is_diverged(values, flags, i)
-  return not finite(values[i]) or (flags ~= nil and flags[i] == true)
-end
-
---- The number of problems that diverged: values (per-problem metrics) that
--- are not finite, or whose flag in the optional list `flags` (r.diverged of
--- an adaptation result: one per problem) is true. The same problems are set
--- apart at every step count of a run, so its cells stay paired.
-function M.n_diverged(values, flags)
-  local k = 0
-  for i = 1, #values do
-    if is_diverged(values, flags, i) then k = k + 1 end
-  end
-  return k
-end
-
---- Statistics over the problems that converged (see n_diverged):
--- { mean =, half =, sd =, n = (converged), median =, n_diverged =, n_total = };
--- mean, half, sd and median are nil when every problem diverged. The median
--- is given beside the mean because a few tasks far from the training
--- distribution can dominate a mean over a handful of few-shot tasks.
-function M.stats(values, flags)
-  local ok = {}
-  for i = 1, #values do
-    if not is_diverged(values, flags, i) then ok[#ok + 1] = values[i] end
-  end
-  local st = { n = #ok, n_total = #values, n_diverged = #values - #ok }
-  if #ok == 0 then return st end
-  local c = M.ci95(ok)
-  st.mean, st.half, st.sd = c.mean, c.half, c.sd
-  table.sort(ok)
-  local m = #ok
-  st.median = m % 2 == 1 and ok[(m + 1) // 2] or (ok[m // 2] + ok[m // 2 + 1]) / 2
-  return st
-end
-
---- A table cell for a list of per-problem values: "mean ± half" over the
--- problems that converged, followed by "(k/N diverged)" when some did not,
--- or "diverged on N/N" when none converged. flags as for n_diverged.
-function M.fmt_values(values, fmt, flags)
-  local st = M.stats(values, flags)
-  if st.n == 0 then return ("diverged on %d/%d"):format(st.n_total, st.n_total) end
-  local cell = M.fmt_ci(st, fmt)
-  if st.n_diverged > 0 then cell = cell .. (" (%d/%d diverged)"):format(st.n_diverged, st.n_total) end
-  return cell
-end
-
---- Choose a learning rate on validation problems. run(lr) returns an
--- adaptation result (adapt_embeddings / train_weights, or anything with
--- record, metric and diverged); `at` is the step count whose metric is
--- compared; run it for the step count the method is then used for. A
--- learning rate under which any validation problem diverges (M.diverged, or
--- a non-finite metric at any recorded step) is not chosen; among the
--- rest the best mean metric at `at` wins (lowest, or highest with
--- higher = true). Returns the learning rate and a line that lists every
--- one tried; raises an error naming `what` when none qualifies.
-function M.choose_lr(grid, at, run, o)
-  o = o or {}
-  local higher, what = o.higher, o.what or "hnet.fewshot.choose_lr"
-  local best, best_v, tried = nil, nil, {}
-  for _, lr in ipairs(grid) do
-    local r = run(lr)
-    local v, why
-    if not r.metric[at] then
-      error(("%s: the validation run did not record step %d"):format(what, at), 2)
-    else
-      local bad = 0
-      for _, s in ipairs(r.record) do bad = math.max(bad, M.n_diverged(r.metric[s], r.diverged)) end
-      if bad > 0 then
-        why = ("diverged on %d/%d"):format(bad, #r.metric[at])
-      else
-        v = M.stats(r.metric[at]).mean
-      end
-    end
-    tried[#tried + 1] = ("%g: %s"):format(lr, v and ("%.3f"):format(v) or why)
-    if v and (best_v == nil or (higher and v > best_v) or (not higher and v < best_v)) then best, best_v = lr, v end
-  end
-  local list = table.concat(tried, ", ")
-  if not best then
-    error(("%s: every learning rate diverged on some validation problem (%s): try smaller ones"):format(what, list), 0)
-  end
-  return best, list
-end
 
 -- ---- losses and metrics -------------------------------------------------------------
 
@@ -201,10 +64,7 @@ local function is_tensor(v)
 end
 
 -- Loss of out against y; writes d(loss)/d(out) into dout.
-local function loss_grad(kind, out, y, dout)
-  if kind == "regression" then return hnet.loss.mse(out, y, { grad = dout }) end
-  return hnet.loss.xent(out, y, { grad = dout })
-end
+local loss_grad = hypermodel.loss_grad
 M.loss_grad = loss_grad
 
 --- The query metric of weights W on (x, y): MSE for regression, accuracy in %
@@ -343,7 +203,6 @@ function M.adapt_embeddings(o)
     error(("bad argument #1 to '%s' (field 'init': a tensor of %d (one start) or %d x %d floats expected)")
       :format(f, d, n, d), 2)
   end
-  local n_w = net:n_params()
   local E = hnet.tensor(n, d)
   if init:numel() == d then
     for i = 1, n do E:rows(i, i):copy(init) end
@@ -353,8 +212,8 @@ function M.adapt_embeddings(o)
   local out = { record = rec, metric = {}, loss = {}, diverged = {}, E = E, lr = {}, rejected = {} }
   for _, s in ipairs(rec) do out.metric[s], out.loss[s] = {}, {} end
   group = math.min(group, n)
-  if h:max_tasks() < group then h:reserve(group) end
-  local Wb, dWb, dEb = hnet.tensor(group, n_w), hnet.tensor(group, n_w), hnet.tensor(group, d)
+  local model = hypermodel.wrap { hypernet = h, theta = theta, net = net }
+  model:buffers(group)
   -- backtracking: the accepted embeddings and the support gradients there
   local Ab, Gb
   if backtrack then Ab, Gb = hnet.tensor(group, d), hnet.tensor(group, d) end
@@ -362,43 +221,35 @@ function M.adapt_embeddings(o)
     local b = math.min(n, a + group - 1)
     local m = b - a + 1
     local Eg = E:rows(a, b)
-    local W, dW, dE = Wb:rows(1, m), dWb:rows(1, m), dEb:rows(1, m)
+    local W, _, dE = model:buffers(m)
     local A, G = backtrack and Ab:rows(1, m), backtrack and Gb:rows(1, m)
-    local Wr, dWr, bufs = {}, {}, {}
+    local Wr, items = {}, {}
     local loss0, cur, accepted, step_lr = {}, {}, {}, {}
     for i = 1, m do
-      Wr[i], dWr[i] = W:rows(i, i), dW:rows(i, i)
-      local y, dy = support_buffers(net, P[a + i - 1])
-      bufs[i] = { y = y, dy = dy }
+      local p = P[a + i - 1]
+      local y, dy = support_buffers(net, p)
+      Wr[i], items[i] = W:rows(i, i), { x = p.x, y = p.y, out = y, dout = dy }
       step_lr[i], out.rejected[a + i - 1] = lr, 0
     end
     local opt = not backtrack and new_optimizer(optim, m * d, lr, momentum)
     local ri = 1
-    for step = 0, steps do
-      h:forward(theta, Eg, { out = W })
-      local last = step == steps
-      local n_rejected = 0
-      dW:zero()
-      for i = 1, m do
-        local p, bf = P[a + i - 1], bufs[i]
-        net:forward(Wr[i], p.x, { train = false, out = bf.y })
-        local l = loss_grad(kind, bf.y, p.y, bf.dy)
-        if step == 0 then loss0[i] = l end
-        accepted[i] = not backtrack or step == 0 or (finite(l) and l <= cur[i])
-        if accepted[i] then
-          cur[i] = l
-          if not last then net:backward(Wr[i], bf.dy, dWr[i]) end -- a rejected row keeps dW = 0
-        else
-          n_rejected = n_rejected + 1
-        end
+    local step, last, n_rejected
+    -- Whether problem i's support loss l is kept (and backpropagated).
+    local function keep(i, l)
+      if step == 0 then loss0[i] = l end
+      accepted[i] = not backtrack or step == 0 or (finite(l) and l <= cur[i])
+      if not accepted[i] then
+        n_rejected = n_rejected + 1
+        return false -- a rejected row keeps dW = 0
       end
-      -- The hypernetwork's cache still holds this step's forward (only the
-      -- target net ran since). θ gets no gradient buffer: only the
-      -- embeddings learn.
-      if not last then
-        dE:zero()
-        h:backward(theta, dW, nil, dE)
-      end
+      cur[i] = l
+      return not last
+    end
+    for s = 0, steps do
+      step, last, n_rejected = s, s == steps, 0
+      -- θ gets no gradient buffer: only the embeddings learn.
+      if not last then dE:zero() end
+      model:pass(Eg, items, { kind = kind, train = false, dE = not last and dE or nil, keep = keep })
       if backtrack then
         for i = 1, m do
           if accepted[i] then
@@ -412,7 +263,7 @@ function M.adapt_embeddings(o)
         -- W holds the tries; a rejected row is recorded at its accepted embedding
         if n_rejected > 0 and (last or rec[ri] == step) then
           Eg:copy(A)
-          h:forward(theta, Eg, { out = W })
+          model:generate(Eg, W)
         end
       end
       if rec[ri] == step then
@@ -527,45 +378,15 @@ function M.train_hypernet(o)
   local lr_emb = util.number(o, "lr_emb", lr, 0, nil, f)
   local kind = util.string(o, "kind", "regression", KINDS, f)
   local train_theta = util.bool(o, "train_theta", true, f)
-  local d, n_w, n_tasks = h:n_emb(), net:n_params(), E:size(1)
-  local opt_t = hnet.adam { n = theta:numel(), lr = lr }
-  local opt_e = hnet.adam { n = E:numel(), lr = lr_emb }
-  local dtheta, dEall = hnet.tensor(theta:numel()), hnet.tensor(n_tasks, d)
-  local Wb, dWb, Eb, dEb
-  local cap = 0
+  local model = hypermodel.wrap { hypernet = h, theta = theta, net = net, E = E }
+  model:begin(E, { lr = lr, lr_emb = lr_emb, train_theta = train_theta })
   local recent, P = {}, o.progress
   if P then P:begin_task(1, 1, iters, o.name or "multi-task") end
   for it = 1, iters do
     local batch = o.sample(it)
-    local m = #batch
-    if m > cap then
-      cap = m
-      Wb, dWb, Eb, dEb = hnet.tensor(m, n_w), hnet.tensor(m, n_w), hnet.tensor(m, d), hnet.tensor(m, d)
-      if h:max_tasks() < m then h:reserve(m) end
-    end
-    local W, dW, Eg, dE = Wb:rows(1, m), dWb:rows(1, m), Eb:rows(1, m), dEb:rows(1, m)
-    for i, s in ipairs(batch) do Eg:rows(i, i):copy(E:rows(s.task, s.task)) end
-    h:forward(theta, Eg, { out = W })
-    dW:zero()
-    local loss = 0
-    for i, s in ipairs(batch) do
-      local Wi = W:rows(i, i)
-      local y = net:forward(Wi, s.x, { train = true })
-      local dy = hnet.tensor(y:shape())
-      loss = loss + loss_grad(kind, y, s.y, dy) / m
-      dy:scale(1 / m)
-      net:backward(Wi, dy, dW:rows(i, i))
-    end
-    check_finite(loss, "the multi-task loss", it, f)
-    dtheta:zero()
-    dE:zero()
-    h:backward(theta, dW, dtheta, dE)
-    dEall:zero()
-    for i, s in ipairs(batch) do dEall:rows(s.task, s.task):add(dE:rows(i, i)) end
-    if train_theta then opt_t:step(theta, dtheta) end
-    opt_e:step(E, dEall)
+    local loss = model:step(batch, { kind = kind, fault = function(_, v) check_finite(v, "the multi-task loss", it, f) end })
     recent[(it - 1) % 100 + 1] = loss
-    if P then P:step(it, loss, 0, m) end
+    if P then P:step(it, loss, 0, #batch) end
   end
   if P then P:end_task() end
   return (metrics.mean_se(recent)) -- nil when no iteration ran

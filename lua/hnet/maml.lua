@@ -45,6 +45,7 @@
 local hnet = require "hnet"
 local util = require "hnet.util"
 local fs = require "hnet.fewshot"
+local hypermodel = require "hnet.hypermodel"
 
 local M = {}
 
@@ -195,7 +196,7 @@ function M.context(o)
   end
   local d = h:n_emb()
   local self = setmetatable({
-    h = h, theta = theta, net = net, d = d, n_w = net:n_params(),
+    model = hypermodel.wrap { hypernet = h, theta = theta, net = net }, theta = theta, d = d,
     inner_lr = util.number(o, "inner_lr", 1.0, 0, nil, f),
     inner_steps = util.int(o, "inner_steps", 1, 1, nil, f),
     order = util.int(o, "order", 2, 1, 2, f),
@@ -222,39 +223,24 @@ end
 -- Buffers for a meta-batch of m tasks.
 function Ctx:buffers(m)
   if m <= self.cap then return end
-  local d, n_w = self.d, self.n_w
+  local d = self.d
   self.cap = m
   self.Ek = {}
   for k = 0, self.inner_steps do self.Ek[k] = hnet.tensor(m, d) end
-  self.Wb, self.dWb = hnet.tensor(m, n_w), hnet.tensor(m, n_w)
+  self.model:buffers(m)
   self.Vb, self.dEb, self.Epb = hnet.tensor(m, d), hnet.tensor(m, d), hnet.tensor(m, d)
-  if self.h:max_tasks() < m then self.h:reserve(m) end
 end
 
--- One batched pass: W = h(E); per task i the loss of `which` ("support" or
--- "query") with its output gradient scaled by scale[i]; then the hypernetwork
--- backward into dtheta (may be nil) and dE (accumulated). Returns the
--- per-task losses.
+-- One batched pass of the model: W = h(E); per task i the loss of `which`
+-- ("support" or "query") with its output gradient scaled by scale[i]; then
+-- the hypernetwork backward into dtheta (may be nil) and dE (accumulated).
+-- Returns the per-task losses.
 function Ctx:pass(batch, E, which, scale, dtheta, dE)
-  local m = #batch
-  local W, dW = self.Wb:rows(1, m), self.dWb:rows(1, m)
-  self.h:forward(self.theta, E, { out = W })
-  dW:zero()
-  local losses = {}
+  local items = {}
   for i, t in ipairs(batch) do
-    local x, y = t.x, t.y
-    if which == "query" then x, y = t.xq, t.yq end
-    local Wi = W:rows(i, i)
-    local out = self.net:forward(Wi, x, { train = false })
-    local dout = hnet.tensor(out:shape())
-    losses[i] = fs.loss_grad(self.kind, out, y, dout)
-    if scale[i] ~= 0 then
-      dout:scale(scale[i])
-      self.net:backward(Wi, dout, dW:rows(i, i))
-    end
+    items[i] = which == "query" and { x = t.xq, y = t.yq } or { x = t.x, y = t.y }
   end
-  self.h:backward(self.theta, dW, dtheta, dE)
-  return losses
+  return (self.model:pass(E, items, { kind = self.kind, train = false, scale = scale, dtheta = dtheta, dE = dE }))
 end
 
 --- The inner loop for a batch from e0 (or from init rows [m, d]): returns

@@ -26,6 +26,7 @@
 local hnet = require "hnet"
 local spec = require "hnet.spec"
 local common = require "hnet.learners.common"
+local hypermodel = require "hnet.hypermodel"
 
 local Learner = {}
 Learner.__index = Learner
@@ -86,24 +87,16 @@ function Learner:setup(info)
   local o = self.o
   self.info = info
   self.rng = hnet.rng(o.seed, 1)
-  self.net = common.target_net(o.target, info.input_shape, info.n_outputs,
-                               math.max(o.batch, o.eval_batch), FNAME)
   local n_tasks = info.n_tasks
-  self.h = hnet.hypernet {
-    target = self.net, embedding = o.hnet.embedding, hidden = o.hnet.hidden,
-    act = o.hnet.act, alpha = o.hnet.alpha, chunk = o.hnet.chunk,
-    chunk_embedding = o.hnet.chunk_embedding, max_tasks = math.max(1, n_tasks),
-  }
-  local n_w, n_theta, n_emb = self.net:n_params(), self.h:n_params(), o.hnet.embedding
-  self.n_w, self.n_theta = n_w, n_theta
-  self.theta = hnet.tensor(n_theta)
-  self.h:init(self.theta, nil, { emb_var = o.emb_var, rng = self.rng, scheme = o.init,
-                                 max_h_l1 = o.init == "hyperfan" and HYPERFAN_MAX_H_L1 or nil })
-  self.dtheta = hnet.tensor(n_theta)
-  self.E = hnet.tensor(n_tasks, n_emb)
-  self.dE = hnet.tensor(1, n_emb)
-  self.W = hnet.tensor(1, n_w)
-  self.dW = hnet.tensor(1, n_w)
+  local m = hypermodel.build {
+    fname = FNAME, target = o.target, input_shape = info.input_shape, n_outputs = info.n_outputs,
+    max_batch = math.max(o.batch, o.eval_batch), hnet = o.hnet, max_tasks = math.max(1, n_tasks),
+    n_embeddings = n_tasks, init = { emb_var = o.emb_var, rng = self.rng, scheme = o.init,
+                                     max_h_l1 = o.init == "hyperfan" and HYPERFAN_MAX_H_L1 or nil } }
+  self.model = m
+  -- The model's objects, under the names state(), begin_eval and tests read.
+  self.net, self.h, self.theta, self.E = m.net, m.h, m.theta, m.E
+  self.n_w, self.n_theta = m.n_w, m.n_theta
   local out = self.net:out_shape()
   self.logits = hnet.tensor(o.batch, out[1])
   self.dlogits = hnet.tensor(o.batch, out[1])
@@ -128,72 +121,27 @@ function Learner:begin_task(t, task)
     error(("%s: task %d but the learner was set up for %d tasks"):format(FNAME, t, self.E:size(1)), 2)
   end
   self.t, self.in_task = t, true
-  local p = t - 1
+  local p, m = t - 1, self.model
   -- The new task's embedding, e_t ~ N(0, emb_var).
-  self.e = self.E:rows(t, t)
-  self.e:copy(self.h:embeddings(1, { var = o.emb_var, rng = self.rng }))
+  self.e = m:draw_embedding(self.E:rows(t, t), o.emb_var, self.rng)
   if self.stats then self.stats[t] = self.net:init_stats() end
   -- Fresh optimisers per task, as in the paper's code.
-  self.opt_theta = hnet.adam { n = self.n_theta, lr = o.lr, beta1 = o.beta1, beta2 = o.beta2 }
-  self.opt_e = hnet.adam { n = o.hnet.embedding, lr = o.lr, beta1 = o.beta1, beta2 = o.beta2 }
+  m:begin(self.e, { lr = o.lr, beta1 = o.beta1, beta2 = o.beta2, train_theta = o.train_theta })
+  self.opt_theta, self.opt_e = m.opt_theta, m.opt_e
   -- Regulariser targets for the p earlier tasks: one batched pass.
   self.n_reg = 0
   if p > 0 and o.beta > 0 then
-    local n_reg = (o.reg_tasks > 0 and o.reg_tasks < p) and o.reg_tasks or p
-    self.n_reg = n_reg
-    local n_w, n_emb = self.n_w, o.hnet.embedding
-    if not self.Wstar or self.Wstar:size(1) < p then
-      self.Wstar = hnet.tensor(self.info.n_tasks, n_w)
-      self.Wprev = hnet.tensor(self.info.n_tasks, n_w)
-      self.dWprev = hnet.tensor(self.info.n_tasks, n_w)
-      self.Esub = hnet.tensor(self.info.n_tasks, n_emb)
-    end
-    local Eprev = head_rows(self.E, p)
-    if o.store_targets then
-      self.h:forward(self.theta, Eprev, { out = head_rows(self.Wstar, p) })
-    else
-      self.theta_star = self.theta:clone()
-    end
-    if o.lookahead then
-      self.theta_la = hnet.tensor(self.n_theta)
-      self.dtheta_la = hnet.tensor(self.n_theta)
-    end
-    -- Views used every step (made once here: no allocation per step).
-    self.Eprev, self.Wstar_prev = Eprev, head_rows(self.Wstar, p)
-    self.reg_E = n_reg == p and Eprev or head_rows(self.Esub, n_reg)
-    self.reg_W = head_rows(self.Wprev, n_reg)
-    self.reg_dW = head_rows(self.dWprev, n_reg)
-    self.reg_Wstar = self.Wstar_prev
-    if n_reg < p then
-      self.reg_Wsel = hnet.tensor(n_reg, n_w)
-      self.reg_idx = {}
-    end
+    self.n_reg = (o.reg_tasks > 0 and o.reg_tasks < p) and o.reg_tasks or p
+    local r = m:fix_targets(self.E:rows(1, p), { beta = o.beta, n = self.n_reg, rng = self.rng,
+                                                store = o.store_targets, lookahead = o.lookahead })
+    self.Wstar, self.Wstar_prev, self.theta_star = m.Wstar, r.Wstar_prev, r.theta_star
   end
   self.batcher = common.batcher(task.train, o.batch, self.rng)
 end
 
 -- The regulariser term: adds its gradient to dtheta, returns its value.
 function Learner:regularise(theta_at)
-  local o, p, n_reg = self.o, self.t - 1, self.n_reg
-  local E, Wstar = self.reg_E, self.reg_Wstar
-  if n_reg < p then -- a random subset of the earlier tasks this step
-    local perm = self.rng:permutation(p)
-    for i = 1, n_reg do self.reg_idx[i] = perm[i] end
-    hnet.transform.gather(self.Eprev, self.reg_idx, { out = self.reg_E })
-    if o.store_targets then
-      hnet.transform.gather(self.Wstar_prev, self.reg_idx, { out = self.reg_Wsel })
-      Wstar = self.reg_Wsel
-    end
-  end
-  if not o.store_targets then -- recompute the targets from θ*
-    Wstar = n_reg < p and self.reg_Wsel or self.Wstar_prev
-    self.h:forward(self.theta_star, E, { out = Wstar })
-  end
-  self.h:forward(theta_at, E, { out = self.reg_W })
-  self.reg_dW:zero()
-  local reg = hnet.cl.output_reg(self.reg_W, Wstar, o.beta, self.reg_dW)
-  self.h:backward(theta_at, self.reg_dW, self.dtheta, nil)
-  return reg
+  return self.model:regularise(theta_at)
 end
 
 -- A non-finite loss or regulariser: stop with the task, the iteration, the
@@ -204,50 +152,26 @@ function Learner:fault(what, v, it, tensors)
 end
 
 function Learner:train_step(it)
-  local o, h, net = self.o, self.h, self.net
+  local o, m = self.o, self.model
   local x, y = self.batcher:next()
   local n = x:size(1)
   local logits = n == o.batch and self.logits or self.logits:rows(1, n)
   local dlogits = n == o.batch and self.dlogits or self.dlogits:rows(1, n)
-  h:forward(self.theta, self.e, { out = self.W })
-  net:forward(self.W, x, { train = true, rng = self.rng, out = logits,
-                           stats = self.stats and self.stats[self.t] })
-  local loss
-  if self.info.kind == "regression" then
-    loss = hnet.loss.mse(logits, y:view(n, 1), { grad = dlogits })
-  else
-    loss = hnet.loss.xent(logits, y, { grad = dlogits })
-  end
-  if not common.finite(loss) then
-    self:fault("the task loss", loss, it, { { "theta (hypernetwork parameters)", self.theta },
-      { "e (task embedding)", self.e }, { "W (generated weights)", self.W },
-      { "logits", logits }, { "x (the batch inputs: check the task's data)", x } })
-  end
-  self.dW:zero()
-  net:backward(self.W, dlogits, self.dW)
-  self.dtheta:zero()
-  self.dE:zero()
-  h:backward(self.theta, self.dW, self.dtheta, self.dE)
-  local reg = 0
-  if self.n_reg > 0 then
-    local at = self.theta
-    if o.lookahead then
-      self.opt_theta:delta(self.theta, self.dtheta, self.dtheta_la)
-      self.theta_la:copy(self.theta)
-      self.theta_la:add(self.dtheta_la)
-      at = self.theta_la
+  local kind = self.info.kind
+  local item = { x = x, y = kind == "regression" and y:view(n, 1) or y, out = logits, dout = dlogits,
+                 stats = self.stats and self.stats[self.t] }
+  return m:step({ item }, { kind = kind, rng = self.rng, fault = function(what, v)
+    if what == "loss" then
+      self:fault("the task loss", v, it, { { "theta (hypernetwork parameters)", self.theta },
+        { "e (task embedding)", self.e }, { "W (generated weights)", m.W },
+        { "logits", logits }, { "x (the batch inputs: check the task's data)", x } })
     end
-    reg = self:regularise(at)
-    if not common.finite(reg) then
-      self:fault("the regulariser", reg, it, { { "theta (hypernetwork parameters)", self.theta },
-        { "theta + look-ahead step", o.lookahead and self.theta_la or nil },
-        { "W*_t (regulariser targets)", o.store_targets and self.Wstar_prev or nil },
-        { "h(e_t; theta) for earlier tasks", self.reg_W } })
-    end
-  end
-  if o.train_theta then self.opt_theta:step(self.theta, self.dtheta) end
-  self.opt_e:step(self.e, self.dE)
-  return loss, reg
+    local r = m.reg
+    self:fault("the regulariser", v, it, { { "theta (hypernetwork parameters)", self.theta },
+      { "theta + look-ahead step", o.lookahead and r.theta_la or nil },
+      { "W*_t (regulariser targets)", o.store_targets and r.Wstar_prev or nil },
+      { "h(e_t; theta) for earlier tasks", r.W } })
+  end })
 end
 
 --- Train on the current task from iteration hooks.first (default 1);

@@ -15,6 +15,7 @@ local hnet = require "hnet"
 local util = require "hnet.util"
 local common = require "hnet.learners.common"
 local spec = require "hnet.spec"
+local hypermodel = require "hnet.hypermodel"
 
 local M = {}
 
@@ -52,25 +53,19 @@ function M.pool(opts)
   local hc = o.hnet
   local self = setmetatable({ o = o, n = 0, active = nil, valid = {} }, Pool)
   self.rng = hnet.rng(o.seed, 11)
-  self.net = common.target_net(o.target, o.input_shape, o.n_outputs, math.max(o.batch, o.eval_batch), f)
-  if self.net:n_stats() > 0 then
+  local K = o.max_embeddings
+  -- θ is trained with Adam: bound the hidden path as the hypernet learner does.
+  local m = hypermodel.build { fname = f, target = o.target, input_shape = o.input_shape, n_outputs = o.n_outputs,
+                               max_batch = math.max(o.batch, o.eval_batch), hnet = hc, max_tasks = K,
+                               n_embeddings = K, init = { emb_var = o.emb_var, rng = self.rng, max_h_l1 = 2 } }
+  if m.net:n_stats() > 0 then
     error(("%s: target networks with batch normalisation are not supported (per-embedding statistics)"):format(f), 2)
   end
-  local K = o.max_embeddings
-  self.h = hnet.hypernet { target = self.net, embedding = hc.embedding, hidden = hc.hidden, act = hc.act,
-                           alpha = hc.alpha, chunk = hc.chunk, chunk_embedding = hc.chunk_embedding,
-                           max_tasks = K }
-  self.n_w, self.n_theta, self.n_emb = self.net:n_params(), self.h:n_params(), hc.embedding
-  self.theta = hnet.tensor(self.n_theta)
-  -- θ is trained with Adam: bound the hidden path as the hypernet learner does.
-  self.h:init(self.theta, nil, { emb_var = o.emb_var, rng = self.rng, max_h_l1 = 2 })
-  self.dtheta = hnet.tensor(self.n_theta)
-  self.E = hnet.tensor(K, self.n_emb)
-  self.dE = hnet.tensor(1, self.n_emb)
-  self.W, self.dW = hnet.tensor(1, self.n_w), hnet.tensor(1, self.n_w)
+  self.model = m
+  self.net, self.h, self.theta, self.E = m.net, m.h, m.theta, m.E
+  self.n_w, self.n_theta, self.n_emb = m.n_w, m.n_theta, m.n_emb
   self.Wall = hnet.tensor(K, self.n_w)
-  self.Ereg, self.Wstar = hnet.tensor(K, self.n_emb), hnet.tensor(K, self.n_w)
-  self.Wreg, self.dWreg = hnet.tensor(K, self.n_w), hnet.tensor(K, self.n_w)
+  self.Ereg = hnet.tensor(K, self.n_emb)
   local k = o.n_outputs
   self.logits, self.dlogits = hnet.tensor(o.batch, k), hnet.tensor(o.batch, k)
   self.eval_out = hnet.tensor(o.eval_batch, k)
@@ -94,7 +89,7 @@ function Pool:add(from)
     end
     row:copy(self.E:rows(from, from))
   else
-    row:copy(self.h:embeddings(1, { var = self.o.emb_var, rng = self.rng }))
+    self.model:draw_embedding(row, self.o.emb_var, self.rng)
   end
   self.valid = {}
   return self.n
@@ -110,28 +105,29 @@ end
 -- targets W*_j = h(e_j; θ) for every other embedding, in one batched pass.
 function Pool:activate(k)
   check_index(self, k, "activate")
-  local o = self.o
+  local o, m = self.o, self.model
   self.active = k
   self.e = self.E:rows(k, k)
-  self.opt_theta = hnet.adam { n = self.n_theta, lr = o.lr, beta1 = o.beta1, beta2 = o.beta2 }
-  self.opt_e = hnet.adam { n = self.n_emb, lr = o.lr, beta1 = o.beta1, beta2 = o.beta2 }
+  m:begin(self.e, { lr = o.lr, beta1 = o.beta1, beta2 = o.beta2, train_theta = o.train_theta })
   local others = {}
   for j = 1, self.n do if j ~= k then others[#others + 1] = j end end
   self.n_reg = (o.beta > 0 and o.train_theta) and #others or 0
   if self.n_reg > 0 then
-    local p = self.n_reg
-    self.reg_E = self.Ereg:rows(1, p)
-    hnet.transform.gather(self.E, others, { out = self.reg_E })
-    self.reg_Wstar = self.Wstar:rows(1, p)
-    self.h:forward(self.theta, self.reg_E, { out = self.reg_Wstar })
-    self.reg_W, self.reg_dW = self.Wreg:rows(1, p), self.dWreg:rows(1, p)
+    local reg_E = self.Ereg:rows(1, self.n_reg)
+    hnet.transform.gather(self.E, others, { out = reg_E })
+    m:fix_targets(reg_E, { beta = o.beta })
   end
+end
+
+local function step_fault(what, v)
+  error(("hnet.shift.pool:step: the %s is %s: lower the learning rate (lr)%s")
+    :format(what == "loss" and "task loss" or what, tostring(v), what == "loss" and "" or " or beta"), 0)
 end
 
 --- One training step on a batch (x, y) for the active embedding; returns
 -- the task loss and the regulariser.
 function Pool:step(x, y)
-  local o, h, net = self.o, self.h, self.net
+  local o = self.o
   if not self.active then error("hnet.shift.pool:step: no active embedding (call add and activate first)", 2) end
   local n = x:size(1)
   if n > o.batch then
@@ -139,26 +135,8 @@ function Pool:step(x, y)
   end
   local logits = n == o.batch and self.logits or self.logits:rows(1, n)
   local dlogits = n == o.batch and self.dlogits or self.dlogits:rows(1, n)
-  h:forward(self.theta, self.e, { out = self.W })
-  net:forward(self.W, x, { train = true, rng = self.rng, out = logits })
-  local loss = hnet.loss.xent(logits, y, { grad = dlogits })
-  if loss ~= loss or loss == math.huge then
-    error(("hnet.shift.pool:step: the task loss is %s: lower the learning rate (lr)"):format(tostring(loss)), 2)
-  end
-  self.dW:zero()
-  net:backward(self.W, dlogits, self.dW)
-  self.dtheta:zero()
-  self.dE:zero()
-  h:backward(self.theta, self.dW, self.dtheta, self.dE)
-  local reg = 0
-  if self.n_reg > 0 then
-    h:forward(self.theta, self.reg_E, { out = self.reg_W })
-    self.reg_dW:zero()
-    reg = hnet.cl.output_reg(self.reg_W, self.reg_Wstar, o.beta, self.reg_dW)
-    h:backward(self.theta, self.reg_dW, self.dtheta, nil)
-  end
-  if o.train_theta then self.opt_theta:step(self.theta, self.dtheta) end
-  self.opt_e:step(self.e, self.dE)
+  local loss, reg = self.model:step({ { x = x, y = y, out = logits, dout = dlogits } },
+                                    { kind = "classification", rng = self.rng, fault = step_fault })
   self.valid = {}
   return loss, reg
 end
@@ -171,7 +149,7 @@ function Pool:prepare_eval()
   local all = true
   for k = 1, self.n do if not self.valid[k] then all = false break end end
   if all then return end
-  self.h:forward(self.theta, self.E:rows(1, self.n), { out = self.Wall:rows(1, self.n) })
+  self.model:generate(self.E:rows(1, self.n), self.Wall:rows(1, self.n))
   for k = 1, self.n do self.valid[k] = true end
 end
 
@@ -180,7 +158,7 @@ end
 function Pool:forward(x, k)
   check_index(self, k, "forward")
   if not self.valid[k] then
-    self.h:forward(self.theta, self.E:rows(k, k), { out = self.Wall:rows(k, k) })
+    self.model:generate(self.E:rows(k, k), self.Wall:rows(k, k))
     self.valid[k] = true
   end
   local n = x:size(1)
@@ -188,7 +166,7 @@ function Pool:forward(x, k)
     error(("hnet.shift.pool:forward: %d samples but eval_batch is %d"):format(n, self.o.eval_batch), 2)
   end
   local out = n == self.o.eval_batch and self.eval_out or self.eval_out:rows(1, n)
-  return self.net:forward(self.Wall:rows(k, k), x, { train = false, out = out })
+  return self.model:forward(self.Wall:rows(k, k), x, out)
 end
 
 --- The mean loss ("loss", needs y) or mean predictive entropy ("entropy")

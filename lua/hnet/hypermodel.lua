@@ -1,0 +1,271 @@
+--- hnet.hypermodel — one hypernetwork model: a target network with no
+-- weights of its own, the hypernetwork h, its parameters θ and a table of
+-- task embeddings E; and the one training step that every hypernetwork code
+-- path calls (the continual learner hnet.learners.hypernet, the shift pool,
+-- few-shot adaptation and multi-task training in hnet.fewshot, CAVIA-style
+-- meta-training in hnet.maml):
+--   W = h(E; θ) for a set of embeddings in one batched pass → the target
+--   net's forward per embedding → the loss → the target net's backward →
+--   the hypernetwork's backward → the output regulariser → the optimisers.
+--
+--   local hm = require "hnet.hypermodel"
+--   local m = hm.build{ target = { "mlp", hidden = {100, 100} }, input_shape = {1, 28, 28},
+--     n_outputs = 10, max_batch = 1000, hnet = { embedding = 8, hidden = {50, 50}, act = "relu",
+--     alpha = 1, chunk = 0, chunk_embedding = 8 }, max_tasks = 5, n_embeddings = 5,
+--     init = { emb_var = 1, rng = r, scheme = "hyperfan", max_h_l1 = 2 } }   -- θ initialised
+--   local m = hm.wrap{ hypernet = h, theta = theta, net = net, E = E }      -- the caller's objects
+--   m:generate(E, W [, theta_at])     W = h(E; θ), or h(E; theta_at)
+--   m:draw_embedding(row, var, rng)   row ~ N(0, var)
+--   m:pass(E, items, o)               forward and backward for the rows of E, one item per row
+--   m:begin(e, o)                     train e (one row of E, or all of E): fresh Adam states
+--   m:fix_targets(Eprev, o)           the regulariser's targets W*_j = h(e_j; θ), fixed now
+--   m:regularise(theta_at)            β/n Σ_j ‖h(e_j; theta_at) − W*_j‖², its gradient into dθ
+--   m:step(items, o)                  one training step: pass, regulariser, optimisers
+--   m:forward(W, x, out, stats)       the target net in eval mode under weights W
+--
+-- θ frozen (few-shot adaptation): pass no dtheta. Only the embeddings
+-- learn (begin's train_theta = false). SGD, backtracking and second-order
+-- meta-gradients are the callers' own updates around pass.
+local hnet = require "hnet"
+local util = require "hnet.util"
+local common = require "hnet.learners.common"
+
+local M = {}
+
+local Model = {}
+Model.__index = Model
+
+local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
+
+--- Loss of out against y (mean squared error for kind = "regression",
+-- cross-entropy otherwise); writes d(loss)/d(out) into dout.
+function M.loss_grad(kind, out, y, dout)
+  if kind == "regression" then return hnet.loss.mse(out, y, { grad = dout }) end
+  return hnet.loss.xent(out, y, { grad = dout })
+end
+local loss_grad = M.loss_grad
+
+local function new_model(h, theta, net, E)
+  return setmetatable({ h = h, theta = theta, net = net, E = E, n_w = net:n_params(),
+                        n_theta = h:n_params(), n_emb = h:n_emb(), cap = 0 }, Model)
+end
+
+local BUILD_KEYS = { "fname", "target", "input_shape", "n_outputs", "max_batch", "hnet", "max_tasks",
+                     "n_embeddings", "init" }
+
+--- A new model: the target net from its spec (see learners.common.target_net),
+-- the hypernetwork from o.hnet (embedding, hidden, act, alpha, chunk,
+-- chunk_embedding, already checked by the caller), θ initialised by
+-- h:init(θ, nil, o.init), and E = [n_embeddings, embedding] zeros.
+function M.build(o)
+  local f = "hnet.hypermodel.build"
+  o = util.options(o, BUILD_KEYS, f)
+  local c = o.hnet
+  if type(c) ~= "table" then util.argerr(f, 1, "field 'hnet': a table of hypernetwork options expected") end
+  util.int(o, "n_embeddings", nil, 0, nil, f)
+  local net = common.target_net(o.target, o.input_shape, o.n_outputs, o.max_batch, o.fname or f)
+  local h = hnet.hypernet {
+    target = net, embedding = c.embedding, hidden = c.hidden, act = c.act, alpha = c.alpha,
+    chunk = c.chunk, chunk_embedding = c.chunk_embedding, max_tasks = o.max_tasks,
+  }
+  local self = new_model(h, hnet.tensor(h:n_params()), net, hnet.tensor(o.n_embeddings, c.embedding))
+  h:init(self.theta, nil, o.init)
+  return self
+end
+
+local WRAP_KEYS = { "hypernet", "theta", "net", "E" }
+
+--- A model over the caller's hypernetwork, θ, target net and (optional)
+-- embedding table: training writes into them.
+function M.wrap(o)
+  local f = "hnet.hypermodel.wrap"
+  o = util.options(o, WRAP_KEYS, f)
+  if not (o.hypernet and o.theta and o.net) then
+    util.argerr(f, 1, "fields 'hypernet', 'theta' and 'net' are required")
+  end
+  return new_model(o.hypernet, o.theta, o.net, o.E)
+end
+
+--- Buffers for m rows of generated weights, their gradients and embedding
+-- gradients (grown on demand, never shrunk); views of the first m rows.
+function Model:buffers(m)
+  if m > self.cap then
+    self.cap = m
+    self.Wb, self.dWb = hnet.tensor(m, self.n_w), hnet.tensor(m, self.n_w)
+    self.Eb, self.dEb = hnet.tensor(m, self.n_emb), hnet.tensor(m, self.n_emb)
+    if self.h:max_tasks() < m then self.h:reserve(m) end
+  end
+  return self.Wb:rows(1, m), self.dWb:rows(1, m), self.dEb:rows(1, m)
+end
+
+--- W = h(E; θ) (theta_at instead of θ when given), one batched pass; W: [rows of E, n_w].
+function Model:generate(E, W, theta_at)
+  return self.h:forward(theta_at or self.theta, E, { out = W })
+end
+
+--- A fresh embedding drawn from N(0, var) into row ([1, d]).
+function Model:draw_embedding(row, var, rng)
+  row:copy(self.h:embeddings(1, { var = var, rng = rng }))
+  return row
+end
+
+--- The target network's output for x under weights W (eval mode), into out
+-- (nil: the net's own buffer); stats: BatchNorm statistics or nil.
+function Model:forward(W, x, out, stats)
+  return self.net:forward(W, x, { train = false, out = out, stats = stats })
+end
+
+--- Forward and backward of one batch per embedding: W = h(E; θ) for the m
+-- rows of E, then per item i (items[i] = { x =, y =, out =, dout =, stats = },
+-- out/dout: buffers for the output and its gradient, nil: the net's own
+-- output and a fresh gradient) the target forward under row i, the loss
+-- (kind) and the backward into row i of dW; then the hypernetwork's backward
+-- into dtheta and dE (both accumulate; nil: no gradient; both nil: no
+-- hypernetwork backward). o = { kind =, train =, rng =, dtheta =, dE =,
+-- scale = number or per-item list (multiplies item i's output gradient;
+-- 0: item i is not backpropagated), keep = fn(i, loss) (false: item i is not
+-- backpropagated) }. Returns the per-item losses and W (a buffer view,
+-- valid until the next pass).
+function Model:pass(E, items, o)
+  local m = #items
+  local W, dW = self:buffers(m)
+  self.W, self.dW = W, dW
+  self.h:forward(self.theta, E, { out = W })
+  dW:zero()
+  local losses = {}
+  local scale = o.scale
+  for i, it in ipairs(items) do
+    local Wi = W:rows(i, i)
+    local out = self.net:forward(Wi, it.x, { train = o.train, rng = o.rng, out = it.out, stats = it.stats })
+    local dout = it.dout or hnet.tensor(out:shape())
+    local l = loss_grad(o.kind, out, it.y, dout)
+    losses[i] = l
+    local s = type(scale) == "table" and scale[i] or scale
+    if s ~= 0 and (o.keep == nil or o.keep(i, l)) then
+      if s then dout:scale(s) end
+      self.net:backward(Wi, dout, dW:rows(i, i))
+    end
+  end
+  if o.dtheta or o.dE then self.h:backward(self.theta, dW, o.dtheta, o.dE) end
+  return losses, W
+end
+
+--- Train e from now on: fresh Adam states for θ (o.lr, beta1, beta2) and
+-- for e (o.lr_emb, default o.lr). e is one row of E (a continual learner's
+-- current task) or all of E (multi-task training: each step's gradient rows
+-- are added into their tasks' rows). o.train_theta = false: θ is not
+-- updated. No regulariser until fix_targets.
+function Model:begin(e, o)
+  self.e, self.reg, self.multi = e, nil, rawequal(e, self.E)
+  self.train_theta = o.train_theta ~= false
+  self.dtheta = self.dtheta or hnet.tensor(self.n_theta)
+  self.opt_theta = hnet.adam { n = self.n_theta, lr = o.lr, beta1 = o.beta1, beta2 = o.beta2 }
+  self.opt_e = hnet.adam { n = e:numel(), lr = o.lr_emb or o.lr, beta1 = o.beta1, beta2 = o.beta2 }
+end
+
+--- Fix the output regulariser's targets W*_j = h(e_j; θ) for the p rows of
+-- Eprev (a view of E, or rows the caller gathered; read again every step).
+-- o = { beta =, n = (a random subset of n of the p each step, drawn from
+-- rng; default p), rng =, store = (false: keep θ* and recompute W* each
+-- step), lookahead = (the regulariser at θ + Δθ, Δθ the Adam step of the
+-- task loss alone) }. Returns the regulariser's state (Wstar_prev = the
+-- stored targets [p, n_w], theta_star, W = h(e_j; θ) of the last step).
+function Model:fix_targets(Eprev, o)
+  local p, n_w = Eprev:size(1), self.n_w
+  local n = o.n or p
+  local rows = math.max(p, self.E and self.E:size(1) or p)
+  if not self.Wstar or self.Wstar:size(1) < p then
+    self.Wstar, self.Wprev = hnet.tensor(rows, n_w), hnet.tensor(rows, n_w)
+    self.dWprev, self.Esub = hnet.tensor(rows, n_w), hnet.tensor(rows, self.n_emb)
+  end
+  local r = { beta = o.beta, p = p, n = n, store = o.store ~= false, lookahead = o.lookahead, rng = o.rng,
+              Eprev = Eprev, Wstar_prev = self.Wstar:rows(1, p) }
+  if r.store then
+    self.h:forward(self.theta, Eprev, { out = r.Wstar_prev })
+  else
+    r.theta_star = self.theta:clone()
+  end
+  if r.lookahead then
+    r.theta_la, r.dtheta_la = hnet.tensor(self.n_theta), hnet.tensor(self.n_theta)
+  end
+  r.E = n == p and Eprev or self.Esub:rows(1, n)
+  r.W, r.dW = self.Wprev:rows(1, n), self.dWprev:rows(1, n)
+  if n < p then r.Wsel, r.idx = hnet.tensor(n, n_w), {} end
+  self.reg = r
+  return r
+end
+
+--- The regulariser at theta_at: adds its gradient to dθ, returns its value.
+function Model:regularise(theta_at)
+  local r = self.reg
+  local E, Wstar = r.E, r.Wstar_prev
+  if r.n < r.p then -- a random subset of the earlier embeddings this step
+    local perm = r.rng:permutation(r.p)
+    for i = 1, r.n do r.idx[i] = perm[i] end
+    hnet.transform.gather(r.Eprev, r.idx, { out = E })
+    if r.store then
+      hnet.transform.gather(r.Wstar_prev, r.idx, { out = r.Wsel })
+      Wstar = r.Wsel
+    end
+  end
+  if not r.store then -- recompute the targets from θ*
+    Wstar = r.n < r.p and r.Wsel or r.Wstar_prev
+    self.h:forward(r.theta_star, E, { out = Wstar })
+  end
+  self.h:forward(theta_at, E, { out = r.W })
+  r.dW:zero()
+  local reg = hnet.cl.output_reg(r.W, Wstar, r.beta, r.dW)
+  self.h:backward(theta_at, r.dW, self.dtheta, nil)
+  return reg
+end
+
+--- One training step of what begin chose. items: a list of
+-- { x =, y =, out =, dout =, stats = } as for pass; with e one row of E, one
+-- item (its loss is the step's loss); with e all of E, each item names its
+-- row (task =) and the loss is the mean over the items. o = { kind =,
+-- rng =, fault = fn(what, value) for a non-finite "loss" or "regulariser" }.
+-- Returns the loss and the regulariser.
+function Model:step(items, o)
+  local multi, m = self.multi, #items
+  local _, _, dE = self:buffers(m)
+  local E = self.e
+  if multi then
+    E = self.Eb:rows(1, m)
+    for i, it in ipairs(items) do E:rows(i, i):copy(self.E:rows(it.task, it.task)) end
+  end
+  self.dtheta:zero()
+  dE:zero()
+  local losses = self:pass(E, items, { kind = o.kind, train = true, rng = o.rng, dtheta = self.dtheta, dE = dE,
+                                        scale = multi and 1 / m or nil })
+  local loss = losses[1]
+  if multi then
+    loss = 0
+    for i = 1, m do loss = loss + losses[i] / m end
+  end
+  if not finite(loss) then o.fault("loss", loss) end
+  local reg = 0
+  local r = self.reg
+  if r then
+    local at = self.theta
+    if r.lookahead then
+      self.opt_theta:delta(self.theta, self.dtheta, r.dtheta_la)
+      r.theta_la:copy(self.theta)
+      r.theta_la:add(r.dtheta_la)
+      at = r.theta_la
+    end
+    reg = self:regularise(at)
+    if not finite(reg) then o.fault("regulariser", reg) end
+  end
+  if self.train_theta then self.opt_theta:step(self.theta, self.dtheta) end
+  if multi then
+    local dEall = self.dEall or hnet.tensor(self.E:size(1), self.n_emb)
+    self.dEall = dEall
+    dEall:zero()
+    for i, it in ipairs(items) do dEall:rows(it.task, it.task):add(dE:rows(i, i)) end
+    dE = dEall
+  end
+  self.opt_e:step(self.e, dE)
+  return loss, reg
+end
+
+return M

@@ -1,0 +1,165 @@
+/* test_lua_hypermodel.c — hnet.hypermodel, the one hypernetwork step that
+ * the hypernet learner, the shift pool, few-shot adaptation and CAVIA call:
+ * its step against the same step written out with the engine's primitives
+ * (generate, target forward, cross-entropy, both backward passes, Adam),
+ * with the output regulariser and its look-ahead, the multi-task step
+ * (mean loss, dense Adam over the embedding table), the frozen-θ pass, and
+ * the errors for bad options. The comparisons are exact: the model must do
+ * the same operations in the same order. */
+#include "harness.h"
+#include "lua_harness.h"
+
+#include <string.h>
+
+static void run_ok(const char *chunk) {
+  lua_State *L = hntl_newstate();
+  assert_non_null(L);
+  char msg[4096];
+  int st = hntl_run(L, chunk, msg, sizeof msg);
+  if (st != LUA_OK) fail_msg("%s", msg);
+  lua_close(L);
+}
+
+static void run_err(const char *chunk, const char *want) {
+  lua_State *L = hntl_newstate();
+  assert_non_null(L);
+  char msg[4096];
+  int st = hntl_run(L, chunk, msg, sizeof msg);
+  if (st == LUA_OK) fail_msg("expected an error containing '%s'", want);
+  if (!strstr(msg, want)) fail_msg("expected '%s' in: %s", want, msg);
+  lua_close(L);
+}
+
+/* A model, a batch, and the step written out by hand (ref_step). */
+#define SETUP                                                                                          \
+  "local hm = require 'hnet.hypermodel'\n"                                                             \
+  "local function model()\n"                                                                           \
+  "  local m = hm.build{ target = { 'mlp', hidden = { 8 } }, input_shape = { 5 }, n_outputs = 3,\n"   \
+  "    max_batch = 16, hnet = { embedding = 4, hidden = { 7 }, act = 'relu', alpha = 1, chunk = 0,\n"   \
+  "    chunk_embedding = 4 }, max_tasks = 3, n_embeddings = 3, init = { rng = hnet.rng(2, 1) } }\n"     \
+  "  m.E:copy(hnet.randn({ 3, 4 }, hnet.rng(2, 2), 1))\n"                                              \
+  "  return m\n"                                                                                       \
+  "end\n"                                                                                              \
+  "local x = hnet.randn({ 16, 5 }, hnet.rng(2, 3), 1)\n"                                               \
+  "local y = hnet.tensor(16)\n"                                                                        \
+  "for i = 1, 16 do y:set(i, i % 3) end\n"                                                             \
+  "local function same(a, b, what) assert(a:sqdist(b) == 0, what .. ' differs') end\n"
+
+static void test_step_is_the_written_out_step(void **state) {
+  (void)state;
+  run_ok(SETUP
+         "local m, r = model(), model()\n"
+         "local beta = 0.1\n"
+         "for task = 1, 2 do\n"
+         "  local e, er = m.E:rows(task, task), r.E:rows(task, task)\n"
+         "  m:begin(e, { lr = 1e-2 })\n"
+         "  local Wstar\n"
+         "  if task > 1 then\n"
+         "    m:fix_targets(m.E:rows(1, 1), { beta = beta, lookahead = true })\n"
+         "    Wstar = r.h:forward(r.theta, r.E:rows(1, 1)):clone()\n"
+         "  end\n"
+         "  local ot, oe = hnet.adam{ n = r.n_theta, lr = 1e-2 }, hnet.adam{ n = 4, lr = 1e-2 }\n"
+         "  for it = 1, 3 do\n"
+         "    local loss, reg = m:step({ { x = x, y = y } }, { kind = 'classification',\n"
+         "      fault = function(what, v) error(what .. ' ' .. v) end })\n"
+         /* the same step by hand */
+         "    local W = r.h:forward(r.theta, er):clone()\n"
+         "    local out = r.net:forward(W, x, { train = true })\n"
+         "    local dout = hnet.tensor(out:shape())\n"
+         "    local l = hnet.loss.xent(out, y, { grad = dout })\n"
+         "    local dW, dth, de = hnet.tensor(1, r.n_w), hnet.tensor(r.n_theta), hnet.tensor(1, 4)\n"
+         "    r.net:backward(W, dout, dW)\n"
+         "    r.h:backward(r.theta, dW, dth, de)\n"
+         "    local g = 0\n"
+         "    if Wstar then\n"
+         "      local step = hnet.tensor(r.n_theta)\n"
+         "      ot:delta(r.theta, dth, step)\n"
+         "      local at = r.theta:clone():add(step)\n"
+         "      local Wp = r.h:forward(at, r.E:rows(1, 1)):clone()\n"
+         "      local dWp = hnet.tensor(1, r.n_w)\n"
+         "      g = hnet.cl.output_reg(Wp, Wstar, beta, dWp)\n"
+         "      r.h:backward(at, dWp, dth, nil)\n"
+         "    end\n"
+         "    ot:step(r.theta, dth)\n"
+         "    oe:step(er, de)\n"
+         "    assert(loss == l, ('task %d step %d: loss %.9g, by hand %.9g'):format(task, it, loss, l))\n"
+         "    assert(reg == g, ('task %d step %d: regulariser %.9g, by hand %.9g'):format(task, it, reg, g))\n"
+         "    assert(task == 1 or reg > 0, 'the regulariser is not active')\n"
+         "    same(m.theta, r.theta, 'theta'); same(m.E, r.E, 'E')\n"
+         "  end\n"
+         "end\n");
+}
+
+static void test_multi_task_step(void **state) {
+  (void)state;
+  run_ok(SETUP
+         "local m, r = model(), model()\n"
+         "m:begin(m.E, { lr = 1e-2, lr_emb = 3e-2 })\n"
+         "local ot, oe = hnet.adam{ n = r.n_theta, lr = 1e-2 }, hnet.adam{ n = r.E:numel(), lr = 3e-2 }\n"
+         "local x2 = hnet.randn({ 6, 5 }, hnet.rng(2, 4), 1)\n"
+         "local y2 = hnet.tensor(6)\n"
+         "local batch = { { task = 3, x = x, y = y }, { task = 1, x = x2, y = y2 } }\n"
+         "for it = 1, 3 do\n"
+         "  local loss = m:step(batch, { kind = 'classification' })\n"
+         "  local Eg = hnet.tensor(2, 4)\n"
+         "  Eg:rows(1, 1):copy(r.E:rows(3, 3)); Eg:rows(2, 2):copy(r.E:rows(1, 1))\n"
+         "  local W = r.h:forward(r.theta, Eg):clone()\n"
+         "  local dW, dth, dE = hnet.tensor(2, r.n_w), hnet.tensor(r.n_theta), hnet.tensor(2, 4)\n"
+         "  local l = 0\n"
+         "  for i, s in ipairs(batch) do\n"
+         "    local out = r.net:forward(W:rows(i, i), s.x, { train = true })\n"
+         "    local dout = hnet.tensor(out:shape())\n"
+         "    l = l + hnet.loss.xent(out, s.y, { grad = dout }) / 2\n"
+         "    dout:scale(1 / 2)\n"
+         "    r.net:backward(W:rows(i, i), dout, dW:rows(i, i))\n"
+         "  end\n"
+         "  r.h:backward(r.theta, dW, dth, dE)\n"
+         "  local dEall = hnet.tensor(3, 4)\n"
+         "  dEall:rows(3, 3):add(dE:rows(1, 1)); dEall:rows(1, 1):add(dE:rows(2, 2))\n"
+         "  ot:step(r.theta, dth); oe:step(r.E, dEall)\n"
+         "  assert(loss == l, ('step %d: loss %.9g, by hand %.9g'):format(it, loss, l))\n"
+         "  same(m.theta, r.theta, 'theta'); same(m.E, r.E, 'E')\n"
+         "end\n"
+         "local e2 = r.E:rows(2, 2):clone()\n"
+         "same(m.E:rows(2, 2), e2, 'the untouched row')\n");
+}
+
+/* θ without a gradient buffer stays bit for bit; a scale of 0 or keep =
+ * false leaves an item out of the backward pass. */
+static void test_frozen_pass(void **state) {
+  (void)state;
+  run_ok(SETUP
+         "local m = model()\n"
+         "local theta0 = m.theta:clone()\n"
+         "local E = m.E:rows(1, 3)\n"
+         "local items = { { x = x, y = y }, { x = x, y = y }, { x = x, y = y } }\n"
+         "local dE = hnet.tensor(3, 4)\n"
+         "local kept = {}\n"
+         "local losses = m:pass(E, items, { kind = 'classification', dE = dE, scale = { 1, 0, 0.5 },\n"
+         "  keep = function(i, l) kept[#kept + 1] = i; return i ~= 3 end })\n"
+         "assert(#losses == 3 and losses[1] > 0, 'three losses expected')\n"
+         "assert(#kept == 2 and kept[1] == 1 and kept[2] == 3, 'keep is asked for the items with a scale')\n"
+         "same(m.theta, theta0, 'theta')\n"
+         "assert(dE:rows(1, 1):norm() > 0, 'item 1 has a gradient')\n"
+         "assert(dE:rows(2, 2):norm() == 0 and dE:rows(3, 3):norm() == 0, 'items 2 and 3 were backpropagated')\n");
+}
+
+static void test_bad_options(void **state) {
+  (void)state;
+  run_err("local hm = require 'hnet.hypermodel'\nhm.build{ bogus = 1 }", "unknown option 'bogus'");
+  run_err("local hm = require 'hnet.hypermodel'\nhm.build{ input_shape = { 2 }, n_outputs = 2, max_batch = 4,\n"
+          "  n_embeddings = 1 }",
+          "field 'hnet'");
+  run_err("local hm = require 'hnet.hypermodel'\nhm.wrap{ theta = hnet.tensor(3) }",
+          "'hypernet', 'theta' and 'net' are required");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_step_is_the_written_out_step),
+      cmocka_unit_test(test_multi_task_step),
+      cmocka_unit_test(test_frozen_pass),
+      cmocka_unit_test(test_bad_options),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
