@@ -57,7 +57,7 @@ for t = 1, stream:len() do
   for k, r in ipairs(rows) do
     local learner = r.run.learner
     learner:begin_eval(stream:len())
-    local y = learner.per_task_nets and learner:task_forward(x, t) or learner:head_forward(x)
+    local y = learner:predict(x, learner:task_conditioned() and t or nil)
     local ys = y:flat_table()
     series[#series + 1] = { name = t == 1 and r.learner or nil, x = xs, y = ys,
                             style = ("lines lw 2 lc %d"):format(k) }

@@ -534,13 +534,19 @@ function M.make_cases()
   { name = "unknown learner", run = function() hnet.learners.new("nope") end, expect = { "no learner named 'nope'" } },
   { name = "unknown run option", run = function() M.run("finetune", { outt = D .. "/x" }) end, expect = { "unknown option 'outt'" } },
   { name = "run of an empty table", run = function() hnet.run({}, M.stream(2), { out = D .. "/not_a_learner" }) end,
-    expect = { "bad argument #1 to 'hnet.run'", "the learner lacks setup(), n_trainable()", "head_forward()", "hnet.learners.new" },
+    expect = { "bad argument #1 to 'hnet.run'", "the learner lacks name(), options()", "predict()", "hnet.learners.new", "hnet.learners.base" },
     after = nothing_in(D .. "/not_a_learner") },
-  { name = "run of a learner without task_forward", run = function()
+  { name = "run of a learner without predict", run = function()
       local l = M.learner("hypernet")
-      l.task_forward = false
+      l.predict = false
       hnet.run(l, M.stream(2))
-    end, expect = { "the learner lacks task_forward() (it sets per_task_nets)" } },
+    end, expect = { "the learner lacks predict()" } },
+  { name = "run of a base learner that defines no predict", run = function()
+      local C = require("hnet.learners.base").class()
+      function C:schedule() return { iterations = 1, batch = 1, eval_batch = 1 } end
+      function C:setup() end
+      hnet.run(setmetatable({}, C), M.stream(2))
+    end, expect = { "the learner lacks predict() (hnet.learners.base's raises: define it)" } },
   { name = "run of something that is not a stream", run = function() hnet.run(M.learner("finetune"), { M.stream(2):get(1) }) end,
     expect = { "bad argument #2 to 'hnet.run'", "a stream expected", "hnet.stream.from" } },
   { name = "inference policy out of range", run = function()
@@ -681,10 +687,10 @@ function M.make_cases()
     end },
   { name = "NaN outputs while inferring the task", run = function()
       local l = M.learner("hypernet")
-      local task_forward, begin_eval, evaluating = l.task_forward, l.begin_eval, false
+      local predict, begin_eval, evaluating = l.predict, l.begin_eval, false
       function l:begin_eval(...) evaluating = true; return begin_eval(self, ...) end
-      function l:task_forward(x, t)
-        local y = task_forward(self, x, t)
+      function l:predict(x, t)
+        local y = predict(self, x, t)
         if evaluating and t == 1 then y:set(3, 2, 1 / 0) end
         return y
       end

@@ -103,16 +103,15 @@ static void test_entropy_task_inference(void **state) {
       "local net = hnet.net{ input = {2}, max_batch = 64, layers = { {'linear', 2, bias = false} } }\n"
       "-- W_t [2 outputs, 2 inputs]: confident on unit vector t, (0, 0) on the other\n"
       "local Ws = { hnet.tensor_from({ 20, 0, -20, 0 }, {4}), hnet.tensor_from({ 0, 20, 0, -20 }, {4}) }\n"
-      "local fake = { name = 'fake', per_task_nets = true, o = { eval_batch = 64, iterations = 0, batch = 1 } }\n"
-      "function fake:setup() end\n"
-      "function fake:n_trainable() return 0 end\n"
-      "function fake:begin_task() end\n"
-      "function fake:train_task() end\n"
-      "function fake:end_task() end\n"
-      "function fake:begin_eval() end\n"
-      "function fake:state() return {} end\n"
-      "function fake:load_state() end\n"
-      "function fake:task_forward(x, t) return net:forward(Ws[t], x) end\n"
+      "local Fake = require('hnet.learners.base').class()\n"
+      "function Fake:name() return 'fake' end\n"
+      "function Fake:schedule() return { eval_batch = 64, iterations = 0, batch = 1 } end\n"
+      "function Fake:task_conditioned() return true end\n"
+      "function Fake:setup() end\n"
+      "function Fake:state() return {} end\n"
+      "function Fake:load_state() end\n"
+      "function Fake:predict(x, t) return net:forward(Ws[t], x) end\n"
+      "local fake = setmetatable({}, Fake)\n"
       "local run = hnet.run(fake, stream, { scenario = 'class', quiet = true, fwt = false })\n"
       "assert(run.summary.task_inference == 100, 'entropy inference: ' .. tostring(run.summary.task_inference))\n"
       "local run1 = hnet.run(fake, stream, { scenario = 'class', quiet = true, fwt = false,\n"
@@ -214,13 +213,12 @@ static void test_eval_max_spread(void **state) {
       "  train = { x = x, y = y }, test = { x = x:clone(), y = y:clone() } }\n"
       "local net = hnet.net{ input = {2}, max_batch = 64, layers = { {'linear', 2, bias = false} } }\n"
       "local W = hnet.tensor_from({ 20, 0, -20, 0 }, {4})\n"
-      "local fake = { name = 'fake', per_task_nets = true, o = { eval_batch = 64, iterations = 0, batch = 1 } }\n"
-      "for _, m in ipairs{ 'setup', 'begin_task', 'train_task', 'end_task', 'begin_eval', 'load_state' } do\n"
-      "  fake[m] = function() end\n"
-      "end\n"
-      "function fake:n_trainable() return 0 end\n"
-      "function fake:state() return {} end\n"
-      "function fake:task_forward(x) return net:forward(W, x) end\n"
+      "local Fake = require('hnet.learners.base').class()\n"
+      "function Fake:schedule() return { eval_batch = 64, iterations = 0, batch = 1 } end\n"
+      "function Fake:task_conditioned() return true end\n"
+      "function Fake:setup() end\n"
+      "function Fake:predict(x) return net:forward(W, x) end\n"
+      "local fake = setmetatable({}, Fake)\n"
       "for _, m in ipairs{ 0, 10, 7, 99 } do\n"
       "  local run = hnet.run(fake, hnet.stream.from{ task }, { quiet = true, fwt = false,\n"
       "    eval_max = m > 0 and m or nil })\n"
@@ -476,6 +474,57 @@ static void test_metric_registry(void **state) {
       "refused(\"'classification' or 'regression' expected, got both\", m.summary, { {1} }, nil, 'both')\n");
 }
 
+/* The learner protocol in code (hnet.learners.base): a subclass gets every
+ * method with its default; the required ones (schedule, setup, predict)
+ * raise until defined; train_task's default runs train_step from hooks.from
+ * and stops when hooks.step says so; watch() defaults to the tensors of
+ * state(). Every built-in learner is a base learner answering the protocol,
+ * task_conditioned() true exactly for those with one network per task. */
+static void test_learner_protocol(void **state) {
+  (void)state;
+  run_ok(
+      "local base = require 'hnet.learners.base'\n"
+      "local C = base.class()\n"
+      "local l = setmetatable({}, C)\n"
+      "assert(base.is_learner(l) and not base.is_learner({}))\n"
+      "assert(l:name() == 'learner' and next(l:options()) == nil and next(l:implied_options()) == nil)\n"
+      "assert(l:task_conditioned() == false and l:n_trainable() == 0 and l:state() == nil)\n"
+      "assert(l:infer_task() == nil and l:hint('nonfinite') == nil and #l:watch() == 0)\n"
+      "for _, m in ipairs{ 'schedule', 'setup', 'predict' } do\n"
+      "  local ok, err = pcall(l[m], l)\n"
+      "  assert(not ok and err:find('does not define ' .. m .. '()', 1, true), tostring(err))\n"
+      "end\n"
+      "local ok, err = pcall(l.load_state, l, {})\n"
+      "assert(not ok and err:find('cannot resume', 1, true), tostring(err))\n"
+      "-- a subclass of a subclass: train_task's default loop\n"
+      "local D = base.class(C)\n"
+      "local steps = {}\n"
+      "function D:schedule() return { iterations = 5, batch = 1, eval_batch = 1 } end\n"
+      "function D:train_step(it) steps[#steps + 1] = it; return it, 0 end\n"
+      "function D:state() return { b = hnet.tensor(2), a = hnet.tensor(1), n = 3 } end\n"
+      "local d = setmetatable({}, D)\n"
+      "assert(base.is_learner(d) and d:name() == 'learner')\n"
+      "assert(d:train_task(1, {}, { from = 2 }) == 5 and table.concat(steps, ',') == '2,3,4,5')\n"
+      "steps = {}\n"
+      "assert(d:train_task(1, {}, { step = function(it) return it == 3 end }) == 3)\n"
+      "assert(table.concat(steps, ',') == '1,2,3')\n"
+      "local w = d:watch()\n"
+      "assert(#w == 2 and w[1][1] == 'a' and w[2][1] == 'b', 'watch: the tensors of state(), by name')\n"
+      "-- the built-in learners\n"
+      "local want = { hypernet = true, separate = true }\n"
+      "for _, name in ipairs{ 'hypernet', 'finetune', 'ewc', 'online_ewc', 'si', 'separate', 'joint' } do\n"
+      "  local L = hnet.learners.new(name, { iterations = 7, batch = 3, eval_batch = 11 })\n"
+      "  assert(base.is_learner(L), name .. ' is not a base learner')\n"
+      "  assert(L:name() == name and L:options().iterations == 7, name)\n"
+      "  local s = L:schedule()\n"
+      "  assert(s.iterations == 7 and s.batch == 3 and s.eval_batch == 11, name)\n"
+      "  assert(L:task_conditioned() == (want[name] or false), name .. ': task_conditioned')\n"
+      "  assert(L:hint('nonfinite'):find('lr = 0.001', 1, true), name)\n"
+      "end\n"
+      "assert(hnet.learners.new('hypernet'):implied_options().init == 'hyperfan')\n"
+      "assert(hnet.learners.new('hypernet'):hint('chance'):find('init', 1, true))\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics_hand_made),
@@ -488,6 +537,7 @@ int main(void) {
       cmocka_unit_test(test_evaluate_on),
       cmocka_unit_test(test_default_init_shifted_inputs),
       cmocka_unit_test(test_chance_watch),
+      cmocka_unit_test(test_learner_protocol),
   };
   return cmocka_run_group_tests_name("continual learning (Lua)", tests, NULL, NULL);
 }

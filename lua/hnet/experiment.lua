@@ -255,7 +255,7 @@ function M.compare(spec)
     local learner_rows, pending = {}, {} -- pending[scenario] = index of a row the carrier fills
     for _, sc in ipairs(spec.scenarios) do
       local learner = made[name][sc]
-      local share = carries(carrier, sc) and learner.per_task_nets and spec.share_training ~= false
+      local share = carries(carrier, sc) and learner:task_conditioned() and spec.share_training ~= false
                     and not pending[sc]
       if share and uniform == nil then uniform = uniform_heads(spec.stream) end
       if share and uniform then

@@ -72,6 +72,7 @@ local util = require "hnet.util"
 local metrics = require "hnet.metrics"
 local progress = require "hnet.progress"
 local checkpoint = require "hnet.checkpoint"
+local base = require "hnet.learners.base"
 
 local M = {}
 local Run = {}
@@ -183,12 +184,12 @@ function Run:evaluate(j, n_seen, as_task)
   local n = data.x:size(1)
   local bad_inputs = nonfinite_rows(data.x)
   if bad_inputs > 0 then self:evaluation_fault(j, n, bad_inputs) end
-  local bs = learner.o.eval_batch
+  local bs = self.sched.eval_batch
   local bad = 0 -- test samples with a non-finite output
   if task.kind == "regression" then
     local se = 0
     slices(data, bs, function(x, y)
-      local out = learner.per_task_nets and learner:task_forward(x, net_t) or learner:head_forward(x)
+      local out = learner:predict(x, self.conditioned and net_t or nil)
       bad = bad + nonfinite_rows(out)
       se = se + hnet.loss.mse(out, y:view(x:size(1), 1)) * x:size(1)
     end)
@@ -196,10 +197,10 @@ function Run:evaluate(j, n_seen, as_task)
     return se / n
   end
   local correct, inferred_ok, given_ok, domain_ok = 0, 0, 0, 0
-  if learner.per_task_nets then
+  if self.conditioned then
     if sc == "task-given" then
       slices(data, bs, function(x, y)
-        local out = learner:task_forward(x, net_t)
+        local out = learner:predict(x, net_t)
         bad = bad + nonfinite_rows(out)
         local _, c = hnet.loss.accuracy(out, y)
         correct = correct + c
@@ -211,7 +212,7 @@ function Run:evaluate(j, n_seen, as_task)
     slices(data, bs, function(x, y)
       local ents, preds = {}, {}
       for t = 1, n_seen do
-        local out = learner:task_forward(x, t)
+        local out = learner:predict(x, t)
         ents[t] = hnet.loss.entropy(out):flat_table()
         preds[t] = hnet.loss.argmax(out):flat_table()
       end
@@ -246,7 +247,7 @@ function Run:evaluate(j, n_seen, as_task)
   slices(data, bs, function(x, y)
     local labels = y
     if offset ~= 0 then labels = y:clone(); labels:add(offset) end
-    local out = learner:head_forward(x)
+    local out = learner:predict(x)
     bad = bad + nonfinite_rows(out, mask)
     local _, c = hnet.loss.accuracy(out, labels, { mask = mask })
     correct = correct + c
@@ -267,10 +268,8 @@ function Run:evaluation_fault(j, n, bad_inputs, bad_outputs)
     what = ("%d of its %d test samples hold NaN or Inf in their inputs"):format(bad_inputs, n)
     hint = "check the task's test data (the transform or generator that made it): training checks only what it trains on"
   else
-    local o = self.learner.o or {}
     what = ("%d of its %d test samples gave NaN or Inf outputs (finite inputs)"):format(bad_outputs, n)
-    hint = ("lower the learning rate (lr = %s)%s"):format(tostring(o.lr),
-      o.beta and (" or beta (%s)"):format(tostring(o.beta)) or "")
+    hint = self.learner:hint("nonfinite") or "lower the learning rate"
   end
   self:fail(("hnet.run: numerical fault evaluating task %d/%d ('%s'): %s. Hint: %s.\nhnet.run: %s.")
     :format(j, self.T, tostring(self.stream:get(j).name), what, hint, last))
@@ -460,7 +459,7 @@ function Run:plots()
   local plot = require "hnet.plot"
   local regression = self.kind == "regression"
   local what = regression and "test MSE" or "test accuracy (%)"
-  local title = ("%s on %s"):format(self.learner.name, self.stream.name or "stream")
+  local title = ("%s on %s"):format(self.learner:name(), self.stream.name or "stream")
   local ok, why = plot.heatmap { out = self.out .. "/accuracy_matrix.png", matrix = self.R,
     title = title .. ": " .. what .. " after each task", xlabel = "task evaluated",
     ylabel = "after training on task", zlabel = what,
@@ -592,22 +591,14 @@ end
 -- NaN to 0) still stops the run, at most a few seconds late.
 function Run:scan(i, it)
   local learner = self.learner
-  local list = {}
-  if type(learner.watch) == "function" then list = learner:watch()
-  elseif self.can_ckpt then
-    for k, v in pairs(learner:state()) do
-      if checkpoint.is_tensor(v) then list[#list + 1] = { k, v } end
-    end
-    table.sort(list, function(a, b) return a[1] < b[1] end)
-  end
+  local list = learner:watch()
   for _, e in ipairs(list) do
     if not e[2]:all_finite() then
       local last = self.last_ckpt and ("the last good checkpoint (%s) is intact"):format(self.last_ckpt)
         or "no checkpoint had been written yet"
-      local o = learner.o or {}
-      self:fail(("hnet.run: numerical fault in task %d/%d ('%s'), found at iteration %d: the learner's tensor '%s' %s holds NaN or Inf. Hint: lower the learning rate (lr = %s)%s, or check the task's data.\nhnet.run: %s.")
+      self:fail(("hnet.run: numerical fault in task %d/%d ('%s'), found at iteration %d: the learner's tensor '%s' %s holds NaN or Inf. Hint: %s, or check the task's data.\nhnet.run: %s.")
         :format(i, self.T, tostring(self.stream:get(i).name), it, e[1], tostring(e[2]),
-                tostring(o.lr), o.beta and (" or beta (%s)"):format(tostring(o.beta)) or "", last))
+                learner:hint("nonfinite") or "lower the learning rate", last))
     end
   end
   self.scan_clock = hnet.sys.clock()
@@ -649,11 +640,9 @@ function Run:watch_chance(i, task, it, loss)
   local chance, k = label_entropy(task.train.y)
   local mean = w.sum / w.n
   if k > 1 and mean > (1 - CHANCE_MARGIN) * chance then
-    local o = self.learner.o or {}
-    self:warn(("hnet.run: WARNING: task %d/%d ('%s') is not learning: its training loss averaged %.4f over iterations %d-%d, not %d%% below chance (%.4f, the loss of predicting the frequencies of its %d classes; ln %d = %.4f). Try: inputs normalised to mean 0 and variance 1; another learning rate (lr = %s); another init (hypernet: init = \"hyperfan\" or \"xavier\"%s).")
+    self:warn(("hnet.run: WARNING: task %d/%d ('%s') is not learning: its training loss averaged %.4f over iterations %d-%d, not %d%% below chance (%.4f, the loss of predicting the frequencies of its %d classes; ln %d = %.4f). Try: inputs normalised to mean 0 and variance 1; %s.")
       :format(i, self.T, tostring(task.name), mean, CHANCE_FROM, CHANCE_AT, math.floor(100 * CHANCE_MARGIN + 0.5),
-              chance, k, k, math.log(k),
-              tostring(o.lr), o.init and (", now \"%s\""):format(tostring(o.init)) or ""))
+              chance, k, k, math.log(k), self.learner:hint("chance") or "another learning rate"))
   end
 end
 
@@ -695,7 +684,7 @@ function Run:prepare_dir(resuming)
     os.remove(dir .. "/" .. f)
   end
   local sa = self.context or script_args()
-  local meta = { learner = self.learner.name, options = self.learner.o, scenario = self.scenario,
+  local meta = { learner = self.learner:name(), options = self.learner:options(), scenario = self.scenario,
                  tasks = self.T, stream = self.stream.name, task_names = self.fp.stream.names,
                  threads = hnet.threads(), seed = self.fp.seed, version = hnet.version,
                  git_commit = git_commit(), checkpoint = CKPT_FILE, name = self.opts.name,
@@ -705,7 +694,7 @@ function Run:prepare_dir(resuming)
   local cjson = require "cjson"
   local ok2, text = pcall(cjson.encode, meta)
   if not ok2 then -- options holding functions or cycles: keep what encodes
-    meta.options = flatten(self.learner.o, "")
+    meta.options = flatten(self.learner:options(), "")
     text = cjson.encode(meta)
   end
   self:write("options.json", text .. "\n")
@@ -721,7 +710,7 @@ end
 local function fingerprint(self)
   local names = {}
   for i = 1, self.T do names[i] = tostring(self.stream:get(i).name) end
-  return { learner = self.learner.name, options = flatten(self.learner.o, ""),
+  return { learner = self.learner:name(), options = flatten(self.learner:options(), ""),
            scenario = self.scenario, seed = hnet.seed(), kind = self.kind,
            stream = { name = tostring(self.stream.name), tasks = self.T, names = names },
            eval_max = self.opts.eval_max or 0, fwt = self.want_fwt }
@@ -782,13 +771,13 @@ function Run:restore(path)
   if type(header) ~= "table" or header.format ~= RUN_FORMAT then
     refuse("it is a checkpoint, but not of an hnet.run run")
   end
-  local diffs = compare_fp(header.fingerprint, self.fp, self.learner.implied_options)
+  local diffs = compare_fp(header.fingerprint, self.fp, self.learner:implied_options())
   if #diffs > 0 then
     refuse(("it was written by a different run: %s. Resume with the same script, options and seed, or start a new run (another --out, or --force)")
       :format(table.concat(diffs, "; ")))
   end
   local phase, task, it = header.phase, header.task, header.iteration
-  local iters = self.learner.o and self.learner.o.iterations
+  local iters = self.sched.iterations
   if not (phase == "in_task" or phase == "task_done" or phase == "finished")
      or math.type(task) ~= "integer" or task < 1 or task > self.T
      or math.type(it) ~= "integer" or it < 0 or (iters and it > iters)
@@ -860,10 +849,10 @@ function Run:train(i, task, first)
   local every = self.ckpt_every * 60
   local where = { it = first - 1 }
   local stopped = false
-  local iters = learner.o and learner.o.iterations
-  local hooks = { first = first, step = function(it, loss, reg)
+  local iters = self.sched.iterations
+  local hooks = { from = first, step = function(it, loss, reg)
     where.it = it
-    self.progress:step(it, loss, reg, learner.o.batch)
+    self.progress:step(it, loss, reg, self.sched.batch)
     self:watch_chance(i, task, it, loss)
     if stop and stop.task == i and stop.iteration == it then
       self:checkpoint("in_task", i, it)
@@ -899,33 +888,40 @@ function Run:train(i, task, first)
   return true
 end
 
--- The learner protocol hnet.run calls (README: "A learner is a table ...").
-local LEARNER_METHODS = { "setup", "n_trainable", "begin_task", "train_task", "end_task", "begin_eval" }
+-- The learner protocol hnet.run calls (hnet.learners.base defines each).
+local LEARNER_METHODS = { "name", "options", "implied_options", "schedule", "setup", "n_trainable",
+                          "task_conditioned", "begin_task", "train_task", "end_task", "begin_eval",
+                          "predict", "state", "load_state", "watch", "hint" }
+-- The methods base.Learner leaves to the learner (its own raise).
+local REQUIRED = { schedule = true, setup = true, predict = true }
 
 -- Arguments #1 and #2 of hnet.run: a learner that has every method the run
 -- calls and a stream of at least one task; errors name what is missing.
 local function check_learner_stream(learner, stream)
   local f = "hnet.run"
-  local how = "make one with hnet.learners.new(name, opts), or see lua/hnet/learners/plain.lua for a complete learner"
+  local how = "make one with hnet.learners.new(name, opts), or derive one from hnet.learners.base (base.class()): see lua/hnet/learners/plain.lua for a complete learner"
   if type(learner) ~= "table" then
     error(("bad argument #1 to '%s' (a learner expected, got %s; %s)"):format(f, type(learner), how), 3)
   end
   local missing = {}
   for _, m in ipairs(LEARNER_METHODS) do
-    if type(learner[m]) ~= "function" then missing[#missing + 1] = m .. "()" end
+    if type(learner[m]) ~= "function" then missing[#missing + 1] = m .. "()"
+    elseif REQUIRED[m] and learner[m] == base.Learner[m] then
+      missing[#missing + 1] = m .. "() (hnet.learners.base's raises: define it)"
+    end
   end
-  local fwd = learner.per_task_nets and "task_forward" or "head_forward"
-  if type(learner[fwd]) ~= "function" then
-    missing[#missing + 1] = fwd .. "()" .. (learner.per_task_nets and " (it sets per_task_nets)" or "")
-  end
-  if type(learner.o) ~= "table" then missing[#missing + 1] = "o (its options: iterations, batch, eval_batch)" end
   if #missing > 0 then
     error(("bad argument #1 to '%s' (the learner lacks %s; %s)"):format(f, table.concat(missing, ", "), how), 3)
   end
-  for _, k in ipairs { "iterations", "eval_batch" } do
-    local v = learner.o[k]
+  local sched = learner:schedule()
+  if type(sched) ~= "table" then
+    error(("bad argument #1 to '%s' (the learner's schedule() must return { iterations =, batch =, eval_batch = }, got %s)")
+      :format(f, type(sched)), 3)
+  end
+  for _, k in ipairs { "iterations", "batch", "eval_batch" } do
+    local v = sched[k]
     if math.type(v) ~= "integer" or v < (k == "iterations" and 0 or 1) then
-      error(("bad argument #1 to '%s' (the learner's option o.%s must be an integer >= %d, got %s)")
+      error(("bad argument #1 to '%s' (the learner's schedule().%s must be an integer >= %d, got %s)")
         :format(f, k, k == "iterations" and 0 or 1, tostring(v)), 3)
     end
   end
@@ -961,16 +957,18 @@ function M.run(learner, stream, opts)
   if kind == "regression" and sc ~= "task-given" then
     error("bad argument #3 to 'hnet.run' (regression tasks support only scenario \"task-given\")", 2)
   end
-  if opts.stop_after and learner.o and learner.o.iterations
-     and opts.stop_after.iteration > learner.o.iterations then
+  local sched = learner:schedule()
+  if opts.stop_after and opts.stop_after.iteration > sched.iterations then
     error(("bad argument #3 to 'hnet.run' (field 'stop_after': iteration %d is past the learner's %d iterations)")
-      :format(opts.stop_after.iteration, learner.o.iterations), 2)
+      :format(opts.stop_after.iteration, sched.iterations), 2)
   end
-  local heads, n_outputs = plan_heads(stream, sc, learner.per_task_nets, kind == "regression")
+  local conditioned = learner:task_conditioned() and true or false
+  local heads, n_outputs = plan_heads(stream, sc, conditioned, kind == "regression")
   local self = setmetatable({ learner = learner, stream = stream, opts = opts, scenario = sc,
                               heads = heads, n_outputs = n_outputs, T = T, R = {}, b = {},
                               Rg = {}, bg = {}, Rd = {}, bd = {},
                               evals = {}, log_lines = {}, kind = kind, context = ctx,
+                              sched = sched, conditioned = conditioned,
                               elapsed0 = 0 }, Run)
   self.progress = progress.new { quiet = opts.quiet, verbose = opts.verbose,
                                  every = opts.progress_every,
@@ -988,13 +986,13 @@ function M.run(learner, stream, opts)
 
   local resume_path = resume_source(opts, ctx)
   self.out = opts.out
-  self.can_ckpt = type(learner.state) == "function" and type(learner.load_state) == "function"
-  self.ckpt_path = self.out and self.can_ckpt and (self.out .. "/" .. CKPT_FILE) or nil
   self.fp = fingerprint(self)
   self:prepare_dir(resume_path ~= nil)
   learner:setup { n_tasks = T, n_outputs = n_outputs, input_shape = first.input_shape,
                   kind = kind, heads = heads, scenario = sc,
                   masks = function(t, n_seen) return make_mask(sc, heads, n_outputs, t, n_seen) end }
+  self.can_ckpt = learner:state() ~= nil
+  self.ckpt_path = self.out and self.can_ckpt and (self.out .. "/" .. CKPT_FILE) or nil
   local start, first_it = 1, 1
   self.t0 = hnet.sys.clock()
   self.ckpt_clock, self.scan_clock = self.t0, self.t0
@@ -1008,11 +1006,11 @@ function M.run(learner, stream, opts)
     end
     if phase == "in_task" then start, first_it = task, it + 1 else start = task + 1 end
   else
-    self:log("hnet.run: %s on %s (%d tasks, scenario %s, %d trainable parameters)", learner.name,
+    self:log("hnet.run: %s on %s (%d tasks, scenario %s, %d trainable parameters)", learner:name(),
              stream.name or "stream", T, sc, learner:n_trainable())
     if self.out and not self.can_ckpt then
-      self:log("hnet.run: learner '%s' has no state()/load_state(): no checkpoints, the run cannot be resumed",
-               learner.name)
+      self:log("hnet.run: learner '%s' has no state(): no checkpoints, the run cannot be resumed",
+               learner:name())
     end
   end
   for i = start, T do
@@ -1023,7 +1021,7 @@ function M.run(learner, stream, opts)
       if self.want_fwt then
         learner:begin_eval(i)
         if i == 1 then -- b_j: the untrained learner on every task
-          local seen = (sc == "class" and not learner.per_task_nets) and T or 1
+          local seen = (sc == "class" and not self.conditioned) and T or 1
           for j = 1, T do
             local v, _, given, domain = self:evaluate(j, seen, 1)
             self.b[j], self.bg[j], self.bd[j] = v, given, domain
@@ -1038,7 +1036,7 @@ function M.run(learner, stream, opts)
       end
     end
     local ts = hnet.sys.clock()
-    self.progress:begin_task(i, T, learner.o.iterations, task.name, from)
+    self.progress:begin_task(i, T, sched.iterations, task.name, from)
     local done, at = self:train(i, task, from)
     self.progress:end_task()
     if not done then
@@ -1098,7 +1096,7 @@ function M.run(learner, stream, opts)
     self.summary.domain = alongside(self.Rd, self.bd)
     if self.summary.domain then self.summary.domain.task_inference = self.summary.task_inference end
   end
-  self.summary.learner, self.summary.scenario, self.summary.tasks = learner.name, sc, T
+  self.summary.learner, self.summary.scenario, self.summary.tasks = learner:name(), sc, T
   self.summary.stream = stream.name
   self.summary.seconds = self:elapsed()
   self.summary.trainable_parameters = learner:n_trainable()
@@ -1114,7 +1112,7 @@ end
 --- The accuracy matrix and the metrics as text (also printed and logged).
 function Run:report()
   local T, R = self.T, self.R
-  local lines = { ("%s, %s, %d tasks"):format(self.learner.name, self.scenario, T) }
+  local lines = { ("%s, %s, %d tasks"):format(self.learner:name(), self.scenario, T) }
   local head = { "after \\ task" }
   for j = 1, T do head[#head + 1] = ("%7d"):format(j) end
   lines[#lines + 1] = table.concat(head, " ")
@@ -1191,9 +1189,9 @@ function Run:evaluate_on(other, opts)
       error(("bad argument #2 to '%s' (field 'scenario': task-given, domain or class expected, got %s)")
         :format(f, tostring(o.scenario)), 2)
     end
-    if sc ~= self.scenario and not self.learner.per_task_nets then
+    if sc ~= self.scenario and not self.conditioned then
       error(("bad argument #2 to '%s' (field 'scenario': %s trained one network for the %s scenario; it cannot be judged in %s)")
-        :format(f, self.learner.name, self.scenario, sc), 2)
+        :format(f, self.learner:name(), self.scenario, sc), 2)
     end
   end
   if not self.summary then
