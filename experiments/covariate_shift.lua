@@ -17,7 +17,7 @@
 local hnet = require "hnet"
 local E = hnet.experiment
 
-local o = E.options(arg, {
+local o, context = E.options(arg, {
   out_default = "runs/covariate_shift",
   resumable = true, -- hnet.run, then seeded shifted copies evaluated on the runs' learners
   stream = { "split", "split (5 tasks of 2 classes) or permuted (--tasks permutations)",
@@ -93,6 +93,7 @@ for _, name in ipairs(hnet.cli.list(o.learners)) do
   local probe = hnet.learners.new(name, learner_options(name))
   local scs = probe:task_conditioned() and { scenarios[1] } or scenarios
   local rows = E.compare {
+    context = context,
     stream = stream, learners = { name }, scenarios = scs, learner_options = learner_options,
     out = o.out, force = o.force, quiet = true, verbose = o.verbose, eval_max = eval_max,
     meta = { experiment = "covariate_shift", seed = o.seed },

@@ -12,7 +12,7 @@
 local hnet = require "hnet"
 local E = hnet.experiment
 
-local o = E.options(arg, {
+local o, context = E.options(arg, {
   out_default = "runs/toy_regression",
   resumable = true, -- hnet.run, then curves from the runs' learners
   learners = E.learners_option("hypernet,finetune,ewc,separate"),
@@ -38,6 +38,7 @@ local function learner_options(name)
 end
 
 local rows = E.compare {
+  context = context,
   stream = stream, learners = hnet.cli.list(o.learners), scenarios = { "task-given" },
   learner_options = learner_options, out = o.out, force = o.force, quiet = o.quiet,
   verbose = o.verbose, meta = { experiment = "toy_regression", seed = o.seed },

@@ -54,10 +54,17 @@ function M.learner(name, extra)
   return hnet.learners.new(name, o)
 end
 
---- hnet.run with quiet, no plots, and ropts.
+--- hnet.run with quiet, no plots, and ropts; ropts.stop_after = { task =,
+-- iteration = } stops the run there (hnet.run.testing's seam).
 function M.run(name, ropts, lopts, stream)
   local o = { quiet = true, plots = false }
   for k, v in pairs(ropts or {}) do o[k] = v end
+  local stop = o.stop_after
+  o.stop_after = nil
+  if stop then
+    local testing = require "hnet.run.testing"
+    return testing.run(M.learner(name, lopts), stream or M.stream(3), o, testing.stop_after(stop))
+  end
   return hnet.run(M.learner(name, lopts), stream or M.stream(3), o)
 end
 
@@ -107,8 +114,7 @@ function M.checkpoint_signature(path)
   return table.concat(parts, "\n")
 end
 
--- Run a script file in this state as ./hnet would (arg set), then clear the
--- experiment context it set.
+-- Run a script file in this state as ./hnet would (arg set).
 function M.dofile_args(script, args)
   local saved = rawget(_G, "arg")
   local a = { [0] = script }
@@ -116,7 +122,6 @@ function M.dofile_args(script, args)
   arg = a
   local ok, r = pcall(dofile, script)
   arg = saved
-  require("hnet.run").context = nil
   if not ok then error(r, 0) end
   return r
 end
@@ -139,7 +144,7 @@ if spin_marker then -- ignore the first signal (say so in a second file); the se
   end
   os.exit(0)
 end
-local o = hnet.experiment.options(arg, {
+local o, context = hnet.experiment.options(arg, {
   out_default = "runs/test_exp",
   resumable = true, -- one hnet.run
   iterations = { 60, "iterations per task" },
@@ -177,10 +182,11 @@ if marker then -- at task 2, iteration 7: say so, then wait for a signal
     return train_task(self, t, task, hooks)
   end
 end
-local stop = o.stop_task > 0 and { task = o.stop_task, iteration = o.stop_iteration } or nil
-local run = hnet.run(learner, hnet.stream.from(ts, { name = "test-blobs" }), {
-  out = o.out, force = o.force, quiet = o.quiet, verbose = o.verbose, stop_after = stop,
-  plots = false })
+local testing = require "hnet.run.testing"
+local stop = o.stop_task > 0 and testing.stop_after { task = o.stop_task, iteration = o.stop_iteration } or nil
+local run = testing.run(learner, hnet.stream.from(ts, { name = "test-blobs" }), {
+  out = o.out, force = o.force, quiet = o.quiet, verbose = o.verbose, plots = false,
+  context = context }, stop)
 if not o.quiet then run:report() end
 return run
 ]]
@@ -600,7 +606,7 @@ function M.make_cases()
   { name = "compare with a misspelt option", run = function()
       hnet.experiment.compare { stream = M.stream(2), learners = { "finetune" }, scenarios = { "task-given" },
                                 learner_options = function() return {} end, quite = true }
-    end, expect = { "hnet.experiment.compare", "unknown option 'quite'", "allowed: eval_max" } },
+    end, expect = { "hnet.experiment.compare", "unknown option 'quite'", "allowed: context, eval_max" } },
   { name = "compare with a bad option of the last learner", run = compare({ "finetune", "ewc" }, { "task-given" }, { ewc = { lambda = -1 } }),
     expect = { "hnet.learners.ewc", "field 'lambda'" }, after = nothing_in(D .. "/cmp") },
   -- Run directories.
@@ -644,9 +650,9 @@ function M.make_cases()
   -- A disk that fills while a checkpoint is written (the ckpt test hook).
   { name = "disk full while checkpointing", run = function()
       local dir = D .. "/diskfull"
-      local l = at_task("hypernet", 2, dir, disk_ref, function() hnet.ckpt.fail_write_after(100) end)
+      local l = at_task("hypernet", 2, dir, disk_ref, function() require("hnet.run.testing").fail_write_after(100) end)
       local ok, err = pcall(hnet.run, l, M.stream(3), { out = dir, quiet = true, plots = false })
-      hnet.ckpt.fail_write_after(-1)
+      require("hnet.run.testing").fail_write_after(-1)
       -- the process ends here: "commit again" would be no use; resuming is
       if not ok and tostring(err):find("commit again", 1, true) then error("the message says commit again", 0) end
       if not ok then error(err, 0) end

@@ -123,16 +123,17 @@ static void test_entropy_task_inference(void **state) {
       "  ('CL3 accuracies %.2f %.2f'):format(run.R[2][1], run.R[2][2]))\n"
       "assert(run1.R[2][2] == 0, 'task 2 with the wrong task inferred must be 0 in CL3')\n"
       "-- The same networks with the task given do not depend on the policy: 50%.\n"
-      "assert(run1.Rg[2][2] == 50 and run1.summary.task_given.acc == 50,\n"
-      "  'task-given accuracy of the class run: ' .. tostring(run1.Rg[2][2]))\n"
+      "local Rg, Rd = run1:result_of('task_given').R, run1:result_of('domain').R\n"
+      "assert(Rg[2][2] == 50 and run1.summary.task_given.acc == 50,\n"
+      "  'task-given accuracy of the class run: ' .. tostring(Rg[2][2]))\n"
       "-- CL2 read off the class run: the label within the inferred task's head.\n"
       "-- Task 2 through network 1 gives logits (0, 0): class 0, right for half.\n"
-      "assert(run1.Rd[2][2] == 50 and run1.Rd[2][1] == 50, 'CL2 of the class run: ' .. tostring(run1.Rd[2][2]))\n"
+      "assert(Rd[2][2] == 50 and Rd[2][1] == 50, 'CL2 of the class run: ' .. tostring(Rd[2][2]))\n"
       "assert(run1.summary.domain.acc == 50 and run1.summary.domain.task_inference == 50)\n"
       "local dom = hnet.run(fake, stream, { scenario = 'domain', quiet = true, fwt = false,\n"
       "  inference = function() return 1 end })\n"
-      "assert(dom.R[2][2] == run1.Rd[2][2] and dom.R[2][1] == run1.Rd[2][1], 'a domain run agrees')\n"
-      "assert(dom.summary.domain == nil and next(dom.Rd) == nil, 'only class runs carry a CL2 matrix')\n");
+      "assert(dom.R[2][2] == Rd[2][2] and dom.R[2][1] == Rd[2][1], 'a domain run agrees')\n"
+      "assert(dom.summary.domain == nil and dom:result_of('domain'):empty(), 'only class runs carry a CL2 matrix')\n");
 }
 
 /* hnet.experiment.compare reads the task-given and domain rows of a learner
@@ -180,7 +181,7 @@ static void test_compare_shares_training(void **state) {
       "    scenarios = {'task-given', 'domain', 'class'}, learner_options = opts, quiet = true }\n"
       "  assert(#three == 3 and three[2].scenario == 'domain' and three[2].shared_with == 'class'\n"
       "    and three[1].shared_with == 'class' and three[3].shared_with == nil, name .. ': rows of three')\n"
-      "  assert(three[2].R == three[3].run.Rd and three[1].R == three[3].run.Rg)\n"
+      "  assert(three[2].R == three[3].run:result_of('domain').R and three[1].R == three[3].run:result_of('task_given').R)\n"
       "  hnet.seed(7)\n"
       "  local dom = E.compare{ stream = stream(2), learners = {name}, scenarios = {'domain'},\n"
       "    learner_options = opts, quiet = true, share_training = false }\n"
@@ -396,8 +397,9 @@ static void test_evaluate_on(void **state) {
       "assert(os.execute('rm -rf ' .. dir))\n"
       "local ft = hnet.run(learner('finetune'), stream, { scenario = 'task-given', quiet = true, fwt = false })\n"
       "refused('cannot be judged in class', ft.evaluate_on, ft, stream, { scenario = 'class' })\n"
-      "local part = hnet.run(learner('finetune'), stream, { scenario = 'task-given', quiet = true, fwt = false,\n"
-      "  stop_after = { task = 2, iteration = 10 } })\n"
+      "local testing = require 'hnet.run.testing'\n"
+      "local part = testing.run(learner('finetune'), stream, { scenario = 'task-given', quiet = true, fwt = false },\n"
+      "  testing.stop_after { task = 2, iteration = 10 })\n"
       "refused('the run has not finished', part.evaluate_on, part, stream)\n");
 }
 
@@ -525,6 +527,55 @@ static void test_learner_protocol(void **state) {
       "assert(hnet.learners.new('hypernet'):hint('chance'):find('init', 1, true))\n");
 }
 
+/* Test seams are not public API and the run context is no module global:
+ * hnet.run refuses stop_after, hnet.ckpt has no fail_write_after, and
+ * hnet.experiment.options returns the context instead of setting one on
+ * hnet.run. hnet.run.testing stops a run at an exact point (a checkpoint
+ * there, run.stopped) and checks that point against the stream and the
+ * learner's iterations. */
+static void test_seams_and_context(void **state) {
+  (void)state;
+  run_ok(
+      "local function refused(want, ...)\n"
+      "  local ok, err = pcall(...)\n"
+      "  assert(not ok and tostring(err):find(want, 1, true), 'expected ' .. want .. ', got ' .. tostring(err))\n"
+      "end\n"
+      "local tasks = {}\n"
+      "for i = 1, 2 do\n"
+      "  tasks[i] = hnet.synthetic.blobs{ n_classes = 2, dim = 4, n_per_class = 20, n_test_per_class = 5, seed = i }\n"
+      "end\n"
+      "local stream = hnet.stream.from(tasks)\n"
+      "local function learner()\n"
+      "  return hnet.learners.new('finetune', { target = {'mlp', hidden = {4}}, iterations = 20, batch = 8 })\n"
+      "end\n"
+      "refused(\"unknown option 'stop_after'\", hnet.run, learner(), stream, { stop_after = { task = 1, iteration = 1 } })\n"
+      "assert(hnet.ckpt.fail_write_after == nil, 'the checkpoint test seam is public')\n"
+      "local run_mod = require 'hnet.run'\n"
+      "local saved = arg\n"
+      "arg = { [0] = 'x.lua', '--quiet', '--checkpoint_every', '3' }\n"
+      "local o, ctx = hnet.experiment.options(arg, { resumable = true })\n"
+      "arg = saved\n"
+      "assert(run_mod.context == nil and o.context == nil, 'the context went into a table other than its result')\n"
+      "assert(type(ctx) == 'table' and ctx.script == 'x.lua' and ctx.checkpoint_every == 3)\n"
+      "refused(\"field 'context': table expected, got string\", hnet.run, learner(), stream, { context = 'x' })\n"
+      "local testing = require 'hnet.run.testing'\n"
+      "local dir = os.tmpname(); os.remove(dir)\n"
+      "local r = testing.run(learner(), stream, { quiet = true, plots = false, out = dir, context = ctx },\n"
+      "  testing.stop_after { task = 2, iteration = 7 })\n"
+      "assert(r.stopped.task == 2 and r.stopped.iteration == 7 and r.summary == nil)\n"
+      "local ck = require 'hnet.checkpoint'\n"
+      "local header = ck.load(dir .. '/checkpoint.hnck')\n"
+      "assert(header.phase == 'in_task' and header.task == 2 and header.iteration == 7)\n"
+      "local opts = require('cjson').decode(assert(require('hnet.util').read_file(dir .. '/options.json')))\n"
+      "assert(opts.script == 'x.lua' and opts.checkpoint_every_minutes == 3, 'the context reached the run')\n"
+      "local done = hnet.run(learner(), stream, { quiet = true, plots = false, resume = dir })\n"
+      "assert(done.summary and done.R[2][2], 'resumed to the end')\n"
+      "assert(os.execute('rm -rf ' .. dir))\n"
+      "refused(\"field 'task'\", testing.run, learner(), stream, {}, testing.stop_after { task = 3, iteration = 1 })\n"
+      "refused('past the learner', testing.run, learner(), stream, {}, testing.stop_after { task = 1, iteration = 21 })\n"
+      "refused(\"unknown option 'it'\", testing.stop_after, { task = 1, it = 1 })\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics_hand_made),
@@ -538,6 +589,7 @@ int main(void) {
       cmocka_unit_test(test_default_init_shifted_inputs),
       cmocka_unit_test(test_chance_watch),
       cmocka_unit_test(test_learner_protocol),
+      cmocka_unit_test(test_seams_and_context),
   };
   return cmocka_run_group_tests_name("continual learning (Lua)", tests, NULL, NULL);
 }

@@ -321,11 +321,11 @@ static void test_option_without_default(void **state) {
   /* An experiment run without --resume starts fresh, with it resumes. */
   r = run((const char *[]){"./hnet", "-e",
                            "arg = { [0] = 'x.lua', '--quiet' }\n"
-                           "local o = hnet.experiment.options(arg, {})\n"
-                           "print(o.resume, hnet.experiment.context().resume)",
+                           "local o, context = hnet.experiment.options(arg, {})\n"
+                           "print(o.resume, context.resume, o.context)",
                            NULL}, NULL, NULL);
   assert_int_equal(r->status, 0);
-  assert_string_equal(r->out, "nil\tnil\n");
+  assert_string_equal(r->out, "nil\tnil\tnil\n");
 }
 
 /* Every entry of an experiment's list options (learners, scenarios, streams,
@@ -537,12 +537,13 @@ static void test_learner_search_path(void **state) {
   const char *p = write_script("hint.lua",
                                "local hnet = require 'hnet'\n"
                                "local E = hnet.experiment\n"
-                               "local o = E.options(arg, { resumable = true, learners = E.learners_option('wrapped') }, 'hint.lua')\n"
+                               "local o, context = E.options(arg, { resumable = true, learners = E.learners_option('wrapped') }, 'hint.lua')\n"
                                "local ts = {}\n"
                                "for i = 1, 2 do ts[i] = hnet.synthetic.blobs { n_classes = 2, dim = 4, n_per_class = 8,\n"
                                "  n_test_per_class = 4, seed = i, name = 'b' .. i } end\n"
                                "local l = hnet.learners.new(o.learners, { target = { 'mlp', hidden = { 4 } }, iterations = 2, batch = 4 })\n"
-                               "local run = hnet.run(l, hnet.stream.from(ts), { out = o.out, quiet = true, plots = false })\n"
+                               "local run = hnet.run(l, hnet.stream.from(ts), { out = o.out, quiet = true, plots = false,\n"
+                               "  context = context })\n"
                                "print(run:resume_hint())\n");
   snprintf(out, sizeof out, "%s/hint_run", tmpdir);
   char other[300];
