@@ -133,7 +133,20 @@ static void test_entropy_task_inference(void **state) {
       "local dom = hnet.run(fake, stream, { scenario = 'domain', quiet = true, fwt = false,\n"
       "  inference = function() return 1 end })\n"
       "assert(dom.R[2][2] == Rd[2][2] and dom.R[2][1] == Rd[2][1], 'a domain run agrees')\n"
-      "assert(dom.summary.domain == nil and dom:result_of('domain'):empty(), 'only class runs carry a CL2 matrix')\n");
+      "assert(dom.summary.domain == nil and dom:result_of('domain'):empty(), 'only class runs carry a CL2 matrix')\n"
+      "-- A learner with its own task inference (infer_task) is used instead of the policy.\n"
+      "local Own = require('hnet.learners.base').class(Fake)\n"
+      "local answer = 2\n"
+      "function Own:infer_task(x, n_seen)\n"
+      "  local t = {}\n"
+      "  for i = 1, x:size(1) do t[i] = math.min(answer, n_seen) end\n"
+      "  return t\n"
+      "end\n"
+      "local own = hnet.run(setmetatable({}, Own), stream, { scenario = 'class', quiet = true, fwt = false })\n"
+      "assert(own.summary.task_inference == 50 and own.R[2][1] == 0, 'infer_task: ' .. tostring(own.summary.task_inference))\n"
+      "answer = 0\n"
+      "local ok, err = pcall(hnet.run, setmetatable({}, Own), stream, { scenario = 'class', quiet = true, fwt = false })\n"
+      "assert(not ok and err:find(\"the learner's infer_task returned 0\", 1, true), tostring(err))\n");
 }
 
 /* hnet.experiment.compare reads the task-given and domain rows of a learner
