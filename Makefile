@@ -164,7 +164,8 @@ clean:
 #   PREFIX/lib/lua/5.4/hnet.so          the module for the stock lua5.4 (hnet.core)
 #   PREFIX/share/lua/5.4/hnet/...       the Lua library (require "hnet")
 #   PREFIX/share/hnet/datasets/...      dataset descriptions and fetch.sh
-#   PREFIX/share/doc/hnet/...           README.md, datasets/README.md, docs/
+#   PREFIX/share/doc/hnet/...           README.md, datasets/README.md, docs/ (with
+#                                       docs/examples/), results/
 # Every file installed is listed in PREFIX/share/hnet/installed-files, which
 # make uninstall reads: it removes those files (and a reinstall first removes
 # the previous install's), then the hnet folders that are left empty;
@@ -181,7 +182,10 @@ DOCDIR := $(PREFIX)/share/doc/hnet
 MANIFEST := $(HNET_SHARE)/installed-files
 INSTALL_LUA = $(shell find lua/hnet -name '*.lua' | LC_ALL=C sort)
 INSTALL_DATASETS = $(wildcard datasets/*.lua datasets/*.sha256 datasets/*.js) datasets/fetch.sh
-INSTALL_DOCS = README.md datasets/README.md $(wildcard docs/*.md docs/*/*.md)
+# The manual and the results keep their relative links when installed: the
+# same tree under DOCDIR (docs/examples/ holds Lua files a reader copies).
+INSTALL_DOCS = README.md datasets/README.md \
+  $(shell find docs results -type f \( -name '*.md' -o -name '*.lua' \) 2>/dev/null | LC_ALL=C sort)
 # $(REMOVE_LISTED) with $1 = a manifest: remove the files it lists (each under PREFIX).
 REMOVE_LISTED = while IFS= read -r f; do \
 	  case $$f in '$(PREFIX)'/*) rm -f "$$d$$f" ;; \

@@ -5,7 +5,8 @@
 # (`make -o all install` copies what make all built). Needs the MNIST subset
 # and Fashion-MNIST in data/ (make test fetches them).
 #
-#   1. PREFIX=$tmp/usr: the files are where Lua 5.4 and a packager expect them
+#   1. PREFIX=$tmp/usr: the files are where Lua 5.4 and a packager expect them;
+#      the docs (README, docs/, results/) under share/doc/hnet
 #   2. the installed hnet, found on PATH, runs a script from another directory:
 #      its Lua library, the learners and the dataset descriptions are the
 #      installed ones; the data comes from HNET_DATA, else from the default
@@ -36,9 +37,16 @@ for f in bin/hnet share/hnet/datasets/fetch.sh; do [ -x "$p/$f" ] || fail "$p/$f
 for f in lib/lua/5.4/hnet.so share/lua/5.4/hnet/init.lua share/lua/5.4/hnet/datasets.lua \
          share/lua/5.4/hnet/learners/init.lua share/lua/5.4/hnet/learners/hypernet.lua \
          share/hnet/datasets/mnist.lua share/hnet/datasets/fashion_mnist.lua share/hnet/datasets/mnist.sha256 \
-         share/doc/hnet/README.md share/doc/hnet/datasets/README.md share/hnet/installed-files; do
+         share/doc/hnet/README.md share/doc/hnet/datasets/README.md share/hnet/installed-files \
+         share/doc/hnet/docs/README.md share/doc/hnet/docs/api.md share/doc/hnet/docs/learners.md \
+         share/doc/hnet/results/README.md; do
   [ -f "$p/$f" ] || fail "$p/$f: not installed"
 done
+# The manual and the results, every page, in the same tree as in the source
+# (their relative links hold), with the Lua files of docs/examples/.
+n_doc=$(find "$repo/docs" "$repo/results" -type f \( -name '*.md' -o -name '*.lua' \) | wc -l)
+[ "$(find "$p/share/doc/hnet/docs" "$p/share/doc/hnet/results" -type f | wc -l)" -eq "$n_doc" ] ||
+  fail "not all $n_doc files of docs/ and results/ installed under $p/share/doc/hnet"
 n_lua=$(find "$repo/lua/hnet" -name '*.lua' | wc -l)
 [ "$(find "$p/share/lua/5.4/hnet" -name '*.lua' | wc -l)" -eq "$n_lua" ] || fail "not all $n_lua files of lua/hnet installed"
 [ "$(find "$p" -type f | wc -l)" -eq "$(wc -l <"$p/share/hnet/installed-files")" ] ||

@@ -61,7 +61,8 @@ M.Run = loop.Run
 local OPTS = { "scenario", "out", "force", "quiet", "verbose", "fwt", "inference", "eval_max",
                "name", "meta", "progress_every", "resume", "checkpoint_every", "plots", "context" }
 
--- The learner protocol hnet.run calls (hnet.learners.base defines each).
+-- The learner protocol hnet.run calls (hnet.learners.base defines each;
+-- docs/learners.md, "The protocol").
 local LEARNER_METHODS = { "name", "options", "implied_options", "schedule", "setup", "n_trainable",
                           "task_conditioned", "begin_task", "train_task", "end_task", "begin_eval",
                           "predict", "infer_task", "state", "load_state", "watch", "hint" }
