@@ -586,7 +586,10 @@ static void test_seams_and_context(void **state) {
       "assert(os.execute('rm -rf ' .. dir))\n"
       "refused(\"field 'task'\", testing.run, learner(), stream, {}, testing.stop_after { task = 3, iteration = 1 })\n"
       "refused('past the learner', testing.run, learner(), stream, {}, testing.stop_after { task = 1, iteration = 21 })\n"
-      "refused(\"unknown option 'it'\", testing.stop_after, { task = 1, it = 1 })\n");
+      "refused(\"unknown option 'it'\", testing.stop_after, { task = 1, it = 1 })\n"
+      "refused(\"unknown option 'after_stop'\", testing.run, learner(), stream, {}, { after_stop = print })\n"
+      "refused('\"task_given\" or \"domain\" expected, got cl2', done.result_of, done, 'cl2')\n"
+      "assert(done:result_of() == done:result_of(nil) and done:result_of().R == done.R)\n");
 }
 
 int main(void) {

@@ -45,7 +45,12 @@ end
 -- alongside ("task_given", "domain"): { R =, b = }.
 function Run:result_of(key)
   if key == nil then return self.result end
-  return self.alongside[key]
+  local r = self.alongside[key]
+  if not r then
+    error(("bad argument #1 to 'hnet.Run:result_of' (nil, \"task_given\" or \"domain\" expected, got %s)")
+      :format(tostring(key)), 2)
+  end
+  return r
 end
 
 -- The step hooks of task i (see the file's header); `where.it` follows the

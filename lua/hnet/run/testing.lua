@@ -18,7 +18,7 @@ local M = {}
 -- hooks.check(T, schedule) when it has one.
 function M.run(learner, stream, opts, hooks)
   local run = run_mod.prepare(learner, stream, opts)
-  hooks = hooks or {}
+  hooks = util.options(hooks, { "check", "after_step" }, "hnet.run.testing.run", 4)
   if hooks.check then hooks.check(run.T, run.sched) end
   run.hooks = hooks
   return loop.start(run)
