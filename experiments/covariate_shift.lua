@@ -17,7 +17,7 @@
 local hnet = require "hnet"
 local E = hnet.experiment
 
-local o = E.options(arg, {
+local o, context = E.options(arg, {
   out_default = "runs/covariate_shift",
   resumable = true, -- hnet.run, then seeded shifted copies evaluated on the runs' learners
   stream = { "split", "split (5 tasks of 2 classes) or permuted (--tasks permutations)",
@@ -86,14 +86,15 @@ local scenarios = hnet.cli.list(o.scenarios)
 local trained = {} -- { learner =, scenario = (evaluated in), run = }
 for _, name in ipairs(hnet.cli.list(o.learners)) do
   local probe = hnet.learners.new(name, learner_options(name))
-  local scs = probe.per_task_nets and { scenarios[1] } or scenarios
+  local scs = probe:task_conditioned() and { scenarios[1] } or scenarios
   local rows = E.compare {
+    context = context,
     stream = stream, learners = { name }, scenarios = scs, learner_options = learner_options,
     out = o.out, force = o.force, quiet = true, verbose = o.verbose, eval_max = eval_max,
     meta = { experiment = "covariate_shift", seed = o.seed },
   }
   for _, r in ipairs(rows) do
-    if probe.per_task_nets then
+    if probe:task_conditioned() then
       for _, sc in ipairs(scenarios) do trained[#trained + 1] = { learner = name, scenario = sc, run = r.run } end
     else
       trained[#trained + 1] = { learner = name, scenario = r.scenario, run = r.run }

@@ -11,7 +11,7 @@
 -- (hnet.tasks.permuted, rotated, ...).
 local hnet = require "hnet"
 
-local o = hnet.experiment.options(arg, {
+local o, context = hnet.experiment.options(arg, {
   out_default = "runs/custom_task",
   resumable = true, -- all its work is one hnet.run
   tasks = { 4, "number of ring tasks" },
@@ -55,6 +55,6 @@ local learner = hnet.learners.hypernet {
   beta = 0.01, lr = 3e-3, batch = 64, iterations = o.iterations, seed = o.seed,
 }
 local run = hnet.run(learner, stream, { scenario = "task-given", out = o.out, force = o.force,
-                                        quiet = o.quiet, verbose = o.verbose })
+                                        quiet = o.quiet, verbose = o.verbose, context = context })
 run:report()
 return run

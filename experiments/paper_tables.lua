@@ -10,7 +10,7 @@
 local hnet = require "hnet"
 local E = hnet.experiment
 
-local o = E.options(arg, {
+local o, context = E.options(arg, {
   out_default = "runs/paper_tables",
   resumable = true, -- it runs resumable experiments under its --out
   seeds = { 1, "number of seeds (1..N)", min = 1 },
@@ -28,6 +28,7 @@ local function run_experiment(file, seed, extra)
   if o.quiet then args[#args + 1] = "--quiet" end
   for _, a in ipairs(extra or {}) do args[#args + 1] = a end
   args[0] = dir .. "/" .. file .. ".lua"
+  args.context = context -- its runs resume with ours and name our command
   local chunk = assert(loadfile(args[0]))
   local saved = arg
   arg = args

@@ -5,7 +5,7 @@
 --   ./hnet experiments/quickstart.lua --quick    (a few seconds)
 local hnet = require "hnet"
 
-local o = hnet.experiment.options(arg, {
+local o, context = hnet.experiment.options(arg, {
   out_default = "runs/quickstart",
   resumable = true, -- all its work is one hnet.run
   iterations = { 1000, "training iterations per task" },
@@ -21,7 +21,7 @@ local learner = hnet.learners.hypernet {
   beta = 0.01, lr = 1e-3, batch = 64, iterations = o.iterations, seed = o.seed,
 }
 local run = hnet.run(learner, stream, { scenario = "task-given", out = o.out, force = o.force,
-                                        quiet = o.quiet, verbose = o.verbose })
+                                        quiet = o.quiet, verbose = o.verbose, context = context })
 run:report()
 for j = 1, 2 do
   print(("task %d (%s): test accuracy %.2f%%"):format(j, stream:get(j).name, run.R[2][j]))

@@ -17,7 +17,7 @@ local hnet = require "hnet"
 local E = hnet.experiment
 
 local ALL = "hypernet,finetune,ewc,si,joint"
-local o = E.options(arg, {
+local o, context = E.options(arg, {
   out_default = "runs/rotated_stream",
   resumable = true, -- all its work is hnet.run (E.compare)
   datasets = { "mnist,fashion_mnist", "comma-separated datasets", choices = hnet.datasets.list(), list = true },
@@ -63,6 +63,7 @@ for _, dname in ipairs(hnet.cli.list(o.datasets)) do
   local stream = hnet.stream.rotated(ds, { tasks = o.tasks, step = o.step })
   local out = o.out and (o.out .. "/" .. dname)
   local rows = E.compare {
+    context = context,
     stream = stream, learners = hnet.cli.list(o.learners), scenarios = hnet.cli.list(o.scenarios),
     learner_options = learner_options, out = out, force = o.force, quiet = o.quiet,
     verbose = o.verbose, eval_max = eval_max,

@@ -18,7 +18,7 @@ local hnet = require "hnet"
 local E = hnet.experiment
 
 local ALL = "hypernet,finetune,ewc,online_ewc,si,separate,joint"
-local o = E.options(arg, {
+local o, context = E.options(arg, {
   out_default = "runs/split_mnist",
   resumable = true, -- all its work is hnet.run (E.compare)
   learners = E.learners_option(ALL),
@@ -62,6 +62,7 @@ local learner_options = E.learner_options(o, {
 })
 
 local rows = E.compare {
+  context = context,
   stream = stream, learners = hnet.cli.list(o.learners), scenarios = hnet.cli.list(o.scenarios),
   learner_options = learner_options, out = o.out, force = o.force, quiet = o.quiet,
   verbose = o.verbose, eval_max = eval_max, meta = { experiment = "split_mnist", seed = o.seed },

@@ -12,7 +12,7 @@
 local hnet = require "hnet"
 local E = hnet.experiment
 
-local o = E.options(arg, {
+local o, context = E.options(arg, {
   out_default = "runs/toy_regression",
   resumable = true, -- hnet.run, then curves from the runs' learners
   learners = E.learners_option("hypernet,finetune,ewc,separate"),
@@ -35,6 +35,7 @@ local learner_options = E.learner_options(o, {
 })
 
 local rows = E.compare {
+  context = context,
   stream = stream, learners = hnet.cli.list(o.learners), scenarios = { "task-given" },
   learner_options = learner_options, out = o.out, force = o.force, quiet = o.quiet,
   verbose = o.verbose, meta = { experiment = "toy_regression", seed = o.seed },
@@ -54,7 +55,7 @@ for t = 1, stream:len() do
   for k, r in ipairs(rows) do
     local learner = r.run.learner
     learner:begin_eval(stream:len())
-    local y = learner.per_task_nets and learner:task_forward(x, t) or learner:head_forward(x)
+    local y = learner:predict(x, learner:task_conditioned() and t or nil)
     local ys = y:flat_table()
     series[#series + 1] = { name = t == 1 and r.learner or nil, x = xs, y = ys,
                             style = ("lines lw 2 lc %d"):format(k) }

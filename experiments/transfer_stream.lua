@@ -24,7 +24,7 @@ local E = hnet.experiment
 local shift = hnet.shift
 local common = require "hnet.learners.common"
 
-local o = E.options(arg, {
+local o, context = E.options(arg, {
   out_default = "runs/transfer_stream",
   resumable = true, -- hnet.run, then new-task curves from the runs' parameters with their own seeds
   streams = { "permuted,split", "comma-separated streams", choices = { "permuted", "split" }, list = true },
@@ -193,6 +193,7 @@ for _, sname in ipairs(hnet.cli.list(o.streams)) do
   for _, l in ipairs(learners) do if l == "hypernet" then has_hnet = true end end
   if not has_hnet then table.insert(learners, 1, "hypernet") end
   local rows = E.compare {
+    context = context,
     stream = pre, learners = learners, scenarios = { "task-given" }, learner_options = learner_options,
     out = o.out and (o.out .. "/" .. sname), force = o.force, quiet = o.quiet, verbose = o.verbose,
     eval_max = eval_max, meta = { experiment = "transfer_stream", stream = sname, seed = o.seed },

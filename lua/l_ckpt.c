@@ -23,9 +23,10 @@
  * a missing section, a size mismatch) raise the engine's message, which names
  * the file and the problem. Section names are 1..47 printable characters.
  *
- * Test hook: hnet.ckpt.fail_write_after(bytes) makes the next commits fail
- * with ENOSPC ("No space left on device") after that many more bytes, as a
- * full disk would; nil or a negative value disarms it. For tests only.
+ * Test seam, not on hnet.ckpt: require("hnet.ckpt.testing").fail_write_after(bytes)
+ * (or hnet.run.testing's) makes the next commits fail with ENOSPC ("No
+ * space left on device") after that many more bytes, as a full disk would;
+ * nil or a negative value disarms it.
  */
 #include "lhn.h"
 
@@ -326,8 +327,9 @@ static const luaL_Reg reader_methods[] = {
 static const luaL_Reg funcs[] = {{"writer", l_writer},
                                  {"open", l_open},
                                  {"from_string", l_from_string},
-                                 {"fail_write_after", l_fail_write_after},
                                  {NULL, NULL}};
+
+static const luaL_Reg testing_funcs[] = {{"fail_write_after", l_fail_write_after}, {NULL, NULL}};
 
 static void make_meta(lua_State *L, const char *name, lua_CFunction release,
                       lua_CFunction tostring, const luaL_Reg *methods) {
@@ -352,4 +354,9 @@ void hnl_open_ckpt(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)HN_CKPT_VERSION);
   lua_setfield(L, -2, "version");
   lua_setfield(L, -2, "ckpt");
+  /* the test seam: a module of its own (package.loaded), for tests only */
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  luaL_newlib(L, testing_funcs);
+  lua_setfield(L, -2, "hnet.ckpt.testing");
+  lua_pop(L, 1);
 }

@@ -54,10 +54,17 @@ function M.learner(name, extra)
   return hnet.learners.new(name, o)
 end
 
---- hnet.run with quiet, no plots, and ropts.
+--- hnet.run with quiet, no plots, and ropts; ropts.stop_after = { task =,
+-- iteration = } stops the run there (hnet.run.testing's seam).
 function M.run(name, ropts, lopts, stream)
   local o = { quiet = true, plots = false }
   for k, v in pairs(ropts or {}) do o[k] = v end
+  local stop = o.stop_after
+  o.stop_after = nil
+  if stop then
+    local testing = require "hnet.run.testing"
+    return testing.run(M.learner(name, lopts), stream or M.stream(3), o, testing.stop_after(stop))
+  end
   return hnet.run(M.learner(name, lopts), stream or M.stream(3), o)
 end
 
@@ -107,8 +114,7 @@ function M.checkpoint_signature(path)
   return table.concat(parts, "\n")
 end
 
--- Run a script file in this state as ./hnet would (arg set), then clear the
--- experiment context it set.
+-- Run a script file in this state as ./hnet would (arg set).
 function M.dofile_args(script, args)
   local saved = rawget(_G, "arg")
   local a = { [0] = script }
@@ -116,7 +122,6 @@ function M.dofile_args(script, args)
   arg = a
   local ok, r = pcall(dofile, script)
   arg = saved
-  require("hnet.run").context = nil
   if not ok then error(r, 0) end
   return r
 end
@@ -139,7 +144,7 @@ if spin_marker then -- ignore the first signal (say so in a second file); the se
   end
   os.exit(0)
 end
-local o = hnet.experiment.options(arg, {
+local o, context = hnet.experiment.options(arg, {
   out_default = "runs/test_exp",
   resumable = true, -- one hnet.run
   iterations = { 60, "iterations per task" },
@@ -177,10 +182,11 @@ if marker then -- at task 2, iteration 7: say so, then wait for a signal
     return train_task(self, t, task, hooks)
   end
 end
-local stop = o.stop_task > 0 and { task = o.stop_task, iteration = o.stop_iteration } or nil
-local run = hnet.run(learner, hnet.stream.from(ts, { name = "test-blobs" }), {
-  out = o.out, force = o.force, quiet = o.quiet, verbose = o.verbose, stop_after = stop,
-  plots = false })
+local testing = require "hnet.run.testing"
+local stop = o.stop_task > 0 and testing.stop_after { task = o.stop_task, iteration = o.stop_iteration } or nil
+local run = testing.run(learner, hnet.stream.from(ts, { name = "test-blobs" }), {
+  out = o.out, force = o.force, quiet = o.quiet, verbose = o.verbose, plots = false,
+  context = context }, stop)
 if not o.quiet then run:report() end
 return run
 ]]
@@ -534,13 +540,19 @@ function M.make_cases()
   { name = "unknown learner", run = function() hnet.learners.new("nope") end, expect = { "no learner named 'nope'" } },
   { name = "unknown run option", run = function() M.run("finetune", { outt = D .. "/x" }) end, expect = { "unknown option 'outt'" } },
   { name = "run of an empty table", run = function() hnet.run({}, M.stream(2), { out = D .. "/not_a_learner" }) end,
-    expect = { "bad argument #1 to 'hnet.run'", "the learner lacks setup(), n_trainable()", "head_forward()", "hnet.learners.new" },
+    expect = { "bad argument #1 to 'hnet.run'", "the learner lacks name(), options()", "predict()", "hnet.learners.new", "hnet.learners.base" },
     after = nothing_in(D .. "/not_a_learner") },
-  { name = "run of a learner without task_forward", run = function()
+  { name = "run of a learner without predict", run = function()
       local l = M.learner("hypernet")
-      l.task_forward = false
+      l.predict = false
       hnet.run(l, M.stream(2))
-    end, expect = { "the learner lacks task_forward() (it sets per_task_nets)" } },
+    end, expect = { "the learner lacks predict()" } },
+  { name = "run of a base learner that defines no predict", run = function()
+      local C = require("hnet.learners.base").class()
+      function C:schedule() return { iterations = 1, batch = 1, eval_batch = 1 } end
+      function C:setup() end
+      hnet.run(setmetatable({}, C), M.stream(2))
+    end, expect = { "the learner lacks predict() (hnet.learners.base's raises: define it)" } },
   { name = "run of something that is not a stream", run = function() hnet.run(M.learner("finetune"), { M.stream(2):get(1) }) end,
     expect = { "bad argument #2 to 'hnet.run'", "a stream expected", "hnet.stream.from" } },
   { name = "inference policy out of range", run = function()
@@ -594,7 +606,7 @@ function M.make_cases()
   { name = "compare with a misspelt option", run = function()
       hnet.experiment.compare { stream = M.stream(2), learners = { "finetune" }, scenarios = { "task-given" },
                                 learner_options = function() return {} end, quite = true }
-    end, expect = { "hnet.experiment.compare", "unknown option 'quite'", "allowed: eval_max" } },
+    end, expect = { "hnet.experiment.compare", "unknown option 'quite'", "allowed: context, eval_max" } },
   { name = "compare with a bad option of the last learner", run = compare({ "finetune", "ewc" }, { "task-given" }, { ewc = { lambda = -1 } }),
     expect = { "hnet.learners.ewc", "field 'lambda'" }, after = nothing_in(D .. "/cmp") },
   -- Run directories.
@@ -638,9 +650,9 @@ function M.make_cases()
   -- A disk that fills while a checkpoint is written (the ckpt test hook).
   { name = "disk full while checkpointing", run = function()
       local dir = D .. "/diskfull"
-      local l = at_task("hypernet", 2, dir, disk_ref, function() hnet.ckpt.fail_write_after(100) end)
+      local l = at_task("hypernet", 2, dir, disk_ref, function() require("hnet.run.testing").fail_write_after(100) end)
       local ok, err = pcall(hnet.run, l, M.stream(3), { out = dir, quiet = true, plots = false })
-      hnet.ckpt.fail_write_after(-1)
+      require("hnet.run.testing").fail_write_after(-1)
       -- the process ends here: "commit again" would be no use; resuming is
       if not ok and tostring(err):find("commit again", 1, true) then error("the message says commit again", 0) end
       if not ok then error(err, 0) end
@@ -681,10 +693,10 @@ function M.make_cases()
     end },
   { name = "NaN outputs while inferring the task", run = function()
       local l = M.learner("hypernet")
-      local task_forward, begin_eval, evaluating = l.task_forward, l.begin_eval, false
+      local predict, begin_eval, evaluating = l.predict, l.begin_eval, false
       function l:begin_eval(...) evaluating = true; return begin_eval(self, ...) end
-      function l:task_forward(x, t)
-        local y = task_forward(self, x, t)
+      function l:predict(x, t)
+        local y = predict(self, x, t)
         if evaluating and t == 1 then y:set(3, 2, 1 / 0) end
         return y
       end

@@ -59,10 +59,10 @@ local hnet = require "hnet"
 local name = arg[1]
 local ds = hnet.datasets.load(name, { n_train = 20, n_test = 10 })
 local learner = hnet.learners.new("finetune", { target = { "mlp", hidden = { 8 } } })
-print(ds.name, ds.train.x:size(1), ds.test.x:size(1), learner.name)
+print(ds.name, ds.train.x:size(1), ds.test.x:size(1), learner:name())
 print(hnet.datasets.root(), hnet.datasets.installed(), package.searchpath("hnet.run", package.path))
 EOF
-want_where="$p/share/hnet	true	$p/share/lua/5.4/hnet/run.lua"
+want_where="$p/share/hnet	true	$p/share/lua/5.4/hnet/run/init.lua"
 cd "$tmp/work"
 PATH="$p/bin:$PATH" HOME="$tmp/home" HNET_DATA="$repo/data" hnet script.lua mnist >out 2>err ||
   { cat err >&2; fail "the installed hnet with HNET_DATA=$repo/data failed"; }

@@ -103,16 +103,15 @@ static void test_entropy_task_inference(void **state) {
       "local net = hnet.net{ input = {2}, max_batch = 64, layers = { {'linear', 2, bias = false} } }\n"
       "-- W_t [2 outputs, 2 inputs]: confident on unit vector t, (0, 0) on the other\n"
       "local Ws = { hnet.tensor_from({ 20, 0, -20, 0 }, {4}), hnet.tensor_from({ 0, 20, 0, -20 }, {4}) }\n"
-      "local fake = { name = 'fake', per_task_nets = true, o = { eval_batch = 64, iterations = 0, batch = 1 } }\n"
-      "function fake:setup() end\n"
-      "function fake:n_trainable() return 0 end\n"
-      "function fake:begin_task() end\n"
-      "function fake:train_task() end\n"
-      "function fake:end_task() end\n"
-      "function fake:begin_eval() end\n"
-      "function fake:state() return {} end\n"
-      "function fake:load_state() end\n"
-      "function fake:task_forward(x, t) return net:forward(Ws[t], x) end\n"
+      "local Fake = require('hnet.learners.base').class()\n"
+      "function Fake:name() return 'fake' end\n"
+      "function Fake:schedule() return { eval_batch = 64, iterations = 0, batch = 1 } end\n"
+      "function Fake:task_conditioned() return true end\n"
+      "function Fake:setup() end\n"
+      "function Fake:state() return {} end\n"
+      "function Fake:load_state() end\n"
+      "function Fake:predict(x, t) return net:forward(Ws[t], x) end\n"
+      "local fake = setmetatable({}, Fake)\n"
       "local run = hnet.run(fake, stream, { scenario = 'class', quiet = true, fwt = false })\n"
       "assert(run.summary.task_inference == 100, 'entropy inference: ' .. tostring(run.summary.task_inference))\n"
       "local run1 = hnet.run(fake, stream, { scenario = 'class', quiet = true, fwt = false,\n"
@@ -124,16 +123,30 @@ static void test_entropy_task_inference(void **state) {
       "  ('CL3 accuracies %.2f %.2f'):format(run.R[2][1], run.R[2][2]))\n"
       "assert(run1.R[2][2] == 0, 'task 2 with the wrong task inferred must be 0 in CL3')\n"
       "-- The same networks with the task given do not depend on the policy: 50%.\n"
-      "assert(run1.Rg[2][2] == 50 and run1.summary.task_given.acc == 50,\n"
-      "  'task-given accuracy of the class run: ' .. tostring(run1.Rg[2][2]))\n"
+      "local Rg, Rd = run1:result_of('task_given').R, run1:result_of('domain').R\n"
+      "assert(Rg[2][2] == 50 and run1.summary.task_given.acc == 50,\n"
+      "  'task-given accuracy of the class run: ' .. tostring(Rg[2][2]))\n"
       "-- CL2 read off the class run: the label within the inferred task's head.\n"
       "-- Task 2 through network 1 gives logits (0, 0): class 0, right for half.\n"
-      "assert(run1.Rd[2][2] == 50 and run1.Rd[2][1] == 50, 'CL2 of the class run: ' .. tostring(run1.Rd[2][2]))\n"
+      "assert(Rd[2][2] == 50 and Rd[2][1] == 50, 'CL2 of the class run: ' .. tostring(Rd[2][2]))\n"
       "assert(run1.summary.domain.acc == 50 and run1.summary.domain.task_inference == 50)\n"
       "local dom = hnet.run(fake, stream, { scenario = 'domain', quiet = true, fwt = false,\n"
       "  inference = function() return 1 end })\n"
-      "assert(dom.R[2][2] == run1.Rd[2][2] and dom.R[2][1] == run1.Rd[2][1], 'a domain run agrees')\n"
-      "assert(dom.summary.domain == nil and next(dom.Rd) == nil, 'only class runs carry a CL2 matrix')\n");
+      "assert(dom.R[2][2] == Rd[2][2] and dom.R[2][1] == Rd[2][1], 'a domain run agrees')\n"
+      "assert(dom.summary.domain == nil and dom:result_of('domain'):empty(), 'only class runs carry a CL2 matrix')\n"
+      "-- A learner with its own task inference (infer_task) is used instead of the policy.\n"
+      "local Own = require('hnet.learners.base').class(Fake)\n"
+      "local answer = 2\n"
+      "function Own:infer_task(x, n_seen)\n"
+      "  local t = {}\n"
+      "  for i = 1, x:size(1) do t[i] = math.min(answer, n_seen) end\n"
+      "  return t\n"
+      "end\n"
+      "local own = hnet.run(setmetatable({}, Own), stream, { scenario = 'class', quiet = true, fwt = false })\n"
+      "assert(own.summary.task_inference == 50 and own.R[2][1] == 0, 'infer_task: ' .. tostring(own.summary.task_inference))\n"
+      "answer = 0\n"
+      "local ok, err = pcall(hnet.run, setmetatable({}, Own), stream, { scenario = 'class', quiet = true, fwt = false })\n"
+      "assert(not ok and err:find(\"the learner's infer_task returned 0\", 1, true), tostring(err))\n");
 }
 
 /* hnet.experiment.compare reads the task-given and domain rows of a learner
@@ -181,7 +194,7 @@ static void test_compare_shares_training(void **state) {
       "    scenarios = {'task-given', 'domain', 'class'}, learner_options = opts, quiet = true }\n"
       "  assert(#three == 3 and three[2].scenario == 'domain' and three[2].shared_with == 'class'\n"
       "    and three[1].shared_with == 'class' and three[3].shared_with == nil, name .. ': rows of three')\n"
-      "  assert(three[2].R == three[3].run.Rd and three[1].R == three[3].run.Rg)\n"
+      "  assert(three[2].R == three[3].run:result_of('domain').R and three[1].R == three[3].run:result_of('task_given').R)\n"
       "  hnet.seed(7)\n"
       "  local dom = E.compare{ stream = stream(2), learners = {name}, scenarios = {'domain'},\n"
       "    learner_options = opts, quiet = true, share_training = false }\n"
@@ -214,13 +227,12 @@ static void test_eval_max_spread(void **state) {
       "  train = { x = x, y = y }, test = { x = x:clone(), y = y:clone() } }\n"
       "local net = hnet.net{ input = {2}, max_batch = 64, layers = { {'linear', 2, bias = false} } }\n"
       "local W = hnet.tensor_from({ 20, 0, -20, 0 }, {4})\n"
-      "local fake = { name = 'fake', per_task_nets = true, o = { eval_batch = 64, iterations = 0, batch = 1 } }\n"
-      "for _, m in ipairs{ 'setup', 'begin_task', 'train_task', 'end_task', 'begin_eval', 'load_state' } do\n"
-      "  fake[m] = function() end\n"
-      "end\n"
-      "function fake:n_trainable() return 0 end\n"
-      "function fake:state() return {} end\n"
-      "function fake:task_forward(x) return net:forward(W, x) end\n"
+      "local Fake = require('hnet.learners.base').class()\n"
+      "function Fake:schedule() return { eval_batch = 64, iterations = 0, batch = 1 } end\n"
+      "function Fake:task_conditioned() return true end\n"
+      "function Fake:setup() end\n"
+      "function Fake:predict(x) return net:forward(W, x) end\n"
+      "local fake = setmetatable({}, Fake)\n"
       "for _, m in ipairs{ 0, 10, 7, 99 } do\n"
       "  local run = hnet.run(fake, hnet.stream.from{ task }, { quiet = true, fwt = false,\n"
       "    eval_max = m > 0 and m or nil })\n"
@@ -398,8 +410,9 @@ static void test_evaluate_on(void **state) {
       "assert(os.execute('rm -rf ' .. dir))\n"
       "local ft = hnet.run(learner('finetune'), stream, { scenario = 'task-given', quiet = true, fwt = false })\n"
       "refused('cannot be judged in class', ft.evaluate_on, ft, stream, { scenario = 'class' })\n"
-      "local part = hnet.run(learner('finetune'), stream, { scenario = 'task-given', quiet = true, fwt = false,\n"
-      "  stop_after = { task = 2, iteration = 10 } })\n"
+      "local testing = require 'hnet.run.testing'\n"
+      "local part = testing.run(learner('finetune'), stream, { scenario = 'task-given', quiet = true, fwt = false },\n"
+      "  testing.stop_after { task = 2, iteration = 10 })\n"
       "refused('the run has not finished', part.evaluate_on, part, stream)\n");
 }
 
@@ -476,6 +489,109 @@ static void test_metric_registry(void **state) {
       "refused(\"'classification' or 'regression' expected, got both\", m.summary, { {1} }, nil, 'both')\n");
 }
 
+/* The learner protocol in code (hnet.learners.base): a subclass gets every
+ * method with its default; the required ones (schedule, setup, predict)
+ * raise until defined; train_task's default runs train_step from hooks.from
+ * and stops when hooks.step says so; watch() defaults to the tensors of
+ * state(). Every built-in learner is a base learner answering the protocol,
+ * task_conditioned() true exactly for those with one network per task. */
+static void test_learner_protocol(void **state) {
+  (void)state;
+  run_ok(
+      "local base = require 'hnet.learners.base'\n"
+      "local C = base.class()\n"
+      "local l = setmetatable({}, C)\n"
+      "assert(base.is_learner(l) and not base.is_learner({}))\n"
+      "assert(l:name() == 'learner' and next(l:options()) == nil and next(l:implied_options()) == nil)\n"
+      "assert(l:task_conditioned() == false and l:n_trainable() == 0 and l:state() == nil)\n"
+      "assert(l:infer_task() == nil and l:hint('nonfinite') == nil and #l:watch() == 0)\n"
+      "for _, m in ipairs{ 'schedule', 'setup', 'predict' } do\n"
+      "  local ok, err = pcall(l[m], l)\n"
+      "  assert(not ok and err:find('does not define ' .. m .. '()', 1, true), tostring(err))\n"
+      "end\n"
+      "local ok, err = pcall(l.load_state, l, {})\n"
+      "assert(not ok and err:find('cannot resume', 1, true), tostring(err))\n"
+      "-- a subclass of a subclass: train_task's default loop\n"
+      "local D = base.class(C)\n"
+      "local steps = {}\n"
+      "function D:schedule() return { iterations = 5, batch = 1, eval_batch = 1 } end\n"
+      "function D:train_step(it) steps[#steps + 1] = it; return it, 0 end\n"
+      "function D:state() return { b = hnet.tensor(2), a = hnet.tensor(1), n = 3 } end\n"
+      "local d = setmetatable({}, D)\n"
+      "assert(base.is_learner(d) and d:name() == 'learner')\n"
+      "assert(d:train_task(1, {}, { from = 2 }) == 5 and table.concat(steps, ',') == '2,3,4,5')\n"
+      "steps = {}\n"
+      "assert(d:train_task(1, {}, { step = function(it) return it == 3 end }) == 3)\n"
+      "assert(table.concat(steps, ',') == '1,2,3')\n"
+      "local w = d:watch()\n"
+      "assert(#w == 2 and w[1][1] == 'a' and w[2][1] == 'b', 'watch: the tensors of state(), by name')\n"
+      "-- the built-in learners\n"
+      "local want = { hypernet = true, separate = true }\n"
+      "for _, name in ipairs{ 'hypernet', 'finetune', 'ewc', 'online_ewc', 'si', 'separate', 'joint' } do\n"
+      "  local L = hnet.learners.new(name, { iterations = 7, batch = 3, eval_batch = 11 })\n"
+      "  assert(base.is_learner(L), name .. ' is not a base learner')\n"
+      "  assert(L:name() == name and L:options().iterations == 7, name)\n"
+      "  local s = L:schedule()\n"
+      "  assert(s.iterations == 7 and s.batch == 3 and s.eval_batch == 11, name)\n"
+      "  assert(L:task_conditioned() == (want[name] or false), name .. ': task_conditioned')\n"
+      "  assert(L:hint('nonfinite'):find('lr = 0.001', 1, true), name)\n"
+      "end\n"
+      "assert(hnet.learners.new('hypernet'):implied_options().init == 'hyperfan')\n"
+      "assert(hnet.learners.new('hypernet'):hint('chance'):find('init', 1, true))\n");
+}
+
+/* Test seams are not public API and the run context is no module global:
+ * hnet.run refuses stop_after, hnet.ckpt has no fail_write_after, and
+ * hnet.experiment.options returns the context instead of setting one on
+ * hnet.run. hnet.run.testing stops a run at an exact point (a checkpoint
+ * there, run.stopped) and checks that point against the stream and the
+ * learner's iterations. */
+static void test_seams_and_context(void **state) {
+  (void)state;
+  run_ok(
+      "local function refused(want, ...)\n"
+      "  local ok, err = pcall(...)\n"
+      "  assert(not ok and tostring(err):find(want, 1, true), 'expected ' .. want .. ', got ' .. tostring(err))\n"
+      "end\n"
+      "local tasks = {}\n"
+      "for i = 1, 2 do\n"
+      "  tasks[i] = hnet.synthetic.blobs{ n_classes = 2, dim = 4, n_per_class = 20, n_test_per_class = 5, seed = i }\n"
+      "end\n"
+      "local stream = hnet.stream.from(tasks)\n"
+      "local function learner()\n"
+      "  return hnet.learners.new('finetune', { target = {'mlp', hidden = {4}}, iterations = 20, batch = 8 })\n"
+      "end\n"
+      "refused(\"unknown option 'stop_after'\", hnet.run, learner(), stream, { stop_after = { task = 1, iteration = 1 } })\n"
+      "assert(hnet.ckpt.fail_write_after == nil, 'the checkpoint test seam is public')\n"
+      "local run_mod = require 'hnet.run'\n"
+      "local saved = arg\n"
+      "arg = { [0] = 'x.lua', '--quiet', '--checkpoint_every', '3' }\n"
+      "local o, ctx = hnet.experiment.options(arg, { resumable = true })\n"
+      "arg = saved\n"
+      "assert(run_mod.context == nil and o.context == nil, 'the context went into a table other than its result')\n"
+      "assert(type(ctx) == 'table' and ctx.script == 'x.lua' and ctx.checkpoint_every == 3)\n"
+      "refused(\"field 'context': table expected, got string\", hnet.run, learner(), stream, { context = 'x' })\n"
+      "local testing = require 'hnet.run.testing'\n"
+      "local dir = os.tmpname(); os.remove(dir)\n"
+      "local r = testing.run(learner(), stream, { quiet = true, plots = false, out = dir, context = ctx },\n"
+      "  testing.stop_after { task = 2, iteration = 7 })\n"
+      "assert(r.stopped.task == 2 and r.stopped.iteration == 7 and r.summary == nil)\n"
+      "local ck = require 'hnet.checkpoint'\n"
+      "local header = ck.load(dir .. '/checkpoint.hnck')\n"
+      "assert(header.phase == 'in_task' and header.task == 2 and header.iteration == 7)\n"
+      "local opts = require('cjson').decode(assert(require('hnet.util').read_file(dir .. '/options.json')))\n"
+      "assert(opts.script == 'x.lua' and opts.checkpoint_every_minutes == 3, 'the context reached the run')\n"
+      "local done = hnet.run(learner(), stream, { quiet = true, plots = false, resume = dir })\n"
+      "assert(done.summary and done.R[2][2], 'resumed to the end')\n"
+      "assert(os.execute('rm -rf ' .. dir))\n"
+      "refused(\"field 'task'\", testing.run, learner(), stream, {}, testing.stop_after { task = 3, iteration = 1 })\n"
+      "refused('past the learner', testing.run, learner(), stream, {}, testing.stop_after { task = 1, iteration = 21 })\n"
+      "refused(\"unknown option 'it'\", testing.stop_after, { task = 1, it = 1 })\n"
+      "refused(\"unknown option 'after_stop'\", testing.run, learner(), stream, {}, { after_stop = print })\n"
+      "refused('\"task_given\" or \"domain\" expected, got cl2', done.result_of, done, 'cl2')\n"
+      "assert(done:result_of() == done:result_of(nil) and done:result_of().R == done.R)\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics_hand_made),
@@ -488,6 +604,8 @@ int main(void) {
       cmocka_unit_test(test_evaluate_on),
       cmocka_unit_test(test_default_init_shifted_inputs),
       cmocka_unit_test(test_chance_watch),
+      cmocka_unit_test(test_learner_protocol),
+      cmocka_unit_test(test_seams_and_context),
   };
   return cmocka_run_group_tests_name("continual learning (Lua)", tests, NULL, NULL);
 }

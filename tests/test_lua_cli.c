@@ -321,11 +321,11 @@ static void test_option_without_default(void **state) {
   /* An experiment run without --resume starts fresh, with it resumes. */
   r = run((const char *[]){"./hnet", "-e",
                            "arg = { [0] = 'x.lua', '--quiet' }\n"
-                           "local o = hnet.experiment.options(arg, {})\n"
-                           "print(o.resume, hnet.experiment.context().resume)",
+                           "local o, context = hnet.experiment.options(arg, {})\n"
+                           "print(o.resume, context.resume, o.context)",
                            NULL}, NULL, NULL);
   assert_int_equal(r->status, 0);
-  assert_string_equal(r->out, "nil\tnil\n");
+  assert_string_equal(r->out, "nil\tnil\tnil\n");
 }
 
 /* Every entry of an experiment's list options (learners, scenarios, streams,
@@ -422,7 +422,7 @@ static void make_user_folders(char *lib, size_t n, char *clash, size_t m) {
   write_file(d, "wrapped.lua",
              "local hnet = require 'hnet'\n"
              "return { new = function(o)\n"
-             "  local l = hnet.learners.new('finetune', o); l.name = 'wrapped'; return l\n"
+             "  local l = hnet.learners.new('finetune', o); function l:name() return 'wrapped' end; return l\n"
              "end }\n");
   write_file(d, "helper.lua", "return { double = function(x) return 2 * x end }\n");
   snprintf(d, sizeof d, "%s/datasets", lib);
@@ -447,7 +447,7 @@ static void test_learner_search_path(void **state) {
   const char *const env[] = {env_path, NULL};
   const char *show = "local L = hnet.learners\n"
                      "print(table.concat(L.list(), ','), L.exists('wrapped'), L.exists('helper'),\n"
-                     "      L.new('wrapped', { target = { 'mlp', hidden = { 4 } } }).name, L.wrapped ~= nil)";
+                     "      L.new('wrapped', { target = { 'mlp', hidden = { 4 } } }):name(), L.wrapped ~= nil)";
   snprintf(want, sizeof want, "%s,wrapped\ttrue\tfalse\twrapped\ttrue\n", BUILT_IN_LIST);
   /* Through HNET_PATH, and through --lib. */
   result *r = run((const char *[]){"./hnet", "-e", show, NULL}, env, NULL);
@@ -537,12 +537,13 @@ static void test_learner_search_path(void **state) {
   const char *p = write_script("hint.lua",
                                "local hnet = require 'hnet'\n"
                                "local E = hnet.experiment\n"
-                               "local o = E.options(arg, { resumable = true, learners = E.learners_option('wrapped') }, 'hint.lua')\n"
+                               "local o, context = E.options(arg, { resumable = true, learners = E.learners_option('wrapped') }, 'hint.lua')\n"
                                "local ts = {}\n"
                                "for i = 1, 2 do ts[i] = hnet.synthetic.blobs { n_classes = 2, dim = 4, n_per_class = 8,\n"
                                "  n_test_per_class = 4, seed = i, name = 'b' .. i } end\n"
                                "local l = hnet.learners.new(o.learners, { target = { 'mlp', hidden = { 4 } }, iterations = 2, batch = 4 })\n"
-                               "local run = hnet.run(l, hnet.stream.from(ts), { out = o.out, quiet = true, plots = false })\n"
+                               "local run = hnet.run(l, hnet.stream.from(ts), { out = o.out, quiet = true, plots = false,\n"
+                               "  context = context })\n"
                                "print(run:resume_hint())\n");
   snprintf(out, sizeof out, "%s/hint_run", tmpdir);
   char other[300];
@@ -561,10 +562,10 @@ static void test_learner_register(void **state) {
   char lib[256], clash[256], want[256];
   make_user_folders(lib, sizeof lib, clash, sizeof clash);
   const char *reg = "local L = hnet.learners\n"
-                    "L.register('reg1', function(o) local l = L.new('finetune', o); l.name = 'reg1'; return l end)\n"
+                    "L.register('reg1', function(o) local l = L.new('finetune', o); function l:name() return 'reg1' end; return l end)\n"
                     "L.reg2 = function(o) return L.new('finetune', o) end\n"
                     "local o = { target = { 'mlp', hidden = { 4 } } }\n"
-                    "print(table.concat(L.list(), ','), L.exists('reg1'), L.new('reg1', o).name, L.reg1(o).name,\n"
+                    "print(table.concat(L.list(), ','), L.exists('reg1'), L.new('reg1', o):name(), L.reg1(o):name(),\n"
                     "      L.exists('reg2'))\n";
   snprintf(want, sizeof want, "%s,reg1,reg2\ttrue\treg1\treg1\ttrue\n", BUILT_IN_LIST);
   result *r = run((const char *[]){"./hnet", "-e", reg, NULL}, NULL, NULL);

@@ -63,8 +63,12 @@ end
 -- and an --out that already holds results is refused unless --force.
 -- Either way an --out that holds files hnet did not write is refused.
 --
--- Sets hnet.run's context (M.context() returns it) so that every hnet.run
--- of the script sees them and knows the script and its command line.
+-- Returns the options and the script's context, to pass to hnet.run
+-- (opts.context) and M.compare (spec.context), so that every run of the
+-- script sees --resume and --checkpoint_every and knows the script and its
+-- command line:  local o, context = E.options(arg, {...}).  An experiment
+-- run by another one gets the outer one's context as args.context (the arg
+-- table it is given).
 function M.options(args, own, title)
   local resumable = own.resumable == true
   local spec = {
@@ -109,11 +113,14 @@ function M.options(args, own, title)
   end
   if o.threads > 0 then hnet.threads(o.threads) end
   hnet.seed(o.seed)
-  local run_mod = require "hnet.run"
   -- An experiment run by another one (paper_tables runs toy_regression, ...)
   -- writes under the outer one's --out: it inherits the outer --resume, and
   -- interrupt messages name the outer command.
-  local prev = run_mod.context
+  local prev = type(args) == "table" and args.context or nil
+  if prev ~= nil and type(prev) ~= "table" then
+    error(("hnet.experiment.options: args.context must be the context of the outer experiment (the second result of its options()), got %s")
+      :format(type(prev)), 2)
+  end
   local root = prev and prev.root
   local function under(d, base)
     d, base = d:gsub("/+$", ""), base:gsub("/+$", "")
@@ -121,7 +128,7 @@ function M.options(args, own, title)
   end
   local nested = root and under(o.out, root.out) or false
   if not (nested and root.resume) then M.check_out(o, resumable, resume ~= nil) end
-  local ctx = run_mod.command_of(args)
+  local ctx = require("hnet.run").command_of(args)
   ctx.resume, ctx.resume_strict = resume and o.out or nil, resume ~= nil
   ctx.checkpoint_every, ctx.out, ctx.seed = o.checkpoint_every, o.out, o.seed
   if nested then
@@ -130,8 +137,7 @@ function M.options(args, own, title)
   else
     ctx.root = ctx
   end
-  run_mod.context = ctx
-  return o
+  return o, ctx
 end
 
 --- Refuse an --out that this script must not write into: a folder of
@@ -158,9 +164,6 @@ function M.check_out(o, resumable, resuming)
   end
   for _, f in ipairs { "summary.json", "results.md" } do os.remove(o.out .. "/" .. f) end
 end
-
---- The context that experiment options set for hnet.run (nil outside).
-function M.context() return require("hnet.run").context end
 
 --- The option spec of a comma-separated list of learners (for M.options):
 -- every entry must be a learner hnet.learners finds (built in, a file
@@ -257,8 +260,9 @@ end
 -- for, else domain), and its task-given and domain rows are read off that
 -- run (row.shared_with names it) instead of training identical models two
 -- or three times. spec.share_training = false trains every scenario
--- separately.
-local CARRIED = { ["task-given"] = { "task_given", "Rg" }, domain = { "domain", "Rd" } }
+-- separately. spec.context is the script's (M.options' second result),
+-- given to every run.
+local CARRIED = { ["task-given"] = "task_given", domain = "domain" }
 
 local function carrier_of(scenarios)
   local has = {}
@@ -284,6 +288,7 @@ M.COMPARE_OPTIONS = {
   { name = "verbose", type = "boolean", help = "hnet.run's verbose" },
   { name = "eval_max", type = "integer", min = 1, help = "hnet.run's eval_max" },
   { name = "meta", type = "table", help = "hnet.run's meta" },
+  { name = "context", type = "table", help = "the experiment's context (hnet.experiment.options's second result), passed to every run" },
   { name = "share_training", type = "boolean", default = true,
     help = "train a learner with one network per task once and read its task-given/domain rows off that run" },
 }
@@ -347,7 +352,7 @@ function M.compare(spec)
     local run = hnet.run(learner, spec.stream, {
       scenario = sc, out = dir_of(name, sc),
       force = spec.force, quiet = spec.quiet, verbose = spec.verbose, eval_max = spec.eval_max,
-      meta = spec.meta,
+      meta = spec.meta, context = spec.context,
     })
     if not spec.quiet then run:report() end
     return run
@@ -356,7 +361,7 @@ function M.compare(spec)
     local learner_rows, pending = {}, {} -- pending[scenario] = index of a row the carrier fills
     for _, sc in ipairs(spec.scenarios) do
       local learner = made[name][sc]
-      local share = carries(carrier, sc) and learner.per_task_nets and spec.share_training ~= false
+      local share = carries(carrier, sc) and learner:task_conditioned() and spec.share_training ~= false
                     and not pending[sc]
       if share and uniform == nil then uniform = uniform_heads(spec.stream) end
       if share and uniform then
@@ -367,9 +372,9 @@ function M.compare(spec)
         learner_rows[#learner_rows + 1] = result_row(name, sc, run.summary, run, nil, dir_of(name, sc))
         if sc == carrier then
           for psc, k in pairs(pending) do
-            local g = run.summary[CARRIED[psc][1]]
+            local g = run.summary[CARRIED[psc]]
             if g then
-              local r = result_row(name, psc, g, run, run[CARRIED[psc][2]], dir_of(name, sc))
+              local r = result_row(name, psc, g, run, run:result_of(CARRIED[psc]).R, dir_of(name, sc))
               r.seconds, r.params, r.shared_with = run.summary.seconds, run.summary.trainable_parameters, sc
               learner_rows[k] = r
             end

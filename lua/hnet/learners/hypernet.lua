@@ -27,9 +27,9 @@ local hnet = require "hnet"
 local spec = require "hnet.spec"
 local common = require "hnet.learners.common"
 local hypermodel = require "hnet.hypermodel"
+local base = require "hnet.learners.base"
 
-local Learner = {}
-Learner.__index = Learner
+local Learner = base.class()
 
 local FNAME = "hnet.learners.hypernet"
 
@@ -75,12 +75,35 @@ local HYPERFAN_MAX_H_L1 = 2
 
 function M.new(opts)
   local o = spec.check(M.cli, opts, FNAME)
-  return setmetatable({ o = o, name = "hypernet", per_task_nets = true }, Learner)
+  return setmetatable({ o = o }, Learner)
 end
+
+-- ---- the learner protocol (hnet.learners.base) ------------------------------
+
+function Learner:name() return "hypernet" end
+function Learner:options() return self.o end
 
 -- Options that came after hypernetwork runs were first checkpointed, with
 -- the value those runs used: a checkpoint without one resumes under it.
-Learner.implied_options = { init = "hyperfan" }
+function Learner:implied_options() return { init = "hyperfan" } end
+
+function Learner:schedule()
+  local o = self.o
+  return { iterations = o.iterations, batch = o.batch, eval_batch = o.eval_batch }
+end
+
+-- One generated network per task: predict needs the task.
+function Learner:task_conditioned() return true end
+
+--- Advice for a numerical fault or a task that does not learn.
+function Learner:hint(what)
+  local o = self.o
+  if what == "chance" then
+    return ("another learning rate (lr = %s); another init (init = \"hyperfan\" or \"xavier\", now \"%s\")")
+      :format(tostring(o.lr), tostring(o.init))
+  end
+  return ("lower the learning rate (lr = %s) or beta (%s)"):format(tostring(o.lr), tostring(o.beta))
+end
 
 --- info: { n_tasks, n_outputs, input_shape, kind = "classification"|"regression" }
 function Learner:setup(info)
@@ -174,20 +197,6 @@ function Learner:train_step(it)
   end })
 end
 
---- Train on the current task from iteration hooks.first (default 1);
--- hooks.step(it, loss, reg) after each step, returning true to stop there.
--- Returns the last iteration done.
-function Learner:train_task(t, task, hooks)
-  hooks = hooks or {}
-  local it = (hooks.first or 1) - 1
-  while it < self.o.iterations do
-    it = it + 1
-    local loss, reg = self:train_step(it)
-    if hooks.step and hooks.step(it, loss, reg) then break end
-  end
-  return it
-end
-
 function Learner:end_task() self.in_task = false end
 
 --- The tensors training changes, for hnet.run's NaN/Inf watch.
@@ -260,7 +269,7 @@ end
 
 --- The target network's output for x under task t's weights (eval mode).
 -- Returns a tensor valid until the next call.
-function Learner:task_forward(x, t)
+function Learner:predict(x, t)
   local n = x:size(1)
   local out = n == self.o.eval_batch and self.eval_out or self.eval_out:rows(1, n)
   return self.net:forward(self.eval_rows[t], x, { train = false, out = out,

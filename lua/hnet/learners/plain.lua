@@ -18,10 +18,10 @@
 local hnet = require "hnet"
 local spec = require "hnet.spec"
 local common = require "hnet.learners.common"
+local base = require "hnet.learners.base"
 
 local M = {}
-local Plain = {}
-Plain.__index = Plain
+local Plain = base.class()
 M.Plain = Plain
 
 --- A learner class `name` whose options are common.SHARED and `extra` (a
@@ -33,17 +33,35 @@ function M.class(name, extra, cls, init)
   cls.__index = cls
   setmetatable(cls, { __index = Plain })
   cls.cli = spec.extend(common.SHARED, extra)
+  cls.learner_name = name
   local fname = "hnet.learners." .. name
   return {
     class = cls,
     cli = cls.cli,
     new = function(opts)
       local o = spec.check(cls.cli, opts, fname)
-      local self = setmetatable({ o = o, name = name, fname = fname, per_task_nets = false }, cls)
+      local self = setmetatable({ o = o, fname = fname }, cls)
       if init then init(self) end
       return self
     end,
   }
+end
+
+-- ---- the learner protocol (hnet.learners.base) ------------------------------
+
+function Plain:name() return self.learner_name end
+function Plain:options() return self.o end
+function Plain:schedule()
+  local o = self.o
+  return { iterations = o.iterations, batch = o.batch, eval_batch = o.eval_batch }
+end
+
+--- Advice for a numerical fault or a task that does not learn.
+function Plain:hint(what)
+  if what == "chance" then
+    return ("another learning rate (lr = %s)"):format(tostring(self.o.lr))
+  end
+  return ("lower the learning rate (lr = %s)"):format(tostring(self.o.lr))
 end
 
 function Plain:setup(info)
@@ -133,12 +151,12 @@ function Plain:train_step(it, view)
   return loss, pen
 end
 
---- Train on the current task from iteration hooks.first (default 1);
+--- Train on the current task from iteration hooks.from (default 1);
 -- hooks.step(it, loss, penalty) after each step, returning true to stop
 -- there. Returns the last iteration done.
 function Plain:train_task(t, task, hooks)
   hooks = hooks or {}
-  local it = (hooks.first or 1) - 1
+  local it = (hooks.from or 1) - 1
   while it < self.o.iterations do
     it = it + 1
     local loss, pen = self:train_step(it, self:step_view(t))
@@ -166,7 +184,7 @@ end
 -- BatchNorm statistics, within a task the optimiser and the batcher, and
 -- what the subclass adds (save_extra). The tensors are the learner's own.
 function Plain:state()
-  local s = { kind = self.name, t = self.t or 0, in_task = self.in_task or false,
+  local s = { kind = self:name(), t = self.t or 0, in_task = self.in_task or false,
               W = self.W, rng = self.rng:state(), stats = self.stats }
   if self.opt then common.save_optim(s, "opt", self.opt) end
   if self.in_task then self.view.batcher:save_state(s, "batcher") end
@@ -176,7 +194,7 @@ end
 
 --- Restore a state() after setup(); ctx.task(i) gives task i.
 function Plain:load_state(s, ctx)
-  common.check_kind(s, self.name)
+  common.check_kind(s, self:name())
   local t = common.load_int(s, "t", 0, self.info.n_tasks)
   if s.in_task and t < 1 then common.state_error("t", "a task in progress expected") end
   if self.restore_before_task then self:restore_before_task(s, ctx, t) end
@@ -193,13 +211,15 @@ function Plain:load_state(s, ctx)
   self.t, self.in_task = t > 0 and t or nil, s.in_task or false
 end
 
-function Plain:begin_eval() end
-
 --- The whole output layer for x (eval mode); valid until the next call.
-function Plain:head_forward(x, W)
+-- The masks of the run's scenario choose the head.
+function Plain:predict(x) return self:output(x, self.W) end
+
+--- The output layer for x under the weights W (eval mode).
+function Plain:output(x, W)
   local n = x:size(1)
   local out = n == self.o.eval_batch and self.eval_out or self.eval_out:rows(1, n)
-  return self.net:forward(W or self.W, x, { train = false, out = out, stats = self.stats })
+  return self.net:forward(W, x, { train = false, out = out, stats = self.stats })
 end
 
 --- The empirical Fisher information of the task-loss at W, from `n` training

@@ -22,11 +22,14 @@ end
 
 function Separate:n_trainable() return self.n_w * self.info.n_tasks end
 
+-- One network per task: predict needs the task.
+function Separate:task_conditioned() return true end
+
 --- Task t's network on x (eval mode).
-function Separate:task_forward(x, t)
+function Separate:predict(x, t)
   local saved = self.stats
   if self.all_stats then self.stats = self.all_stats[t] end
-  local y = self:head_forward(x, self.Ws[t])
+  local y = self:output(x, self.Ws[t])
   self.stats = saved
   return y
 end
@@ -64,13 +67,6 @@ function Separate:load_extra(s, ctx, t)
   if s.in_task then common.load_tensor(s, "Ws." .. t, self.Ws[t]) end
 end
 
-local M = plain.class("separate", {
+return plain.class("separate", {
   { name = "reset_optimiser", type = "boolean", default = true, help = "a fresh Adam state for each task's network" },
 }, Separate)
-local new = M.new
-M.new = function(opts)
-  local self = new(opts)
-  self.per_task_nets = true
-  return self
-end
-return M

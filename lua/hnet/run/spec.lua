@@ -22,4 +22,6 @@ return {
   { name = "plots", type = "boolean", default = true, help = "write PNG plots through gnuplot" },
   { name = "name", type = "string", help = "a label stored in options.json" },
   { name = "meta", type = "table", help = "a table stored in options.json" },
+  { name = "context", type = "table",
+    help = "the script's context (hnet.experiment.options's second result): its command line, for the run directory and the resume hint" },
 }

@@ -16,6 +16,7 @@ local util = require "hnet.util"
 local common = require "hnet.learners.common"
 local spec = require "hnet.spec"
 local hypermodel = require "hnet.hypermodel"
+local inference = require "hnet.run.evaluate" -- the run's task inference, shared
 
 local M = {}
 
@@ -212,18 +213,10 @@ function Pool:evaluate(data, k, limit)
       local _, c = hnet.loss.accuracy(self:forward(x, k), y)
       correct = correct + c
     else
-      local ents, preds = {}, {}
-      for e = 1, self.n do
-        local logits = self:forward(x, e)
-        ents[e] = hnet.loss.entropy(logits):flat_table()
-        preds[e] = hnet.loss.argmax(logits):flat_table()
-      end
+      local ents, preds = inference.scores(function(e) return self:forward(x, e) end, self.n)
       local labels = y:flat_table()
       for s = 1, #labels do
-        local best, be = math.huge, 1
-        for e = 1, self.n do
-          if ents[e][s] < best then best, be = ents[e][s], e end
-        end
+        local be = inference.lowest_entropy(ents, s)
         chosen[be] = chosen[be] + 1
         if preds[be][s] == labels[s] then correct = correct + 1 end
       end

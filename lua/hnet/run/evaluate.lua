@@ -1,0 +1,231 @@
+--- hnet.run.evaluate — scoring a learner on a task's test split, and the
+-- task-inference policy when the task is not given (shared with the
+-- embedding pool of hnet.shift).
+--
+-- A task-conditioned learner (one network per task) infers the task by
+-- default as the one whose prediction has the lowest entropy per sample
+-- (HNET+ENT); the learner's infer_task(x, n_seen), or the run's option
+-- `inference` (function(entropies_by_task, i) -> task), change the policy.
+local hnet = require "hnet"
+local util = require "hnet.util"
+local scenario = require "hnet.run.scenario"
+
+local M = {}
+local methods = {}
+M.methods = methods
+
+--- Call fn(x, y) on consecutive row slices of data {x, y} of at most `size`.
+function M.slices(data, size, fn)
+  local n = data.x:size(1)
+  local i = 1
+  while i <= n do
+    local j = math.min(n, i + size - 1)
+    fn(data.x:rows(i, j), data.y:rows(i, j))
+    i = j + 1
+  end
+end
+
+--- Per-sample entropies and predicted classes of a batch under each of the
+-- tasks 1..n: forward(t) gives the batch's output under task t (a buffer
+-- the next call may reuse: both are read before it). Returns ents, preds
+-- (lists by task of lists by sample).
+function M.scores(forward, n)
+  local ents, preds = {}, {}
+  for t = 1, n do
+    local out = forward(t)
+    ents[t] = hnet.loss.entropy(out):flat_table()
+    preds[t] = hnet.loss.argmax(out):flat_table()
+  end
+  return ents, preds
+end
+
+--- The default policy: sample i's task is the one of lowest predictive
+-- entropy (the first of equal ones).
+function M.lowest_entropy(ents, i)
+  local best, bt = math.huge, 1
+  for t = 1, #ents do
+    local e = ents[t][i]
+    if e < best then best, bt = e, t end
+  end
+  return bt
+end
+
+--- The number of rows (samples) of t [n, ...] holding a NaN or Inf, in the
+-- columns that are scored (the mask's) for a net's output [n, k]. Such an
+-- output row predicts nothing (hnet.loss scores it wrong, argmax -1). Inputs
+-- are checked apart: ReLU maps NaN to 0, so a NaN input can give a finite,
+-- meaningless output.
+function M.nonfinite_rows(t, mask)
+  if t:all_finite() then return 0 end
+  local n = t:size(1)
+  local count = 0
+  for _, p in ipairs(hnet.loss.argmax(t:view(n, t:numel() // n), { mask = mask }):flat_table()) do
+    if p < 0 then count = count + 1 end
+  end
+  return count
+end
+
+-- Task j with the task inferred among n_seen: the metric, the
+-- task-inference accuracy, the same networks with the task given and (a
+-- class run) the label within the inferred task, all in percent.
+local function evaluate_inferred(self, j, n_seen, data, net_t)
+  local learner, sc, n = self.learner, self.scenario, data.x:size(1)
+  local policy = self.opts.inference or M.lowest_entropy
+  local correct, inferred_ok, given_ok, domain_ok, bad = 0, 0, 0, 0, 0
+  M.slices(data, self.sched.eval_batch, function(x, y)
+    local chosen = learner:infer_task(x, n_seen)
+    local ents, preds = M.scores(function(t) return learner:predict(x, t) end, n_seen)
+    local labels = y:flat_table()
+    local own = preds[net_t]
+    for i = 1, #labels do
+      for k = 1, n_seen do
+        if preds[k][i] < 0 then bad = bad + 1; break end
+      end
+      local got
+      if chosen then got = chosen[i] else got = policy(ents, i) end
+      local t = math.tointeger(got)
+      if not t or t < 1 or t > n_seen then
+        error(("hnet.run: %s returned %s for test sample %d of task %d; it must return a task index in 1..%d (the tasks seen so far)")
+          :format(chosen and "the learner's infer_task" or "the task-inference policy (option 'inference')",
+                  type(got) == "number" and tostring(got) or type(got), i, j, n_seen), 0)
+      end
+      if t == j then inferred_ok = inferred_ok + 1 end
+      if own[i] == labels[i] then given_ok = given_ok + 1 end
+      if preds[t][i] == labels[i] then
+        domain_ok = domain_ok + 1
+        if scenario.right_when_inferred(sc, t, j) then correct = correct + 1 end
+      end
+    end
+  end)
+  if bad > 0 then self:evaluation_fault(j, n, 0, bad) end
+  return 100 * correct / n, 100 * inferred_ok / n, 100 * given_ok / n,
+         sc == "class" and 100 * domain_ok / n or nil
+end
+
+--- Evaluate task j after n_seen tasks. Returns the metric (accuracy in
+-- percent, or MSE), and, when the task had to be inferred, the
+-- task-inference accuracy, the accuracy with the task given and (class
+-- runs) the label within the inferred task (scenario.ALONGSIDE).
+-- `as_task` (optional) evaluates task j's data with task as_task's network
+-- (used for b_j, where only the first task's network exists).
+-- A test sample whose inputs, or outputs under any network consulted, hold
+-- NaN or Inf stops the run, as a NaN in training does.
+function methods:evaluate(j, n_seen, as_task)
+  local learner, task, sc = self.learner, self.stream:get(j), self.scenario
+  local net_t = as_task or j
+  local data = util.spread_rows(task.test, self.opts.eval_max)
+  local n = data.x:size(1)
+  local bad_inputs = M.nonfinite_rows(data.x)
+  if bad_inputs > 0 then self:evaluation_fault(j, n, bad_inputs) end
+  local bs = self.sched.eval_batch
+  local t_arg = self.conditioned and net_t or nil
+  local bad = 0 -- test samples with a non-finite output
+  if task.kind == "regression" then
+    local se = 0
+    M.slices(data, bs, function(x, y)
+      local out = learner:predict(x, t_arg)
+      bad = bad + M.nonfinite_rows(out)
+      se = se + hnet.loss.mse(out, y:view(x:size(1), 1)) * x:size(1)
+    end)
+    if bad > 0 then self:evaluation_fault(j, n, 0, bad) end
+    return se / n
+  end
+  local correct = 0
+  if self.conditioned then
+    if sc ~= "task-given" then return evaluate_inferred(self, j, n_seen, data, net_t) end
+    M.slices(data, bs, function(x, y)
+      local out = learner:predict(x, net_t)
+      bad = bad + M.nonfinite_rows(out)
+      local _, c = hnet.loss.accuracy(out, y)
+      correct = correct + c
+    end)
+    if bad > 0 then self:evaluation_fault(j, n, 0, bad) end
+    return 100 * correct / n
+  end
+  -- One shared network: masks and label offsets choose the head.
+  local mask = scenario.mask(sc, self.heads, self.n_outputs, j, n_seen)
+  local offset = scenario.label_offset(sc, self.heads, j)
+  M.slices(data, bs, function(x, y)
+    local labels = y
+    if offset ~= 0 then labels = y:clone(); labels:add(offset) end
+    local out = learner:predict(x)
+    bad = bad + M.nonfinite_rows(out, mask)
+    local _, c = hnet.loss.accuracy(out, labels, { mask = mask })
+    correct = correct + c
+  end)
+  if bad > 0 then self:evaluation_fault(j, n, 0, bad) end
+  return 100 * correct / n
+end
+
+-- The fields a task of another stream must share with the trained task it
+-- stands in for: the network and the heads were built for them.
+local function same_shape(a, b)
+  if a.kind ~= b.kind or a.n_classes ~= b.n_classes or a.n_outputs ~= b.n_outputs then return false end
+  local sa, sb = a.input_shape or {}, b.input_shape or {}
+  if #sa ~= #sb then return false end
+  for i = 1, #sa do if sa[i] ~= sb[i] then return false end end
+  return true
+end
+
+--- Evaluate the finished run's learner on another stream of the same tasks
+-- (a shifted or corrupted copy of the test data, say), in the run's
+-- scenario, with every task seen: task j of `other` is judged as task j.
+-- Nothing is trained or written. opts.scenario judges in another scenario;
+-- only a task-conditioned learner allows that (its training does not
+-- depend on the scenario; a shared network's heads do). Returns
+-- { metric = {per task: accuracy in % or MSE}, mean =, inferred = {per
+-- task: task-inference accuracy} or nil when the task is given, inference =
+-- its mean or nil }.
+function methods:evaluate_on(other, opts)
+  local f = "hnet.Run:evaluate_on"
+  if not require("hnet.stream").is_stream(other) then
+    error(("bad argument #1 to '%s' (an hnet.stream expected, got %s)"):format(f, type(other)), 2)
+  end
+  local o = util.options(opts, { "scenario" }, f, 2)
+  local sc = self.scenario
+  if o.scenario ~= nil then
+    sc = scenario.resolve(o.scenario)
+    if not sc then
+      error(("bad argument #2 to '%s' (field 'scenario': task-given, domain or class expected, got %s)")
+        :format(f, tostring(o.scenario)), 2)
+    end
+    if not scenario.can_judge(self.scenario, sc, self.conditioned) then
+      error(("bad argument #2 to '%s' (field 'scenario': %s trained one network for the %s scenario; it cannot be judged in %s)")
+        :format(f, self.learner:name(), self.scenario, sc), 2)
+    end
+  end
+  if not self.summary then
+    error(("%s: the run has not finished (no summary): evaluate a finished run"):format(f), 2)
+  end
+  local T = self.T
+  if other:len() ~= T then
+    error(("bad argument #1 to '%s' (the stream has %d tasks; the run was trained on %d)")
+      :format(f, other:len(), T), 2)
+  end
+  for j = 1, T do
+    if not same_shape(other:get(j), self.stream:get(j)) then
+      error(("bad argument #1 to '%s' (task %d differs from the trained task %d in kind, inputs or classes)")
+        :format(f, j, j), 2)
+    end
+  end
+  -- A fault on the other stream is raised as it is: the finished run's
+  -- directory is not touched (Run:fail would rewrite its outputs).
+  local view = setmetatable({ stream = other, scenario = sc, fail = function(_, msg) error(msg, 0) end },
+                            { __index = self })
+  self.learner:begin_eval(T)
+  local out = { metric = {} }
+  local sum, inf, n_inf = 0, 0, 0
+  for j = 1, T do
+    local v, inferred = methods.evaluate(view, j, T)
+    out.metric[j], sum = v, sum + v
+    if inferred then
+      out.inferred = out.inferred or {}
+      out.inferred[j], inf, n_inf = inferred, inf + inferred, n_inf + 1
+    end
+  end
+  out.mean = sum / T
+  if n_inf > 0 then out.inference = inf / n_inf end
+  return out
+end
+
+return M

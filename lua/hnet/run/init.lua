@@ -1,0 +1,163 @@
+--- hnet.run — train a learner on a stream of tasks and evaluate it as it goes.
+--
+--   local run = hnet.run(learner, stream, { scenario = "task-given", out = "runs/x" })
+--   run:report()
+--
+-- The learner is any hnet.learners.base learner (hnet.learners.new makes the
+-- built-in ones); the run calls only its protocol methods. Scenarios
+-- (hnet.run.scenario): "task-given" (CL1), "domain" (CL2), "class" (CL3).
+-- A task-conditioned learner (one network per task: the hypernetwork,
+-- separate networks) infers the task when it is not given: by default the
+-- task whose prediction has the lowest mean entropy per sample (HNET+ENT).
+--
+-- After task i, every task j <= i is evaluated on its test split: run.R[i][j]
+-- (accuracy, or MSE for regression tasks). R[i][i+1] (the next task before
+-- its training) and run.b[j] (an untrained learner) give forward transfer.
+-- run:result_of(key) gives the result of a scenario judged alongside
+-- ("task_given", "domain"; hnet.run.scenario.ALONGSIDE).
+--
+-- Options (every one is checked; an unknown key is an error):
+--   scenario          "task-given" (default) | "domain" | "class" (or cl1/cl2/cl3)
+--   out               run directory (none: nothing is written, no checkpoints);
+--                     new, empty, or an earlier run's: a folder of other
+--                     files is refused
+--   force             overwrite a finished or interrupted run in `out` (false)
+--   resume            a run directory: continue its interrupted run from its
+--                     checkpoint (a finished one is loaded, not trained again);
+--                     `out` defaults to it. The checkpoint must come from the same
+--                     learner, learner options, stream, scenario and seed.
+--   checkpoint_every  minutes between checkpoints within a task (default 10;
+--                     0: only at the end of each task)
+--   quiet / verbose   print only results / progress as plain lines on a terminal
+--   progress_every    seconds between plain progress lines (10)
+--   fwt               evaluate forward transfer (default true; off for regression)
+--   inference         function(entropies_by_task, i) -> task (task inference)
+--   eval_max          evaluate on at most this many test samples per task,
+--                     evenly spaced over its test split
+--   plots             write PNG plots through gnuplot (default true)
+--   name, meta        a label and a table stored in options.json
+--   context           the context of an experiment script (the second
+--                     result of hnet.experiment.options): its --resume and
+--                     --checkpoint_every apply to the run (explicit options
+--                     win), and its script and command line are recorded
+--                     and named in resume hints
+--
+-- The run directory: hnet.run.directory; checkpoints, resuming and
+-- interrupts: hnet.run.resume; numerical faults: hnet.run.watch. Tests stop
+-- a run at an exact point through hnet.run.testing (not an option here).
+local util = require "hnet.util"
+local base = require "hnet.learners.base"
+local scenario = require "hnet.run.scenario"
+local directory = require "hnet.run.directory"
+local loop = require "hnet.run.loop"
+
+local M = {}
+
+--- The names opts.scenario accepts (the checks of experiment options use it).
+M.scenarios = scenario.names
+M.command_of = directory.command_of
+M.Run = loop.Run
+
+-- The option names, from the spec that `./hnet help hnet.run` prints.
+local OPTS = require("hnet.spec").names(require "hnet.run.spec")
+
+-- The learner protocol hnet.run calls (hnet.learners.base defines each;
+-- docs/learners.md, "The protocol").
+local LEARNER_METHODS = { "name", "options", "implied_options", "schedule", "setup", "n_trainable",
+                          "task_conditioned", "begin_task", "train_task", "end_task", "begin_eval",
+                          "predict", "infer_task", "state", "load_state", "watch", "hint" }
+-- The methods base.Learner leaves to the learner (its own raise).
+local REQUIRED = { schedule = true, setup = true, predict = true }
+
+-- Errors of the checks below are raised at the caller of the function that
+-- calls M.prepare (hnet.run's caller): LEVEL from a check function, LEVEL + 1
+-- from the hnet.util check it calls.
+local LEVEL = 4
+
+-- Arguments #1 and #2 of hnet.run: a learner that has every method the run
+-- calls and a sound schedule, and a stream of at least one task; errors
+-- name what is missing.
+local function check_learner_stream(learner, stream)
+  local level = LEVEL
+  local f = "hnet.run"
+  local how = "make one with hnet.learners.new(name, opts), or derive one from hnet.learners.base (base.class()): see lua/hnet/learners/plain.lua for a complete learner"
+  if type(learner) ~= "table" then
+    error(("bad argument #1 to '%s' (a learner expected, got %s; %s)"):format(f, type(learner), how), level)
+  end
+  local missing = {}
+  for _, m in ipairs(LEARNER_METHODS) do
+    if type(learner[m]) ~= "function" then missing[#missing + 1] = m .. "()"
+    elseif REQUIRED[m] and learner[m] == base.Learner[m] then
+      missing[#missing + 1] = m .. "() (hnet.learners.base's raises: define it)"
+    end
+  end
+  if #missing > 0 then
+    error(("bad argument #1 to '%s' (the learner lacks %s; %s)"):format(f, table.concat(missing, ", "), how), level)
+  end
+  local sched = learner:schedule()
+  if type(sched) ~= "table" then
+    error(("bad argument #1 to '%s' (the learner's schedule() must return { iterations =, batch =, eval_batch = }, got %s)")
+      :format(f, type(sched)), level)
+  end
+  for _, k in ipairs { "iterations", "batch", "eval_batch" } do
+    local v = sched[k]
+    if math.type(v) ~= "integer" or v < (k == "iterations" and 0 or 1) then
+      error(("bad argument #1 to '%s' (the learner's schedule().%s must be an integer >= %d, got %s)")
+        :format(f, k, k == "iterations" and 0 or 1, tostring(v)), level)
+    end
+  end
+  local ok_stream = type(stream) == "table" and type(stream.len) == "function" and type(stream.get) == "function"
+  if not ok_stream then
+    error(("bad argument #2 to '%s' (a stream expected (a table with len() and get(i)), got %s; make one with hnet.stream.from{ task, ... } or another hnet.stream constructor)")
+      :format(f, type(stream)), level)
+  end
+  local T = stream:len()
+  if math.type(T) ~= "integer" or T < 1 then
+    error(("bad argument #2 to '%s' (the stream has %s tasks; at least one expected)"):format(f, tostring(T)), level)
+  end
+end
+
+-- Argument #3: a copy of the options, checked.
+local function check_opts(opts, stream)
+  local f, level = "hnet.run", LEVEL
+  opts = util.options(opts, OPTS, f, 3)
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  if not scenario.resolve(o.scenario or "task-given") then
+    error(("bad argument #3 to 'hnet.run' (field 'scenario': \"task-given\", \"domain\" or \"class\" expected, got %s)")
+      :format(tostring(o.scenario)), level)
+  end
+  for _, k in ipairs { "force", "quiet", "verbose", "fwt", "plots" } do util.bool(o, k, nil, f, 3) end
+  for _, k in ipairs { "out", "resume", "name" } do
+    if o[k] ~= nil then util.string(o, k, "", nil, f, 3) end
+  end
+  util.int(o, "eval_max", 1, 1, nil, f, 3)
+  util.number(o, "progress_every", 1, 1e-9, nil, f, 3)
+  util.number(o, "checkpoint_every", 0, 0, nil, f, 3)
+  for k, want in pairs { inference = "function", meta = "table", context = "table" } do
+    if o[k] ~= nil and type(o[k]) ~= want then
+      error(("bad argument #3 to 'hnet.run' (field '%s': %s expected, got %s)"):format(k, want, type(o[k])), level)
+    end
+  end
+  if o.out == "" then error("bad argument #3 to 'hnet.run' (field 'out': empty directory name)", level) end
+  if o.resume == "" then error("bad argument #3 to 'hnet.run' (field 'resume': empty directory name)", level) end
+  if (stream:get(1).kind or "classification") == "regression" and scenario.resolve(o.scenario or "task-given") ~= "task-given" then
+    error("bad argument #3 to 'hnet.run' (regression tasks support only scenario \"task-given\")", level)
+  end
+  return o
+end
+
+--- Check hnet.run's arguments (errors name the caller of the function
+-- that calls this one) and make the run, not started (hnet.run.loop.start
+-- starts it). For hnet.run and hnet.run.testing.
+function M.prepare(learner, stream, opts)
+  check_learner_stream(learner, stream)
+  return loop.new(learner, stream, check_opts(opts, stream))
+end
+
+--- Run `learner` over `stream`; see the file's header for the options.
+function M.run(learner, stream, opts)
+  return loop.start(M.prepare(learner, stream, opts))
+end
+
+return setmetatable(M, { __call = function(_, ...) return M.run(...) end })
