@@ -302,6 +302,37 @@ static void test_resume_finetune(void **s) {
   check_resume("finetune", "target = { 'mlp', hidden = { 8 }, dropout = 0.2 }", "");
 }
 
+/* A learner from the user's folder (docs/examples/replay, found through
+ * HNET_PATH) resumes bit for bit like the built-in ones: its reservoir, its
+ * sample count and its RNG are in its state. Task 1's 120 training samples
+ * fill the 50-sample memory and draw replacements, so the run stopped in
+ * task 2 replays from it and draws its batch rows from the RNG. */
+static void check_resume_replay(const char *scenario) {
+  setenv("HNET_PATH", "docs/examples/replay", 1);
+  char ropts[64];
+  snprintf(ropts, sizeof ropts, "scenario = '%s'", scenario);
+  check_resume("replay", "memory = 50, replay_batch = 8", ropts);
+}
+/* Also after a failed check (cmocka jumps out of it): later tests run
+ * without the example's folder on the path. */
+static int unset_path(void **s) {
+  (void)s;
+  unsetenv("HNET_PATH");
+  return 0;
+}
+static void test_resume_replay_task_given(void **s) {
+  (void)s;
+  check_resume_replay("task-given");
+}
+static void test_resume_replay_domain(void **s) {
+  (void)s;
+  check_resume_replay("domain");
+}
+static void test_resume_replay_class(void **s) {
+  (void)s;
+  check_resume_replay("class");
+}
+
 /* Resuming a finished run loads it and trains nothing. */
 static void test_resume_finished(void **s) {
   (void)s;
@@ -828,6 +859,9 @@ int main(void) {
       cmocka_unit_test(test_resume_separate),
       cmocka_unit_test(test_resume_joint),
       cmocka_unit_test(test_resume_finetune),
+      cmocka_unit_test_teardown(test_resume_replay_task_given, unset_path),
+      cmocka_unit_test_teardown(test_resume_replay_domain, unset_path),
+      cmocka_unit_test_teardown(test_resume_replay_class, unset_path),
       cmocka_unit_test(test_resume_finished),
       cmocka_unit_test(test_checkpoint_roundtrip),
       cmocka_unit_test(test_sigint),
