@@ -262,7 +262,7 @@ function Learner:begin_eval(n_seen)
   if not self.Weval or self.Weval:size(1) < n_seen then
     self.Weval = hnet.tensor(self.info.n_tasks, self.n_w)
   end
-  self.h:forward(self.theta, head_rows(self.E, n_seen), { out = head_rows(self.Weval, n_seen) })
+  self.model:generate(head_rows(self.E, n_seen), head_rows(self.Weval, n_seen))
   self.eval_rows = {}
   for t = 1, n_seen do self.eval_rows[t] = self.Weval:rows(t, t) end
 end
@@ -272,8 +272,7 @@ end
 function Learner:predict(x, t)
   local n = x:size(1)
   local out = n == self.o.eval_batch and self.eval_out or self.eval_out:rows(1, n)
-  return self.net:forward(self.eval_rows[t], x, { train = false, out = out,
-                                                   stats = self.stats and self.stats[t] })
+  return self.model:forward(self.eval_rows[t], x, out, self.stats and self.stats[t])
 end
 
 --- Task embeddings (a copy) and the hypernetwork parameters (the tensor).
