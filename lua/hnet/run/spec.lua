@@ -2,7 +2,7 @@
 -- `./hnet help hnet.run`; hnet.run checks the same names and values).
 return {
   { name = "scenario", type = "string", default = "task-given",
-    choices = { "task-given", "domain", "class", "cl1", "cl2", "cl3" },
+    choices = require("hnet.run.scenario").names(),
     help = "task-given (CL1: the task is given at test time), domain (CL2: one shared head, task not given) or class (CL3: one head over every class seen so far)" },
   { name = "out", type = "string",
     help = "run directory (none: nothing is written, no checkpoints); new, empty, or an earlier run's" },
