@@ -138,7 +138,7 @@ static void test_dataset_errors(void **state) {
   run_err("hnet.datasets.load('mnist', { n_train = -1 })", "field 'n_train': integer >= 1 expected, got -1");
   run_err("hnet.datasets.load('mnist', { n_test = 0 })", "field 'n_test': integer >= 1 expected, got 0");
   run_err("hnet.datasets.load('mnist', { n_train = 2.5 })", "field 'n_train': integer expected, got 2.5");
-  run_err("hnet.datasets.load('mnist', { data_dir = 5 })", "field 'data_dir': a directory name expected, got number");
+  run_err("hnet.datasets.load('mnist', { data_dir = 5 })", "field 'data_dir': string expected, got number");
   run_err("hnet.datasets.load('mnist', { reload = 'yes' })", "field 'reload': boolean expected");
   run_err("hnet.datasets.load('mnist', 'data')", "options table expected, got string");
   /* A loader's own options are named by it; others stay errors. */
@@ -481,7 +481,7 @@ static void test_streams(void **state) {
           "field 'classes': entry 1 is a list; give one flat list of labels");
   run_err("hnet.stream.split(ds, { classes = { 0, 1, 2, 12 } })", "field 'classes': entry 4 (12) is not a class label in 0..3");
   run_err("hnet.stream.split(ds, { classes = { 0, 1, 2, 1 } })", "field 'classes': class 1 is listed twice (entries 2 and 4)");
-  run_err("hnet.stream.split(ds, { classes = 3 })", "field 'classes': a list of class labels expected, got number");
+  run_err("hnet.stream.split(ds, { classes = 3 })", "field 'classes': table expected, got number");
   run_err("hnet.stream.split(7)", "a dataset or task expected, got number");
   run_err("hnet.stream.split(ds, { keep = 0 })", "field 'keep': integer >= 1 expected, got 0");
   run_err("hnet.stream.permuted(ds, { seed = 1.5 })", "field 'seed': integer expected, got 1.5");

@@ -30,14 +30,16 @@
 local core = require "hnet.core"
 local util = require "hnet.util"
 local search = require "hnet.search"
+local spec = require "hnet.spec"
 
 local M = {}
 
 local registered = {} -- name -> { load = function(ctx, opts), options = { extra keys }, replace = }
 local cache = {}
 
--- The options every dataset takes (hnet.spec, for `./hnet help
--- hnet.datasets.load`); a loader adds its own names.
+-- The options every dataset takes (hnet.spec): load checks them through it
+-- and `./hnet help hnet.datasets.load` prints it; a loader adds its own
+-- names.
 M.OPTIONS = {
   { name = "data_dir", type = "string",
     help = "where the datasets are (default $HNET_DATA, else <root>/data, or ~/.local/share/hnet once installed); the dataset's files are in <data_dir>/<name>" },
@@ -45,7 +47,6 @@ M.OPTIONS = {
   { name = "n_test", type = "integer", min = 1, help = "keep only the first n test samples" },
   { name = "reload", type = "boolean", default = false, help = "bypass the per-process cache" },
 }
-local COMMON_OPTIONS = require("hnet.spec").names(M.OPTIONS)
 
 -- A loader as a file or register() gives it: a function, or a table
 -- { load = function, options = { names } }. Returns the table form, or nil
@@ -334,20 +335,33 @@ local function find_loader(name, level)
   return loader
 end
 
--- Check load's options (argument #2) against the common ones and the
--- loader's own; errors name the caller of load.
+-- The spec of load's options for a loader: the common ones (M.OPTIONS),
+-- then the loader's own names, whose values the loader checks (a name the
+-- common ones have keeps their check). Made once per loader.
+local specs = setmetatable({}, { __mode = "k" })
+local function spec_of(loader)
+  local s = specs[loader]
+  if not s then
+    local own, seen = {}, {}
+    for _, k in ipairs(loader.options) do
+      if not spec.find(M.OPTIONS, k) and not seen[k] then
+        seen[k] = true
+        own[#own + 1] = { name = k, type = "any", help = "an option of this dataset's loader (it checks the value)" }
+      end
+    end
+    s = spec.extend(M.OPTIONS, own)
+    specs[loader] = s
+  end
+  return s
+end
+
+-- Check load's options (argument #2) through the spec (the given table
+-- stays as it is: it keys the cache and goes to the loader); errors name
+-- the caller of load.
 local function check_options(opts, loader)
   local f = "hnet.datasets.load"
-  local allowed = table.move(COMMON_OPTIONS, 1, #COMMON_OPTIONS, 1, {})
-  table.move(loader.options, 1, #loader.options, #allowed + 1, allowed)
-  util.options(opts, allowed, f, 2)
-  local dir = opts.data_dir
-  if dir ~= nil and (type(dir) ~= "string" or dir == "") then
-    util.argerr(f, 2, "field 'data_dir': a directory name expected, got " .. (type(dir) == "string" and "''" or type(dir)), 3)
-  end
-  util.int(opts, "n_train", 1, 1, nil, f, 2)
-  util.int(opts, "n_test", 1, 1, nil, f, 2)
-  util.bool(opts, "reload", false, f, 2)
+  spec.check(spec_of(loader), opts, f, 2, 3)
+  if opts.data_dir == "" then util.argerr(f, 2, "field 'data_dir': a directory name expected, got ''", 3) end
 end
 
 --- Load (or return the cached) dataset `name`.

@@ -292,13 +292,14 @@ M.COMPARE_OPTIONS = {
   { name = "share_training", type = "boolean", default = true,
     help = "train a learner with one network per task once and read its task-given/domain rows off that run" },
 }
-local COMPARE_KEYS = require("hnet.spec").names(M.COMPARE_OPTIONS)
-
-local function make_learners(spec)
+-- compare's options checked through M.COMPARE_OPTIONS (hnet.spec.check:
+-- unknown keys, types, bounds, defaults), then the lists' entries and the
+-- learners made; returns the learners and the checked options. Errors name
+-- compare's caller.
+local function make_learners(opts)
   local f = "hnet.experiment.compare"
-  if type(spec) ~= "table" then error(("bad argument #1 to '%s' (table expected, got %s)"):format(f, type(spec)), 3) end
-  local ok, err = pcall(hnet.util.options, spec, COMPARE_KEYS, f)
-  if not ok then error(err, 3) end
+  if type(opts) ~= "table" then error(("bad argument #1 to '%s' (table expected, got %s)"):format(f, type(opts)), 3) end
+  local spec = require("hnet.spec").check(M.COMPARE_OPTIONS, opts, f, 1, 3)
   local function list(key)
     local v = spec[key]
     if type(v) ~= "table" or #v == 0 then
@@ -329,10 +330,6 @@ local function make_learners(spec)
         :format(f, i, tostring(name), why), 3)
     end
   end
-  if type(spec.learner_options) ~= "function" then
-    error(("bad argument #1 to '%s' (field 'learner_options': function(name, scenario) expected, got %s)")
-      :format(f, type(spec.learner_options)), 3)
-  end
   local made = {}
   for _, name in ipairs(spec.learners) do
     made[name] = {}
@@ -340,12 +337,12 @@ local function make_learners(spec)
       made[name][sc] = hnet.learners.new(name, spec.learner_options(name, sc))
     end
   end
-  return made
+  return made, spec
 end
 
-function M.compare(spec)
+function M.compare(opts)
   local rows, uniform = {}, nil
-  local made = make_learners(spec)
+  local made, spec = make_learners(opts)
   local carrier = carrier_of(spec.scenarios)
   local function dir_of(name, sc) return spec.out and (spec.out .. "/" .. name .. "-" .. sc) end
   local function train(name, sc, learner)
@@ -361,7 +358,7 @@ function M.compare(spec)
     local learner_rows, pending = {}, {} -- pending[scenario] = index of a row the carrier fills
     for _, sc in ipairs(spec.scenarios) do
       local learner = made[name][sc]
-      local share = carries(carrier, sc) and learner:task_conditioned() and spec.share_training ~= false
+      local share = carries(carrier, sc) and learner:task_conditioned() and spec.share_training
                     and not pending[sc]
       if share and uniform == nil then uniform = uniform_heads(spec.stream) end
       if share and uniform then

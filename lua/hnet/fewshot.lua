@@ -136,24 +136,24 @@ end
 
 -- ---- embedding-only adaptation ----------------------------------------------------------
 
--- adapt_embeddings' options (hnet.spec, for `./hnet help hnet.fewshot.adapt_embeddings`).
+-- adapt_embeddings' options (hnet.spec): adapt_embeddings checks its options
+-- through it and `./hnet help hnet.fewshot.adapt_embeddings` prints it.
 M.ADAPT_OPTIONS = {
   { name = "hypernet", type = "any", required = true, help = "the hypernetwork (hnet.hypernet)" },
   { name = "theta", type = "any", required = true, help = "its parameters θ (a tensor), kept frozen" },
   { name = "net", type = "any", required = true, help = "the target network" },
-  { name = "problems", type = "table", required = true, help = "a list of problems { x =, y =, qx =, qy = } (support and query sets)" },
+  { name = "problems", type = "table", required = true, help = "a list of problems { x =, y =, xq =, yq = } (support and query sets)" },
   { name = "init", type = "any", required = true, help = "a [d] tensor (every problem starts there) or [#problems, d] (one start each)" },
   { name = "steps", type = "integer", required = true, min = 0, help = "adaptation steps" },
   { name = "lr", type = "number", required = true, min = 0, help = "step size" },
   { name = "optimizer", type = "string", default = "sgd", choices = { "sgd", "adam" }, help = "the optimiser" },
   { name = "record", type = "table", help = "the steps at which to record the query metric (default: the last)" },
-  { name = "kind", type = "string", default = "regression", choices = { "regression", "classification" }, help = "the problems' kind" },
+  { name = "kind", type = "string", default = "regression", choices = KINDS, help = "the problems' kind" },
   { name = "group", type = "integer", default = 100, min = 1, help = "problems adapted together in one batched pass" },
   { name = "momentum", type = "number", default = 0, min = 0, max = 0.999, help = "SGD momentum" },
   { name = "backtrack", type = "boolean", default = false,
     help = "undo a step that raised a problem's support loss and halve its step size (SGD without momentum)" },
 }
-local ADAPT_KEYS = require("hnet.spec").names(M.ADAPT_OPTIONS)
 
 --- Learn each problem's task embedding from its support set with the
 -- hypernetwork frozen. init: a [d] tensor (every problem starts there) or
@@ -180,18 +180,12 @@ local ADAPT_KEYS = require("hnet.spec").names(M.ADAPT_OPTIONS)
 -- given, so the meta-trained first step is kept wherever it helps.
 function M.adapt_embeddings(o)
   local f = "hnet.fewshot.adapt_embeddings"
-  o = util.options(o, ADAPT_KEYS, f)
+  o = require("hnet.spec").check(M.ADAPT_OPTIONS, o, f)
   local h, theta, net = o.hypernet, o.theta, o.net
-  if not (h and theta and net) then error(("bad argument #1 to '%s' (fields 'hypernet', 'theta' and 'net' are required)"):format(f), 2) end
   local P = o.problems
   check_problems(P, f)
-  local steps = util.int(o, "steps", nil, 0, nil, f)
-  local lr = util.number(o, "lr", nil, 0, nil, f)
-  local optim = util.string(o, "optimizer", "sgd", { "sgd", "adam" }, f)
-  local kind = util.string(o, "kind", "regression", KINDS, f)
-  local group = util.int(o, "group", 100, 1, nil, f)
-  local momentum = util.number(o, "momentum", 0, 0, 0.999, f)
-  local backtrack = util.bool(o, "backtrack", false, f)
+  local steps, lr, optim, kind = o.steps, o.lr, o.optimizer, o.kind
+  local group, momentum, backtrack = o.group, o.momentum, o.backtrack
   if backtrack and (optim ~= "sgd" or momentum ~= 0) then
     error(("bad argument #1 to '%s' (field 'backtrack': needs optimizer = 'sgd' with momentum 0, got '%s' with momentum %g)")
       :format(f, optim, momentum), 2)

@@ -39,16 +39,6 @@ Stream.__index = Stream
 
 local argerr = util.argerr
 
--- The options every constructor takes: keep (splits the cache holds) and
--- name (the stream's label, default `default`). Returns keep, name.
-local function common_opts(o, default, f, argn)
-  local keep = util.int(o, "keep", 4, 1, nil, f, argn)
-  local name = o.name
-  if name == nil then name = default end
-  if type(name) ~= "string" then argerr(f, argn, "field 'name': string expected, got " .. type(name), 3) end
-  return keep, name
-end
-
 local function new_stream(name, n, make, keep, as_given)
   local s = setmetatable({ name = name, n = n, _make = make, _tasks = {}, _as_given = as_given,
                            _cache = tasks.split_cache(keep or 4) }, Stream)
@@ -114,8 +104,11 @@ Stream.__tostring = function(s) return ("stream '%s' (%d tasks)"):format(s.name,
 
 -- ---- constructors ---------------------------------------------------------------
 
--- The constructors' options (hnet.spec, for `./hnet help hnet.stream.NAME`);
--- each constructor refuses any other key.
+-- The constructors' options (hnet.spec): each constructor checks its
+-- options through its spec (hnet.spec.check: unknown keys, types, bounds,
+-- defaults) and `./hnet help hnet.stream.NAME` prints it. What a spec
+-- cannot say (the classes against the dataset's, angles or tasks and
+-- step) is checked in code after it.
 M.OPTIONS = {
   permuted = {
     { name = "tasks", type = "integer", default = 10, min = 1, help = "number of tasks" },
@@ -127,7 +120,7 @@ M.OPTIONS = {
   split = {
     { name = "classes_per_task", type = "integer", default = 2, min = 1, help = "classes per task" },
     { name = "classes", type = "table", help = "the class order: one flat list, task i takes entries (i-1)*k+1 .. i*k (default 0..n_classes-1)" },
-    { name = "tasks", type = "integer", help = "number of tasks (default: as many as the classes give)" },
+    { name = "tasks", type = "integer", min = 1, help = "number of tasks (default: as many as the classes give)" },
     { name = "keep", type = "integer", default = 4, min = 1, help = "task splits the stream's cache holds" },
     { name = "name", type = "string", help = "the stream's label (default split-<dataset>)" },
   },
@@ -152,11 +145,11 @@ M.OPTIONS = {
 
 function M.permuted(ds, opts)
   local f = "hnet.stream.permuted"
-  local o = util.options(opts, spec.names(M.OPTIONS.permuted), f, 2)
-  local n = util.int(o, "tasks", 10, 1, nil, f, 2)
-  local seed = util.int(o, "seed", core.seed and core.seed() or 1, nil, nil, f, 2)
+  local o = spec.check(M.OPTIONS.permuted, opts, f, 2)
+  local n = o.tasks
+  local seed = o.seed or (core.seed and core.seed() or 1)
   local base = ds.name or "data"
-  local keep, name = common_opts(o, "permuted-" .. base, f, 2)
+  local keep, name = o.keep, o.name or ("permuted-" .. base)
   -- Task 1 now: a bad source or pad is an error here, not at first use.
   local first = tasks.permuted(ds, { seed = seed, stream = 1, pad = o.pad, name = ("%s/permuted-1"):format(base) })
   return new_stream(name, n, function(i)
@@ -176,8 +169,8 @@ end
 
 function M.split(ds, opts)
   local f = "hnet.stream.split"
-  local o = util.options(opts, spec.names(M.OPTIONS.split), f, 2)
-  local k = util.int(o, "classes_per_task", 2, 1, nil, f, 2)
+  local o = spec.check(M.OPTIONS.split, opts, f, 2)
+  local k = o.classes_per_task
   check_source(ds, f)
   local n_classes = ds.n_classes
   if math.type(n_classes) ~= "integer" or n_classes < 1 then
@@ -190,9 +183,7 @@ function M.split(ds, opts)
   end
   -- One flat list of the source's labels, each once: task i takes entries
   -- (i-1)*k+1 .. i*k.
-  if type(order) ~= "table" or #order < 1 then
-    argerr(f, 2, "field 'classes': a list of class labels expected, got " .. type(order), 2)
-  end
+  if #order < 1 then argerr(f, 2, "field 'classes': a list of class labels expected, got an empty table", 2) end
   local seen = {}
   for i, c in ipairs(order) do
     if type(c) == "table" then
@@ -208,12 +199,12 @@ function M.split(ds, opts)
     end
     seen[c] = i
   end
-  local n = util.int(o, "tasks", #order // k, nil, nil, f, 2)
+  local n = o.tasks or #order // k
   if n < 1 or n * k > #order then
     argerr(f, 2, ("%d tasks of %d classes need %d classes; %d available"):format(n, k, n * k, #order), 2)
   end
   local base = ds.name or "data"
-  local keep, name = common_opts(o, "split-" .. base, f, 2)
+  local keep, name = o.keep, o.name or ("split-" .. base)
   return new_stream(name, n, function(i)
     local cls = table.move(order, (i - 1) * k + 1, i * k, 1, {})
     return tasks.class_subset(ds, { classes = cls,
@@ -223,24 +214,22 @@ end
 
 function M.rotated(ds, opts)
   local f = "hnet.stream.rotated"
-  local o = util.options(opts, spec.names(M.OPTIONS.rotated), f, 2)
+  local o = spec.check(M.OPTIONS.rotated, opts, f, 2)
   local angles = o.angles
   if angles == nil then
     local n, step = o.tasks, o.step
-    if math.type(n) ~= "integer" or n < 1 or type(step) ~= "number" or step ~= step or step == math.huge or step == -math.huge then
-      argerr(f, 2, "give 'angles' (a list of degrees) or 'tasks' and 'step'", 2)
-    end
+    if n == nil or step == nil then argerr(f, 2, "give 'angles' (a list of degrees) or 'tasks' and 'step'", 2) end
     angles = {}
     for i = 1, n do angles[i] = (i - 1) * step end
   end
-  if type(angles) ~= "table" or #angles < 1 then argerr(f, 2, "field 'angles': a list of degrees expected", 2) end
+  if #angles < 1 then argerr(f, 2, "field 'angles': a list of degrees expected", 2) end
   for i, a in ipairs(angles) do
     if type(a) ~= "number" or a ~= a or a == math.huge or a == -math.huge then
       argerr(f, 2, ("field 'angles': entry %d is not a finite number"):format(i), 2)
     end
   end
   local base = ds.name or "data"
-  local keep, name = common_opts(o, "rotated-" .. base, f, 2)
+  local keep, name = o.keep, o.name or ("rotated-" .. base)
   return new_stream(name, #angles, function(i)
     return tasks.rotated(ds, { degrees = angles[i], name = ("%s/rotated-%g"):format(base, angles[i]) })
   end, keep)
@@ -249,7 +238,7 @@ end
 function M.from(list, opts)
   local f = "hnet.stream.from"
   if type(list) ~= "table" or #list < 1 then argerr(f, 1, "a non-empty list of tasks expected", 2) end
-  local o = util.options(opts, spec.names(M.OPTIONS.from), f, 2)
+  local o = spec.check(M.OPTIONS.from, opts, f, 2)
   for i, t in ipairs(list) do
     if type(t) ~= "table" then argerr(f, 1, ("entry %d is a %s, not a task"):format(i, type(t)), 2) end
     -- Tasks made by hnet.tasks were checked when made (or are when their
@@ -260,17 +249,12 @@ function M.from(list, opts)
     end
   end
   local items = table.move(list, 1, #list, 1, {})
-  local keep, name = common_opts(o, "stream", f, 2)
-  return new_stream(name, #items, function(i) return items[i] end, keep, true)
+  return new_stream(o.name, #items, function(i) return items[i] end, o.keep, true)
 end
 
 function M.custom(def)
-  local f = "hnet.stream.custom"
-  local o = util.options(def, spec.names(M.OPTIONS.custom), f)
-  local n = util.int(o, "n", nil, 1, nil, f)
-  if type(o.make) ~= "function" then argerr(f, 1, "field 'make': function(i) returning a task expected", 2) end
-  local keep, name = common_opts(o, "custom", f, 1)
-  return new_stream(name, n, o.make, keep)
+  local o = spec.check(M.OPTIONS.custom, def, "hnet.stream.custom")
+  return new_stream(o.name, o.n, o.make, o.keep)
 end
 
 --- Is v a stream?

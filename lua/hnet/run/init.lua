@@ -45,7 +45,7 @@
 -- The run directory: hnet.run.directory; checkpoints, resuming and
 -- interrupts: hnet.run.resume; numerical faults: hnet.run.watch. Tests stop
 -- a run at an exact point through hnet.run.testing (not an option here).
-local util = require "hnet.util"
+local spec = require "hnet.spec"
 local base = require "hnet.learners.base"
 local scenario = require "hnet.run.scenario"
 local directory = require "hnet.run.directory"
@@ -58,8 +58,9 @@ M.scenarios = scenario.names
 M.command_of = directory.command_of
 M.Run = loop.Run
 
--- The option names, from the spec that `./hnet help hnet.run` prints.
-local OPTS = require("hnet.spec").names(require "hnet.run.spec")
+-- The options: the spec that checks them is the one `./hnet help hnet.run`
+-- prints.
+local SPEC = require "hnet.run.spec"
 
 -- The learner protocol hnet.run calls (hnet.learners.base defines each;
 -- docs/learners.md, "The protocol").
@@ -117,28 +118,11 @@ local function check_learner_stream(learner, stream)
   end
 end
 
--- Argument #3: a copy of the options, checked.
+-- Argument #3: a copy of the options, checked against the spec (types,
+-- bounds, choices, defaults), then what a spec cannot say.
 local function check_opts(opts, stream)
-  local f, level = "hnet.run", LEVEL
-  opts = util.options(opts, OPTS, f, 3)
-  local o = {}
-  for k, v in pairs(opts) do o[k] = v end
-  if not scenario.resolve(o.scenario or "task-given") then
-    error(("bad argument #3 to 'hnet.run' (field 'scenario': \"task-given\", \"domain\" or \"class\" expected, got %s)")
-      :format(tostring(o.scenario)), level)
-  end
-  for _, k in ipairs { "force", "quiet", "verbose", "fwt", "plots" } do util.bool(o, k, nil, f, 3) end
-  for _, k in ipairs { "out", "resume", "name" } do
-    if o[k] ~= nil then util.string(o, k, "", nil, f, 3) end
-  end
-  util.int(o, "eval_max", 1, 1, nil, f, 3)
-  util.number(o, "progress_every", 1, 1e-9, nil, f, 3)
-  util.number(o, "checkpoint_every", 0, 0, nil, f, 3)
-  for k, want in pairs { inference = "function", meta = "table", context = "table" } do
-    if o[k] ~= nil and type(o[k]) ~= want then
-      error(("bad argument #3 to 'hnet.run' (field '%s': %s expected, got %s)"):format(k, want, type(o[k])), level)
-    end
-  end
+  local level = LEVEL
+  local o = spec.check(SPEC, opts, "hnet.run", 3, level)
   if o.out == "" then error("bad argument #3 to 'hnet.run' (field 'out': empty directory name)", level) end
   if o.resume == "" then error("bad argument #3 to 'hnet.run' (field 'resume': empty directory name)", level) end
   if (stream:get(1).kind or "classification") == "regression" and scenario.resolve(o.scenario or "task-given") ~= "task-given" then

@@ -1,5 +1,6 @@
---- The options of hnet.run(learner, stream, opts) as an hnet.spec (for
--- `./hnet help hnet.run`; hnet.run checks the same names and values).
+--- The options of hnet.run(learner, stream, opts) as an hnet.spec: hnet.run
+-- checks its options through it (hnet.spec.check) and `./hnet help hnet.run`
+-- prints it.
 return {
   { name = "scenario", type = "string", default = "task-given",
     choices = require("hnet.run.scenario").names(),
