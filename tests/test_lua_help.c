@@ -315,6 +315,19 @@ static void test_help_function(void **state) {
       {"hnet.fewshot.adapt_embeddings", "hnet.fewshot.adapt_embeddings(opts) -> result",
        "  optimizer          string    one of sgd, adam; default \"sgd\""},
       {"hnet.shift.pool", "hnet.shift.pool(opts) -> pool", "      chunk_embedding    integer   >= 1; default 8"},
+      {"hnet.tasks.permuted", "hnet.tasks.permuted(source, opts) -> task", "  stream             integer   >= 0; default 0"},
+      {"hnet.tasks.class_subset", "hnet.tasks.class_subset(source, opts) -> task", "  classes            table     required"},
+      {"hnet.tasks.rotated", "hnet.tasks.rotated(source, opts) -> task", "  degrees            number    required"},
+      {"hnet.tasks.noisy", "hnet.tasks.noisy(source, opts) -> task", "  std                number    >= 0; required"},
+      {"hnet.tasks.brightness_contrast", "hnet.tasks.brightness_contrast(source, opts) -> task",
+       "  contrast           number    default 1"},
+      {"hnet.tasks.k_shot", "hnet.tasks.k_shot(source, opts) -> task", "  k                  integer   >= 1; required"},
+      {"hnet.tasks.subsample", "hnet.tasks.subsample(source, opts) -> task", "  fraction           number    in [0, 1]"},
+      {"hnet.tasks.map", "hnet.tasks.map(source, fn, opts) -> task", "  input_shape        int_list"},
+      {"hnet.tasks.from_tensors", "hnet.tasks.from_tensors(opts) -> task",
+       "  kind               string    one of classification, regression; default \"classification\""},
+      {"hnet.tasks.from_generator", "hnet.tasks.from_generator(opts) -> task",
+       "  n_train            integer   >= 1; required"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     result *r = run((const char *[]){"./hnet", "help", cases[i].name, NULL}, NULL);
@@ -340,6 +353,128 @@ static void test_help_names_are_checked(void **state) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) hntl_assert_err(L, cases[i].chunk, cases[i].expect);
 }
 
+/* The functions check values, not only names, through the specs help
+ * prints: a bad value is refused naming the function, the argument and the
+ * field, before anything is made or trained. */
+static const char *const call_fixture =
+    "BL = hnet.synthetic.blobs{ n_classes = 2, dim = 2, n_per_class = 4, n_test_per_class = 2 }\n"
+    "ST = hnet.stream.from{ BL }\n"
+    "LR = hnet.learners.finetune{ target = { 'mlp', hidden = { 4 } }, iterations = 1, batch = 4 }\n"
+    "OPTS = { stream = ST, learners = { 'finetune' }, scenarios = { 'task-given' },\n"
+    "         learner_options = function() return {} end }\n"
+    "function WITH(t, k, v) local c = {} for a, b in pairs(t) do c[a] = b end c[k] = v return c end\n"
+    "ADAPT = { hypernet = 1, theta = 1, net = 1, problems = {}, init = 1, steps = 1, lr = 0.1 }\n";
+
+static void test_specs_check_values(void **state) {
+  (void)state;
+  hntl_assert_ok(L, call_fixture);
+  static const misuse cases[] = {
+      {"hnet.run(LR, ST, { progress_every = 0 })",
+       "bad argument #3 to 'hnet.run' (field 'progress_every': a positive number expected, got 0)"},
+      {"hnet.run(LR, ST, { plots = 1 })", "bad argument #3 to 'hnet.run' (field 'plots': boolean expected, got number)"},
+      {"hnet.run(LR, ST, { checkpoint_every = math.huge })",
+       "bad argument #3 to 'hnet.run' (field 'checkpoint_every': finite number expected, got inf)"},
+      {"hnet.run(LR, ST, { scenario = 'cl4' })",
+       "bad argument #3 to 'hnet.run' (field 'scenario': one of task-given, domain, class, cl1, cl2, cl3 expected, got 'cl4')"},
+      {"hnet.stream.permuted(BL, { tasks = 0 })",
+       "bad argument #2 to 'hnet.stream.permuted' (field 'tasks': integer >= 1 expected, got 0)"},
+      {"hnet.stream.split(BL, { tasks = 0 })",
+       "bad argument #2 to 'hnet.stream.split' (field 'tasks': integer >= 1 expected, got 0)"},
+      {"hnet.stream.rotated(BL, { tasks = 2, step = math.huge })",
+       "bad argument #2 to 'hnet.stream.rotated' (field 'step': finite number expected, got inf)"},
+      {"hnet.stream.from({ BL }, { keep = 0 })",
+       "bad argument #2 to 'hnet.stream.from' (field 'keep': integer >= 1 expected, got 0)"},
+      {"hnet.stream.custom{ n = 2, make = print, name = 3 }",
+       "bad argument #1 to 'hnet.stream.custom' (field 'name': string expected, got number)"},
+      {"hnet.datasets.load('mnist', { reload = 1 })",
+       "bad argument #2 to 'hnet.datasets.load' (field 'reload': boolean expected, got number)"},
+      {"hnet.experiment.compare(WITH(OPTS, 'eval_max', 0))",
+       "bad argument #1 to 'hnet.experiment.compare' (field 'eval_max': integer >= 1 expected, got 0)"},
+      {"hnet.experiment.compare(WITH(OPTS, 'quiet', 'yes'))",
+       "bad argument #1 to 'hnet.experiment.compare' (field 'quiet': boolean expected, got string)"},
+      {"hnet.fewshot.adapt_embeddings(WITH(ADAPT, 'momentum', 1))",
+       "bad argument #1 to 'hnet.fewshot.adapt_embeddings' (field 'momentum': finite number in [0, 0.999] expected, got 1)"},
+      {"hnet.fewshot.adapt_embeddings(WITH(ADAPT, 'steps', -1))",
+       "bad argument #1 to 'hnet.fewshot.adapt_embeddings' (field 'steps': integer >= 0 expected, got -1)"},
+      {"hnet.tasks.permuted(BL, { stream = -1 })",
+       "bad argument #2 to 'hnet.tasks.permuted' (field 'stream': integer >= 0 expected, got -1)"},
+      {"hnet.tasks.permuted(BL, { name = 5 })", "bad argument #2 to 'hnet.tasks.permuted' (field 'name': string expected, got number)"},
+      {"hnet.tasks.class_subset(BL, { classes = 3 })",
+       "bad argument #2 to 'hnet.tasks.class_subset' (field 'classes': table expected, got number)"},
+      {"hnet.tasks.rotated(BL, { degrees = 0 / 0 })", "bad argument #2 to 'hnet.tasks.rotated' (field 'degrees': finite number expected"},
+      {"hnet.tasks.noisy(BL, { std = 0.1, clamp = 'no' })",
+       "bad argument #2 to 'hnet.tasks.noisy' (field 'clamp': boolean expected, got string)"},
+      {"hnet.tasks.brightness_contrast(BL, { hi = math.huge })",
+       "bad argument #2 to 'hnet.tasks.brightness_contrast' (field 'hi': finite number expected, got inf)"},
+      {"hnet.tasks.k_shot(BL, { k = 0 })", "bad argument #2 to 'hnet.tasks.k_shot' (field 'k': integer >= 1 expected, got 0)"},
+      {"hnet.tasks.subsample(BL, { fraction = 2 })",
+       "bad argument #2 to 'hnet.tasks.subsample' (field 'fraction': finite number in [0, 1] expected, got 2)"},
+      {"hnet.tasks.map(BL, function(x) return x end, { input_shape = { 0 } })",
+       "bad argument #3 to 'hnet.tasks.map' (field 'input_shape': entry 1 must be a positive integer, got 0)"},
+      {"hnet.tasks.from_tensors{ train = BL.train, test = BL.test, n_classes = 2, kind = 'ranking' }",
+       "bad argument #1 to 'hnet.tasks.from_tensors' (field 'kind': one of classification, regression expected, got 'ranking')"},
+      {"hnet.tasks.from_tensors{ test = BL.test, n_classes = 2 }",
+       "bad argument #1 to 'hnet.tasks.from_tensors' (field 'train' is required)"},
+      {"hnet.tasks.from_generator{ n_train = 0, n_test = 1, sample = print }",
+       "bad argument #1 to 'hnet.tasks.from_generator' (field 'n_train': integer >= 1 expected, got 0)"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) hntl_assert_err(L, cases[i].chunk, cases[i].expect);
+  /* A good call still goes through, with the spec's defaults. */
+  hntl_assert_ok(L,
+                 "local t = hnet.tasks.from_tensors{ train = BL.train, test = BL.test, n_classes = 2.0 }\n"
+                 "assert(t.name == 'task' and t.kind == 'classification' and math.type(t.n_classes) == 'integer')\n"
+                 "local s = hnet.stream.custom{ n = 2, make = function() return BL end }\n"
+                 "assert(s.name == 'custom' and s:len() == 2)\n");
+}
+
+/* The bound is the spec's: change one in a spec, and the function's check
+ * and its help text both follow it (nothing else holds the bound). */
+static void test_specs_bound_drives_check(void **state) {
+  (void)state;
+  hntl_assert_ok(L, call_fixture);
+  hntl_assert_ok(
+      L,
+      "local S = require 'hnet.spec'\n"
+      "local function follows(what, s, field, key, value, call, want)\n"
+      "  local e = S.find(s, field)\n"
+      "  assert(e, what .. ': no field ' .. field)\n"
+      "  local old = e[key]\n"
+      "  e[key] = value\n"
+      "  local ok, err = pcall(call)\n"
+      "  local text = S.format(s)\n"
+      "  e[key] = old\n"
+      "  assert(not ok, what .. ': the call passed with ' .. key .. ' = ' .. tostring(value))\n"
+      "  assert(tostring(err):find(want, 1, true), what .. ': ' .. tostring(err))\n"
+      "  assert(tostring(err):find(\"'\" .. what .. \"'\", 1, true), what .. ' not named: ' .. tostring(err))\n"
+      "  local b = S.bounds(setmetatable({ [key] = value }, { __index = e }))\n"
+      "  assert(text:find(b, 1, true), what .. ': help lacks ' .. b .. '\\n' .. text)\n"
+      "end\n"
+      "follows('hnet.run', require 'hnet.run.spec', 'eval_max', 'min', 5,\n"
+      "  function() hnet.run(LR, ST, { eval_max = 4 }) end, \"(field 'eval_max': integer >= 5 expected, got 4)\")\n"
+      "follows('hnet.stream.permuted', hnet.stream.OPTIONS.permuted, 'tasks', 'max', 3,\n"
+      "  function() hnet.stream.permuted(BL, { tasks = 4 }) end, \"(field 'tasks': integer in [1, 3] expected, got 4)\")\n"
+      "follows('hnet.stream.custom', hnet.stream.OPTIONS.custom, 'keep', 'min', 2,\n"
+      "  function() hnet.stream.custom{ n = 1, make = print, keep = 1 } end, \"(field 'keep': integer >= 2 expected, got 1)\")\n"
+      "follows('hnet.datasets.load', hnet.datasets.OPTIONS, 'n_train', 'min', 10,\n"
+      "  function() hnet.datasets.load('mnist', { n_train = 9 }) end, \"(field 'n_train': integer >= 10 expected, got 9)\")\n"
+      "follows('hnet.experiment.compare', hnet.experiment.COMPARE_OPTIONS, 'eval_max', 'min', 7,\n"
+      "  function() hnet.experiment.compare(WITH(OPTS, 'eval_max', 6)) end,\n"
+      "  \"(field 'eval_max': integer >= 7 expected, got 6)\")\n"
+      "follows('hnet.fewshot.adapt_embeddings', hnet.fewshot.ADAPT_OPTIONS, 'momentum', 'max', 0.5,\n"
+      "  function() hnet.fewshot.adapt_embeddings(WITH(ADAPT, 'momentum', 0.6)) end,\n"
+      "  \"(field 'momentum': finite number in [0, 0.5] expected, got 0.6)\")\n"
+      "follows('hnet.tasks.k_shot', hnet.tasks.OPTIONS.k_shot, 'k', 'max', 2,\n"
+      "  function() hnet.tasks.k_shot(BL, { k = 3 }) end, \"(field 'k': integer in [1, 2] expected, got 3)\")\n"
+      "follows('hnet.tasks.noisy', hnet.tasks.OPTIONS.noisy, 'std', 'max', 1,\n"
+      "  function() hnet.tasks.noisy(BL, { std = 2 }) end, \"(field 'std': finite number in [0, 1] expected, got 2)\")\n"
+      "follows('hnet.tasks.from_generator', hnet.tasks.OPTIONS.from_generator, 'n_test', 'min', 3,\n"
+      "  function() hnet.tasks.from_generator{ n_train = 1, n_test = 2, sample = print } end,\n"
+      "  \"(field 'n_test': integer >= 3 expected, got 2)\")\n"
+      "-- with the bound back, the same calls pass the check\n"
+      "assert(hnet.tasks.k_shot(BL, { k = 3 }).k == 3)\n"
+      "assert(hnet.stream.permuted(BL, { tasks = 4 }):len() == 4)\n");
+}
+
 static void test_help_index_and_unknown(void **state) {
   (void)state;
   result *r = run((const char *[]){"./hnet", "help", NULL}, NULL);
@@ -347,6 +482,8 @@ static void test_help_index_and_unknown(void **state) {
   expect_in(r->out, "learners:\n  hypernet\n  finetune\n", "help");
   expect_in(r->out, "  hnet.run ", "help");
   expect_in(r->out, "  hnet.fewshot.adapt_embeddings ", "help");
+  expect_in(r->out, "  hnet.tasks.permuted ", "help");
+  expect_in(r->out, "  hnet.tasks.from_generator ", "help");
   r = run((const char *[]){"./hnet", "--help", NULL}, NULL);
   assert_int_equal(r->status, 0);
   expect_in(r->out, "help [NAME]", "--help");
@@ -478,6 +615,8 @@ int main(void) {
       cmocka_unit_test(test_help_learner),
       cmocka_unit_test(test_help_function),
       cmocka_unit_test(test_help_names_are_checked),
+      cmocka_unit_test(test_specs_check_values),
+      cmocka_unit_test(test_specs_bound_drives_check),
       cmocka_unit_test(test_help_index_and_unknown),
       cmocka_unit_test(test_user_learner),
   };
