@@ -152,6 +152,11 @@ static void test_spec_errors(void **state) {
       {"S.check({ { name = 'a', type = 'string', min = 1 } }, {}, 'f')", "min is a number bound"},
       {"S.check({ { name = 'a', type = 'string', required = true, default = 'x' } }, {}, 'f')",
        "a required option has no default"},
+      /* A table of defaults in place of a list: an empty spec otherwise. */
+      {"S.check({ lambda = 0.05 }, {}, 'f')", "got the key 'lambda'"},
+      {"S.extend({}, { lambda = 0.05 })", "got the key 'lambda'"},
+      {"require('hnet.learners.plain').class('l2', { lambda = 0.05 }, {})",
+       "hnet.learners.plain.class('l2', extra): a list of option entries"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) hntl_assert_err(L, cases[i].chunk, cases[i].expect);
 }

@@ -147,11 +147,14 @@ static void test_frozen_pass(void **state) {
 static void test_bad_options(void **state) {
   (void)state;
   run_err("local hm = require 'hnet.hypermodel'\nhm.build{ bogus = 1 }", "unknown option 'bogus'");
-  run_err("local hm = require 'hnet.hypermodel'\nhm.build{ input_shape = { 2 }, n_outputs = 2, max_batch = 4,\n"
-          "  n_embeddings = 1 }",
-          "field 'hnet'");
+  run_err("local hm = require 'hnet.hypermodel'\nhm.build{ target = { 'mlp' }, input_shape = { 2 }, n_outputs = 2,\n"
+          "  max_batch = 4, n_embeddings = 1 }",
+          "to 'hnet.hypermodel.build' (field 'hnet' is required)");
+  run_err("local hm = require 'hnet.hypermodel'\nhm.build{ target = { 'mlp' }, input_shape = { 2 }, n_outputs = 2,\n"
+          "  max_batch = 0, hnet = {}, n_embeddings = 1 }",
+          "to 'hnet.hypermodel.build' (field 'max_batch': integer >= 1 expected, got 0)");
   run_err("local hm = require 'hnet.hypermodel'\nhm.wrap{ theta = hnet.tensor(3) }",
-          "'hypernet', 'theta' and 'net' are required");
+          "to 'hnet.hypermodel.wrap' (field 'hypernet' is required)");
 }
 
 int main(void) {

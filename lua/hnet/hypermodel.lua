@@ -27,7 +27,7 @@
 -- learn (begin's train_theta = false). SGD, backtracking and second-order
 -- meta-gradients are the callers' own updates around pass.
 local hnet = require "hnet"
-local util = require "hnet.util"
+local spec = require "hnet.spec"
 local common = require "hnet.learners.common"
 
 local M = {}
@@ -50,8 +50,20 @@ local function new_model(h, theta, net, E)
                         n_theta = h:n_params(), n_emb = h:n_emb(), cap = 0 }, Model)
 end
 
-local BUILD_KEYS = { "fname", "target", "input_shape", "n_outputs", "max_batch", "hnet", "max_tasks",
-                     "n_embeddings", "init" }
+--- build's options (hnet.spec; `./hnet help hnet.hypermodel.build`).
+M.BUILD_OPTIONS = {
+  { name = "target", type = "any", required = true,
+    help = "the target network's spec (as a learner's `target`: { \"mlp\", hidden = {...} }, ...)" },
+  { name = "input_shape", type = "table", required = true, help = "the per-sample input shape, e.g. {1, 28, 28}" },
+  { name = "n_outputs", type = "integer", required = true, min = 1, help = "the target network's outputs" },
+  { name = "max_batch", type = "integer", required = true, min = 1, help = "the largest batch the target net runs" },
+  { name = "hnet", type = "table", required = true,
+    help = "the hypernetwork: embedding, hidden, act, alpha, chunk, chunk_embedding (all given; the hypernet learner's `hnet` spec checks them)" },
+  { name = "n_embeddings", type = "integer", required = true, min = 0, help = "rows of the embedding table E (zeros)" },
+  { name = "max_tasks", type = "integer", min = 1, help = "embeddings the hypernetwork plans one pass for (grown on demand)" },
+  { name = "init", type = "table", help = "options of θ's initialisation, h:init(θ, nil, init): emb_var, rng, scheme, max_h_l1" },
+  { name = "fname", type = "string", help = "the caller's name in errors about the target spec" },
+}
 
 --- A new model: the target net from its spec (see learners.common.target_net),
 -- the hypernetwork from o.hnet (embedding, hidden, act, alpha, chunk,
@@ -59,10 +71,8 @@ local BUILD_KEYS = { "fname", "target", "input_shape", "n_outputs", "max_batch",
 -- h:init(θ, nil, o.init), and E = [n_embeddings, embedding] zeros.
 function M.build(o)
   local f = "hnet.hypermodel.build"
-  o = util.options(o, BUILD_KEYS, f)
+  o = spec.check(M.BUILD_OPTIONS, o, f)
   local c = o.hnet
-  if type(c) ~= "table" then util.argerr(f, 1, "field 'hnet': a table of hypernetwork options expected") end
-  util.int(o, "n_embeddings", nil, 0, nil, f)
   local net = common.target_net(o.target, o.input_shape, o.n_outputs, o.max_batch, o.fname or f)
   local h = hnet.hypernet {
     target = net, embedding = c.embedding, hidden = c.hidden, act = c.act, alpha = c.alpha,
@@ -73,16 +83,19 @@ function M.build(o)
   return self
 end
 
-local WRAP_KEYS = { "hypernet", "theta", "net", "E" }
+--- wrap's options (`./hnet help hnet.hypermodel.wrap`).
+M.WRAP_OPTIONS = {
+  { name = "hypernet", type = "any", required = true, help = "an hnet.HyperNet" },
+  { name = "theta", type = "any", required = true, help = "its parameters θ (an hnet.Tensor; training writes into it)" },
+  { name = "net", type = "any", required = true, help = "the target network (an hnet.Net)" },
+  { name = "E", type = "any", help = "the embedding table (an hnet.Tensor [n, embedding]), if the model keeps one" },
+}
 
 --- A model over the caller's hypernetwork, θ, target net and (optional)
 -- embedding table: training writes into them.
 function M.wrap(o)
   local f = "hnet.hypermodel.wrap"
-  o = util.options(o, WRAP_KEYS, f)
-  if not (o.hypernet and o.theta and o.net) then
-    util.argerr(f, 1, "fields 'hypernet', 'theta' and 'net' are required")
-  end
+  o = spec.check(M.WRAP_OPTIONS, o, f)
   return new_model(o.hypernet, o.theta, o.net, o.E)
 end
 

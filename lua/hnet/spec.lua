@@ -48,6 +48,14 @@ function M.validate(s, where)
   if valid[s] then return s end
   where = where or "option spec"
   if type(s) ~= "table" then error(("%s: a list of option entries expected, got %s"):format(where, type(s)), 2) end
+  -- A table of defaults ({ lambda = 0.05 }) in place of a list of entries
+  -- would otherwise be an empty spec that takes nothing and checks nothing.
+  for k in pairs(s) do
+    if math.type(k) ~= "integer" or k < 1 or k > #s then
+      error(("%s: a list of option entries { name =, type =, default =, help = } expected, got the key %s (write { name = %q, type = ..., default = ... })")
+        :format(where, type(k) == "string" and ("'" .. k .. "'") or tostring(k), tostring(k)), 2)
+    end
+  end
   local seen = {}
   for i, e in ipairs(s) do
     local function bad(msg)
@@ -102,6 +110,8 @@ end
 --- A new spec: `base`'s entries, then `extra`'s (an extra entry of a name
 -- that base has replaces it, in base's place).
 function M.extend(base, extra)
+  M.validate(base, "hnet.spec.extend (base)")
+  if extra ~= nil then M.validate(extra, "hnet.spec.extend (extra)") end
   local out, at = {}, {}
   for _, e in ipairs(base) do out[#out + 1] = e; at[e.name] = #out end
   for _, e in ipairs(extra or {}) do

@@ -29,12 +29,13 @@ M.Plain = Plain
 -- The class's `cli` field is the spec new() checks options against.
 -- `init(self)` (optional) finishes construction.
 function M.class(name, extra, cls, init)
+  local fname = "hnet.learners." .. name
+  if extra ~= nil then spec.validate(extra, ("hnet.learners.plain.class('%s', extra)"):format(name)) end
   cls = cls or {}
   cls.__index = cls
   setmetatable(cls, { __index = Plain })
   cls.cli = spec.extend(common.SHARED, extra)
   cls.learner_name = name
-  local fname = "hnet.learners." .. name
   return {
     class = cls,
     cli = cls.cli,
