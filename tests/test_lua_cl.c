@@ -149,6 +149,24 @@ static void test_entropy_task_inference(void **state) {
       "assert(not ok and err:find(\"the learner's infer_task returned 0\", 1, true), tostring(err))\n");
 }
 
+/* Which scenarios one training scores, in one table (hnet.run.scenario):
+ * a class run scores CL1 and CL2 alongside, a domain run CL1, a task-given
+ * run nothing else; compare trains a task-conditioned learner once, in the
+ * asked-for scenario that scores the most of the others. */
+static void test_scenario_table(void **state) {
+  (void)state;
+  run_ok("local S = require 'hnet.run.scenario'\n"
+         "assert(S.carrier { 'task-given', 'domain', 'class' } == 'class')\n"
+         "assert(S.carrier { 'domain', 'task-given' } == 'domain')\n"
+         "assert(S.carrier { 'task-given', 'class' } == 'class')\n"
+         "assert(S.carrier { 'task-given' } == nil and S.carrier { 'class' } == nil)\n"
+         "assert(S.carried('class', 'domain') == 'domain' and S.carried('class', 'task-given') == 'task_given')\n"
+         "assert(S.carried('domain', 'task-given') == 'task_given' and S.carried('domain', 'domain') == nil)\n"
+         "assert(S.carried('task-given', 'domain') == nil)\n"
+         "assert(S.judges('class', 'domain') and not S.judges('domain', 'domain'))\n"
+         "assert(S.task_given('task-given') and not S.task_given('class'))\n");
+}
+
 /* hnet.experiment.compare reads the task-given and domain rows of a learner
  * with one network per task off its class run: the figures must equal those
  * of a task-given or domain run trained on its own (same seed: bit for bit),
@@ -598,6 +616,7 @@ int main(void) {
       cmocka_unit_test(test_metric_registry),
       cmocka_unit_test(test_earlier_tasks_fixed),
       cmocka_unit_test(test_entropy_task_inference),
+      cmocka_unit_test(test_scenario_table),
       cmocka_unit_test(test_compare_shares_training),
       cmocka_unit_test(test_eval_max_spread),
       cmocka_unit_test(test_learner_init_scheme),

@@ -3,6 +3,7 @@
 -- and the results table (printed and written as Markdown).
 local hnet = require "hnet"
 local cli = require "hnet.cli"
+local scenario = require "hnet.run.scenario"
 
 local M = {}
 
@@ -257,22 +258,11 @@ end
 -- and a run that infers the task also evaluates its networks with the task
 -- given and, a class run, on the label within the inferred task (CL2). So
 -- such a learner trains once, in its "carrier" scenario (class if asked
--- for, else domain), and its task-given and domain rows are read off that
+-- for, else domain: hnet.run.scenario.carrier), and its task-given and domain rows are read off that
 -- run (row.shared_with names it) instead of training identical models two
 -- or three times. spec.share_training = false trains every scenario
 -- separately. spec.context is the script's (M.options' second result),
 -- given to every run.
-local CARRIED = { ["task-given"] = "task_given", domain = "domain" }
-
-local function carrier_of(scenarios)
-  local has = {}
-  for _, sc in ipairs(scenarios) do has[sc] = true end
-  return has.class and "class" or has.domain and "domain" or nil
-end
-
-local function carries(carrier, sc)
-  return sc == "task-given" and carrier ~= nil or sc == "domain" and carrier == "class"
-end
 
 -- Every learner name, scenario and learner option is checked before the
 -- first run trains: all the learners are made up front.
@@ -343,7 +333,7 @@ end
 function M.compare(opts)
   local rows, uniform = {}, nil
   local made, spec = make_learners(opts)
-  local carrier = carrier_of(spec.scenarios)
+  local carrier = scenario.carrier(spec.scenarios)
   local function dir_of(name, sc) return spec.out and (spec.out .. "/" .. name .. "-" .. sc) end
   local function train(name, sc, learner)
     local run = hnet.run(learner, spec.stream, {
@@ -358,7 +348,7 @@ function M.compare(opts)
     local learner_rows, pending = {}, {} -- pending[scenario] = index of a row the carrier fills
     for _, sc in ipairs(spec.scenarios) do
       local learner = made[name][sc]
-      local share = carries(carrier, sc) and learner:task_conditioned() and spec.share_training
+      local share = scenario.carried(carrier, sc) and learner:task_conditioned() and spec.share_training
                     and not pending[sc]
       if share and uniform == nil then uniform = uniform_heads(spec.stream) end
       if share and uniform then
@@ -369,9 +359,10 @@ function M.compare(opts)
         learner_rows[#learner_rows + 1] = result_row(name, sc, run.summary, run, nil, dir_of(name, sc))
         if sc == carrier then
           for psc, k in pairs(pending) do
-            local g = run.summary[CARRIED[psc]]
+            local key = scenario.carried(carrier, psc)
+            local g = run.summary[key]
             if g then
-              local r = result_row(name, psc, g, run, run:result_of(CARRIED[psc]).R, dir_of(name, sc))
+              local r = result_row(name, psc, g, run, run:result_of(key).R, dir_of(name, sc))
               r.seconds, r.params, r.shared_with = run.summary.seconds, run.summary.trainable_parameters, sc
               learner_rows[k] = r
             end

@@ -99,7 +99,7 @@ local function evaluate_inferred(self, j, n_seen, data, net_t)
   end)
   if bad > 0 then self:evaluation_fault(j, n, 0, bad) end
   return 100 * correct / n, 100 * inferred_ok / n, 100 * given_ok / n,
-         sc == "class" and 100 * domain_ok / n or nil
+         scenario.judges(sc, "domain") and 100 * domain_ok / n or nil
 end
 
 --- Evaluate task j after n_seen tasks. Returns the metric (accuracy in
@@ -132,7 +132,7 @@ function methods:evaluate(j, n_seen, as_task)
   end
   local correct = 0
   if self.conditioned then
-    if sc ~= "task-given" then return evaluate_inferred(self, j, n_seen, data, net_t) end
+    if not scenario.task_given(sc) then return evaluate_inferred(self, j, n_seen, data, net_t) end
     M.slices(data, bs, function(x, y)
       local out = learner:predict(x, net_t)
       bad = bad + M.nonfinite_rows(out)

@@ -81,13 +81,52 @@ end
 -- own: its training does not depend on the scenario, so a run that infers
 -- the task also scores the same networks with the task given, and a class
 -- run scores the label within the inferred task (its CL2). `key` names the
--- summary field and the result, `ckpt` the checkpoint's suffix.
+-- summary field and the result, `scenario` the scenario whose figure it is,
+-- `judged_in` the trained scenarios that score it, `ckpt` the checkpoint's
+-- suffix.
 M.ALONGSIDE = {
-  { key = "task_given", ckpt = "g", csv = "accuracy_matrix_task_given.csv",
-    label = "with the task given" },
-  { key = "domain", ckpt = "d", csv = "accuracy_matrix_domain.csv",
+  { key = "task_given", scenario = "task-given", judged_in = { domain = true, class = true },
+    ckpt = "g", csv = "accuracy_matrix_task_given.csv", label = "with the task given" },
+  { key = "domain", scenario = "domain", judged_in = { class = true },
+    ckpt = "d", csv = "accuracy_matrix_domain.csv",
     label = "judged on the label within the inferred task (CL2)" },
 }
+
+--- Is the task identity given at test time?
+function M.task_given(sc) return sc == "task-given" end
+
+--- Does a run trained under `trained` also score ALONGSIDE's `key`?
+function M.judges(trained, key)
+  for _, a in ipairs(M.ALONGSIDE) do
+    if a.key == key then return a.judged_in[trained] == true end
+  end
+  return false
+end
+
+--- Of `scenarios`, the one whose run scores the most of the others
+-- alongside (a task-conditioned learner trains once, there, and the others'
+-- rows are read off it), or nil when none scores another.
+function M.carrier(scenarios)
+  local asked, best, most = {}, nil, 0
+  for _, sc in ipairs(scenarios) do asked[sc] = true end
+  for _, sc in ipairs(scenarios) do
+    local n = 0
+    for _, a in ipairs(M.ALONGSIDE) do
+      if a.judged_in[sc] and asked[a.scenario] then n = n + 1 end
+    end
+    if n > most then best, most = sc, n end
+  end
+  return best
+end
+
+--- The ALONGSIDE key under which a run trained under `carrier` scores
+-- scenario sc, or nil.
+function M.carried(carrier, sc)
+  for _, a in ipairs(M.ALONGSIDE) do
+    if a.scenario == sc and a.judged_in[carrier] then return a.key end
+  end
+  return nil
+end
 
 --- May a run trained under `trained` be judged under `scenario`? Only a
 -- task-conditioned learner's: a shared network's heads follow its scenario.
