@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 void hnt_fill_uniform(float *x, int64_t n, float lo, float hi, uint64_t seed) {
   hn_rng r;
@@ -95,4 +97,46 @@ void hnt_assert_bytes_equal(const void *a, const void *b, size_t n, const char *
   const unsigned char *x = a, *y = b;
   for (size_t i = 0; i < n; i++)
     if (x[i] != y[i]) fail_msg("%s: bytes differ first at offset %zu", what, i);
+}
+
+static void slurp(int fd, char *buf, size_t n) {
+  lseek(fd, 0, SEEK_SET);
+  ssize_t got = read(fd, buf, n - 1);
+  buf[got > 0 ? got : 0] = '\0';
+  close(fd);
+}
+
+hnt_proc *hnt_spawn(const char *dir, const char *const *argv, const char *const *env, const char *input) {
+  static hnt_proc r;
+  memset(&r, 0, sizeof r);
+  char po[256], pe[256], pi[256];
+  snprintf(po, sizeof po, "%s/out.XXXXXX", dir);
+  snprintf(pe, sizeof pe, "%s/err.XXXXXX", dir);
+  snprintf(pi, sizeof pi, "%s/in.XXXXXX", dir);
+  int fo = mkstemp(po), fe = mkstemp(pe), fi = mkstemp(pi);
+  assert_true(fo >= 0 && fe >= 0 && fi >= 0);
+  unlink(po);
+  unlink(pe);
+  unlink(pi);
+  if (input) assert_int_equal(write(fi, input, strlen(input)), (ssize_t)strlen(input));
+  lseek(fi, 0, SEEK_SET);
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    dup2(fi, 0);
+    dup2(fo, 1);
+    dup2(fe, 2);
+    for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
+    execvp(argv[0], (char *const *)argv);
+    fprintf(stderr, "exec %s failed\n", argv[0]);
+    _exit(127);
+  }
+  int ws = 0;
+  assert_true(waitpid(pid, &ws, 0) == pid);
+  r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+  slurp(fo, r.out, sizeof r.out);
+  slurp(fe, r.err, sizeof r.err);
+  close(fi);
+  return &r;
 }

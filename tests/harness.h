@@ -48,6 +48,20 @@ double hnt_probe(const float *r, const float *y, int64_t n);
 /* rm -rf dir (a test's temporary directory): 0 on success, -1 otherwise. */
 int hnt_remove_dir(const char *dir);
 
+/* A child process's exit status (or 128 + the signal that ended it) and
+ * what it wrote, each truncated to HNT_PROC_OUT - 1 bytes. */
+#define HNT_PROC_OUT 32768
+typedef struct hnt_proc {
+  int status;
+  char out[HNT_PROC_OUT];
+  char err[HNT_PROC_OUT];
+} hnt_proc;
+
+/* Run argv (execvp) with extra environment entries ("K=V", NULL-terminated;
+ * may be NULL) and `input` on its stdin (NULL: empty); scratch files go in
+ * dir. Returns a static result, overwritten by the next call. */
+hnt_proc *hnt_spawn(const char *dir, const char *const *argv, const char *const *env, const char *input);
+
 /* Bytes equal? Fails with the first differing index. */
 void hnt_assert_bytes_equal(const void *a, const void *b, size_t n, const char *what);
 

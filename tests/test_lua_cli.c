@@ -16,58 +16,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define OUT_MAX 16384
-
-typedef struct result {
-  int status; /* exit status, or 128 + signal */
-  char out[OUT_MAX];
-  char err[OUT_MAX];
-} result;
+typedef hnt_proc result;
 
 static char tmpdir[64];
-
-static void slurp(int fd, char *buf, size_t n) {
-  lseek(fd, 0, SEEK_SET);
-  ssize_t got = read(fd, buf, n - 1);
-  buf[got > 0 ? got : 0] = '\0';
-  close(fd);
-}
 
 /* Run argv (argv[0] searched on PATH) with extra environment entries
  * ("K=V", NULL-terminated; may be NULL) and `input` on stdin (NULL: empty). */
 static result *run(const char *const *argv, const char *const *env, const char *input) {
-  static result r;
-  memset(&r, 0, sizeof r);
-  char po[96], pe[96], pi[96];
-  snprintf(po, sizeof po, "%s/out.XXXXXX", tmpdir);
-  snprintf(pe, sizeof pe, "%s/err.XXXXXX", tmpdir);
-  snprintf(pi, sizeof pi, "%s/in.XXXXXX", tmpdir);
-  int fo = mkstemp(po), fe = mkstemp(pe), fi = mkstemp(pi);
-  assert_true(fo >= 0 && fe >= 0 && fi >= 0);
-  unlink(po);
-  unlink(pe);
-  unlink(pi);
-  if (input) assert_int_equal(write(fi, input, strlen(input)), (ssize_t)strlen(input));
-  lseek(fi, 0, SEEK_SET);
-  fflush(NULL);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    dup2(fi, 0);
-    dup2(fo, 1);
-    dup2(fe, 2);
-    for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
-    execvp(argv[0], (char *const *)argv);
-    fprintf(stderr, "exec %s failed\n", argv[0]);
-    _exit(127);
-  }
-  int ws = 0;
-  assert_true(waitpid(pid, &ws, 0) == pid);
-  r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-  slurp(fo, r.out, sizeof r.out);
-  slurp(fe, r.err, sizeof r.err);
-  close(fi);
-  return &r;
+  return hnt_spawn(tmpdir, argv, env, input);
 }
 
 static void expect_in(const char *haystack, const char *needle, const char *what) {

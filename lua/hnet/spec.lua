@@ -122,13 +122,7 @@ end
 
 -- ---- checking a call ------------------------------------------------------------------
 
--- "in [lo, hi]", ">= lo", "<= hi" (as hnet.util writes bounds).
-local function range_text(lo, hi)
-  if lo and hi then return ("in [%s, %s]"):format(lo, hi) end
-  if lo then return (">= %s"):format(lo) end
-  if hi then return ("<= %s"):format(hi) end
-  return ""
-end
+local range_text = require("hnet.util").range_text
 
 -- Check one value v (not nil) of entry e; returns the value to keep.
 local function check_value(e, v, fname, argn, level)

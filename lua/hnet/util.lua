@@ -40,7 +40,9 @@ function M.options(opts, allowed, fname, argn)
   return opts
 end
 
-local function range_text(lo, hi)
+--- "in [lo, hi]", ">= lo", "<= hi" or "": how errors (here and in
+-- hnet.spec) write a bound.
+function M.range_text(lo, hi)
   if lo and hi then return ("in [%s, %s]"):format(lo, hi) end
   if lo then return (">= %s"):format(lo) end
   if hi then return ("<= %s"):format(hi) end
@@ -59,7 +61,7 @@ function M.int(o, key, default, lo, hi, fname, argn)
   end
   v = math.tointeger(v)
   if (lo and v < lo) or (hi and v > hi) then
-    argerr(fname, argn, ("field '%s': integer %s expected, got %d"):format(key, range_text(lo, hi), v), 2)
+    argerr(fname, argn, ("field '%s': integer %s expected, got %d"):format(key, M.range_text(lo, hi), v), 2)
   end
   return v
 end
@@ -77,7 +79,7 @@ local function number_field(finite)
       argerr(fname, argn, ("field '%s': %s expected, got %s"):format(key, what, tostring(v)), 2)
     end
     if (lo and v < lo) or (hi and v > hi) then
-      argerr(fname, argn, ("field '%s': %s %s expected, got %s"):format(key, what, range_text(lo, hi), v), 2)
+      argerr(fname, argn, ("field '%s': %s %s expected, got %s"):format(key, what, M.range_text(lo, hi), v), 2)
     end
     return v
   end
