@@ -140,3 +140,28 @@ hnt_proc *hnt_spawn(const char *dir, const char *const *argv, const char *const 
   close(fi);
   return &r;
 }
+
+void hnt_expect_in(const char *haystack, const char *needle, const char *what) {
+  if (!strstr(haystack, needle)) {
+    print_error("%s: expected to find \"%s\" in:\n%s\n", what, needle, haystack);
+    fail();
+  }
+}
+
+void hnt_expect_not_in(const char *haystack, const char *needle, const char *what) {
+  if (strstr(haystack, needle)) {
+    print_error("%s: did not expect \"%s\" in:\n%s\n", what, needle, haystack);
+    fail();
+  }
+}
+
+void hnt_write_file(const char *dir, const char *name, const char *text) {
+  char mk[400], path[400];
+  snprintf(mk, sizeof mk, "mkdir -p '%s'", dir);
+  assert_int_equal(system(mk), 0);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}

@@ -62,6 +62,14 @@ typedef struct hnt_proc {
  * dir. Returns a static result, overwritten by the next call. */
 hnt_proc *hnt_spawn(const char *dir, const char *const *argv, const char *const *env, const char *input);
 
+/* Fail (printing `what` and the haystack) unless `needle` is in / not in
+ * `haystack`. */
+void hnt_expect_in(const char *haystack, const char *needle, const char *what);
+void hnt_expect_not_in(const char *haystack, const char *needle, const char *what);
+
+/* Write `text` to dir/name, making dir (and its parents) first. */
+void hnt_write_file(const char *dir, const char *name, const char *text);
+
 /* Bytes equal? Fails with the first differing index. */
 void hnt_assert_bytes_equal(const void *a, const void *b, size_t n, const char *what);
 

@@ -128,6 +128,13 @@ void hntl_assert_ok(lua_State *L, const char *chunk) {
   if (st != LUA_OK) fail_msg("Lua chunk failed: %s", msg);
 }
 
+void hntl_run_fresh(const char *chunk) {
+  lua_State *L = hntl_newstate();
+  if (!L) fail_msg("cannot make a Lua state with hnet loaded");
+  hntl_assert_ok(L, chunk);
+  lua_close(L);
+}
+
 void hntl_assert_err(lua_State *L, const char *chunk, const char *expect) {
   char msg[4096];
   int st = hntl_run(L, chunk, msg, sizeof msg);

@@ -36,6 +36,8 @@ const char *hntl_string(lua_State *L, const char *expr, char *buf, size_t n);
  * left); fail the current cmocka test with the Lua message unless it
  * succeeded. */
 void hntl_assert_ok(lua_State *L, const char *chunk);
+/* hntl_assert_ok in a new state of its own, closed afterwards. */
+void hntl_run_fresh(const char *chunk);
 /* Run `chunk`; fail the current cmocka test unless it raised a runtime error
  * whose message contains `expect`. */
 void hntl_assert_err(lua_State *L, const char *chunk, const char *expect);

@@ -10,19 +10,10 @@
 
 #include <string.h>
 
-static void run_ok(const char *chunk) {
-  lua_State *L = hntl_newstate();
-  assert_non_null(L);
-  char msg[4096];
-  int st = hntl_run(L, chunk, msg, sizeof msg);
-  if (st != LUA_OK) fail_msg("%s", msg);
-  lua_close(L);
-}
-
 /* R as percentages; every value below is worked out by hand from DESIGN §7. */
 static void test_metrics_hand_made(void **state) {
   (void)state;
-  run_ok(
+  hntl_run_fresh(
       "local m = hnet.metrics\n"
       "local R = { {90, 40, 30},\n"
       "            {80, 95, 45},\n"
@@ -48,7 +39,7 @@ static void test_metrics_hand_made(void **state) {
  * their values when task 2 started, while θ and e_2 do change. */
 static void test_earlier_tasks_fixed(void **state) {
   (void)state;
-  run_ok(
+  hntl_run_fresh(
       "local tasks = {}\n"
       "for i = 1, 3 do\n"
       "  tasks[i] = hnet.synthetic.blobs{ n_classes = 2, dim = 4, n_per_class = 100,\n"
@@ -89,7 +80,7 @@ static void test_earlier_tasks_fixed(void **state) {
  * be right exactly half the time. */
 static void test_entropy_task_inference(void **state) {
   (void)state;
-  run_ok(
+  hntl_run_fresh(
       "local function task(t)\n"
       "  local n = 50\n"
       "  local x = hnet.tensor(n, 2)\n"
@@ -155,7 +146,7 @@ static void test_entropy_task_inference(void **state) {
  * asked-for scenario that scores the most of the others. */
 static void test_scenario_table(void **state) {
   (void)state;
-  run_ok("local S = require 'hnet.run.scenario'\n"
+  hntl_run_fresh("local S = require 'hnet.run.scenario'\n"
          "assert(S.carrier { 'task-given', 'domain', 'class' } == 'class')\n"
          "assert(S.carrier { 'domain', 'task-given' } == 'domain')\n"
          "assert(S.carrier { 'task-given', 'class' } == 'class')\n"
@@ -174,7 +165,7 @@ static void test_scenario_table(void **state) {
  * differ there). */
 static void test_compare_shares_training(void **state) {
   (void)state;
-  run_ok(
+  hntl_run_fresh(
       "local function stream(k2)\n"
       "  local tasks = {}\n"
       "  for i = 1, 3 do\n"
@@ -235,7 +226,7 @@ static void test_compare_shares_training(void **state) {
  * first ten would give 100%. */
 static void test_eval_max_spread(void **state) {
   (void)state;
-  run_ok(
+  hntl_run_fresh(
       "local n = 100\n"
       "local x = hnet.tensor(n, 2)\n"
       "for i = 1, n do x:set(i, 1, 1) end\n"
@@ -266,7 +257,7 @@ static void test_eval_max_spread(void **state) {
  * weights) does not stay within it. */
 static void test_learner_init_scheme(void **state) {
   (void)state;
-  run_ok(
+  hntl_run_fresh(
       "local function within(init)\n"
       "  local l = hnet.learners.hypernet{ target = {'mlp', hidden = {8}}, seed = 3, init = init,\n"
       "    hnet = { embedding = 3, hidden = {6}, chunk = 20, chunk_embedding = 2 } }\n"
@@ -312,7 +303,7 @@ static void test_learner_init_scheme(void **state) {
  * seeds below ln 10 / 2. Reads the Fashion-MNIST of `make data`. */
 static void test_default_init_shifted_inputs(void **state) {
   (void)state;
-  run_ok(
+  hntl_run_fresh(
       "local ds = hnet.datasets.load('fashion_mnist', { n_train = 2000, n_test = 10 })\n"
       "local task = hnet.tasks.map(ds, function(x) return x:clone():scale(0.45):add(0.3) end)\n"
       "local chance, tail = math.log(10), 0\n"
@@ -338,7 +329,7 @@ static void test_default_init_shifted_inputs(void **state) {
  * The warnings are read from stderr, as a user sees them. */
 static void test_chance_watch(void **state) {
   (void)state;
-  run_ok(
+  hntl_run_fresh(
       "local function warnings(task, lr, iterations)\n"
       "  local got, real = {}, io.stderr\n"
       "  io.stderr = { write = function(self, ...) for _, v in ipairs{...} do got[#got + 1] = v end\n"
@@ -375,7 +366,7 @@ static void test_chance_watch(void **state) {
  * refused with messages. */
 static void test_evaluate_on(void **state) {
   (void)state;
-  run_ok(
+  hntl_run_fresh(
       "local tasks = {}\n"
       "for i = 1, 2 do\n"
       "  tasks[i] = hnet.synthetic.blobs{ n_classes = 2, dim = 4, n_per_class = 100,\n"
@@ -441,7 +432,7 @@ static void test_evaluate_on(void **state) {
  * entries, and a metric that fails or returns a non-number, are refused. */
 static void test_metric_registry(void **state) {
   (void)state;
-  run_ok(
+  hntl_run_fresh(
       "local m = hnet.metrics\n"
       "local function refused(want, ...)\n"
       "  local ok, err = pcall(...)\n"
@@ -515,7 +506,7 @@ static void test_metric_registry(void **state) {
  * task_conditioned() true exactly for those with one network per task. */
 static void test_learner_protocol(void **state) {
   (void)state;
-  run_ok(
+  hntl_run_fresh(
       "local base = require 'hnet.learners.base'\n"
       "local C = base.class()\n"
       "local l = setmetatable({}, C)\n"
@@ -566,7 +557,7 @@ static void test_learner_protocol(void **state) {
  * learner's iterations. */
 static void test_seams_and_context(void **state) {
   (void)state;
-  run_ok(
+  hntl_run_fresh(
       "local function refused(want, ...)\n"
       "  local ok, err = pcall(...)\n"
       "  assert(not ok and tostring(err):find(want, 1, true), 'expected ' .. want .. ', got ' .. tostring(err))\n"

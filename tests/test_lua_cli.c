@@ -26,13 +26,6 @@ static result *run(const char *const *argv, const char *const *env, const char *
   return hnt_spawn(tmpdir, argv, env, input);
 }
 
-static void expect_in(const char *haystack, const char *needle, const char *what) {
-  if (!strstr(haystack, needle)) {
-    print_error("%s: expected to find \"%s\" in:\n%s\n", what, needle, haystack);
-    fail();
-  }
-}
-
 static const char *write_script(const char *name, const char *text) {
   static char path[128];
   snprintf(path, sizeof path, "%s/%s", tmpdir, name);
@@ -48,14 +41,14 @@ static void test_version_and_help(void **state) {
   result *r = run((const char *[]){"./hnet", "--version", NULL}, NULL, NULL);
   assert_int_equal(r->status, 0);
   assert_true(strncmp(r->out, "hnet " HN_VERSION, strlen("hnet " HN_VERSION)) == 0);
-  expect_in(r->out, "Lua 5.4", "--version");
+  hnt_expect_in(r->out, "Lua 5.4", "--version");
   r = run((const char *[]){"./hnet", "--help", NULL}, NULL, NULL);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "usage:", "--help");
-  expect_in(r->out, "--threads", "--help");
-  expect_in(r->out, "--seed", "--help");
-  expect_in(r->out, "report DIR", "--help");
-  expect_in(r->out, "-e CODE", "--help");
+  hnt_expect_in(r->out, "usage:", "--help");
+  hnt_expect_in(r->out, "--threads", "--help");
+  hnt_expect_in(r->out, "--seed", "--help");
+  hnt_expect_in(r->out, "report DIR", "--help");
+  hnt_expect_in(r->out, "-e CODE", "--help");
 }
 
 static void test_exec_option(void **state) {
@@ -78,7 +71,7 @@ static void test_exec_option(void **state) {
   assert_string_equal(r->out, "nil\t" HN_VERSION "\n");
   r = run((const char *[]){"./hnet", "-e", "error('bad')", NULL}, NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "hnet: (command line):1: bad", "-e error");
+  hnt_expect_in(r->err, "hnet: (command line):1: bad", "-e error");
 }
 
 static void test_script_errors(void **state) {
@@ -86,16 +79,16 @@ static void test_script_errors(void **state) {
   const char *p = write_script("err.lua", "local x = 1\n\nerror('boom')\n");
   result *r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "hnet: ", "script error");
-  expect_in(r->err, "err.lua:3: boom", "script error");
-  expect_in(r->err, "stack traceback:", "script error");
+  hnt_expect_in(r->err, "hnet: ", "script error");
+  hnt_expect_in(r->err, "err.lua:3: boom", "script error");
+  hnt_expect_in(r->err, "stack traceback:", "script error");
   assert_string_equal(r->out, "");
   /* An argument error raised in C names the script line and the function. */
   p = write_script("bad.lua", "local hnet = require 'hnet'\nlocal t = hnet.tensor(2, -1)\n");
   r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "bad.lua:2: bad argument #2 to 'tensor'", "C argument error");
-  expect_in(r->err, "negative", "C argument error");
+  hnt_expect_in(r->err, "bad.lua:2: bad argument #2 to 'tensor'", "C argument error");
+  hnt_expect_in(r->err, "negative", "C argument error");
   /* error(msg, 0) is a complete message for the command line: shown alone,
    * with a traceback only under HNET_TRACEBACK=1. */
   p = write_script("plain.lua", "local x = 1\nerror('option --n: a number expected', 0)\n");
@@ -104,13 +97,13 @@ static void test_script_errors(void **state) {
   assert_string_equal(r->err, "hnet: option --n: a number expected\n");
   r = run((const char *[]){"./hnet", p, NULL}, (const char *[]){"HNET_TRACEBACK=1", NULL}, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "hnet: option --n: a number expected\nstack traceback:", "HNET_TRACEBACK=1");
-  expect_in(r->err, "plain.lua:2: in main chunk", "HNET_TRACEBACK=1");
+  hnt_expect_in(r->err, "hnet: option --n: a number expected\nstack traceback:", "HNET_TRACEBACK=1");
+  hnt_expect_in(r->err, "plain.lua:2: in main chunk", "HNET_TRACEBACK=1");
   /* A chunk name with a colon in it still makes a position. */
   p = write_script("odd.lua", "load(\"local x = 1\\nerror('boom')\", '=odd:name')()\n");
   r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "hnet: odd:name:2: boom\nstack traceback:", "chunk name with a colon");
+  hnt_expect_in(r->err, "hnet: odd:name:2: boom\nstack traceback:", "chunk name with a colon");
   /* A message that merely contains a colon and digits later is not a position. */
   p = write_script("colon.lua", "error('bad value: 3: see --help', 0)\n");
   r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
@@ -119,14 +112,14 @@ static void test_script_errors(void **state) {
   p = write_script("syn.lua", "print('a'\n");
   r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "syn.lua:", "syntax error");
+  hnt_expect_in(r->err, "syn.lua:", "syntax error");
   /* A missing script. */
   char missing[128];
   snprintf(missing, sizeof missing, "%s/does_not_exist.lua", tmpdir);
   r = run((const char *[]){"./hnet", missing, NULL}, NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "cannot", "missing script");
-  expect_in(r->err, "does_not_exist.lua", "missing script");
+  hnt_expect_in(r->err, "cannot", "missing script");
+  hnt_expect_in(r->err, "does_not_exist.lua", "missing script");
   /* A successful script exits 0; os.exit codes pass through. */
   p = write_script("ok.lua", "print('fine')\n");
   r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
@@ -160,24 +153,24 @@ static void test_arg_table(void **state) {
   /* Options after the script belong to the script. */
   r = run((const char *[]){"./hnet", p, "--version", NULL}, NULL, NULL);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "1\t--version\tnil\tnil\t1\t--version", "options after the script");
+  hnt_expect_in(r->out, "1\t--version\tnil\tnil\t1\t--version", "options after the script");
 }
 
 static void test_bad_options(void **state) {
   (void)state;
   result *r = run((const char *[]){"./hnet", "--bogus", NULL}, NULL, NULL);
   assert_true(r->status != 0);
-  expect_in(r->err, "unknown option '--bogus'", "unknown option");
-  expect_in(r->err, "usage:", "unknown option");
+  hnt_expect_in(r->err, "unknown option '--bogus'", "unknown option");
+  hnt_expect_in(r->err, "usage:", "unknown option");
   r = run((const char *[]){"./hnet", "-e", NULL}, NULL, NULL);
   assert_true(r->status != 0);
-  expect_in(r->err, "'-e' needs an argument", "-e without code");
+  hnt_expect_in(r->err, "'-e' needs an argument", "-e without code");
   r = run((const char *[]){"./hnet", "--threads", "lots", "-e", "", NULL}, NULL, NULL);
   assert_true(r->status != 0);
-  expect_in(r->err, "--threads needs an integer", "bad --threads");
+  hnt_expect_in(r->err, "--threads needs an integer", "bad --threads");
   r = run((const char *[]){"./hnet", "--seed", "1.5", "-e", "", NULL}, NULL, NULL);
   assert_true(r->status != 0);
-  expect_in(r->err, "--seed needs an integer", "bad --seed");
+  hnt_expect_in(r->err, "--seed needs an integer", "bad --seed");
 }
 
 /* hnet.cli.parse checks a string option against its `choices` (each item of
@@ -198,17 +191,17 @@ static void test_option_choices(void **state) {
   assert_string_equal(r->out, "hyperfan\tc,a\n");
   r = run((const char *[]){"./hnet", p, "--init", "Xavier", NULL}, NULL, NULL);
   assert_true(r->status != 0);
-  expect_in(r->err, "option --init: xavier or hyperfan expected, got 'Xavier'", "bad choice");
+  hnt_expect_in(r->err, "option --init: xavier or hyperfan expected, got 'Xavier'", "bad choice");
   r = run((const char *[]){"./hnet", p, "--use", "a,d,b", NULL}, NULL, NULL);
   assert_true(r->status != 0);
-  expect_in(r->err, "option --use: a, b or c expected, got 'd'", "bad list item");
+  hnt_expect_in(r->err, "option --use: a, b or c expected, got 'd'", "bad list item");
   r = run((const char *[]){"./hnet", p, "--use", ",", NULL}, NULL, NULL);
   assert_true(r->status != 0);
-  expect_in(r->err, "option --use: give at least one of a, b or c", "empty list");
+  hnt_expect_in(r->err, "option --use: give at least one of a, b or c", "empty list");
   r = run((const char *[]){"./hnet", p, "--help", NULL}, NULL, NULL);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "the init (one of: xavier, hyperfan; default xavier)", "help of a choice");
-  expect_in(r->out, "parts (each one of: a, b, c; default a,b)", "help of a list");
+  hnt_expect_in(r->out, "the init (one of: xavier, hyperfan; default xavier)", "help of a choice");
+  hnt_expect_in(r->out, "parts (each one of: a, b, c; default a,b)", "help of a list");
 }
 
 /* Bounded number options: min/max inclusive, above exclusive, finite. */
@@ -231,19 +224,19 @@ static void test_option_ranges(void **state) {
   assert_int_equal(r->status, 1);
   assert_string_equal(r->err, "hnet: option --frac: a number in (0, 1] expected, got 0\n");
   r = run((const char *[]){"./hnet", p, "--frac", "1.5", NULL}, NULL, NULL);
-  expect_in(r->err, "option --frac: a number in (0, 1] expected, got 1.5", "above max");
+  hnt_expect_in(r->err, "option --frac: a number in (0, 1] expected, got 1.5", "above max");
   r = run((const char *[]){"./hnet", p, "--n", "0", NULL}, NULL, NULL);
-  expect_in(r->err, "option --n: an integer in 1..5 expected, got 0", "below min");
+  hnt_expect_in(r->err, "option --n: an integer in 1..5 expected, got 0", "below min");
   r = run((const char *[]){"./hnet", p, "--n", "6", NULL}, NULL, NULL);
-  expect_in(r->err, "option --n: an integer in 1..5 expected, got 6", "above max");
+  hnt_expect_in(r->err, "option --n: an integer in 1..5 expected, got 6", "above max");
   r = run((const char *[]){"./hnet", p, "--t", "-0.1", NULL}, NULL, NULL);
-  expect_in(r->err, "option --t: a number >= 0 expected, got -0.1", "below min");
+  hnt_expect_in(r->err, "option --t: a number >= 0 expected, got -0.1", "below min");
   r = run((const char *[]){"./hnet", p, "--t", "1e999", NULL}, NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "option --t: a number >= 0 expected, got inf", "not finite");
+  hnt_expect_in(r->err, "option --t: a number >= 0 expected, got inf", "not finite");
   r = run((const char *[]){"./hnet", p, "--help", NULL}, NULL, NULL);
-  expect_in(r->out, "a fraction (a number in (0, 1]; default 1.0)", "help of a range");
-  expect_in(r->out, "a count (an integer in 1..5; default 3)", "help of an integer range");
+  hnt_expect_in(r->out, "a fraction (a number in (0, 1]; default 1.0)", "help of a range");
+  hnt_expect_in(r->out, "a count (an integer in 1..5; default 3)", "help of an integer range");
 }
 
 /* An option without a default names its type and is nil unless given: an
@@ -264,16 +257,16 @@ static void test_option_without_default(void **state) {
   assert_int_equal(r->status, 0);
   assert_string_equal(r->out, "runs/x\t4\tinteger\n");
   r = run((const char *[]){"./hnet", p, "--n", "0", NULL}, NULL, NULL);
-  expect_in(r->err, "option --n: an integer >= 1 expected, got 0", "range without a default");
+  hnt_expect_in(r->err, "option --n: an integer >= 1 expected, got 0", "range without a default");
   r = run((const char *[]){"./hnet", p, "--n", "x", NULL}, NULL, NULL);
-  expect_in(r->err, "option --n: integer expected, got 'x'", "type without a default");
+  hnt_expect_in(r->err, "option --n: integer expected, got 'x'", "type without a default");
   r = run((const char *[]){"./hnet", p, "--help", NULL}, NULL, NULL);
-  expect_in(r->out, "--resume string", "help names the type");
-  expect_in(r->out, "a directory (default none)", "help of an option without a default");
+  hnt_expect_in(r->out, "--resume string", "help names the type");
+  hnt_expect_in(r->out, "a directory (default none)", "help of an option without a default");
   p = write_script("badspec.lua", "require('hnet.cli').parse(arg, { x = { nil, 'no type' } })\n");
   r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "option 'x': no default: give type = ", "a spec without default or type");
+  hnt_expect_in(r->err, "option 'x': no default: give type = ", "a spec without default or type");
   /* An experiment run without --resume starts fresh, with it resumes. */
   r = run((const char *[]){"./hnet", "-e",
                            "arg = { [0] = 'x.lua', '--quiet' }\n"
@@ -320,9 +313,9 @@ static void test_experiment_lists(void **state) {
                     NULL, NULL);
     if (r->status != 1) print_error("%s: exit status %d\n%s\n", what, r->status, r->err);
     assert_int_equal(r->status, 1);
-    expect_in(r->err, cases[i].option, what);
-    expect_in(r->err, cases[i].expect, what);
-    expect_in(r->err, cases[i].expect2, what);
+    hnt_expect_in(r->err, cases[i].option, what);
+    hnt_expect_in(r->err, cases[i].expect, what);
+    hnt_expect_in(r->err, cases[i].expect2, what);
     if (access(out, F_OK) == 0) {
       print_error("%s: %s was written before the bad entry was refused\n", what, out);
       fail();
@@ -351,21 +344,10 @@ static void test_experiment_lists(void **state) {
   assert_string_equal(r->out, "mine,finetune\n");
   r = run((const char *[]){"./hnet", p, "--learners", "mine,common", NULL}, env, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "got 'common'", "a helper file is not a learner");
+  hnt_expect_in(r->err, "got 'common'", "a helper file is not a learner");
 }
 
 /* ---- learners and datasets found by name ------------------------------------ */
-
-static void write_file(const char *dir, const char *name, const char *text) {
-  char mk[400], path[400];
-  snprintf(mk, sizeof mk, "mkdir -p '%s'", dir);
-  assert_int_equal(system(mk), 0);
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-}
 
 /* A user folder: learners/wrapped.lua (the built-in finetune under another
  * name), learners/helper.lua (no new(): not a learner), datasets/tiny.lua.
@@ -375,22 +357,22 @@ static void make_user_folders(char *lib, size_t n, char *clash, size_t m) {
   snprintf(lib, n, "%s/userlib", tmpdir);
   snprintf(clash, m, "%s/clashlib", tmpdir);
   snprintf(d, sizeof d, "%s/learners", lib);
-  write_file(d, "wrapped.lua",
+  hnt_write_file(d, "wrapped.lua",
              "local hnet = require 'hnet'\n"
              "return { new = function(o)\n"
              "  local l = hnet.learners.new('finetune', o); function l:name() return 'wrapped' end; return l\n"
              "end }\n");
-  write_file(d, "helper.lua", "return { double = function(x) return 2 * x end }\n");
+  hnt_write_file(d, "helper.lua", "return { double = function(x) return 2 * x end }\n");
   snprintf(d, sizeof d, "%s/datasets", lib);
-  write_file(d, "tiny.lua",
+  hnt_write_file(d, "tiny.lua",
              "return function(ctx)\n"
              "  local function split(n) return { x = ctx.hnet.zeros({ n, 3 }), y = ctx.hnet.zeros({ n }) } end\n"
              "  return { n_classes = 2, shape = { 3 }, train = split(4), test = split(2) }\n"
              "end\n");
   snprintf(d, sizeof d, "%s/learners", clash);
-  write_file(d, "ewc.lua", "return { new = function() error('the shadowing ewc ran') end }\n");
+  hnt_write_file(d, "ewc.lua", "return { new = function() error('the shadowing ewc ran') end }\n");
   snprintf(d, sizeof d, "%s/datasets", clash);
-  write_file(d, "mnist.lua", "return function() error('the shadowing mnist ran') end\n");
+  hnt_write_file(d, "mnist.lua", "return function() error('the shadowing mnist ran') end\n");
 }
 
 static const char *BUILT_IN_LIST = "hypernet,finetune,ewc,online_ewc,si,separate,joint";
@@ -417,33 +399,33 @@ static void test_learner_search_path(void **state) {
   /* A helper file is found but refused, saying why. */
   r = run((const char *[]){"./hnet", "--lib", lib, "-e", "hnet.learners.new('helper')", NULL}, NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "helper.lua is not a learner", "a helper file");
+  hnt_expect_in(r->err, "helper.lua is not a learner", "a helper file");
   /* Not on the path: the message names the folders searched and the ways to add one. */
   r = run((const char *[]){"./hnet", "-e", "hnet.learners.new('wrapped')", NULL},
           (const char *[]){"HNET_PATH=/nonexistent-hnet-lib", NULL}, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "no learner named 'wrapped'", "missing learner");
-  expect_in(r->err, "/nonexistent-hnet-lib/learners (HNET_PATH, does not exist)", "missing learner");
-  expect_in(r->err, "lua/hnet/learners (built in)", "missing learner");
-  expect_in(r->err, "--lib DIR or HNET_PATH=DIR", "missing learner");
-  expect_in(r->err, "hnet.learners.register('wrapped'", "missing learner");
+  hnt_expect_in(r->err, "no learner named 'wrapped'", "missing learner");
+  hnt_expect_in(r->err, "/nonexistent-hnet-lib/learners (HNET_PATH, does not exist)", "missing learner");
+  hnt_expect_in(r->err, "lua/hnet/learners (built in)", "missing learner");
+  hnt_expect_in(r->err, "--lib DIR or HNET_PATH=DIR", "missing learner");
+  hnt_expect_in(r->err, "hnet.learners.register('wrapped'", "missing learner");
   /* Bad --lib values. */
   r = run((const char *[]){"./hnet", "--lib", "/nonexistent-hnet-lib", "-e", "print(1)", NULL}, NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "--lib /nonexistent-hnet-lib: no such directory", "--lib missing folder");
+  hnt_expect_in(r->err, "--lib /nonexistent-hnet-lib: no such directory", "--lib missing folder");
   assert_string_equal(r->out, "");
   r = run((const char *[]){"./hnet", "--lib", NULL}, NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "--lib needs a directory", "--lib without a value");
+  hnt_expect_in(r->err, "--lib needs a directory", "--lib without a value");
   r = run((const char *[]){"./hnet", "--help", NULL}, NULL, NULL);
-  expect_in(r->out, "--lib DIR", "--help");
+  hnt_expect_in(r->out, "--lib DIR", "--help");
   /* A file named as a built-in learner is a clash, not a silent shadow. */
   r = run((const char *[]){"./hnet", "--lib", clash, "-e", "print(hnet.learners.exists('ewc'))\nhnet.learners.new('ewc')", NULL},
           NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->out, "false\tlearner name 'ewc' is given by more than one file", "clash: exists");
-  expect_in(r->err, "learner name 'ewc' is given by more than one file", "clash");
-  expect_in(r->err, "clashlib/learners/ewc.lua (--lib)", "clash");
+  hnt_expect_in(r->out, "false\tlearner name 'ewc' is given by more than one file", "clash: exists");
+  hnt_expect_in(r->err, "learner name 'ewc' is given by more than one file", "clash");
+  hnt_expect_in(r->err, "clashlib/learners/ewc.lua (--lib)", "clash");
   if (strstr(r->err, "the shadowing ewc ran")) fail_msg("the user's ewc.lua shadowed the built-in one");
   /* A folder on the path that is the framework's own is not a second copy. */
   char cwd[200], self_path[260];
@@ -467,11 +449,11 @@ static void test_learner_search_path(void **state) {
   assert_string_equal(r->out, "2\t4\ttrue\n");
   r = run((const char *[]){"./hnet", "-e", "hnet.datasets.load('tiny')", NULL}, NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "dataset 'tiny' is unknown", "missing dataset");
-  expect_in(r->err, "--lib DIR or HNET_PATH=DIR", "missing dataset");
+  hnt_expect_in(r->err, "dataset 'tiny' is unknown", "missing dataset");
+  hnt_expect_in(r->err, "--lib DIR or HNET_PATH=DIR", "missing dataset");
   r = run((const char *[]){"./hnet", "--lib", clash, "-e", "hnet.datasets.load('mnist')", NULL}, NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "dataset name 'mnist' is given by more than one file", "dataset clash");
+  hnt_expect_in(r->err, "dataset name 'mnist' is given by more than one file", "dataset clash");
   /* An experiment's --learners list takes the learner, and it trains. */
   char out[256];
   snprintf(out, sizeof out, "%s/wrapped_run", tmpdir);
@@ -480,15 +462,15 @@ static void test_learner_search_path(void **state) {
           NULL, NULL);
   if (r->status != 0) print_error("%s\n", r->err);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "| wrapped | task-given |", "experiment with a --lib learner");
+  hnt_expect_in(r->out, "| wrapped | task-given |", "experiment with a --lib learner");
   /* Without the folder, the same command is refused naming the search path. */
   r = run((const char *[]){"./hnet", "--threads", "1", "experiments/split_mnist.lua", "--quick", "--learners",
                            "wrapped", "--scenarios", "task-given", "--quiet", "--out", out, "--force", NULL},
           NULL, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "option --learners:", "experiment without the folder");
-  expect_in(r->err, "got 'wrapped' (no learner named 'wrapped'", "experiment without the folder");
-  expect_in(r->err, "HNET_PATH=DIR", "experiment without the folder");
+  hnt_expect_in(r->err, "option --learners:", "experiment without the folder");
+  hnt_expect_in(r->err, "got 'wrapped' (no learner named 'wrapped'", "experiment without the folder");
+  hnt_expect_in(r->err, "HNET_PATH=DIR", "experiment without the folder");
   /* A resume command repeats --lib and HNET_PATH: the learner is found again. */
   const char *p = write_script("hint.lua",
                                "local hnet = require 'hnet'\n"
@@ -508,7 +490,7 @@ static void test_learner_search_path(void **state) {
   if (r->status != 0) print_error("%s\n", r->err);
   assert_int_equal(r->status, 0);
   snprintf(code, sizeof code, "resume with HNET_PATH=%s ./hnet --lib %s %s --resume %s\n", clash, lib, p, out);
-  expect_in(r->out, code, "resume hint");
+  hnt_expect_in(r->out, code, "resume hint");
 }
 
 /* hnet.learners.register from a script: new, NAME{...}, exists, list and an
@@ -572,7 +554,7 @@ static void test_learner_register(void **state) {
     r = run((const char *[]){"./hnet", "--lib", lib, "-e", bad[i].code, NULL}, NULL, NULL);
     if (r->status != 1) print_error("%s: exit status %d\n%s\n", bad[i].code, r->status, r->err);
     assert_int_equal(r->status, 1);
-    expect_in(r->err, bad[i].expect, bad[i].code);
+    hnt_expect_in(r->err, bad[i].expect, bad[i].code);
   }
   /* A dataset replaced on purpose wins over the built-in file. */
   r = run((const char *[]){"./hnet", "-e",
@@ -618,7 +600,7 @@ static void test_prompt_and_stdin(void **state) {
   /* An error at the prompt is reported and the prompt goes on. */
   r = run((const char *[]){"./hnet", "-i", NULL}, NULL, "error('oops')\nprint('after')\n");
   assert_int_equal(r->status, 0);
-  expect_in(r->err, "oops", "prompt error");
+  hnt_expect_in(r->err, "oops", "prompt error");
   assert_string_equal(r->out, "after\n");
   /* '-' reads the script from stdin. */
   r = run((const char *[]){"./hnet", "-", "z", NULL}, NULL, "print(arg[1], ...)\n");
@@ -635,7 +617,7 @@ static void test_report_command(void **state) {
     assert_true(strstr(r->err, "not available") == NULL);
   } else {
     assert_int_equal(r->status, 1);
-    expect_in(r->err, "report command is not available", "report without report.lua");
+    hnt_expect_in(r->err, "report command is not available", "report without report.lua");
   }
 }
 

@@ -28,31 +28,6 @@ static result *run(const char *const *argv, const char *const *env) {
   return hnt_spawn(tmpdir, argv, env, NULL);
 }
 
-static void expect_in(const char *haystack, const char *needle, const char *what) {
-  if (!strstr(haystack, needle)) {
-    print_error("%s: expected to find \"%s\" in:\n%s\n", what, needle, haystack);
-    fail();
-  }
-}
-
-static void expect_not_in(const char *haystack, const char *needle, const char *what) {
-  if (strstr(haystack, needle)) {
-    print_error("%s: did not expect \"%s\" in:\n%s\n", what, needle, haystack);
-    fail();
-  }
-}
-
-static void write_file(const char *dir, const char *name, const char *text) {
-  char mk[400], path[400];
-  snprintf(mk, sizeof mk, "mkdir -p '%s'", dir);
-  assert_int_equal(system(mk), 0);
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-}
-
 /* ---- the spec checker ------------------------------------------------------------ */
 
 static const char *const spec_fixture =
@@ -252,15 +227,15 @@ static void test_help_learner(void **state) {
       "  iterations         integer   >= 0; default 1000",
       "training iterations per task",
   };
-  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) expect_in(r->out, want[i], "help hypernet");
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) hnt_expect_in(r->out, want[i], "help hypernet");
   r = run((const char *[]){"./hnet", "help", "online_ewc", NULL}, NULL);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "  gamma              number    in [0, 1]; default 1.0", "help online_ewc");
-  expect_in(r->out, "  lambda             number    >= 0; default 5000", "help online_ewc");
+  hnt_expect_in(r->out, "  gamma              number    in [0, 1]; default 1.0", "help online_ewc");
+  hnt_expect_in(r->out, "  lambda             number    >= 0; default 5000", "help online_ewc");
   /* hnet.learners.NAME works too */
   r = run((const char *[]){"./hnet", "help", "hnet.learners.si", NULL}, NULL);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "  xi                 number    >= 1e-12; default 0.1", "help hnet.learners.si");
+  hnt_expect_in(r->out, "  xi                 number    >= 1e-12; default 0.1", "help hnet.learners.si");
 }
 
 static void test_help_function(void **state) {
@@ -298,8 +273,8 @@ static void test_help_function(void **state) {
     result *r = run((const char *[]){"./hnet", "help", cases[i].name, NULL}, NULL);
     if (r->status != 0) print_error("%s: %s\n", cases[i].name, r->err);
     assert_int_equal(r->status, 0);
-    expect_in(r->out, cases[i].sig, cases[i].name);
-    expect_in(r->out, cases[i].option, cases[i].name);
+    hnt_expect_in(r->out, cases[i].sig, cases[i].name);
+    hnt_expect_in(r->out, cases[i].option, cases[i].name);
   }
 }
 
@@ -444,24 +419,24 @@ static void test_help_index_and_unknown(void **state) {
   (void)state;
   result *r = run((const char *[]){"./hnet", "help", NULL}, NULL);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "learners:\n  hypernet\n  finetune\n", "help");
-  expect_in(r->out, "  hnet.run ", "help");
-  expect_in(r->out, "  hnet.fewshot.adapt_embeddings ", "help");
-  expect_in(r->out, "  hnet.tasks.permuted ", "help");
-  expect_in(r->out, "  hnet.tasks.from_generator ", "help");
+  hnt_expect_in(r->out, "learners:\n  hypernet\n  finetune\n", "help");
+  hnt_expect_in(r->out, "  hnet.run ", "help");
+  hnt_expect_in(r->out, "  hnet.fewshot.adapt_embeddings ", "help");
+  hnt_expect_in(r->out, "  hnet.tasks.permuted ", "help");
+  hnt_expect_in(r->out, "  hnet.tasks.from_generator ", "help");
   r = run((const char *[]){"./hnet", "--help", NULL}, NULL);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "help [NAME]", "--help");
+  hnt_expect_in(r->out, "help [NAME]", "--help");
   r = run((const char *[]){"./hnet", "help", "hypernt", NULL}, NULL);
   assert_int_equal(r->status, 1);
   assert_string_equal(r->out, "");
-  expect_in(r->err, "hnet help: no help for 'hypernt' (close: hypernet)", "unknown name");
+  hnt_expect_in(r->err, "hnet help: no help for 'hypernt' (close: hypernet)", "unknown name");
   r = run((const char *[]){"./hnet", "help", "hnet.stream.splitt", NULL}, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "close: hnet.stream.split", "unknown function");
+  hnt_expect_in(r->err, "close: hnet.stream.split", "unknown function");
   r = run((const char *[]){"./hnet", "help", "qqqqqqqqqq", NULL}, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "no help for 'qqqqqqqqqq'; `hnet help` lists every name", "nothing close");
+  hnt_expect_in(r->err, "no help for 'qqqqqqqqqq'; `hnet help` lists every name", "nothing close");
 }
 
 /* A learner in the user's folder that declares cli: help prints it (found
@@ -472,7 +447,7 @@ static void test_user_learner(void **state) {
   char lib[128], dir[192], env_path[256];
   snprintf(lib, sizeof lib, "%s/userlib", tmpdir);
   snprintf(dir, sizeof dir, "%s/learners", lib);
-  write_file(dir, "reservoir.lua",
+  hnt_write_file(dir, "reservoir.lua",
              "--- A reservoir learner (a test double): fine-tuning with a buffer option.\n"
              "local hnet = require 'hnet'\n"
              "local spec = require 'hnet.spec'\n"
@@ -488,25 +463,25 @@ static void test_user_learner(void **state) {
              "  local l = hnet.learners.finetune(base); l.o = o; return l\n"
              "end\n"
              "return M\n");
-  write_file(dir, "bare.lua", "return { new = function(o) return require('hnet').learners.finetune(o) end }\n");
+  hnt_write_file(dir, "bare.lua", "return { new = function(o) return require('hnet').learners.finetune(o) end }\n");
   result *r = run((const char *[]){"./hnet", "--lib", lib, "help", "reservoir", NULL}, NULL);
   if (r->status != 0) print_error("%s\n", r->err);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "hnet.learners.reservoir(opts) -> learner", "help reservoir");
-  expect_in(r->out, "A reservoir learner (a test double)", "help reservoir");
-  expect_in(r->out, "  buffer             integer   >= 1; default 500", "help reservoir");
-  expect_in(r->out, "samples the reservoir keeps", "help reservoir");
+  hnt_expect_in(r->out, "hnet.learners.reservoir(opts) -> learner", "help reservoir");
+  hnt_expect_in(r->out, "A reservoir learner (a test double)", "help reservoir");
+  hnt_expect_in(r->out, "  buffer             integer   >= 1; default 500", "help reservoir");
+  hnt_expect_in(r->out, "samples the reservoir keeps", "help reservoir");
   r = run((const char *[]){"./hnet", "--lib", lib, "help", NULL}, NULL);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "  reservoir\n", "help index with --lib");
+  hnt_expect_in(r->out, "  reservoir\n", "help index with --lib");
   snprintf(env_path, sizeof env_path, "HNET_PATH=%s", lib);
   const char *const env[] = {env_path, NULL};
   r = run((const char *[]){"./hnet", "help", "reservoir", NULL}, env);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "  greedy             boolean   default false", "help reservoir through HNET_PATH");
+  hnt_expect_in(r->out, "  greedy             boolean   default false", "help reservoir through HNET_PATH");
   r = run((const char *[]){"./hnet", "help", "bare", NULL}, env);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "learner 'bare' declares no options", "a learner without cli");
+  hnt_expect_in(r->out, "learner 'bare' declares no options", "a learner without cli");
   /* Without the folder the name is unknown. */
   r = run((const char *[]){"./hnet", "help", "reservoir", NULL}, NULL);
   assert_int_equal(r->status, 1);
@@ -514,7 +489,7 @@ static void test_user_learner(void **state) {
   /* An experiment-like script: learner options from the specs. */
   char script[160];
   snprintf(script, sizeof script, "%s/exp.lua", tmpdir);
-  write_file(tmpdir, "exp.lua",
+  hnt_write_file(tmpdir, "exp.lua",
              "local hnet = require 'hnet'\n"
              "local E = hnet.experiment\n"
              "local o = E.options(arg, { learners = E.learners_option('finetune'),\n"
@@ -535,29 +510,29 @@ static void test_user_learner(void **state) {
           NULL);
   if (r->status != 0) print_error("%s\n", r->err);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "reservoir\tbatch=16 buffer=64 greedy=true iterations=7 seed=1\t64\n", "experiment with --buffer");
-  expect_in(r->out, "finetune\tbatch=16 iterations=7 seed=1\tnil\n", "finetune does not get --buffer");
+  hnt_expect_in(r->out, "reservoir\tbatch=16 buffer=64 greedy=true iterations=7 seed=1\t64\n", "experiment with --buffer");
+  hnt_expect_in(r->out, "finetune\tbatch=16 iterations=7 seed=1\tnil\n", "finetune does not get --buffer");
   /* Not given: the learner's default. */
   r = run((const char *[]){"./hnet", "--lib", lib, script, "--out", out_dir, "--learners=reservoir", NULL}, NULL);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "reservoir\tbatch=16 iterations=7 seed=1\t500\n", "experiment without --buffer");
+  hnt_expect_in(r->out, "reservoir\tbatch=16 iterations=7 seed=1\t500\n", "experiment without --buffer");
   /* --help lists the learner's options. */
   r = run((const char *[]){"./hnet", "--lib", lib, script, "--learners", "reservoir", "--help", NULL}, NULL);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "--buffer integer", "experiment --help");
-  expect_in(r->out, "reservoir's option: samples the reservoir keeps; not given: the experiment's setting, else 500",
+  hnt_expect_in(r->out, "--buffer integer", "experiment --help");
+  hnt_expect_in(r->out, "reservoir's option: samples the reservoir keeps; not given: the experiment's setting, else 500",
             "experiment --help");
   /* A bad value is refused by the learner's spec, naming it. */
   r = run((const char *[]){"./hnet", "--lib", lib, script, "--out", out_dir, "--learners", "reservoir", "--buffer",
                            "0", NULL},
           NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "bad argument #1 to 'reservoir' (field 'buffer': integer >= 1 expected, got 0)", "--buffer 0");
+  hnt_expect_in(r->err, "bad argument #1 to 'reservoir' (field 'buffer': integer >= 1 expected, got 0)", "--buffer 0");
   /* Without that learner asked for, --buffer is no option. */
   r = run((const char *[]){"./hnet", "--lib", lib, script, "--out", out_dir, "--buffer", "3", NULL}, NULL);
   assert_int_equal(r->status, 1);
-  expect_in(r->err, "unknown option --buffer", "--buffer without reservoir");
-  expect_not_in(r->err, "reservoir option", "--buffer without reservoir");
+  hnt_expect_in(r->err, "unknown option --buffer", "--buffer without reservoir");
+  hnt_expect_not_in(r->err, "reservoir option", "--buffer without reservoir");
 }
 
 int main(void) {

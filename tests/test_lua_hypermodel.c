@@ -11,15 +11,6 @@
 
 #include <string.h>
 
-static void run_ok(const char *chunk) {
-  lua_State *L = hntl_newstate();
-  assert_non_null(L);
-  char msg[4096];
-  int st = hntl_run(L, chunk, msg, sizeof msg);
-  if (st != LUA_OK) fail_msg("%s", msg);
-  lua_close(L);
-}
-
 static void run_err(const char *chunk, const char *want) {
   lua_State *L = hntl_newstate();
   assert_non_null(L);
@@ -47,7 +38,7 @@ static void run_err(const char *chunk, const char *want) {
 
 static void test_step_is_the_written_out_step(void **state) {
   (void)state;
-  run_ok(SETUP
+  hntl_run_fresh(SETUP
          "local m, r = model(), model()\n"
          "local beta = 0.1\n"
          "for task = 1, 2 do\n"
@@ -92,7 +83,7 @@ static void test_step_is_the_written_out_step(void **state) {
 
 static void test_multi_task_step(void **state) {
   (void)state;
-  run_ok(SETUP
+  hntl_run_fresh(SETUP
          "local m, r = model(), model()\n"
          "m:begin(m.E, { lr = 1e-2, lr_emb = 3e-2 })\n"
          "local ot, oe = hnet.adam{ n = r.n_theta, lr = 1e-2 }, hnet.adam{ n = r.E:numel(), lr = 3e-2 }\n"
@@ -128,7 +119,7 @@ static void test_multi_task_step(void **state) {
  * false leaves an item out of the backward pass. */
 static void test_frozen_pass(void **state) {
   (void)state;
-  run_ok(SETUP
+  hntl_run_fresh(SETUP
          "local m = model()\n"
          "local theta0 = m.theta:clone()\n"
          "local E = m.E:rows(1, 3)\n"

@@ -173,13 +173,6 @@ static void wait_for_file(proc *p, const char *path, double limit) {
   }
 }
 
-static void expect_in(const char *haystack, const char *needle, const char *what) {
-  if (!strstr(haystack, needle)) {
-    print_error("%s: expected to find \"%s\" in:\n%s\n", what, needle, haystack);
-    fail();
-  }
-}
-
 static char *read_all(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
@@ -420,11 +413,11 @@ static void check_signal(int sig, int want_status) {
   finish(&p, 60);
   if (p.status != want_status) print_error("stderr:\n%s\n", p.err);
   assert_int_equal(p.status, want_status);
-  expect_in(p.err, "task 2, iteration 7", "interrupt message");
-  expect_in(p.err, "checkpoint written to", "interrupt message");
+  hnt_expect_in(p.err, "task 2, iteration 7", "interrupt message");
+  hnt_expect_in(p.err, "checkpoint written to", "interrupt message");
   char hint[700];
   snprintf(hint, sizeof hint, "interrupted: resume with ./hnet --threads 1 %s --resume %s\n", exp, dir);
-  expect_in(p.err, hint, "interrupt message");
+  hnt_expect_in(p.err, hint, "interrupt message");
   char ck[320];
   snprintf(ck, sizeof ck, "%s/checkpoint.hnck", dir);
   assert_int_equal(access(ck, R_OK), 0);
@@ -436,7 +429,7 @@ static void check_signal(int sig, int want_status) {
   proc *r = run_hnet(resume_argv, NULL);
   if (r->status != 0) print_error("resume failed:\n%s\n", r->err);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "resuming", "resumed run");
+  hnt_expect_in(r->out, "resuming", "resumed run");
   const char *ref_argv[] = {exp, "--threads", "1", "--out", ref, NULL};
   r = run_hnet(ref_argv, NULL);
   assert_int_equal(r->status, 0);
@@ -485,8 +478,8 @@ static void test_sigkill_resumes(void **s) {
   proc *r = run_hnet(resume_argv, NULL);
   if (r->status != 0) print_error("resume failed:\n%s\n", r->err);
   assert_int_equal(r->status, 0);
-  expect_in(r->out, "resuming", "resumed after SIGKILL");
-  expect_in(r->out, "after task 1", "resumed after SIGKILL");
+  hnt_expect_in(r->out, "resuming", "resumed after SIGKILL");
+  hnt_expect_in(r->out, "after task 1", "resumed after SIGKILL");
   char a[320], b[320];
   snprintf(a, sizeof a, "%s/accuracy_matrix.csv", dir);
   snprintf(b, sizeof b, "%s/accuracy_matrix.csv", ref);
@@ -655,13 +648,13 @@ static void test_report(void **s) {
   proc *p = run_hnet(one, NULL);
   if (p->status != 0) print_error("%s\n", p->err);
   assert_int_equal(p->status, 0);
-  expect_in(p->out, "hypernet on test-blobs", "report");
-  expect_in(p->out, "after \\ task", "report");
-  expect_in(p->out, "ACC ", "report");
-  expect_in(p->out, "BWT ", "report");
-  expect_in(p->out, "FWT ", "report");
-  expect_in(p->out, "forgetting ", "report");
-  expect_in(p->out, "trainable parameters", "report");
+  hnt_expect_in(p->out, "hypernet on test-blobs", "report");
+  hnt_expect_in(p->out, "after \\ task", "report");
+  hnt_expect_in(p->out, "ACC ", "report");
+  hnt_expect_in(p->out, "BWT ", "report");
+  hnt_expect_in(p->out, "FWT ", "report");
+  hnt_expect_in(p->out, "forgetting ", "report");
+  hnt_expect_in(p->out, "trainable parameters", "report");
   /* The matrix printed is the file's. */
   char chunk[4096], want[256];
   snprintf(chunk, sizeof chunk,
@@ -669,21 +662,21 @@ static void test_report(void **s) {
            "W = ('%%9.2f'):format(R[3][2])", a);
   run_ok(LS, chunk);
   eval_string(LS, "W", want, sizeof want);
-  expect_in(p->out, want, "report matrix cell");
+  hnt_expect_in(p->out, want, "report matrix cell");
   const char *two[] = {"report", a, b, NULL};
   p = run_hnet(two, NULL);
   assert_int_equal(p->status, 0);
-  expect_in(p->out, a, "compare");
-  expect_in(p->out, b, "compare");
+  hnt_expect_in(p->out, a, "compare");
+  hnt_expect_in(p->out, b, "compare");
   const char *rows[] = {"ACC %", "BWT", "FWT", "forgetting", "task inference %", "time (s)", "params"};
-  for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) expect_in(p->out, rows[i], "compare");
+  for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) hnt_expect_in(p->out, rows[i], "compare");
   /* Not a run: exit 1 and a clear message. */
   char user[256];
   snprintf(user, sizeof user, "%s/cli_user_folder", tmpdir); /* made by the CLI cases */
   const char *bad[] = {"report", user, NULL};
   p = run_hnet(bad, NULL);
   assert_int_equal(p->status, 1);
-  expect_in(p->err, "not a run directory", "report of a non-run");
+  hnt_expect_in(p->err, "not a run directory", "report of a non-run");
   /* An experiment's directory (split_mnist.lua's --out): each run in it,
    * and what is not a run is named. */
   char exp_dir[256];
@@ -700,13 +693,13 @@ static void test_report(void **s) {
   p = run_hnet(exp_args, NULL);
   if (p->status != 0) print_error("%s\n", p->err);
   assert_int_equal(p->status, 0);
-  expect_in(p->out, "experiment ", "report of an experiment");
-  expect_in(p->out, "2 finished runs", "report of an experiment");
-  expect_in(p->out, "hypernet-task-given", "report of an experiment");
-  expect_in(p->out, "hypernet-class", "report of an experiment");
-  expect_in(p->out, "ACC %", "report of an experiment");
-  expect_in(p->err, "/notes", "report of an experiment");
-  expect_in(p->err, "not a run directory", "report of an experiment");
+  hnt_expect_in(p->out, "experiment ", "report of an experiment");
+  hnt_expect_in(p->out, "2 finished runs", "report of an experiment");
+  hnt_expect_in(p->out, "hypernet-task-given", "report of an experiment");
+  hnt_expect_in(p->out, "hypernet-class", "report of an experiment");
+  hnt_expect_in(p->out, "ACC %", "report of an experiment");
+  hnt_expect_in(p->err, "/notes", "report of an experiment");
+  hnt_expect_in(p->err, "not a run directory", "report of an experiment");
   /* A script's results without runs (gradual_drift.lua's --out): shown. */
   char drift[256];
   snprintf(drift, sizeof drift, "%s/drift_done", tmpdir); /* made by the CLI cases */
@@ -714,11 +707,11 @@ static void test_report(void **s) {
   p = run_hnet(drift_args, NULL);
   if (p->status != 0) print_error("%s\n", p->err);
   assert_int_equal(p->status, 0);
-  expect_in(p->out, "### Gradual drift", "report of results without runs");
+  hnt_expect_in(p->out, "### Gradual drift", "report of results without runs");
   const char *none[] = {"report", NULL};
   p = run_hnet(none, NULL);
   assert_int_equal(p->status, 1);
-  expect_in(p->err, "usage: hnet report", "report without directories");
+  hnt_expect_in(p->err, "usage: hnet report", "report without directories");
   /* A damaged summary.json. */
   snprintf(chunk, sizeof chunk,
            "os.execute(\"cp -r '%s' '%s/damaged'\")\n"
@@ -743,15 +736,15 @@ static void test_quiet_and_verbose(void **s) {
   snprintf(log, sizeof log, "%s/log.txt", d1);
   char *text = read_all(log, NULL);
   assert_non_null(text);
-  expect_in(text, "after task 3/3", "log.txt of a quiet run");
+  hnt_expect_in(text, "after task 3/3", "log.txt of a quiet run");
   free(text);
   const char *v[] = {exp, "--threads", "1", "--iterations", "20", "--verbose", "--out", d2, NULL};
   p = run_hnet(v, NULL);
   assert_int_equal(p->status, 0);
-  expect_in(p->out, "task 1/3  it 20/20  loss", "verbose progress");
-  expect_in(p->out, "ex/s  ETA", "verbose progress");
-  expect_in(p->out, "after task 3/3", "verbose results");
-  expect_in(p->out, "ACC ", "verbose report");
+  hnt_expect_in(p->out, "task 1/3  it 20/20  loss", "verbose progress");
+  hnt_expect_in(p->out, "ex/s  ETA", "verbose progress");
+  hnt_expect_in(p->out, "after task 3/3", "verbose results");
+  hnt_expect_in(p->out, "ACC ", "verbose report");
 }
 
 /* A script that does not go through hnet.run (gradual_drift.lua): --quiet
@@ -769,14 +762,14 @@ static void test_experiment_without_runs(void **s) {
   if (p->status != 0) print_error("%s\n", p->err);
   assert_int_equal(p->status, 0);
   assert_string_equal(p->err, "");
-  expect_in(p->out, "### Gradual drift", "quiet drift run");
+  hnt_expect_in(p->out, "### Gradual drift", "quiet drift run");
   if (strstr(p->out, "arning") || strstr(p->out, "range")) fail_msg("--quiet printed more than results:\n%s", p->out);
   char *before = read_all(res, NULL);
   assert_non_null(before);
   p = run_hnet(q, NULL);
   assert_int_equal(p->status, 1);
-  expect_in(p->err, "already holds the results", "second run into the same --out");
-  expect_in(p->err, "--force", "second run into the same --out");
+  hnt_expect_in(p->err, "already holds the results", "second run into the same --out");
+  hnt_expect_in(p->err, "--force", "second run into the same --out");
   char *after = read_all(res, NULL);
   assert_non_null(after);
   assert_string_equal(before, after);
@@ -786,7 +779,7 @@ static void test_experiment_without_runs(void **s) {
   p = run_hnet(rep, NULL);
   if (p->status != 0) print_error("%s\n", p->err);
   assert_int_equal(p->status, 0);
-  expect_in(p->out, "### Gradual drift", "report of gradual_drift's --out");
+  hnt_expect_in(p->out, "### Gradual drift", "report of gradual_drift's --out");
 }
 
 /* The run options a script offers match what it does: a script that lists
