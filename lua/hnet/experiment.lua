@@ -28,8 +28,8 @@ local CLI_TYPES = { integer = true, number = true, string = true, boolean = true
 -- (M.learner_options passes it to the learners that take it): a learner
 -- from the user's folder gets its options without an edit of the script.
 local function add_learner_options(spec, args, default)
-  local takers, order = {}, {}
-  for _, name in ipairs(learners_asked(args, default)) do
+  local takers, order, names = {}, {}, learners_asked(args, default)
+  for _, name in ipairs(names) do
     local s = hnet.learners.exists(name) and hnet.learners.spec(name)
     for _, e in ipairs(s or {}) do
       if CLI_TYPES[e.type] and (spec[e.name] == nil or takers[e.name]) then
@@ -41,7 +41,7 @@ local function add_learner_options(spec, args, default)
       end
     end
   end
-  local asked = #learners_asked(args, default)
+  local asked = #names
   for _, e in ipairs(order) do
     local who = #takers[e.name] == asked and asked > 1 and "every learner's" or (table.concat(takers[e.name], ", ") .. "'s")
     local unset = e.default == nil and "the experiment's setting, if any"
