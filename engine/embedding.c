@@ -88,9 +88,10 @@ static hn_status emb_forward(const void *cfg_, const float *w, const hn_tensor *
     for (int64_t t = 0; t < len; t++) {
       float id = x->data[b * T + t];
       if (!(id >= 0.0f && id < (float)V && id == floorf(id)))
-        return hn_fail(HN_ERR_ARG, "%s: x[%lld, %lld] = %g is not a token id (an integer in "
-                       "0..%lld, the vocabulary size minus 1)", who, (long long)b, (long long)t,
-                       (double)id, (long long)(V - 1));
+        return hn_fail(HN_ERR_ARG, "%s: x[%lld, %lld] = %g (sample %lld, step %lld, counted "
+                       "from 0) is not a token id (an integer in 0..%lld, the vocabulary size "
+                       "minus 1)", who, (long long)b, (long long)t, (double)id, (long long)b,
+                       (long long)t, (long long)(V - 1));
     }
   }
   hn_module_store_lengths(ws, lengths, n, T);
