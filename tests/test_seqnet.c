@@ -155,6 +155,8 @@ static void test_stack_equals_parts(void **state) {
     assert_string_equal(lay->entries[4].name, "2.linear.weight");
     assert_string_equal(lay->entries[5].name, "2.linear.bias");
     assert_int_equal(c.n_w, V * D + 4 * H * (D + H + 1) + O * H + O);
+    /* multiply-adds per sample: the cells' T (4H)(D + H), the head per step or once */
+    assert_int_equal(hn_net_flops_per_sample(c.net), T * 4 * H * (D + H) + (last ? 1 : T) * H * O);
 
     hn_embedding ec = {.vocab = V, .dim = D};
     hn_recurrent rc = {.n_in = D, .hidden = H, .last = last != 0};
