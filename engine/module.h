@@ -123,7 +123,7 @@ extern const hn_module_vt hn_batchnorm_vt;
  * see hn_run) give exactly 0 outputs, their dy is never read, and they
  * contribute exactly 0 to dx, dw and dh0. T <= 2^24. */
 
-/* Elman RNN (tanh) and LSTM: x [n, T, n_in] -> y [n, T, hidden] (every
+/* Elman RNN (tanh), LSTM and GRU: x [n, T, n_in] -> y [n, T, hidden] (every
  * step; padded steps 0) or, with last, y [n, hidden] (the state after each
  * sample's last valid step).
  *   rnn:  h_t = tanh(W_ih x_t + W_hh h_{t-1} + b)
@@ -141,6 +141,13 @@ extern const hn_module_vt hn_batchnorm_vt;
 typedef struct hn_recurrent { int64_t n_in, hidden; bool last; bool fan_out; } hn_recurrent;
 extern const hn_module_vt hn_rnn_vt;
 extern const hn_module_vt hn_lstm_vt;
+/* GRU, PyTorch's equations and gate order (r, z, n):
+ *   r = σ(x_r + W_hr h_{t-1}), u = σ(x_u + W_hu h_{t-1}) (b folded into x_*)
+ *   n = tanh(x_n + r (W_hn h_{t-1} + b_hn)),  h_t = (1 - u) n + u h_{t-1}
+ * G = 3 hidden; parameters weight_ih, weight_hh, bias [G] as above, then
+ * bias_hn [hidden]: inside r (.), b_hn is not redundant with bias, so this
+ * one stays separate (init variance of the bias). */
+extern const hn_module_vt hn_gru_vt;
 
 /* Forward with a given initial state: h0 [n, hidden] (and, for the LSTM,
  * c0 [n, hidden]); NULL means 0. The vtable's forward is this with NULLs. */
@@ -149,6 +156,8 @@ hn_status hn_rnn_forward_state(const hn_recurrent *cfg, const float *w, const hn
 hn_status hn_lstm_forward_state(const hn_recurrent *cfg, const float *w, const hn_tensor *x,
                                 const float *h0, const float *c0, hn_tensor *y, float *ws,
                                 const hn_run *run);
+hn_status hn_gru_forward_state(const hn_recurrent *cfg, const float *w, const hn_tensor *x,
+                               const float *h0, hn_tensor *y, float *ws, const hn_run *run);
 /* Backward of the last forward (y is not read: the states are in ws), also
  * giving dh0 (and dc0) [n, hidden], OVERWRITTEN like dx (NULL: not needed). */
 hn_status hn_rnn_backward_state(const hn_recurrent *cfg, const float *w, const hn_tensor *x,
@@ -157,6 +166,9 @@ hn_status hn_rnn_backward_state(const hn_recurrent *cfg, const float *w, const h
 hn_status hn_lstm_backward_state(const hn_recurrent *cfg, const float *w, const hn_tensor *x,
                                  float *ws, const hn_tensor *dy, hn_tensor *dx, float *dw,
                                  float *dh0, float *dc0, const hn_run *run);
+hn_status hn_gru_backward_state(const hn_recurrent *cfg, const float *w, const hn_tensor *x,
+                                float *ws, const hn_tensor *dy, hn_tensor *dx, float *dw,
+                                float *dh0, const hn_run *run);
 
 /* Embedding (lookup): token ids x [n, T] (floats holding integers in
  * 0..vocab-1) -> y [n, T, dim], y[b, t] = table[x[b, t]]. Parameters:

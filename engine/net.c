@@ -17,7 +17,7 @@
  * "3.batchnorm.bias"); external state (BatchNorm running statistics) is laid
  * out the same way, in module order, in a separate n_stats vector.
  *
- * Sequences: a net with an embedding, rnn or lstm module is a sequence net;
+ * Sequences: a net with an embedding, rnn, lstm or gru module is a sequence net;
  * dimension 0 of its per-sample input is the time axis (T steps). The net
  * tracks which boundaries still have that axis (a per-step linear,
  * activation or dropout keeps it; the last-step output of a recurrent layer
@@ -159,14 +159,15 @@ static hn_status add_module(hn_net *net, const char *who, const hn_module_vt *vt
   if (out_nd < 2 || out_nd > MAX_SAMPLE_DIMS + 1)
     return hn_fail(HN_ERR_SHAPE, "%s: module %d (%s) would output %d dimensions", who, idx,
                    vt->name, out_nd);
-  bool seq = vt == &hn_embedding_vt || vt == &hn_rnn_vt || vt == &hn_lstm_vt, time_out = false;
+  bool rec = vt == &hn_rnn_vt || vt == &hn_lstm_vt || vt == &hn_gru_vt;
+  bool seq = rec || vt == &hn_embedding_vt, time_out = false;
   if (seq && !net->cur_time)
     return hn_fail(HN_ERR_SHAPE, "%s: module %d (%s) needs a sequence, but dimension 0 of the "
                    "per-sample shape %s is no longer the input's time axis (a flatten or a "
                    "last-step output came before)", who, idx, vt->name,
                    hn_shape_fmt(net->cur_ndim, net->cur_shape).s);
   if (vt == &hn_embedding_vt) time_out = true;
-  else if (vt == &hn_rnn_vt || vt == &hn_lstm_vt) time_out = !((const hn_recurrent *)cfg)->last;
+  else if (rec) time_out = !((const hn_recurrent *)cfg)->last;
   else if (vt == &hn_linear_vt) time_out = net->cur_time && net->cur_ndim == 2;
   else if (vt == &hn_act_vt || vt == &hn_dropout_vt) time_out = net->cur_time;
   if (net->n_mods == net->cap_mods) {
@@ -303,6 +304,10 @@ hn_status hn_net_add_lstm(hn_net *net, int64_t hidden, bool last) {
   return add_recurrent(net, "hn_net_add_lstm", &hn_lstm_vt, hidden, last);
 }
 
+hn_status hn_net_add_gru(hn_net *net, int64_t hidden, bool last) {
+  return add_recurrent(net, "hn_net_add_gru", &hn_gru_vt, hidden, last);
+}
+
 hn_status hn_net_set_fan_mode(hn_net *net, bool fan_out) {
   if (!net) return hn_fail(HN_ERR_ARG, "hn_net_set_fan_mode: net is NULL");
   if (net->finalized)
@@ -312,7 +317,8 @@ hn_status hn_net_set_fan_mode(hn_net *net, bool fan_out) {
   for (int i = 0; i < net->n_mods; i++) {
     if (net->mods[i].vt == &hn_linear_vt) ((hn_linear *)net->mods[i].cfg)->fan_out = fan_out;
     if (net->mods[i].vt == &hn_conv2d_vt) ((hn_conv2d *)net->mods[i].cfg)->fan_out = fan_out;
-    if (net->mods[i].vt == &hn_rnn_vt || net->mods[i].vt == &hn_lstm_vt)
+    if (net->mods[i].vt == &hn_rnn_vt || net->mods[i].vt == &hn_lstm_vt ||
+        net->mods[i].vt == &hn_gru_vt)
       ((hn_recurrent *)net->mods[i].cfg)->fan_out = fan_out;
   }
   return HN_OK;
@@ -409,9 +415,10 @@ int64_t hn_net_flops_per_sample(const hn_net *net) {
     if (m->vt == &hn_linear_vt) {
       const hn_linear *c = m->cfg;
       f += c->n_in * c->n_out * (m->in_ndim == 2 ? m->in_shape[0] : 1); /* per step */
-    } else if (m->vt == &hn_rnn_vt || m->vt == &hn_lstm_vt) {
+    } else if (m->vt == &hn_rnn_vt || m->vt == &hn_lstm_vt || m->vt == &hn_gru_vt) {
       const hn_recurrent *c = m->cfg;
-      f += m->in_shape[0] * (m->vt == &hn_lstm_vt ? 4 : 1) * c->hidden * (c->n_in + c->hidden);
+      int64_t gates = m->vt == &hn_lstm_vt ? 4 : m->vt == &hn_gru_vt ? 3 : 1;
+      f += m->in_shape[0] * gates * c->hidden * (c->n_in + c->hidden);
     } else if (m->vt == &hn_conv2d_vt) {
       const hn_conv2d *c = m->cfg;
       f += c->c_out * m->out_shape[1] * m->out_shape[2] * c->c_in * c->k * c->k;
@@ -502,7 +509,7 @@ static hn_status check_lengths(const hn_net *net, const char *who, const hn_run 
   if (!run || !run->lengths) return HN_OK;
   if (!net->has_seq)
     return hn_fail(HN_ERR_ARG, "%s: run->lengths is given, but the net has no sequence module "
-                   "(embedding, rnn, lstm); lengths apply to sequence nets", who);
+                   "(embedding, rnn, lstm, gru); lengths apply to sequence nets", who);
   int64_t T = net->in_shape[0];
   for (int64_t b = 0; b < n; b++)
     if (run->lengths[b] < 1 || run->lengths[b] > T)

@@ -46,6 +46,7 @@ hn_status hn_net_add_batchnorm(hn_net *net, float eps, float momentum);
 hn_status hn_net_add_embedding(hn_net *net, int64_t vocab, int64_t dim);
 hn_status hn_net_add_rnn(hn_net *net, int64_t hidden, bool last);
 hn_status hn_net_add_lstm(hn_net *net, int64_t hidden, bool last);
+hn_status hn_net_add_gru(hn_net *net, int64_t hidden, bool last);
 /* Fan mode of the normal initialisation of Linear and Conv2d weights (and so
  * of hyperfan init): false (default) gives var 1/fan_in, true 1/fan_out.
  * Applies to modules already added and to later ones; before finalize only. */

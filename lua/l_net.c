@@ -20,6 +20,7 @@
  *   {"embedding", vocab=V, dim=D}      token ids [T] -> [T, D]
  *   {"rnn", hidden=H, output="all"}    [T, F] -> [T, H] ("all") or [H] ("last")
  *   {"lstm", hidden=H, output="all"}   the same, LSTM cells
+ *   {"gru", hidden=H, output="all"}    the same, GRU cells
  * A bare string ("relu") is a layer without arguments. After a sequence
  * layer, {"linear", n} applies at every step of [T, F].
  *
@@ -262,7 +263,7 @@ static void add_layer(lua_State *L, hn_net *net, int idx, int layer) {
       luaL_error(L, "net: layer %d (embedding): vocab and dim (positive integers) are required, "
                     "as in {\"embedding\", vocab = 100, dim = 32}", layer);
     st = hn_net_add_embedding(net, v, d);
-  } else if (strcmp(kind, "rnn") == 0 || strcmp(kind, "lstm") == 0) {
+  } else if (strcmp(kind, "rnn") == 0 || strcmp(kind, "lstm") == 0 || strcmp(kind, "gru") == 0) {
     spec_keys(L, idx, layer, kind, k_rec, 0);
     int64_t hid = spec_opt_int(L, idx, layer, "hidden", 0, 1);
     if (hid < 1)
@@ -279,11 +280,13 @@ static void add_layer(lua_State *L, hn_net *net, int idx, int layer) {
       last = o[0] == 'l';
     }
     lua_pop(L, 1);
-    st = kind[0] == 'r' ? hn_net_add_rnn(net, hid, last) : hn_net_add_lstm(net, hid, last);
+    st = kind[0] == 'r'   ? hn_net_add_rnn(net, hid, last)
+         : kind[0] == 'l' ? hn_net_add_lstm(net, hid, last)
+                          : hn_net_add_gru(net, hid, last);
   } else {
     return (void)luaL_error(L, "net: layer %d: unknown layer kind '%s' (linear, conv2d, maxpool2d, "
                                "avgpool2d, flatten, relu, tanh, sigmoid, elu, identity, dropout, "
-                               "batchnorm, embedding, rnn, lstm)",
+                               "batchnorm, embedding, rnn, lstm, gru)",
                             layer, kind);
   }
   if (st != HN_OK) luaL_error(L, "net: layer %d (%s): %s", layer, kind, hn_errmsg());
@@ -491,7 +494,7 @@ static const int64_t *read_lengths(lua_State *L, hnl_net *u, int opts, int64_t n
   int64_t T = hn_net_seq_len(u->net);
   if (T == 0)
     luaL_argerror(L, opts, "field 'lengths': this net has no sequence layer (embedding, rnn, "
-                           "lstm); lengths apply to sequence nets");
+                           "lstm, gru); lengths apply to sequence nets");
   hnl_tensor *tl = luaL_testudata(L, -1, HNL_TENSOR);
   if (!tl && t != LUA_TTABLE)
     luaL_argerror(L, opts, lua_pushfstring(L, "field 'lengths': hnet.Tensor or list of integers "

@@ -90,7 +90,11 @@ static void test_per_step_output(void **state) {
       "for t = 3, 5 do for j = 1, 2 do assert(y:get(2, t, j) == 0) end end\n"
       "assert(y:get(2, 2, 1) ~= 0 and y:get(1, 5, 1) ~= 0)\n"
       "local dw = hnet.tensor(n:n_params()); n:backward(w, hnet.ones(2, 5, 2), dw)\n"
-      "local full = n:forward(w, x); assert(full:get(2, 3, 1) ~= 0)");
+      "local full = n:forward(w, x); assert(full:get(2, 3, 1) ~= 0)\n"
+      "local g = hnet.net{ input = {5, 3}, max_batch = 2, layers = { {'gru', hidden = 4, output = 'last'} } }\n"
+      "assert(#g:out_shape() == 1 and g:n_params() == 12 * 3 + 12 * 4 + 12 + 4 and g:modules()[1] == 'gru')\n"
+      "local gw = hnet.tensor(g:n_params()); g:init(gw, hnet.rng(5))\n"
+      "local gy = g:forward(gw, x, { lengths = {5, 2} }); assert(gy:all_finite() and gy:sqnorm() > 0)");
 }
 
 /* A chunked hypernetwork generates an LSTM classifier whose label is the

@@ -44,12 +44,13 @@ static hn_net *tok_net(bool last, int64_t max_batch) {
   return net;
 }
 
-/* [T, 4] features -> rnn(5) -> tanh -> lstm(4, last) -> linear(O). */
+/* [T, 4] features -> rnn(5) -> tanh -> gru(5) -> lstm(4, last) -> linear(O). */
 static hn_net *feat_net(int64_t max_batch) {
   hn_net *net;
   OK(hn_net_new(&net, 2, (int64_t[]){T, 4}, max_batch));
   OK(hn_net_add_rnn(net, 5, false));
   OK(hn_net_add_act(net, HN_ACT_TANH, 0));
+  OK(hn_net_add_gru(net, 5, false));
   OK(hn_net_add_lstm(net, 4, true));
   OK(hn_net_add_linear(net, O, true));
   OK(hn_net_finalize(net));
