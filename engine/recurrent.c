@@ -24,9 +24,11 @@
  * or beyond the longest length skip their GEMMs.
  *
  * Scratch (ws, floats, at batch n): forward keeps Z [n*T*G] (rnn: the states
- * h_t themselves; lstm: the activated gates), for the LSTM also C and Hs
- * [n*T*H] (cells, states), then h0 (and c0) [n*H] and the lengths [n];
- * backward uses dZ [n*T*G], Hprev [n*T*H] and the carried dh (and dc) [n*H].
+ * h_t themselves; lstm, gru: the activated gates), for the GRU also Zh
+ * [n*T*G] (below), for the LSTM C [n*T*H] (cells), for both Hs [n*T*H]
+ * (states), then h0 (and c0) [n*H] and the lengths [n]; backward uses dZ
+ * (and for the GRU dZh) [n*T*G], Hprev [n*T*H] and the carried dh (and dc)
+ * [n*H].
  * A second backward after one forward gives the same result. dw is
  * accumulated by BLAS (beta = 1) as in linear.c.
  *
@@ -315,18 +317,13 @@ static void sum_cols_acc(const float *x, int64_t rows, int64_t cols, int64_t ld,
 
 /* ---- forward / backward ---------------------------------------------------------------- */
 
-static hn_status rnn_shape(const void *cfg, const char *who, int ndim, const int64_t *in,
-                           int *out_ndim, int64_t *out) {
-  return shape_of(cfg, who, ndim, in, out_ndim, out);
-}
-
 static hn_status rec_forward(const hn_recurrent *cfg, rec_kind kind, const float *w,
                              const hn_tensor *x, const float *h0, const float *c0, hn_tensor *y,
                              float *ws, const hn_run *run) {
   const char *who = fwd_who[kind];
   int ond;
   int64_t out[4];
-  HN_TRY(hn_module_check_forward(rnn_shape, cfg, who, x, y, &ond, out));
+  HN_TRY(hn_module_check_forward(shape_of, cfg, who, x, y, &ond, out));
   if (!w) return hn_fail(HN_ERR_ARG, "%s: w is NULL (%lld parameters expected)", who,
                          (long long)rec_n_params(cfg, kind));
   int64_t n = x->shape[0], T = x->shape[1], F = cfg->n_in, H = cfg->hidden;
@@ -346,9 +343,8 @@ static hn_status rec_forward(const hn_recurrent *cfg, rec_kind kind, const float
   }
   HN_TRY(hn_blas_gemm(who, false, true, n * T, G, F, 1.0f, x->data, Wih, 0.0f, bf.Z));
   hn_ops_add_row_bias(bf.Z, bias, n * T, G);
+  bool gru = kind == REC_GRU; /* its hidden products go apart (beta 0), the others add into Z */
   for (int64_t t = 0; t < T; t++) {
-    /* the GRU's hidden products go apart (beta 0); the others add into Z */
-    bool gru = kind == REC_GRU;
     if (t < longest && (t > 0 || h0 || gru))
       HN_TRY(hn_blas_gemm_ld(who, false, true, n, G, H, 1.0f, t > 0 ? bf.Hs + (t - 1) * H : bf.H0,
                              t > 0 ? T * H : H, Whh, H, gru ? 0.0f : 1.0f,
@@ -374,7 +370,7 @@ static hn_status rec_backward(const hn_recurrent *cfg, rec_kind kind, const floa
   bool lstm = kind == REC_LSTM, gru = kind == REC_GRU;
   int ond;
   int64_t out[4];
-  HN_TRY(hn_module_check_backward(rnn_shape, cfg, who, HN_MODULE_NEED_X_DATA, x, y, dy, dx, &ond,
+  HN_TRY(hn_module_check_backward(shape_of, cfg, who, HN_MODULE_NEED_X_DATA, x, y, dy, dx, &ond,
                                   out));
   if (!w) return hn_fail(HN_ERR_ARG, "%s: w is NULL", who);
   int64_t n = x->shape[0], T = x->shape[1], F = cfg->n_in, H = cfg->hidden;
