@@ -121,7 +121,8 @@ extern const hn_module_vt hn_batchnorm_vt;
  * writes the n rows of step t with a leading dimension of T*G (a strided
  * GEMM), so no transposed copy is ever made. Padded steps (t >= lengths[b],
  * see hn_run) give exactly 0 outputs, their dy is never read, and they
- * contribute exactly 0 to dx, dw and dh0. T <= 2^24. */
+ * contribute exactly 0 to dx, dw and dh0 (their x is multiplied by 0 in
+ * dW_ih, so it must be finite; hn_net zeroes it). T <= 2^24. */
 
 /* Elman RNN (tanh), LSTM and GRU: x [n, T, n_in] -> y [n, T, hidden] (every
  * step; padded steps 0) or, with last, y [n, hidden] (the state after each

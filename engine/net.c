@@ -25,7 +25,8 @@
  * hands the copy to every module; when the net's output has the time axis,
  * its padded steps are set to 0 and backward zeroes dy there before going
  * down, so padding reaches no gradient whatever modules follow the
- * recurrent ones.
+ * recurrent ones; the padded steps of the input copy are set to 0 too, so
+ * that not even a NaN there reaches a product.
  */
 #include "net.h"
 #include "internal.h"
@@ -519,9 +520,9 @@ static hn_status check_lengths(const hn_net *net, const char *who, const hn_run 
   return HN_OK;
 }
 
-/* Zero the padded steps of a tensor t [n, T, ...] at the net's output. */
-static void zero_padding(const hn_net *net, float *t, int64_t n) {
-  int64_t T = net->in_shape[0], step = sample_numel(net->cur_ndim, net->cur_shape) / T;
+/* Zero the padded steps of a tensor t [n, T, ...] of `per_sample` floats a sample. */
+static void zero_padding(const hn_net *net, float *t, int64_t n, int64_t per_sample) {
+  int64_t T = net->in_shape[0], step = per_sample / T;
   for (int64_t b = 0; b < n; b++)
     if (net->lengths[b] < T)
       memset(t + (b * T + net->lengths[b]) * step, 0,
@@ -567,6 +568,9 @@ hn_status hn_net_forward(hn_net *net, const float *w, const hn_tensor *x, hn_ten
   net->has_lengths = run && run->lengths;
   if (net->has_lengths) memcpy(net->lengths, run->lengths, (size_t)n * sizeof *net->lengths);
   hn_ops_copy(net->x0, x->data, x->numel);
+  /* padded input steps are never read as values, but a recurrent layer's
+   * dW_ih multiplies them by 0, which a NaN or Inf there would survive */
+  if (net->has_lengths) zero_padding(net, net->x0, n, sample_numel(net->in_ndim, net->in_shape));
   const float *cur = net->x0;
   for (int i = 0; i < net->n_mods; i++) {
     net_module *m = &net->mods[i];
@@ -578,7 +582,8 @@ hn_status hn_net_forward(hn_net *net, const float *w, const hn_tensor *x, hn_ten
     cur = m->out;
   }
   hn_ops_copy(y->data, cur, y->numel);
-  if (net->has_lengths && net->cur_time) zero_padding(net, y->data, n);
+  if (net->has_lengths && net->cur_time)
+    zero_padding(net, y->data, n, sample_numel(net->cur_ndim, net->cur_shape));
   net->last_n = n;
   return HN_OK;
 }
@@ -637,7 +642,7 @@ hn_status hn_net_backward(hn_net *net, const float *w, const hn_tensor *dy, floa
     /* padded steps of dy reach no module; grad[1] is free until the second module down */
     make_view(&masked, net->grad[1], n, net->cur_ndim, net->cur_shape);
     hn_ops_copy(masked.data, dy->data, dy->numel);
-    zero_padding(net, masked.data, n);
+    zero_padding(net, masked.data, n, sample_numel(net->cur_ndim, net->cur_shape));
     g = &masked;
   }
   for (int i = net->n_mods - 1; i >= first; i--) {
