@@ -414,6 +414,54 @@ static void test_errors(void **state) {
   case_free(&c);
 }
 
+/* Allocation-failure injection while building a sequence net: HN_ERR_NOMEM
+ * from the failing step, the net unchanged and resumable, no leak (ASan). */
+static hn_status seq_build_step(hn_net **net, int step) {
+  switch (step) {
+    case 0: return hn_net_new(net, 1, (int64_t[]){T}, 4);
+    case 1: return hn_net_add_embedding(*net, V, D);
+    case 2: return hn_net_add_gru(*net, H, false);
+    case 3: return hn_net_add_linear(*net, 4, true);
+    case 4: return hn_net_add_act(*net, HN_ACT_TANH, 0);
+    case 5: return hn_net_add_rnn(*net, H, false);
+    case 6: return hn_net_add_lstm(*net, H, true);
+    case 7: return hn_net_add_linear(*net, O, true);
+    default: return hn_net_finalize(*net);
+  }
+}
+
+static void test_alloc_failure_injection(void **state) {
+  (void)state;
+  const int64_t np = V * D + 3 * H * (D + H + 1) + H + 4 * H + 4 + H * (4 + H + 1) +
+                     4 * H * (2 * H + 1) + O * H + O;
+  int k;
+  for (k = 0; k < 1000; k++) {
+    hn_net *net = NULL;
+    hn_status st = HN_OK;
+    int step;
+    hn_mem_fail_after(k);
+    for (step = 0; step <= 8 && st == HN_OK; step++) st = seq_build_step(&net, step);
+    hn_mem_fail_after(-1);
+    if (st == HN_OK) {
+      assert_int_equal(hn_net_n_params(net), np);
+      hn_net_free(net);
+      break;
+    }
+    assert_int_equal(st, HN_ERR_NOMEM);
+    step--; /* the step that failed */
+    if (step == 0) {
+      assert_null(net);
+      continue;
+    }
+    assert_int_equal(hn_net_n_modules(net), step <= 7 ? step - 1 : 7);
+    for (; step <= 8; step++) OK(seq_build_step(&net, step));
+    assert_int_equal(hn_net_n_params(net), np);
+    assert_int_equal(hn_net_seq_len(net), T);
+    hn_net_free(net);
+  }
+  assert_true(k > 8);
+}
+
 /* ---- a hypernetwork end to end through an LSTM -------------------------------------------- */
 
 typedef struct hctx {
@@ -508,6 +556,7 @@ int main(void) {
       cmocka_unit_test(test_no_alloc),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_alloc_failure_injection),
       cmocka_unit_test(test_hnet_through_lstm),
   };
   return cmocka_run_group_tests_name("seqnet", tests, NULL, NULL);
