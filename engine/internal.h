@@ -73,4 +73,17 @@ int64_t hn_module_ws_none(const void *cfg, int ndim, const int64_t *in);
 void hn_module_no_init_var(const void *cfg, float *mean, float *var);
 int hn_module_no_slices(const void *cfg, const char **names, int *ndims, int64_t (*shapes)[4]);
 
+/* ---- sequence modules (recurrent.c, embedding.c) ------------------------------ */
+
+/* Largest T: lengths are kept in ws as floats, exact up to 2^24. */
+#define HN_SEQ_MAX_T (INT64_C(1) << 24)
+/* lengths (n values, may be NULL) each in 1..T, else HN_ERR_ARG naming who,
+ * the sample and the value. */
+hn_status hn_module_check_lengths(const char *who, const int64_t *lengths, int64_t n, int64_t T);
+/* Keep the lengths of a forward in ws (NULL: T each) and return the longest. */
+int64_t hn_module_store_lengths(float *L, const int64_t *lengths, int64_t n, int64_t T);
+/* A backward's lengths (NULL: those of the forward) must be the forward's. */
+hn_status hn_module_same_lengths(const char *who, const float *L, const int64_t *lengths,
+                                 int64_t n);
+
 #endif

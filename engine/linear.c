@@ -6,6 +6,9 @@
  *             dw [n_out, n_in] += dy^T · x   (GEMM with beta = 1)  (accumulated)
  *             db [n_out]  += Σ_rows dy                              (accumulated)
  *
+ * A sequence x [n, T, n_in] (module.h, batch-first) is n*T rows of one
+ * GEMM: the same layer applied at every step, y [n, T, n_out].
+ *
  * Parameters: weight [n_out, n_in] then bias [n_out] (if cfg->bias). No
  * scratch. The dw accumulation is done by BLAS itself (beta = 1): starting
  * from zero, two backward passes give exactly 2·dw as long as the batch fits
@@ -28,14 +31,16 @@ static hn_status shape_of(const void *cfg_, const char *who, int ndim, const int
     return hn_fail(HN_ERR_ARG, "%s: n_in = %lld, n_out = %lld; both must be >= 1", who,
                    (long long)cfg->n_in, (long long)cfg->n_out);
   if (!in) return hn_fail(HN_ERR_ARG, "%s: NULL input shape", who);
-  if (ndim != 2 || in[0] < 0 || in[1] != cfg->n_in)
+  if ((ndim != 2 && ndim != 3) || in[0] < 0 || (ndim == 3 && in[1] < 0) ||
+      in[ndim - 1] != cfg->n_in)
     return hn_fail(HN_ERR_SHAPE, "%s: x is %s, expected [%lld, %lld] ([n_batch, n_in]; flatten "
-                   "images first)",
+                   "images first) or [%lld, T, %lld] (a sequence, batch-first)",
                    who, hn_shape_fmt(ndim < 0 ? 0 : HN_MIN(ndim, HN_MAX_DIMS), in).s,
+                   (long long)(ndim >= 1 ? in[0] : 1), (long long)cfg->n_in,
                    (long long)(ndim >= 1 ? in[0] : 1), (long long)cfg->n_in);
-  *out_ndim = 2;
-  out[0] = in[0];
-  out[1] = cfg->n_out;
+  *out_ndim = ndim;
+  for (int i = 0; i < ndim - 1; i++) out[i] = in[i];
+  out[ndim - 1] = cfg->n_out;
   return HN_OK;
 }
 
@@ -66,7 +71,7 @@ static hn_status linear_forward(const void *cfg_, const float *w, const hn_tenso
   HN_TRY(hn_module_check_forward(shape_of, cfg, who, x, y, &ond, out));
   if (!w) return hn_fail(HN_ERR_ARG, "%s: w is NULL (%lld parameters expected)", who,
                          (long long)linear_n_params(cfg));
-  int64_t n = x->shape[0];
+  int64_t n = x->numel / cfg->n_in; /* rows: samples, or samples x steps */
   HN_TRY(hn_blas_gemm(who, false, true, n, cfg->n_out, cfg->n_in, 1.0f, x->data, w, 0.0f,
                       y->data));
   if (cfg->bias) hn_ops_add_row_bias(y->data, w + cfg->n_out * cfg->n_in, n, cfg->n_out);
@@ -84,7 +89,7 @@ static hn_status linear_backward(const void *cfg_, const float *w, const hn_tens
   HN_TRY(hn_module_check_backward(shape_of, cfg, who, HN_MODULE_NEED_X_DATA, x, y, dy, dx, &ond,
                                   out));
   if (!w) return hn_fail(HN_ERR_ARG, "%s: w is NULL", who);
-  int64_t n = x->shape[0];
+  int64_t n = x->numel / cfg->n_in;
   if (dx)
     HN_TRY(hn_blas_gemm(who, false, false, n, cfg->n_in, cfg->n_out, 1.0f, dy->data, w, 0.0f,
                         dx->data));

@@ -87,3 +87,34 @@ int hn_module_no_slices(const void *cfg, const char **names, int *ndims, int64_t
   (void)cfg, (void)names, (void)ndims, (void)shapes;
   return 0;
 }
+
+hn_status hn_module_check_lengths(const char *who, const int64_t *lengths, int64_t n, int64_t T) {
+  if (!lengths) return HN_OK;
+  for (int64_t b = 0; b < n; b++)
+    if (lengths[b] < 1 || lengths[b] > T)
+      return hn_fail(HN_ERR_ARG, "%s: lengths[%lld] = %lld; each sample's length must be in 1..%lld "
+                     "(T, the steps of x); steps beyond a length are padding",
+                     who, (long long)b, (long long)lengths[b], (long long)T);
+  return HN_OK;
+}
+
+int64_t hn_module_store_lengths(float *L, const int64_t *lengths, int64_t n, int64_t T) {
+  int64_t longest = 0;
+  for (int64_t b = 0; b < n; b++) {
+    int64_t len = lengths ? lengths[b] : T;
+    L[b] = (float)len;
+    longest = HN_MAX(longest, len);
+  }
+  return longest;
+}
+
+hn_status hn_module_same_lengths(const char *who, const float *L, const int64_t *lengths,
+                                 int64_t n) {
+  if (!lengths) return HN_OK;
+  for (int64_t b = 0; b < n; b++)
+    if ((float)lengths[b] != L[b])
+      return hn_fail(HN_ERR_ARG, "%s: lengths[%lld] = %lld, but the forward ran with %lld; "
+                     "backward goes through the forward's lengths (pass the same or none)",
+                     who, (long long)b, (long long)lengths[b], (long long)L[b]);
+  return HN_OK;
+}

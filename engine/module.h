@@ -40,6 +40,12 @@ typedef struct hn_run {
   bool train;    /* training mode (Dropout active, BatchNorm batch statistics) */
   hn_rng *rng;   /* Dropout's stream; required when train and p > 0            */
   float *stats;  /* this module's external state (n_stats floats) or NULL      */
+  /* Sequence modules (embedding, rnn, lstm): the valid steps of each sample,
+   * n_batch values in 1..T; NULL means every sample has all T steps. Steps
+   * t >= lengths[b] are padding: they never reach an output or a gradient.
+   * Backward uses the lengths of the forward (kept in ws); if given there,
+   * they must be the same. */
+  const int64_t *lengths;
 } hn_run;
 
 typedef struct hn_module_vt {
@@ -104,5 +110,75 @@ extern const hn_module_vt hn_dropout_vt;
  * with `momentum`; eval mode uses the running ones. */
 typedef struct hn_batchnorm { int64_t c; float eps, momentum; } hn_batchnorm;
 extern const hn_module_vt hn_batchnorm_vt;
+
+/* ---- sequences ---------------------------------------------------------------
+ *
+ * Layout: batch-first, x [n, T, F] (sample b's step t is row b*T + t), like
+ * every other tensor of a net, whose dimension 0 is the batch. The rows
+ * (b, t) of all samples and steps are then one contiguous [n*T, F] matrix,
+ * so the input products of all steps are ONE GEMM (and so are dW_ih, dW_hh
+ * and dx in backward); the hidden-to-hidden product of step t reads and
+ * writes the n rows of step t with a leading dimension of T*G (a strided
+ * GEMM), so no transposed copy is ever made. Padded steps (t >= lengths[b],
+ * see hn_run) give exactly 0 outputs, their dy is never read, and they
+ * contribute exactly 0 to dx, dw and dh0 (their x is multiplied by 0 in
+ * dW_ih, so it must be finite; hn_net zeroes it). T <= 2^24. */
+
+/* Elman RNN (tanh), LSTM and GRU: x [n, T, n_in] -> y [n, T, hidden] (every
+ * step; padded steps 0) or, with last, y [n, hidden] (the state after each
+ * sample's last valid step).
+ *   rnn:  h_t = tanh(W_ih x_t + W_hh h_{t-1} + b)
+ *   lstm: [i f g o] = W_ih x_t + W_hh h_{t-1} + b  (PyTorch's gate order)
+ *         c_t = σ(f) c_{t-1} + σ(i) tanh(g),  h_t = σ(o) tanh(c_t)
+ * Parameters: weight_ih [G, n_in], weight_hh [G, hidden], bias [G] with
+ * G = hidden (rnn) or 4 hidden (lstm). One bias, not PyTorch's two
+ * (b_ih + b_hh): only their sum enters the model, so the second is a
+ * redundant direction that a hypernetwork would have to generate and that
+ * the continual-learning regulariser would hold for no change of function.
+ * Normal init: the cell is a linear map of [x_t, h_{t-1}] (fan-in
+ * n_in + hidden, fan-out G): weights N(0, 1/(n_in + hidden)) (fan_out mode:
+ * 1/G), bias N(0, 1/(3 (n_in + hidden))), as Linear does for its fan-in.
+ * h_0 (and c_0) are 0 unless given through hn_*_forward_state. */
+typedef struct hn_recurrent { int64_t n_in, hidden; bool last; bool fan_out; } hn_recurrent;
+extern const hn_module_vt hn_rnn_vt;
+extern const hn_module_vt hn_lstm_vt;
+/* GRU, PyTorch's equations and gate order (r, z, n):
+ *   r = σ(x_r + W_hr h_{t-1}), u = σ(x_u + W_hu h_{t-1}) (b folded into x_*)
+ *   n = tanh(x_n + r (W_hn h_{t-1} + b_hn)),  h_t = (1 - u) n + u h_{t-1}
+ * G = 3 hidden; parameters weight_ih, weight_hh, bias [G] as above, then
+ * bias_hn [hidden]: inside r (.), b_hn is not redundant with bias, so this
+ * one stays separate (init variance of the bias). */
+extern const hn_module_vt hn_gru_vt;
+
+/* Forward with a given initial state: h0 [n, hidden] (and, for the LSTM,
+ * c0 [n, hidden]); NULL means 0. The vtable's forward is this with NULLs. */
+hn_status hn_rnn_forward_state(const hn_recurrent *cfg, const float *w, const hn_tensor *x,
+                               const float *h0, hn_tensor *y, float *ws, const hn_run *run);
+hn_status hn_lstm_forward_state(const hn_recurrent *cfg, const float *w, const hn_tensor *x,
+                                const float *h0, const float *c0, hn_tensor *y, float *ws,
+                                const hn_run *run);
+hn_status hn_gru_forward_state(const hn_recurrent *cfg, const float *w, const hn_tensor *x,
+                               const float *h0, hn_tensor *y, float *ws, const hn_run *run);
+/* Backward of the last forward (y is not read: the states are in ws), also
+ * giving dh0 (and dc0) [n, hidden], OVERWRITTEN like dx (NULL: not needed). */
+hn_status hn_rnn_backward_state(const hn_recurrent *cfg, const float *w, const hn_tensor *x,
+                                float *ws, const hn_tensor *dy, hn_tensor *dx, float *dw,
+                                float *dh0, const hn_run *run);
+hn_status hn_lstm_backward_state(const hn_recurrent *cfg, const float *w, const hn_tensor *x,
+                                 float *ws, const hn_tensor *dy, hn_tensor *dx, float *dw,
+                                 float *dh0, float *dc0, const hn_run *run);
+hn_status hn_gru_backward_state(const hn_recurrent *cfg, const float *w, const hn_tensor *x,
+                                float *ws, const hn_tensor *dy, hn_tensor *dx, float *dw,
+                                float *dh0, const hn_run *run);
+
+/* Embedding (lookup): token ids x [n, T] (floats holding integers in
+ * 0..vocab-1) -> y [n, T, dim], y[b, t] = table[x[b, t]]. Parameters:
+ * weight [vocab, dim], normal init N(0, 1) (PyTorch's). An id that is not an
+ * integer in range is an error before any output is written; padded steps
+ * (lengths) are not read and give 0. dx is 0 (ids are not differentiable);
+ * the rows of dw are accumulated in a fixed order whatever the thread
+ * count. */
+typedef struct hn_embedding { int64_t vocab, dim; } hn_embedding;
+extern const hn_module_vt hn_embedding_vt;
 
 #endif

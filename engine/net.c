@@ -16,6 +16,17 @@
  * Layout entries are named "<index>.<module>.<slice>" ("0.linear.weight",
  * "3.batchnorm.bias"); external state (BatchNorm running statistics) is laid
  * out the same way, in module order, in a separate n_stats vector.
+ *
+ * Sequences: a net with an embedding, rnn, lstm or gru module is a sequence net;
+ * dimension 0 of its per-sample input is the time axis (T steps). The net
+ * tracks which boundaries still have that axis (a per-step linear,
+ * activation or dropout keeps it; the last-step output of a recurrent layer
+ * or a flatten ends it). Forward copies run->lengths into the workspace and
+ * hands the copy to every module; when the net's output has the time axis,
+ * its padded steps are set to 0 and backward zeroes dy there before going
+ * down, so padding reaches no gradient whatever modules follow the
+ * recurrent ones; the padded steps of the input copy are set to 0 too, so
+ * that not even a NaN there reaches a product.
  */
 #include "net.h"
 #include "internal.h"
@@ -37,6 +48,7 @@ typedef struct net_module {
   int64_t s_off, n_s; /* slice of the stats vector */
   int64_t n_ws;       /* scratch floats at max_batch */
   float *ws, *out;    /* inside the workspace (after finalize) */
+  bool time_out;      /* dimension 0 of the per-sample output is the time axis */
 } net_module;
 
 struct hn_net {
@@ -48,6 +60,10 @@ struct hn_net {
   hn_layout layout;
   int64_t n_stats;
   bool fan_out, finalized;
+  bool cur_time;  /* dimension 0 of cur_shape is the input's (time) axis   */
+  bool has_seq;   /* an embedding, rnn or lstm: a sequence net             */
+  int64_t *lengths; /* [max_batch] copy of the last forward's lengths     */
+  bool has_lengths; /* the last forward had lengths                        */
   float *block;   /* the one workspace allocation */
   int64_t ws_bytes;
   float *x0;      /* act[0] */
@@ -107,6 +123,7 @@ hn_status hn_net_new(hn_net **out, int in_ndim, const int64_t *in_shape, int64_t
   for (int i = 0; i < in_ndim; i++) net->in_shape[i] = net->cur_shape[i] = in_shape[i];
   net->max_batch = max_batch;
   net->last_n = -1;
+  net->cur_time = true;
   hn_layout_init(&net->layout);
   *out = net;
   return HN_OK;
@@ -143,6 +160,17 @@ static hn_status add_module(hn_net *net, const char *who, const hn_module_vt *vt
   if (out_nd < 2 || out_nd > MAX_SAMPLE_DIMS + 1)
     return hn_fail(HN_ERR_SHAPE, "%s: module %d (%s) would output %d dimensions", who, idx,
                    vt->name, out_nd);
+  bool rec = vt == &hn_rnn_vt || vt == &hn_lstm_vt || vt == &hn_gru_vt;
+  bool seq = rec || vt == &hn_embedding_vt, time_out = false;
+  if (seq && !net->cur_time)
+    return hn_fail(HN_ERR_SHAPE, "%s: module %d (%s) needs a sequence, but dimension 0 of the "
+                   "per-sample shape %s is no longer the input's time axis (a flatten or a "
+                   "last-step output came before)", who, idx, vt->name,
+                   hn_shape_fmt(net->cur_ndim, net->cur_shape).s);
+  if (vt == &hn_embedding_vt) time_out = true;
+  else if (rec) time_out = !((const hn_recurrent *)cfg)->last;
+  else if (vt == &hn_linear_vt) time_out = net->cur_time && net->cur_ndim == 2;
+  else if (vt == &hn_act_vt || vt == &hn_dropout_vt) time_out = net->cur_time;
   if (net->n_mods == net->cap_mods) {
     int cap = net->cap_mods ? 2 * net->cap_mods : 8;
     net_module *m = hn_alloc((size_t)cap * sizeof *m);
@@ -187,7 +215,10 @@ static hn_status add_module(hn_net *net, const char *who, const hn_module_vt *vt
   m->n_w = vt->n_params(copy);
   m->s_off = net->n_stats;
   m->n_s = vt->n_stats(copy);
+  m->time_out = time_out;
   net->n_stats += m->n_s;
+  net->cur_time = time_out;
+  net->has_seq = net->has_seq || seq;
   net->cur_ndim = m->out_ndim;
   memcpy(net->cur_shape, m->out_shape, sizeof net->cur_shape);
   net->n_mods++;
@@ -195,11 +226,14 @@ static hn_status add_module(hn_net *net, const char *who, const hn_module_vt *vt
 }
 
 hn_status hn_net_add_linear(hn_net *net, int64_t n_out, bool bias) {
-  hn_linear cfg = {.n_in = net && net->cur_ndim == 1 ? net->cur_shape[0] : -1,
+  bool per_step = net && net->cur_ndim == 2 && net->cur_time;
+  hn_linear cfg = {.n_in = net && (net->cur_ndim == 1 || per_step)
+                               ? net->cur_shape[net->cur_ndim - 1] : -1,
                    .n_out = n_out, .bias = bias, .fan_out = net && net->fan_out};
-  if (net && net->cur_ndim != 1 && !net->finalized)
+  if (net && net->cur_ndim != 1 && !per_step && !net->finalized)
     return hn_fail(HN_ERR_SHAPE, "hn_net_add_linear: the current per-sample shape is %s; a "
-                   "linear layer needs [features] (add a flatten first)",
+                   "linear layer needs [features] (add a flatten first) or a sequence [T, "
+                   "features] (applied at every step)",
                    hn_shape_fmt(net->cur_ndim, net->cur_shape).s);
   return add_module(net, "hn_net_add_linear", &hn_linear_vt, &cfg, sizeof cfg);
 }
@@ -247,6 +281,34 @@ hn_status hn_net_add_batchnorm(hn_net *net, float eps, float momentum) {
   return add_module(net, "hn_net_add_batchnorm", &hn_batchnorm_vt, &cfg, sizeof cfg);
 }
 
+hn_status hn_net_add_embedding(hn_net *net, int64_t vocab, int64_t dim) {
+  hn_embedding cfg = {.vocab = vocab, .dim = dim};
+  return add_module(net, "hn_net_add_embedding", &hn_embedding_vt, &cfg, sizeof cfg);
+}
+
+static hn_status add_recurrent(hn_net *net, const char *who, const hn_module_vt *vt,
+                               int64_t hidden, bool last) {
+  hn_recurrent cfg = {.n_in = net && net->cur_ndim == 2 ? net->cur_shape[1] : -1,
+                      .hidden = hidden, .last = last, .fan_out = net && net->fan_out};
+  if (net && net->cur_ndim != 2 && !net->finalized)
+    return hn_fail(HN_ERR_SHAPE, "%s: the current per-sample shape is %s; a recurrent layer "
+                   "needs a sequence [T, features] (an embedding gives one from token ids)",
+                   who, hn_shape_fmt(net->cur_ndim, net->cur_shape).s);
+  return add_module(net, who, vt, &cfg, sizeof cfg);
+}
+
+hn_status hn_net_add_rnn(hn_net *net, int64_t hidden, bool last) {
+  return add_recurrent(net, "hn_net_add_rnn", &hn_rnn_vt, hidden, last);
+}
+
+hn_status hn_net_add_lstm(hn_net *net, int64_t hidden, bool last) {
+  return add_recurrent(net, "hn_net_add_lstm", &hn_lstm_vt, hidden, last);
+}
+
+hn_status hn_net_add_gru(hn_net *net, int64_t hidden, bool last) {
+  return add_recurrent(net, "hn_net_add_gru", &hn_gru_vt, hidden, last);
+}
+
 hn_status hn_net_set_fan_mode(hn_net *net, bool fan_out) {
   if (!net) return hn_fail(HN_ERR_ARG, "hn_net_set_fan_mode: net is NULL");
   if (net->finalized)
@@ -256,6 +318,9 @@ hn_status hn_net_set_fan_mode(hn_net *net, bool fan_out) {
   for (int i = 0; i < net->n_mods; i++) {
     if (net->mods[i].vt == &hn_linear_vt) ((hn_linear *)net->mods[i].cfg)->fan_out = fan_out;
     if (net->mods[i].vt == &hn_conv2d_vt) ((hn_conv2d *)net->mods[i].cfg)->fan_out = fan_out;
+    if (net->mods[i].vt == &hn_rnn_vt || net->mods[i].vt == &hn_lstm_vt ||
+        net->mods[i].vt == &hn_gru_vt)
+      ((hn_recurrent *)net->mods[i].cfg)->fan_out = fan_out;
   }
   return HN_OK;
 }
@@ -285,6 +350,7 @@ hn_status hn_net_finalize(hn_net *net) {
     total += round_up(a * B) + round_up(m->n_ws);
   }
   total += 2 * round_up(max_act);
+  if (net->has_seq) total += round_up(2 * B); /* lengths, int64 */
   if (total > limit)
     return hn_fail(HN_ERR_SHAPE, "%s: the workspace for max_batch = %lld is too large; lower "
                    "max_batch", who, (long long)B);
@@ -305,6 +371,8 @@ hn_status hn_net_finalize(hn_net *net) {
   net->grad[0] = p;
   p += round_up(max_act);
   net->grad[1] = p;
+  p += round_up(max_act);
+  if (net->has_seq) net->lengths = (int64_t *)p; /* 64-byte aligned */
   net->block = block;
   net->ws_bytes = total * (int64_t)sizeof(float);
   net->finalized = true;
@@ -316,6 +384,9 @@ hn_status hn_net_finalize(hn_net *net) {
 int64_t hn_net_n_params(const hn_net *net) { return net ? net->layout.n_params : 0; }
 int64_t hn_net_n_stats(const hn_net *net) { return net ? net->n_stats : 0; }
 int64_t hn_net_max_batch(const hn_net *net) { return net ? net->max_batch : 0; }
+int64_t hn_net_seq_len(const hn_net *net) {
+  return net && net->has_seq ? net->in_shape[0] : 0;
+}
 int hn_net_n_modules(const hn_net *net) { return net ? net->n_mods : 0; }
 const hn_layout *hn_net_layout(const hn_net *net) { return net ? &net->layout : NULL; }
 int64_t hn_net_ws_bytes(const hn_net *net) { return net ? net->ws_bytes : 0; }
@@ -344,7 +415,11 @@ int64_t hn_net_flops_per_sample(const hn_net *net) {
     const net_module *m = &net->mods[i];
     if (m->vt == &hn_linear_vt) {
       const hn_linear *c = m->cfg;
-      f += c->n_in * c->n_out;
+      f += c->n_in * c->n_out * (m->in_ndim == 2 ? m->in_shape[0] : 1); /* per step */
+    } else if (m->vt == &hn_rnn_vt || m->vt == &hn_lstm_vt || m->vt == &hn_gru_vt) {
+      const hn_recurrent *c = m->cfg;
+      int64_t gates = m->vt == &hn_lstm_vt ? 4 : m->vt == &hn_gru_vt ? 3 : 1;
+      f += m->in_shape[0] * gates * c->hidden * (c->n_in + c->hidden);
     } else if (m->vt == &hn_conv2d_vt) {
       const hn_conv2d *c = m->cfg;
       f += c->c_out * m->out_shape[1] * m->out_shape[2] * c->c_in * c->k * c->k;
@@ -401,8 +476,9 @@ hn_status hn_net_init_stats(const hn_net *net, float *stats) {
 
 /* ---- forward / backward ------------------------------------------------------ */
 
-static hn_run module_run(const net_module *m, const hn_run *run) {
-  hn_run r = {.train = false, .rng = NULL, .stats = NULL};
+static hn_run module_run(const hn_net *net, const net_module *m, const hn_run *run) {
+  hn_run r = {.train = false, .rng = NULL, .stats = NULL,
+              .lengths = net->has_lengths ? net->lengths : NULL};
   if (run) {
     r.train = run->train;
     r.rng = run->rng;
@@ -427,6 +503,30 @@ static hn_status check_batch(const hn_net *net, const char *who, const char *wha
   }
   if (!t->data) return hn_fail(HN_ERR_ARG, "%s: %s has no data", who, what);
   return HN_OK;
+}
+
+/* The run's lengths fit the net and a batch of n (1..T each). */
+static hn_status check_lengths(const hn_net *net, const char *who, const hn_run *run, int64_t n) {
+  if (!run || !run->lengths) return HN_OK;
+  if (!net->has_seq)
+    return hn_fail(HN_ERR_ARG, "%s: run->lengths is given, but the net has no sequence module "
+                   "(embedding, rnn, lstm, gru); lengths apply to sequence nets", who);
+  int64_t T = net->in_shape[0];
+  for (int64_t b = 0; b < n; b++)
+    if (run->lengths[b] < 1 || run->lengths[b] > T)
+      return hn_fail(HN_ERR_ARG, "%s: lengths[%lld] = %lld; each sample's length must be in "
+                     "1..%lld (T, the net's sequence length); steps beyond it are padding",
+                     who, (long long)b, (long long)run->lengths[b], (long long)T);
+  return HN_OK;
+}
+
+/* Zero the padded steps of a tensor t [n, T, ...] of `per_sample` floats a sample. */
+static void zero_padding(const hn_net *net, float *t, int64_t n, int64_t per_sample) {
+  int64_t T = net->in_shape[0], step = per_sample / T;
+  for (int64_t b = 0; b < n; b++)
+    if (net->lengths[b] < T)
+      memset(t + (b * T + net->lengths[b]) * step, 0,
+             (size_t)((T - net->lengths[b]) * step) * sizeof(float));
 }
 
 hn_status hn_net_forward(hn_net *net, const float *w, const hn_tensor *x, hn_tensor *y,
@@ -463,19 +563,27 @@ hn_status hn_net_forward(hn_net *net, const float *w, const hn_tensor *x, hn_ten
                      "value per channel; x is %s (use a larger batch or eval mode)", who, i,
                      hn_tensor_str(x));
   }
+  HN_TRY(check_lengths(net, who, run, n));
   net->last_n = -1;
+  net->has_lengths = run && run->lengths;
+  if (net->has_lengths) memcpy(net->lengths, run->lengths, (size_t)n * sizeof *net->lengths);
   hn_ops_copy(net->x0, x->data, x->numel);
+  /* padded input steps are never read as values, but a recurrent layer's
+   * dW_ih multiplies them by 0, which a NaN or Inf there would survive */
+  if (net->has_lengths) zero_padding(net, net->x0, n, sample_numel(net->in_ndim, net->in_shape));
   const float *cur = net->x0;
   for (int i = 0; i < net->n_mods; i++) {
     net_module *m = &net->mods[i];
     hn_tensor xi, yi;
     make_view(&xi, (float *)cur, n, m->in_ndim, m->in_shape);
     make_view(&yi, m->out, n, m->out_ndim, m->out_shape);
-    hn_run r = module_run(m, run);
+    hn_run r = module_run(net, m, run);
     HN_TRY(m->vt->forward(m->cfg, m->n_w ? w + m->w_off : NULL, &xi, &yi, m->ws, &r));
     cur = m->out;
   }
   hn_ops_copy(y->data, cur, y->numel);
+  if (net->has_lengths && net->cur_time)
+    zero_padding(net, y->data, n, sample_numel(net->cur_ndim, net->cur_shape));
   net->last_n = n;
   return HN_OK;
 }
@@ -517,9 +625,26 @@ hn_status hn_net_backward(hn_net *net, const float *w, const hn_tensor *dy, floa
           break;
         }
   }
+  if (run && run->lengths)
+    for (int64_t b = 0; b < n; b++) {
+      int64_t had = net->has_lengths ? net->lengths[b] : net->in_shape[0];
+      if (!net->has_seq || run->lengths[b] != had)
+        return hn_fail(HN_ERR_ARG, "%s: lengths[%lld] = %lld, but the last forward ran with %s%lld;"
+                       " backward goes through the forward's lengths (pass the same or none)",
+                       who, (long long)b, (long long)run->lengths[b],
+                       net->has_seq ? "" : "no lengths (not a sequence net) ",
+                       (long long)(net->has_seq ? had : 0));
+    }
   const hn_tensor *g = dy;
-  hn_tensor bufs[2];
+  hn_tensor bufs[2], masked;
   int k = 0;
+  if (net->has_lengths && net->cur_time) {
+    /* padded steps of dy reach no module; grad[1] is free until the second module down */
+    make_view(&masked, net->grad[1], n, net->cur_ndim, net->cur_shape);
+    hn_ops_copy(masked.data, dy->data, dy->numel);
+    zero_padding(net, masked.data, n, sample_numel(net->cur_ndim, net->cur_shape));
+    g = &masked;
+  }
   for (int i = net->n_mods - 1; i >= first; i--) {
     net_module *m = &net->mods[i];
     const float *in = i == 0 ? net->x0 : net->mods[i - 1].out;
@@ -532,7 +657,7 @@ hn_status hn_net_backward(hn_net *net, const float *w, const hn_tensor *dy, floa
       make_view(&bufs[k], net->grad[k], n, m->in_ndim, m->in_shape);
       target = &bufs[k];
     }
-    hn_run r = module_run(m, run);
+    hn_run r = module_run(net, m, run);
     HN_TRY(m->vt->backward(m->cfg, m->n_w ? w + m->w_off : NULL, &xi, &yi, m->ws, g, target,
                            dw && m->n_w ? dw + m->w_off : NULL, &r));
     if (target == &bufs[k]) {

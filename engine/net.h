@@ -37,6 +37,16 @@ hn_status hn_net_add_flatten(hn_net *net);
 hn_status hn_net_add_act(hn_net *net, hn_act_kind kind, float alpha);
 hn_status hn_net_add_dropout(hn_net *net, float p);
 hn_status hn_net_add_batchnorm(hn_net *net, float eps, float momentum);
+/* Sequence modules (module.h). A net with any of them is a sequence net: its
+ * per-sample input is [T] token ids (embedding first) or [T, features], T
+ * fixed at creation (the longest sequence); shorter samples come with
+ * run->lengths. The linear layer applies at every step of a [T, features]
+ * input. last: the recurrent layer outputs [hidden], the state after each
+ * sample's last valid step, instead of [T, hidden]. */
+hn_status hn_net_add_embedding(hn_net *net, int64_t vocab, int64_t dim);
+hn_status hn_net_add_rnn(hn_net *net, int64_t hidden, bool last);
+hn_status hn_net_add_lstm(hn_net *net, int64_t hidden, bool last);
+hn_status hn_net_add_gru(hn_net *net, int64_t hidden, bool last);
 /* Fan mode of the normal initialisation of Linear and Conv2d weights (and so
  * of hyperfan init): false (default) gives var 1/fan_in, true 1/fan_out.
  * Applies to modules already added and to later ones; before finalize only. */
@@ -47,6 +57,8 @@ hn_status hn_net_finalize(hn_net *net);
 int64_t hn_net_n_params(const hn_net *net);
 int64_t hn_net_n_stats(const hn_net *net);
 int64_t hn_net_max_batch(const hn_net *net);
+/* T of a sequence net (its input's dimension 0), 0 for other nets. */
+int64_t hn_net_seq_len(const hn_net *net);
 int hn_net_n_modules(const hn_net *net);
 const char *hn_net_module_name(const hn_net *net, int i);
 const hn_layout *hn_net_layout(const hn_net *net);
@@ -71,7 +83,14 @@ hn_status hn_net_init_stats(const hn_net *net, float *stats);
 hn_status hn_net_forward(hn_net *net, const float *w, const hn_tensor *x, hn_tensor *y,
                          const hn_run *run);
 /* Backward of the last forward: dy [n, out...]; dw (n_params) accumulated;
- * dx (optional, [n, in...]) overwritten. */
+ * dx (optional, [n, in...]) overwritten.
+ *
+ * Sequence nets: forward takes run->lengths (n values in 1..T, or NULL for
+ * all T) and keeps a copy; backward goes through that copy (run->lengths,
+ * if given to backward, must be the same). When the output has the time
+ * axis ([n, T, ...]), forward sets its padded steps to 0 and backward
+ * ignores dy there: padding contributes exactly 0 to dw and dx. The loss
+ * must still leave padded steps out of its value (they are 0 logits). */
 hn_status hn_net_backward(hn_net *net, const float *w, const hn_tensor *dy, float *dw,
                           hn_tensor *dx, const hn_run *run);
 

@@ -17,7 +17,17 @@
  *   {"maxpool2d", k, stride=k}     {"avgpool2d", k, stride=k}      {"flatten"}
  *   {"relu"} {"tanh"} {"sigmoid"} {"identity"} {"elu", alpha=1}    {"dropout", p}
  *   {"batchnorm", eps=1e-5, momentum=0.1}
- * A bare string ("relu") is a layer without arguments.
+ *   {"embedding", vocab=V, dim=D}      token ids [T] -> [T, D]
+ *   {"rnn", hidden=H, output="all"}    [T, F] -> [T, H] ("all") or [H] ("last")
+ *   {"lstm", hidden=H, output="all"}   the same, LSTM cells
+ *   {"gru", hidden=H, output="all"}    the same, GRU cells
+ * A bare string ("relu") is a layer without arguments. After a sequence
+ * layer, {"linear", n} applies at every step of [T, F].
+ *
+ * Sequence nets (net:seq_len() = T > 0): forward and backward take
+ * lengths = a tensor or a list of n integers in 1..T (the valid steps of each
+ * sample; the rest is padding, which reaches no output and no gradient);
+ * backward goes through the lengths of the last forward.
  *
  * backward uses the mode, statistics and generator of the last forward unless
  * its options say otherwise; the net keeps the last statistics tensor alive.
@@ -33,6 +43,7 @@ typedef struct hnl_net {
   hn_net *net;
   bool last_train;
   bool has_forward;
+  int64_t lengths[]; /* max_batch values: the lengths option, converted */
 } hnl_net;
 
 /* User values: 1 = the last forward's stats tensor, 2 = its rng. */
@@ -69,6 +80,8 @@ static const char *const k_pool[] = {"stride", NULL};
 static const char *const k_none[] = {NULL};
 static const char *const k_elu[] = {"alpha", NULL};
 static const char *const k_bn[] = {"eps", "momentum", NULL};
+static const char *const k_emb[] = {"vocab", "dim", NULL};
+static const char *const k_rec[] = {"hidden", "output", NULL};
 
 /* Integer positional value i of the spec at idx (1-based; nil -> def, if
  * def >= 0 there is a default). */
@@ -243,10 +256,37 @@ static void add_layer(lua_State *L, hn_net *net, int idx, int layer) {
     float eps = (float)spec_num(L, idx, layer, "eps", 1e-5, (double)FLT_MIN, 1.0);
     float mom = (float)spec_num(L, idx, layer, "momentum", 0.1, 0.0, 1.0);
     st = hn_net_add_batchnorm(net, eps, mom);
+  } else if (strcmp(kind, "embedding") == 0) {
+    spec_keys(L, idx, layer, kind, k_emb, 0);
+    int64_t v = spec_opt_int(L, idx, layer, "vocab", 0, 1), d = spec_opt_int(L, idx, layer, "dim", 0, 1);
+    if (v < 1 || d < 1)
+      luaL_error(L, "net: layer %d (embedding): vocab and dim (positive integers) are required, "
+                    "as in {\"embedding\", vocab = 100, dim = 32}", layer);
+    st = hn_net_add_embedding(net, v, d);
+  } else if (strcmp(kind, "rnn") == 0 || strcmp(kind, "lstm") == 0 || strcmp(kind, "gru") == 0) {
+    spec_keys(L, idx, layer, kind, k_rec, 0);
+    int64_t hid = spec_opt_int(L, idx, layer, "hidden", 0, 1);
+    if (hid < 1)
+      luaL_error(L, "net: layer %d (%s): hidden (a positive integer) is required, as in "
+                    "{\"%s\", hidden = 128}", layer, kind, kind);
+    bool last = false;
+    int t = lua_getfield(L, idx, "output");
+    if (t != LUA_TNIL) {
+      const char *o = t == LUA_TSTRING ? lua_tostring(L, -1) : "";
+      if (strcmp(o, "all") != 0 && strcmp(o, "last") != 0)
+        luaL_error(L, "net: layer %d (%s): option 'output' must be \"all\" (every step) or "
+                      "\"last\" (each sample's last valid step), got %s", layer, kind,
+                   t == LUA_TSTRING ? o : luaL_typename(L, -1));
+      last = o[0] == 'l';
+    }
+    lua_pop(L, 1);
+    st = kind[0] == 'r'   ? hn_net_add_rnn(net, hid, last)
+         : kind[0] == 'l' ? hn_net_add_lstm(net, hid, last)
+                          : hn_net_add_gru(net, hid, last);
   } else {
     return (void)luaL_error(L, "net: layer %d: unknown layer kind '%s' (linear, conv2d, maxpool2d, "
                                "avgpool2d, flatten, relu, tanh, sigmoid, elu, identity, dropout, "
-                               "batchnorm)",
+                               "batchnorm, embedding, rnn, lstm, gru)",
                             layer, kind);
   }
   if (st != HN_OK) luaL_error(L, "net: layer %d (%s): %s", layer, kind, hn_errmsg());
@@ -279,8 +319,9 @@ static int l_net_new(lua_State *L) {
   lua_Integer n_layers = luaL_len(L, layers);
   if (n_layers < 1) luaL_argerror(L, 1, "field 'layers': at least one layer is needed");
 
-  hnl_net *u = lua_newuserdatauv(L, sizeof *u, 2);
-  memset(u, 0, sizeof *u);
+  size_t bytes = sizeof(hnl_net) + (size_t)max_batch * sizeof(int64_t);
+  hnl_net *u = lua_newuserdatauv(L, bytes, 2);
+  memset(u, 0, bytes);
   luaL_setmetatable(L, HNL_NET);
   hnl_check(L, hn_net_new(&u->net, in_nd, in_shape, max_batch));
   for (lua_Integer i = 1; i <= n_layers; i++) {
@@ -303,6 +344,11 @@ static int net_n_params(lua_State *L) {
 
 static int net_n_stats(lua_State *L) {
   lua_pushinteger(L, hn_net_n_stats(check_net(L, 1)->net));
+  return 1;
+}
+
+static int net_seq_len(lua_State *L) {
+  lua_pushinteger(L, hn_net_seq_len(check_net(L, 1)->net));
   return 1;
 }
 
@@ -433,8 +479,58 @@ static int net_init_stats(lua_State *L) {
 
 /* ---- forward / backward --------------------------------------------------------- */
 
-static const char *const fwd_keys[] = {"train", "rng", "stats", "out", NULL};
-static const char *const bwd_keys[] = {"dx", "train", "rng", "stats", NULL};
+static const char *const fwd_keys[] = {"train", "rng", "stats", "out", "lengths", NULL};
+static const char *const bwd_keys[] = {"dx", "train", "rng", "stats", "lengths", NULL};
+
+/* The lengths option of the table at opts for a batch of n (a tensor or a
+ * list of n integers in 1..T), converted into u->lengths; NULL if absent. */
+static const int64_t *read_lengths(lua_State *L, hnl_net *u, int opts, int64_t n) {
+  if (lua_type(L, opts) != LUA_TTABLE) return NULL;
+  int t = lua_getfield(L, opts, "lengths");
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  int64_t T = hn_net_seq_len(u->net);
+  if (T == 0)
+    luaL_argerror(L, opts, "field 'lengths': this net has no sequence layer (embedding, rnn, "
+                           "lstm, gru); lengths apply to sequence nets");
+  hnl_tensor *tl = luaL_testudata(L, -1, HNL_TENSOR);
+  if (!tl && t != LUA_TTABLE)
+    luaL_argerror(L, opts, lua_pushfstring(L, "field 'lengths': hnet.Tensor or list of integers "
+                                              "expected, got %s", luaL_typename(L, -1)));
+  if (tl && tl->freed) luaL_argerror(L, opts, "field 'lengths': hnet.Tensor has been freed");
+  int64_t count = tl ? tl->t.numel : (int64_t)luaL_len(L, -1);
+  if (n < 1 || n > hn_net_max_batch(u->net) || count != n)
+    luaL_argerror(L, opts, lua_pushfstring(L, "field 'lengths': %I values for a batch of %I; "
+                                              "give one length per sample",
+                                           (lua_Integer)count, (lua_Integer)n));
+  for (int64_t b = 0; b < n; b++) {
+    double v;
+    if (tl) {
+      v = (double)tl->t.data[b];
+    } else {
+      int vt = lua_geti(L, -1, (lua_Integer)b + 1);
+      v = vt == LUA_TNUMBER ? lua_tonumber(L, -1) : -1.0;
+      if (vt != LUA_TNUMBER)
+        luaL_argerror(L, opts, lua_pushfstring(L, "field 'lengths': entry %I is a %s, not an "
+                                                  "integer", (lua_Integer)b + 1,
+                                               luaL_typename(L, -1)));
+      lua_pop(L, 1);
+    }
+    if (!(v == floor(v)) || v < 1 || v > (double)T) {
+      char num[32];
+      snprintf(num, sizeof num, "%g", v);
+      luaL_argerror(L, opts, lua_pushfstring(L, "field 'lengths': entry %I is %s; each length "
+                                                "must be an integer in 1..%I (T, the net's "
+                                                "sequence length)",
+                                             (lua_Integer)b + 1, num, (lua_Integer)T));
+    }
+    u->lengths[b] = (int64_t)v;
+  }
+  lua_pop(L, 1);
+  return u->lengths;
+}
 
 /* Read the run options (train, rng, stats) of the table at opts; defaults
  * from the previous forward when `remembered`. */
@@ -490,6 +586,7 @@ static int net_forward(lua_State *L) {
   hnl_check_options(L, 4, fwd_keys);
   hn_run run = read_run(L, u, 4, false);
   hnl_tensor *y = hnl_opt_tensor(L, 4, "out");
+  run.lengths = read_lengths(L, u, 4, x->t.ndim >= 1 ? x->t.shape[0] : 0);
   lua_settop(L, 4);
   if (y) {
     lua_getfield(L, 4, "out");
@@ -527,6 +624,7 @@ static int net_backward(lua_State *L) {
     return luaL_error(L, "backward: no forward pass to go back through; call net:forward first");
   hn_run run = read_run(L, u, 5, true);
   hnl_tensor *dx = hnl_opt_tensor(L, 5, "dx");
+  run.lengths = read_lengths(L, u, 5, dy->t.ndim >= 1 ? dy->t.shape[0] : 0);
   hnl_check(L, hn_net_backward(net, W->t.data, &dy->t, dW ? dW->t.data : NULL, dx ? &dx->t : NULL,
                                &run));
   if (dx) {
@@ -567,6 +665,7 @@ static int net_tostring(lua_State *L) {
 
 static const luaL_Reg methods[] = {
     {"n_params", net_n_params},   {"n_stats", net_n_stats},
+    {"seq_len", net_seq_len},
     {"max_batch", net_max_batch}, {"in_shape", net_in_shape},
     {"out_shape", net_out_shape}, {"flops_per_sample", net_flops},
     {"ws_bytes", net_ws_bytes},   {"modules", net_modules},
