@@ -119,6 +119,7 @@ void hnl_open_rng(lua_State *L);
 void hnl_open_data(lua_State *L);
 void hnl_open_sys(lua_State *L);
 void hnl_open_ckpt(lua_State *L);
+void hnl_open_vae(lua_State *L);
 
 int luaopen_hnet_core(lua_State *L);
 
