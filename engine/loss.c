@@ -1,6 +1,7 @@
 /*
  * loss.c — softmax cross-entropy with head masks, MSE, Gaussian NLL,
  * Bernoulli reconstruction (BCE from logits), the Gaussian KL of a VAE,
+ * knowledge distillation,
  * accuracy, argmax and predictive entropy.
  *
  * Every entry point checks all of its arguments (shapes, labels, mask) before
@@ -355,6 +356,79 @@ hn_status hn_loss_kl_gauss(const hn_tensor *h, float *loss, hn_tensor *dh) {
   kl_ctx k = {h->data, dh ? dh->data : NULL, d, 1.0 / (double)n};
   double s = blocked_sum(kl_block, &k, n, ROW_BLOCK, 3 * d);
   *loss = (float)(s / (double)n);
+  return HN_OK;
+}
+
+/* ---- knowledge distillation ------------------------------------------------------ */
+
+typedef struct kd_ctx {
+  const float *x, *t;
+  const uint8_t *mask;
+  int64_t c;
+  double inv_temp, inv_n, temp;
+  float *dx;
+} kd_ctx;
+
+/* Max over the active columns of x/T, and log Σ exp(x_j/T - max) in double. */
+static double row_lse_scaled(const float *x, int64_t c, const uint8_t *mask, double inv_temp,
+                             double *max_out) {
+  double m = -INFINITY;
+  for (int64_t j = 0; j < c; j++)
+    if ((!mask || mask[j]) && (double)x[j] * inv_temp > m) m = (double)x[j] * inv_temp;
+  double s = 0.0;
+  for (int64_t j = 0; j < c; j++)
+    if (!mask || mask[j]) s += exp((double)x[j] * inv_temp - m);
+  *max_out = m;
+  return log(s);
+}
+
+static double kd_block(const void *vctx, int64_t lo, int64_t hi) {
+  const kd_ctx *k = vctx;
+  double s = 0.0;
+  for (int64_t r = lo; r < hi; r++) {
+    const float *xr = k->x + r * k->c, *tr = k->t + r * k->c;
+    double mx, mt;
+    double lx = row_lse_scaled(xr, k->c, k->mask, k->inv_temp, &mx);
+    double lt = row_lse_scaled(tr, k->c, k->mask, k->inv_temp, &mt);
+    double row = 0.0;
+    for (int64_t j = 0; j < k->c; j++) {
+      if (k->mask && !k->mask[j]) {
+        if (k->dx) k->dx[r * k->c + j] = 0.0f;
+        continue;
+      }
+      double log_q = (double)xr[j] * k->inv_temp - mx - lx; /* log softmax(x/T) */
+      double p = exp((double)tr[j] * k->inv_temp - mt - lt); /* softmax(target/T) */
+      row -= p * log_q;
+      if (k->dx) k->dx[r * k->c + j] = (float)(k->temp * (exp(log_q) - p) * k->inv_n);
+    }
+    s += row;
+  }
+  return s;
+}
+
+hn_status hn_loss_kd(const hn_tensor *logits, const hn_tensor *target, const uint8_t *mask,
+                     float temperature, float *loss, hn_tensor *dlogits) {
+  static const char who[] = "hn_loss_kd";
+  HN_TRY(check_logits(who, logits));
+  if (!target || !target->data) return hn_fail(HN_ERR_ARG, "%s: target is NULL", who);
+  if (!hn_tensor_same_shape(target, logits))
+    return hn_fail(HN_ERR_SHAPE, "%s: target is %s but logits is %s; they must match", who,
+                   hn_tensor_str(target), hn_tensor_str(logits));
+  if (!loss) return hn_fail(HN_ERR_ARG, "%s: loss is NULL", who);
+  if (!(temperature > 0.0f) || !isfinite(temperature))
+    return hn_fail(HN_ERR_ARG, "%s: temperature is %g; a finite value > 0 expected (hypercl "
+                               "uses 2)",
+                   who, (double)temperature);
+  if (dlogits && (!dlogits->data || !hn_tensor_same_shape(dlogits, logits)))
+    return hn_fail(HN_ERR_SHAPE, "%s: dlogits is %s but logits is %s; they must match", who,
+                   hn_tensor_str(dlogits), hn_tensor_str(logits));
+  int64_t n = logits->shape[0], c = logits->shape[1];
+  HN_TRY(check_mask(who, mask, c));
+  double temp = (double)temperature;
+  kd_ctx k = {logits->data, target->data, mask, c, 1.0 / temp, 1.0 / (double)n, temp,
+              dlogits ? dlogits->data : NULL};
+  double s = blocked_sum(kd_block, &k, n, ROW_BLOCK, 6 * c);
+  *loss = (float)(temp * temp * s / (double)n);
   return HN_OK;
 }
 

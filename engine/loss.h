@@ -40,6 +40,14 @@ hn_status hn_loss_bce_logits(const hn_tensor *x, const hn_tensor *target, float 
  * Callers that weight the term (the reference divides by the input size)
  * scale the value and dh. */
 hn_status hn_loss_kl_gauss(const hn_tensor *h, float *loss, hn_tensor *dh);
+/* Knowledge distillation (Hinton et al. 2015, as hypercl computes it):
+ * logits [n, c] against target logits [n, c] of an earlier network, at
+ * temperature T > 0: *loss = T^2 · mean over rows of
+ * Σ_j -softmax(target/T)_j · log softmax(logits/T)_j over the mask's
+ * columns; dlogits (optional) is OVERWRITTEN with T (softmax(logits/T) -
+ * softmax(target/T)) / n (zero in masked-out columns). */
+hn_status hn_loss_kd(const hn_tensor *logits, const hn_tensor *target, const uint8_t *mask,
+                     float temperature, float *loss, hn_tensor *dlogits);
 /* Prediction helpers. A row with a NaN or +-Inf active logit (the outputs of
  * a diverged net, or of NaN inputs) predicts nothing: it is never correct,
  * its argmax is -1 and its entropy NaN (so lowest-entropy task inference

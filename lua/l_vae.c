@@ -9,6 +9,11 @@
  *       h [n, 2d] = (mu, logvar) per row; mean over rows of
  *       KL(N(mu, e^logvar) || N(0, 1)) summed over the d latents; grad is
  *       OVERWRITTEN.
+ *   hnet.loss.kd(logits, target, { mask = m, temperature = 2, grad = dx }) -> loss
+ *       knowledge distillation against an earlier network's logits:
+ *       T^2 · mean over rows of the cross-entropy of softmax(logits/T)
+ *       against softmax(target/T) over the mask's columns (hnet.loss.xent's
+ *       head masks); grad is OVERWRITTEN.
  *   hnet.vae.reparam(h, rng, { eps = e, out = z })  -> z, eps
  *       eps [n, d] <- n·d normals from rng (row-major); z's first d columns
  *       <- mu + exp(logvar / 2) · eps, its other columns untouched (a
@@ -26,6 +31,7 @@
 
 static const char *const grad_keys[] = {"grad", NULL};
 static const char *const reparam_keys[] = {"eps", "out", NULL};
+static const char *const kd_keys[] = {"mask", "temperature", "grad", NULL};
 
 static hnl_tensor *opt_tensor(lua_State *L, int opts, const char *key) {
   if (lua_type(L, opts) != LUA_TTABLE) return NULL;
@@ -49,6 +55,20 @@ static int l_kl_gauss(lua_State *L) {
   hnl_tensor *g = opt_tensor(L, 2, "grad");
   float loss = 0.0f;
   hnl_check(L, hn_loss_kl_gauss(&h->t, &loss, g ? &g->t : NULL));
+  lua_pushnumber(L, (lua_Number)loss);
+  return 1;
+}
+
+static int l_kd(lua_State *L) {
+  hnl_tensor *x = hnl_tensor_check(L, 1);
+  hnl_tensor *t = hnl_tensor_check(L, 2);
+  hnl_check_options(L, 3, kd_keys);
+  double temp = lua_type(L, 3) == LUA_TTABLE ? hnl_opt_number(L, 3, "temperature", 2.0, 1e-6, 1e6) : 2.0;
+  uint8_t buf[HNL_MASK_STACK];
+  const uint8_t *mask = hnl_opt_mask(L, 3, x, buf);
+  hnl_tensor *g = opt_tensor(L, 3, "grad");
+  float loss = 0.0f;
+  hnl_check(L, hn_loss_kd(&x->t, &t->t, mask, (float)temp, &loss, g ? &g->t : NULL));
   lua_pushnumber(L, (lua_Number)loss);
   return 1;
 }
@@ -118,6 +138,7 @@ static const luaL_Reg vae_funcs[] = {
 static const luaL_Reg loss_funcs[] = {
     {"bce_logits", l_bce_logits},
     {"kl_gauss", l_kl_gauss},
+    {"kd", l_kd},
     {NULL, NULL},
 };
 

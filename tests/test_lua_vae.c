@@ -48,7 +48,11 @@ static void test_binding_behaviour(void **state) {
       /* BCE: x = 0 against any target in [0, 1] is log 2. */
       "local g = hnet.full({ 2, 3 }, 5)\n"
       "local l = hnet.loss.bce_logits(hnet.tensor(2, 3), hnet.full({ 2, 3 }, 0.3), { grad = g })\n"
-      "assert(math.abs(l - math.log(2)) < 1e-6 and math.abs(g:get(1, 1) - 0.2 / 6) < 1e-7)\n");
+      "assert(math.abs(l - math.log(2)) < 1e-6 and math.abs(g:get(1, 1) - 0.2 / 6) < 1e-7)\n"
+      /* KD: equal logits over a 2-column head at T = 2 give 4 log 2, no gradient. */
+      "local kg = hnet.full({ 2, 3 }, 5)\n"
+      "local kd = hnet.loss.kd(hnet.tensor(2, 3), hnet.tensor(2, 3), { mask = { 1, 1, 0 }, grad = kg })\n"
+      "assert(math.abs(kd - 4 * math.log(2)) < 1e-5 and kg:min() == 0 and kg:max() == 0)\n");
   lua_close(L);
 }
 
@@ -77,6 +81,10 @@ static void test_misuse(void **state) {
       {"hnet.loss.bce_logits(hnet.tensor(2, 3), hnet.tensor(3, 2))", "same rows"},
       {"hnet.loss.bce_logits(hnet.tensor(2, 3), hnet.tensor(2, 3), { grad = hnet.tensor(6) })",
        "dx is [6]"},
+      {"hnet.loss.kd(hnet.tensor(2, 3), hnet.tensor(3, 2))", "target is [3, 2]"},
+      {"hnet.loss.kd(hnet.tensor(2, 3), hnet.tensor(2, 3), { temperature = 0 })", "temperature"},
+      {"hnet.loss.kd(hnet.tensor(2, 3), hnet.tensor(2, 3), { mask = { 1, 0 } })", "field 'mask'"},
+      {"hnet.loss.kd(hnet.tensor(2, 3), hnet.tensor(2, 3), { temp = 2 })", "unknown option 'temp'"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     hntl_assert_err(L, cases[i].chunk, cases[i].expect);

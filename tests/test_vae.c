@@ -1,5 +1,6 @@
-/* test_vae.c — the VAE pieces: Bernoulli reconstruction from logits and the
- * Gaussian KL (loss.c), the reparameterised sample and its backward (vae.c):
+/* test_vae.c — the generative-replay pieces: Bernoulli reconstruction from
+ * logits, the Gaussian KL and knowledge distillation (loss.c), the
+ * reparameterised sample and its backward (vae.c):
  * hand-computed values, central-difference gradients, accumulate/overwrite
  * semantics, the sample's distribution and stream, errors that leave outputs
  * untouched, thread independence. */
@@ -324,6 +325,101 @@ static void test_threads_bitwise(void **state) {
   hn_free(g2);
 }
 
+
+/* ---- knowledge distillation ------------------------------------------------------ */
+
+typedef struct kd_ctx {
+  hn_tensor *x, *t;
+  const uint8_t *mask;
+  float temp;
+} kd_ctx;
+
+static double kd_fn(void *vctx) {
+  kd_ctx *c = vctx;
+  float loss = 0;
+  assert_int_equal(hn_loss_kd(c->x, c->t, c->mask, c->temp, &loss, NULL), HN_OK);
+  return loss;
+}
+
+static void test_kd(void **state) {
+  (void)state;
+  /* Hand values: logits = target = (0, 0, 0) with the third column masked
+   * out: T^2 · log 2 (the entropy of (1/2, 1/2)), gradient 0. Row 2: target
+   * (0, log 3) at T = 1 is p = (1/4, 3/4); logits (0, 0) give
+   * -(1/4 log 1/2 + 3/4 log 1/2) = log 2 and dx = (1/2 - p) / n. */
+  float x[6] = {0, 0, 0, 0, 0, 0}, t[6] = {0, 0, 0, 0, (float)log(3.0), 0}, dx[6];
+  uint8_t mask[3] = {1, 1, 0};
+  hn_tensor lx = view2(x, 2, 3), lt = view2(t, 2, 3), ldx = view2(dx, 2, 3);
+  float loss = 0;
+  assert_int_equal(hn_loss_kd(&lx, &lt, mask, 1.0f, &loss, &ldx), HN_OK);
+  assert_float_equal(loss, log(2.0), 1e-6);
+  double ref[6] = {0, 0, 0, (0.5 - 0.25) / 2, (0.5 - 0.75) / 2, 0};
+  hnt_assert_close_d(dx, ref, 6, 1e-6, 1e-7, "kd dx at T = 1");
+  assert_int_equal(hn_loss_kd(&lx, &lx, mask, 2.0f, &loss, &ldx), HN_OK);
+  assert_true(fabs((double)loss - 4.0 * log(2.0)) < 1e-5);
+  for (int i = 0; i < 6; i++) assert_true(dx[i] == 0.0f);
+
+  /* Finite differences at T = 2 (hypercl's) and T = 0.5, with and without
+   * a mask; masked columns get exactly 0. The loss carries the factor T^2
+   * (up to ~7 here), so its float rounding (~4e-7) is ~2e-5 after dividing
+   * by 2 eps: the floor is 1e-2 (noise ≤ 2e-3 relative) and the tolerance
+   * 5e-3 as above (smooth log-sum-exp, truncation O(eps^2 / T^2)). */
+  enum { N = 5, C = 6 };
+  float a[N * C], b[N * C], da[N * C];
+  hnt_fill_uniform(a, N * C, -2, 2, 21);
+  hnt_fill_uniform(b, N * C, -2, 2, 22);
+  hn_tensor la = view2(a, N, C), lb = view2(b, N, C), lda = view2(da, N, C);
+  uint8_t m2[C] = {1, 1, 0, 1, 0, 1};
+  const float temps[2] = {2.0f, 0.5f};
+  for (int k = 0; k < 2; k++)
+    for (int masked = 0; masked < 2; masked++) {
+      kd_ctx c = {&la, &lb, masked ? m2 : NULL, temps[k]};
+      assert_int_equal(hn_loss_kd(&la, &lb, c.mask, c.temp, &loss, &lda), HN_OK);
+      if (masked)
+        for (int r = 0; r < N; r++) assert_true(da[r * C + 2] == 0.0f && da[r * C + 4] == 0.0f);
+      hnt_gradcheck("kd", kd_fn, &c, a, da, N * C, 1e-2f, 200, 1e-2, 5e-3);
+    }
+
+  /* Errors leave the outputs untouched. */
+  float sentinel_loss = SENTINEL;
+  fill(da, N * C, SENTINEL);
+  hn_tensor lb_bad = view2(b, C, N);
+  assert_int_equal(hn_loss_kd(&la, &lb_bad, NULL, 2.0f, &sentinel_loss, &lda), HN_ERR_SHAPE);
+  assert_non_null(strstr(hn_errmsg(), "hn_loss_kd"));
+  assert_non_null(strstr(hn_errmsg(), "target is [6, 5]"));
+  assert_int_equal(hn_loss_kd(&la, &lb, NULL, 0.0f, &sentinel_loss, &lda), HN_ERR_ARG);
+  assert_non_null(strstr(hn_errmsg(), "temperature"));
+  assert_int_equal(hn_loss_kd(&la, &lb, NULL, NAN, &sentinel_loss, &lda), HN_ERR_ARG);
+  uint8_t none[C] = {0};
+  assert_int_equal(hn_loss_kd(&la, &lb, none, 2.0f, &sentinel_loss, &lda), HN_ERR_ARG);
+  assert_true(sentinel_loss == SENTINEL);
+  assert_all(da, N * C, SENTINEL, "kd dx after errors");
+}
+
+/* Row blocks in parallel, added in order: 1 vs 2 threads bitwise. */
+static void test_kd_threads(void **state) {
+  (void)state;
+  enum { N = 3001, C = 10 };
+  float *x = hn_alloc(sizeof(float) * N * C), *t = hn_alloc(sizeof(float) * N * C);
+  float *d1 = hn_alloc(sizeof(float) * N * C), *d2 = hn_alloc(sizeof(float) * N * C);
+  hnt_fill_uniform(x, N * C, -3, 3, 23);
+  hnt_fill_uniform(t, N * C, -3, 3, 24);
+  hn_tensor lx = view2(x, N, C), lt = view2(t, N, C), l1 = view2(d1, N, C), l2 = view2(d2, N, C);
+  int saved = hn_threads_get();
+  float a, b;
+  hn_threads_set(1);
+  assert_int_equal(hn_loss_kd(&lx, &lt, NULL, 2.0f, &a, &l1), HN_OK);
+  hn_threads_set(2);
+  assert_int_equal(hn_loss_kd(&lx, &lt, NULL, 2.0f, &b, &l2), HN_OK);
+  hn_threads_set(saved);
+  assert_true(memcmp(&a, &b, sizeof a) == 0);
+  hnt_assert_bytes_equal(d1, d2, sizeof(float) * N * C, "kd dx 1 vs 2 threads");
+  hn_free(x);
+  hn_free(t);
+  hn_free(d1);
+  hn_free(d2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bce_values),
@@ -333,6 +429,8 @@ int main(void) {
       cmocka_unit_test(test_reparam_moments),
       cmocka_unit_test(test_errors_leave_outputs),
       cmocka_unit_test(test_threads_bitwise),
+      cmocka_unit_test(test_kd),
+      cmocka_unit_test(test_kd_threads),
   };
   return cmocka_run_group_tests_name("vae", tests, NULL, NULL);
 }
