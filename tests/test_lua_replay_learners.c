@@ -98,10 +98,14 @@ static void test_tir_options(void **state) {
       "assert(o.hnet.hidden[1] == 10 and o.lookahead and o.init == 'xavier')\n"
       "assert(o.target.hidden[1] == 400 and o.tir_hidden[2] == 400 and o.l_rew == 0.5)\n"
       "local rp = o.replay\n"
-      "assert(rp.latent == 100 and rp.cond == 100 and rp.beta == 0.05 and rp.recon == 'bernoulli')\n"
-      "assert(rp.dec_hidden[1] == 300 and rp.dec_hidden[2] == 150 and rp.enc_hidden[1] == 400)\n"
+      "assert(rp.latent == 100 and rp.cond == 100 and rp.beta == 0.01 and rp.recon == 'bernoulli')\n"
+      "assert(rp.dec_hidden[1] == 50 and rp.dec_hidden[2] == 150 and rp.enc_hidden[1] == 400)\n"
       "assert(rp.hnet.embedding == 96 and rp.hnet.chunk == 50000 and rp.hnet.act == 'elu')\n"
-      "assert(hnet.learners.new('hnet_tir', {}):schedule().iterations == 6000)\n");
+      "assert(hnet.learners.new('hnet_tir', {}):schedule().iterations == 6000)\n"
+      /* PermutedMNIST's configuration is a valid options table. */
+      "local p = hnet.learners.new('hnet_tir', require('hnet.learners.hnet_tir').presets.permuted_mnist):options()\n"
+      "assert(p.lr == 1e-4 and p.iterations == 5000 and p.hnet.chunk == 78000 and p.replay.hnet.chunk == 85000)\n"
+      "assert(p.replay.dec_hidden[1] == 1000 and p.replay.beta == 0.1 and p.beta == 0.1 and p.tir_lr == 1e-4)\n");
   hntl_assert_err(L, "hnet.learners.new('hnet_tir', { l_rew = 2 })", "l_rew");
   hntl_assert_err(L, "hnet.learners.new('hnet_tir', { replay = { latnet = 3 } })", "unknown option 'latnet'");
   /* More tasks than condition columns: said at setup. */
@@ -158,7 +162,9 @@ static void test_r_options(void **state) {
       "assert(o.target.hidden[1] == 400 and o.hard_targets == false)\n"
       "local rp = o.replay\n"
       "assert(rp.dec_hidden[1] == 250 and rp.dec_hidden[2] == 350 and rp.beta == 0.01 and rp.latent == 100)\n"
-      "assert(hnet.learners.new('hnet_r', {}):schedule().iterations == 4000)\n");
+      "assert(hnet.learners.new('hnet_r', {}):schedule().iterations == 4000)\n"
+      "local p = hnet.learners.new('hnet_r', require('hnet.learners.hnet_r').presets.permuted_mnist):options()\n"
+      "assert(p.lr == 1e-4 and p.replay.dec_hidden[1] == 400 and p.replay.hnet.embedding == 24)\n");
   hntl_assert_err(L, "hnet.learners.new('hnet_r', { hard_targets = 1 })", "hard_targets");
   lua_close(L);
 }

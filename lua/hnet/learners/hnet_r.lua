@@ -19,7 +19,8 @@
 --
 -- Each task trains in two phases of `iterations` steps (classifier, replay
 -- model); the run counts 2 · iterations per task. Defaults: the reference's
--- split MNIST HNET+R configuration (train_args_default.py).
+-- split MNIST HNET+R configuration (train_args_default.py); mod.presets.permuted_mnist
+-- holds PermutedMNIST's.
 --
 --   local learner = hnet.learners.new("hnet_r", { iterations = 2000 })
 local hnet = require "hnet"
@@ -45,6 +46,18 @@ local mod = plain.class("hnet_r", {
   { name = "replay", type = "table", fields = phases.replay_fields { dec_hidden = { 250, 350 } },
     help = "the replay model (hnet.replay.vae; dec_fc_arch 250,350 and rp_beta 0.01 for HNET+R)" },
 }, R)
+
+--- The reference's configurations (train_args_default.py at hypercl's
+-- 5e288bf): split MNIST is the default; PermutedMNIST's (10 tasks, inputs
+-- padded to 32x32 by the stream) as an options table.
+mod.presets = {
+  split_mnist = {},
+  permuted_mnist = {
+    target = { "mlp", hidden = { 1000, 1000 } }, lr = 1e-4, iterations = 5000, batch = 128, hard_targets = false,
+    replay = { enc_hidden = { 1000, 1000 }, dec_hidden = { 400, 400 }, lr = 1e-4, lr_dec = 1e-4, lr_emb = 1e-4,
+               beta = 0.1, hnet = { embedding = 24, hidden = { 25, 25 }, act = "elu", chunk = 85000, chunk_embedding = 8 } },
+  },
+}
 
 function R:schedule()
   local o = self.o

@@ -21,7 +21,7 @@
 -- Each task trains in three phases of `iterations` steps (classifier,
 -- task inference, replay model); the run counts 3 · iterations per task.
 -- Defaults: the reference's split MNIST HNET+TIR configuration
--- (train_args_default.py).
+-- (train_args_default.py); M.presets.permuted_mnist holds PermutedMNIST's.
 --
 --   local learner = hnet.learners.new("hnet_tir", { iterations = 2000 })
 local hnet = require "hnet"
@@ -68,11 +68,24 @@ M.cli = spec.extend(hypernet.cli, {
   { name = "tir_lr", type = "number", default = 1e-3, min = 0, help = "the task-inference network's Adam learning rate (class_lr)" },
   { name = "l_rew", type = "number", default = 0.5, min = 0, max = 1,
     help = "weight of the replayed inputs' loss against the current task's (1 - l_rew)" },
-  { name = "replay", type = "table",
-    fields = phases.replay_fields { dec_hidden = { 300, 150 }, beta = 0.05 },
-    help = "the replay model (hnet.replay.vae; dec_fc_arch 300,150 and rp_beta 0.05 for HNET+TIR)" },
+  { name = "replay", type = "table", fields = phases.replay_fields { dec_hidden = { 50, 150 } },
+    help = "the replay model (hnet.replay.vae; dec_fc_arch 50,150 for HNET+TIR)" },
 })
 Learner.cli = M.cli
+
+--- The reference's configurations (train_args_default.py at hypercl's
+-- 5e288bf): split MNIST is the default; PermutedMNIST's (10 tasks, inputs
+-- padded to 32x32 by the stream) as an options table.
+M.presets = {
+  split_mnist = {},
+  permuted_mnist = {
+    target = { "mlp", hidden = { 1000, 1000 } }, lr = 1e-4, iterations = 5000, batch = 128, beta = 0.1,
+    hnet = { embedding = 24, hidden = { 25, 25 }, act = "elu", chunk = 78000, chunk_embedding = 8 },
+    tir_hidden = { 1000, 1000 }, tir_lr = 1e-4,
+    replay = { enc_hidden = { 1000, 1000 }, dec_hidden = { 1000, 1000 }, lr = 1e-4, lr_dec = 1e-4, lr_emb = 1e-4,
+               beta = 0.1, hnet = { embedding = 24, hidden = { 25, 25 }, act = "elu", chunk = 85000, chunk_embedding = 8 } },
+  },
+}
 
 function M.new(opts)
   local o = spec.check(M.cli, opts, FNAME)
