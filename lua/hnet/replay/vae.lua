@@ -85,6 +85,15 @@ local function mlp_layers(hidden, act, n_out, sigmoid)
   return layers
 end
 
+-- The decoder's reconstruction loss of out against the batch (item.y),
+-- writing its gradient into dout.
+local function recon_loss(kind)
+  if kind == "bernoulli" then
+    return function(out, item, dout) return hnet.loss.bce_logits(out, item.y, { grad = dout }) end
+  end
+  return function(out, item, dout) return hnet.loss.mse(out, item.y, { grad = dout }) end
+end
+
 --- A new replay model for inputs of info.input_shape and info.n_tasks tasks;
 -- the random numbers come from stream `stream` (default 7) of opts.seed.
 function M.new(opts, info, stream)
@@ -118,8 +127,14 @@ function M.new(opts, info, stream)
   self.zc = hnet.tensor(B, d + o.cond)   -- decoder input [z | c_t]
   self.dzc = hnet.tensor(B, d + o.cond)
   self.rec, self.drec = hnet.tensor(B, n_in), hnet.tensor(B, n_in)
-  self.W1 = hnet.tensor(1, self.model.n_w)
+  -- Generated decoder weights per task, valid until θ or E change (the
+  -- replay of a step reuses them: the model does not train meanwhile).
+  self.Wc, self.fresh = nil, {}
   self.cond_of = 0     -- the task whose one-hot zc's condition columns hold
+  self.recon = recon_loss(o.recon)
+  self.fault = function(what, v)
+    error(("%s: the %s is %s at task %d; lower the learning rates or beta"):format(FNAME, what, tostring(v), self.t), 0)
+  end
   return self
 end
 
@@ -145,7 +160,7 @@ function Model:begin_task(t)
   if t < 1 or t > self.n_tasks then
     error(("%s: task %d is outside 1..%d"):format(FNAME, t, self.n_tasks), 2)
   end
-  self.t = t
+  self.t, self.fresh = t, {}
   self.e = m:draw_embedding(m.E:rows(t, t), o.emb_var, self.rng)
   m:begin(self.e, { lr = o.lr_dec, lr_emb = o.lr_emb, beta1 = o.beta1, beta2 = o.beta2 })
   self.opt_enc = hnet.adam { n = self.W_enc:numel(), lr = o.lr, beta1 = o.beta1, beta2 = o.beta2 }
@@ -154,15 +169,6 @@ function Model:begin_task(t)
     self.n_reg = t - 1
     self.reg = m:fix_targets(m.E:rows(1, t - 1), { beta = o.beta, lookahead = o.lookahead })
   end
-end
-
--- The decoder's reconstruction loss of out against the batch (item.y),
--- writing its gradient into dout.
-local function recon_loss(kind)
-  if kind == "bernoulli" then
-    return function(out, item, dout) return hnet.loss.bce_logits(out, item.y, { grad = dout }) end
-  end
-  return function(out, item, dout) return hnet.loss.mse(out, item.y, { grad = dout }) end
 end
 
 --- One training step on a batch x [n, ...] of the current task. Returns the
@@ -181,9 +187,8 @@ function Model:train_step(x, fault)
   local eps = self.eps:rows(1, n)
   hnet.vae.reparam(h, self.rng, { out = zc, eps = eps })
   local item = { x = zc, y = xf, out = self.rec:rows(1, n), dout = self.drec:rows(1, n), dx = dzc }
-  local rec, reg = m:step({ item }, { loss = recon_loss(o.recon), rng = self.rng, fault = fault or function(what, v)
-    error(("%s: the %s is %s at task %d; lower the learning rates or beta"):format(FNAME, what, tostring(v), self.t), 0)
-  end })
+  self.fresh = {}
+  local rec, reg = m:step({ item }, { loss = self.recon, rng = self.rng, fault = fault or self.fault })
   hnet.vae.reparam_backward(h, eps, dzc, { grad = dh })
   self.dW_enc:zero()
   self.enc:backward(self.W_enc, dh, self.dW_enc)
@@ -200,11 +205,16 @@ function Model:sample(t, n, out)
     error(("%s: sample of %d rows; 1..%d (the model's batch) expected"):format(FNAME, n, o.batch), 2)
   end
   local m = self.model
-  m:generate(m.E:rows(t, t), self.W1)
+  if not self.Wc then self.Wc = hnet.tensor(self.n_tasks, m.n_w) end
+  local W = self.Wc:rows(t, t)
+  if not self.fresh[t] then
+    m:generate(m.E:rows(t, t), W)
+    self.fresh[t] = true
+  end
   local zc = self:condition(t, n)
   hnet.vae.reparam(self.h0:rows(1, n), self.rng, { out = zc, eps = self.eps:rows(1, n) })
   local flat = out and out:view(n, self.n_in) or nil
-  local y = self.sampler:forward(self.W1, zc, { train = false, out = flat })
+  local y = self.sampler:forward(W, zc, { train = false, out = flat })
   local shape = { n }
   for _, s in ipairs(self.shape) do shape[#shape + 1] = s end
   return out or y:view(shape)
@@ -248,6 +258,7 @@ function Model:load(s, prefix, in_task, t)
     common.load_optim(s, prefix .. ".opt_enc", self.opt_enc)
     if self.n_reg > 0 then common.load_tensor(s, prefix .. ".Wstar", self.reg.Wstar_prev) end
   end
+  self.fresh = {} -- θ and E replaced
 end
 
 return M
