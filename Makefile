@@ -46,13 +46,16 @@ OPT ?= -O2
 ifeq ($(SAN),1)
   OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
   BUILD := build/san
+  # The stock lua5.4 can load a sanitized hnet.so only with the ASan runtime
+  # preloaded: the tests that run it put this path in LD_PRELOAD.
+  SAN_DEFS := -DHNT_LIBASAN='"$(shell $(CC) -print-file-name=libasan.so)"'
 else
   BUILD := build/$(BLAS)
 endif
 ifeq ($(CI),true)
   WARN += -Werror
 endif
-CFLAGS := -std=c11 $(OPT) -fopenmp -fPIC -MMD -MP $(WARN) -D_GNU_SOURCE -I$(BLAS_INC)
+CFLAGS := -std=c11 $(OPT) -fopenmp -fPIC -MMD -MP $(WARN) -D_GNU_SOURCE -I$(BLAS_INC) $(SAN_DEFS)
 LDFLAGS := $(OPT) -fopenmp -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR)
 LIBS := -lopenblas -lz -lm
 
@@ -65,7 +68,10 @@ BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIBHNET := $(BUILD)/libhnet.a
 
-.SECONDARY:
+# Keep the test objects (intermediates of the pattern rules). Only those: a
+# bare .SECONDARY: would also let a missing build/san/hnet go unbuilt while
+# ./hnet from another build is newer than its objects.
+.SECONDARY: $(TEST_BIN:%=%.o)
 .PHONY: all test run data deps deps-build deps-data bench bench-compare clean check-tests install uninstall
 all: $(LIBHNET) hnet hnet.so
 
@@ -85,9 +91,11 @@ hnet: $(BUILD)/hnet
 	cp $< $@.tmp && mv -f $@.tmp $@
 
 # The same binding as a module for the stock lua5.4: the all-in-one C searcher
-# finds luaopen_hnet_core inside hnet.so (require "hnet.core").
+# finds luaopen_hnet_core inside hnet.so (require "hnet.core"). -z nodelete:
+# lua_close unloads C modules, and unloading hnet.so (with libgomp and
+# OpenBLAS) while their worker threads live crashes the process at exit.
 $(BUILD)/hnet.so: $(BIND_OBJ) $(LIBHNET)
-	$(CC) $(LDFLAGS) -shared -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -shared -Wl,-z,nodelete -o $@ $^ $(LIBS)
 
 hnet.so: $(BUILD)/hnet.so
 	cp $< $@.tmp && mv -f $@.tmp $@

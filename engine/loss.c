@@ -512,3 +512,35 @@ hn_status hn_loss_entropy(const hn_tensor *logits, const uint8_t *mask, hn_tenso
   }
   return HN_OK;
 }
+
+/* Shared body of the per-row scores below: max_prob = 1 / Σ exp(x_j - m)
+ * (the largest probability is exp(0) / s), logsumexp = m + log s. */
+static hn_status per_row_score(const char *who, const hn_tensor *logits, const uint8_t *mask,
+                               hn_tensor *out, bool lse) {
+  HN_TRY(check_logits(who, logits));
+  int64_t n = logits->shape[0], c = logits->shape[1];
+  HN_TRY(check_rows(who, lse ? "lse" : "p", out, n, logits));
+  HN_TRY(check_mask(who, mask, c));
+  const float *x = logits->data;
+  float *o = out->data;
+#pragma omp parallel for schedule(static) if (n * c > HN_OMP_MIN_WORK)
+  for (int64_t r = 0; r < n; r++) {
+    const float *xr = x + r * c;
+    if (!row_finite(xr, c, mask)) {
+      o[r] = NAN;
+      continue;
+    }
+    float m = row_max(xr, c, mask);
+    double s = row_sumexp(xr, c, mask, m);
+    o[r] = lse ? (float)((double)m + log(s)) : (float)(1.0 / s);
+  }
+  return HN_OK;
+}
+
+hn_status hn_loss_max_prob(const hn_tensor *logits, const uint8_t *mask, hn_tensor *p) {
+  return per_row_score("hn_loss_max_prob", logits, mask, p, false);
+}
+
+hn_status hn_loss_logsumexp(const hn_tensor *logits, const uint8_t *mask, hn_tensor *lse) {
+  return per_row_score("hn_loss_logsumexp", logits, mask, lse, true);
+}

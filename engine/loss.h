@@ -61,5 +61,11 @@ hn_status hn_loss_argmax(const hn_tensor *logits, const uint8_t *mask, hn_tensor
 /* Predictive entropy (nats) of the (masked) softmax per row into ent [n];
  * NaN for a non-finite row. */
 hn_status hn_loss_entropy(const hn_tensor *logits, const uint8_t *mask, hn_tensor *ent);
+/* Largest (masked) softmax probability per row into p [n]; NaN for a
+ * non-finite row. A task-inference score (maximum softmax probability). */
+hn_status hn_loss_max_prob(const hn_tensor *logits, const uint8_t *mask, hn_tensor *p);
+/* log Σ_j exp(x_j) over the (masked) logits per row into lse [n]; NaN for a
+ * non-finite row. Its negative is the energy score of Liu et al. (2020). */
+hn_status hn_loss_logsumexp(const hn_tensor *logits, const uint8_t *mask, hn_tensor *lse);
 
 #endif

@@ -1,4 +1,5 @@
--- permuted_fashion.lua — Permuted Fashion-MNIST: every task is Fashion-MNIST
+-- permuted_fashion.lua — Permuted Fashion-MNIST (--dataset mnist_full: the
+-- published PermutedMNIST): every task is the dataset
 -- zero-padded to 32x32 and then permuted pixel-wise with its own fixed
 -- permutation (the first task too: hypercl leaves it unpermuted, which makes
 -- no difference to an MLP). CL1 and CL3, the hypernetwork and every baseline.
@@ -23,6 +24,7 @@ local o, context = E.options(arg, {
   resumable = true, -- all its work is hnet.run (E.compare)
   learners = E.learners_option(ALL),
   scenarios = E.scenarios_option("task-given,class"),
+  dataset = { "fashion_mnist", "dataset: fashion_mnist, or mnist_full for the published PermutedMNIST" },
   tasks = { 10, "number of permuted tasks" },
   iterations = { 5000, "training iterations per task" },
   config = { "auto", "hypernetwork configuration: pm10, pm100 or auto (pm100 when --tasks > 10)",
@@ -35,6 +37,7 @@ local o, context = E.options(arg, {
   store_targets = { true, "store W*_t (else recompute them from a snapshot of theta)" },
   ewc_lambda = { 5000.0, "EWC / online EWC strength" },
   si_c = { 0.1, "SI strength" },
+  inference = E.inference_option(),
 }, "permuted_fashion.lua: Permuted Fashion-MNIST, hypernetwork vs baselines")
 local eval_max
 if o.quick then
@@ -51,8 +54,8 @@ local HN = {
 }
 if o.beta < 0 then o.beta = HN[cfg].beta end
 
-local fm = hnet.datasets.load "fashion_mnist"
-local stream = hnet.stream.permuted(fm, { tasks = o.tasks, seed = o.seed, pad = 32 })
+local ds = hnet.datasets.load(o.dataset)
+local stream = hnet.stream.permuted(ds, { tasks = o.tasks, seed = o.seed, pad = 32 })
 local target = { "mlp", hidden = { 1000, 1000 } }
 
 -- Each learner gets the options of its cli spec that the command line names
@@ -67,9 +70,9 @@ local rows = E.compare {
   context = context,
   stream = stream, learners = hnet.cli.list(o.learners), scenarios = hnet.cli.list(o.scenarios),
   learner_options = learner_options, out = o.out, force = o.force, quiet = o.quiet,
-  verbose = o.verbose, eval_max = eval_max,
-  meta = { experiment = "permuted_fashion", seed = o.seed, config = cfg },
+  verbose = o.verbose, eval_max = eval_max, inference = o.inference,
+  meta = { experiment = "permuted_fashion", seed = o.seed, config = cfg, dataset = o.dataset },
 }
-E.finish(rows, o, ("Permuted Fashion-MNIST-%d (%s), seed %d, %d iterations per task")
-  :format(o.tasks, cfg, o.seed, o.iterations))
+E.finish(rows, o, ("Permuted %s-%d (%s), seed %d, %d iterations per task")
+  :format(o.dataset, o.tasks, cfg, o.seed, o.iterations))
 return rows

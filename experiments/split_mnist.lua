@@ -25,6 +25,7 @@ local o, context = E.options(arg, {
   scenarios = E.scenarios_option("task-given,domain,class"),
   iterations = { 2000, "training iterations per task" },
   dataset = { "mnist", "dataset: mnist (the subset), mnist_full, fashion_mnist, ..." },
+  inference = E.inference_option(),
   beta = { 0.01, "hypernetwork regularisation strength" },
   lookahead = { true, "look-ahead regulariser (the paper's runs)" },
   init = { "xavier", "hypernetwork init: xavier (hypercl's, the published runs) or hyperfan",
@@ -65,7 +66,8 @@ local rows = E.compare {
   context = context,
   stream = stream, learners = hnet.cli.list(o.learners), scenarios = hnet.cli.list(o.scenarios),
   learner_options = learner_options, out = o.out, force = o.force, quiet = o.quiet,
-  verbose = o.verbose, eval_max = eval_max, meta = { experiment = "split_mnist", seed = o.seed },
+  verbose = o.verbose, eval_max = eval_max, inference = o.inference,
+  meta = { experiment = "split_mnist", seed = o.seed },
 }
 E.finish(rows, o, ("Split %s, seed %d, %d iterations per task"):format(o.dataset, o.seed, o.iterations))
 return rows

@@ -7,11 +7,13 @@
  *   hnet.loss.accuracy(logits, labels, { mask = m })              -> fraction, count
  *   hnet.loss.argmax(logits, { mask = m, out = t })               -> tensor [n]
  *   hnet.loss.entropy(logits, { mask = m, out = t })              -> tensor [n]
+ *   hnet.loss.max_prob(logits, { mask = m, out = t })             -> tensor [n]
+ *   hnet.loss.logsumexp(logits, { mask = m, out = t })            -> tensor [n]
  *
  * Labels are float tensors [n] holding 0-based class indices (the datasets'
  * convention), and argmax returns 0-based classes too. A row with a NaN or
  * +-Inf logit predicts nothing: it is never correct, its argmax is -1 and its
- * entropy NaN. A head mask is a list
+ * entropy (max_prob, logsumexp) NaN. A head mask is a list
  * of n_classes 0/1 values (or booleans) or a tensor of n_classes values
  * (nonzero = the class belongs to the head in use). `grad` is OVERWRITTEN
  * with the gradient of the returned (mean) loss.
@@ -132,7 +134,9 @@ static int l_accuracy(lua_State *L) {
   return 2;
 }
 
-static int per_row(lua_State *L, bool entropy) {
+typedef enum { ROW_ARGMAX, ROW_ENTROPY, ROW_MAX_PROB, ROW_LOGSUMEXP } row_kind;
+
+static int per_row(lua_State *L, row_kind kind) {
   hnl_tensor *logits = hnl_tensor_check(L, 1);
   hnl_check_options(L, 2, pred_keys);
   uint8_t buf[MASK_STACK];
@@ -144,20 +148,26 @@ static int per_row(lua_State *L, bool entropy) {
     int64_t n = logits->t.ndim == 2 ? logits->t.shape[0] : 1;
     out = hnl_tensor_push_new(L, 1, &n);
   }
-  if (entropy)
-    hnl_check(L, hn_loss_entropy(&logits->t, mask, &out->t));
-  else
-    hnl_check(L, hn_loss_argmax(&logits->t, mask, &out->t));
+  hn_status st = HN_OK;
+  switch (kind) {
+  case ROW_ARGMAX: st = hn_loss_argmax(&logits->t, mask, &out->t); break;
+  case ROW_ENTROPY: st = hn_loss_entropy(&logits->t, mask, &out->t); break;
+  case ROW_MAX_PROB: st = hn_loss_max_prob(&logits->t, mask, &out->t); break;
+  case ROW_LOGSUMEXP: st = hn_loss_logsumexp(&logits->t, mask, &out->t); break;
+  }
+  hnl_check(L, st);
   return 1;
 }
 
-static int l_argmax(lua_State *L) { return per_row(L, false); }
-static int l_entropy(lua_State *L) { return per_row(L, true); }
+static int l_argmax(lua_State *L) { return per_row(L, ROW_ARGMAX); }
+static int l_entropy(lua_State *L) { return per_row(L, ROW_ENTROPY); }
+static int l_max_prob(lua_State *L) { return per_row(L, ROW_MAX_PROB); }
+static int l_logsumexp(lua_State *L) { return per_row(L, ROW_LOGSUMEXP); }
 
 static const luaL_Reg loss_funcs[] = {
     {"xent", l_xent},         {"mse", l_mse},         {"gauss_nll", l_gauss_nll},
     {"accuracy", l_accuracy}, {"argmax", l_argmax},   {"entropy", l_entropy},
-    {NULL, NULL},
+    {"max_prob", l_max_prob}, {"logsumexp", l_logsumexp}, {NULL, NULL},
 };
 
 void hnl_open_loss(lua_State *L) {

@@ -216,6 +216,58 @@ static void test_nonfinite_rows_predict_nothing(void **state) {
   assert_true(isnan(h[3]));
 }
 
+/* The task-inference scores: max softmax probability and logsumexp per row
+ * against double references, with a head mask, large logits (no overflow:
+ * logsumexp of 1000 is 1000 + log 2), and NaN for a non-finite row. */
+static void test_max_prob_logsumexp(void **state) {
+  (void)state;
+  enum { N = 5, C = 4 };
+  float x[N * C] = {
+      0.1f,    0.5f,    0.2f,  -1.0f, 2.0f, 2.0f, 1.0f, 0.0f, -1.0f, -3.0f,
+      -0.5f,   0.25f,   0.0f,  0.0f,  0.0f, 0.0f, 1000.0f, 1000.0f, 3.0f, NAN,
+  };
+  uint8_t head[C] = {1, 1, 0, 0};
+  float p[N], l[N];
+  hn_tensor lx = view2(x, N, C), lp = view1(p, N), ll = view1(l, N);
+  for (int masked = 0; masked <= 1; masked++) {
+    const uint8_t *mask = masked ? head : NULL;
+    assert_int_equal(hn_loss_max_prob(&lx, mask, &lp), HN_OK);
+    assert_int_equal(hn_loss_logsumexp(&lx, mask, &ll), HN_OK);
+    for (int r = 0; r < N; r++) {
+      double m = -1e300, s = 0;
+      bool finite = true;
+      for (int j = 0; j < C; j++) {
+        if (mask && !mask[j]) continue;
+        finite = finite && isfinite(x[r * C + j]);
+        m = fmax(m, (double)x[r * C + j]);
+      }
+      if (!finite) {
+        assert_true(isnan(p[r]) && isnan(l[r]));
+        continue;
+      }
+      for (int j = 0; j < C; j++)
+        if (!mask || mask[j]) s += exp((double)x[r * C + j] - m);
+      assert_float_equal(p[r], (1.0 / s), 1e-6);
+      assert_float_equal(l[r], (m + log(s)), (1e-6 * fmax(1.0, fabs(m))));
+    }
+  }
+  assert_float_equal(l[4], (1000.0 + log(2.0)), 1e-3); /* masked: the NaN is outside the head */
+  assert_float_equal(p[3], 0.5, 1e-7);               /* masked uniform head of 2 */
+  /* Unmasked: the uniform row of 4 has p = 1/4 and lse = log 4; the last row NaN. */
+  assert_int_equal(hn_loss_max_prob(&lx, NULL, &lp), HN_OK);
+  assert_int_equal(hn_loss_logsumexp(&lx, NULL, &ll), HN_OK);
+  assert_float_equal(p[3], 0.25, 1e-7);
+  assert_float_equal(l[3], log(4.0), 1e-6);
+  assert_true(isnan(p[4]) && isnan(l[4]));
+  /* A wrong output size leaves the output untouched. */
+  float out[3] = {SENTINEL, SENTINEL, SENTINEL};
+  hn_tensor lo3 = view1(out, 3);
+  assert_int_equal(hn_loss_max_prob(&lx, NULL, &lo3), HN_ERR_SHAPE);
+  assert_int_equal(hn_loss_logsumexp(&lx, NULL, &lo3), HN_ERR_SHAPE);
+  assert_true(strstr(hn_errmsg(), "hn_loss_logsumexp") != NULL);
+  assert_all(out, 3, SENTINEL, "scores after errors");
+}
+
 /* ---- gradients by central differences ------------------------------------------- */
 
 typedef struct loss_ctx {
@@ -390,6 +442,7 @@ int main(void) {
       cmocka_unit_test(test_mse_values),
       cmocka_unit_test(test_gauss_nll_values),
       cmocka_unit_test(test_accuracy_argmax_entropy),
+      cmocka_unit_test(test_max_prob_logsumexp),
       cmocka_unit_test(test_nonfinite_rows_predict_nothing),
       cmocka_unit_test(test_gradients),
       cmocka_unit_test(test_bad_labels),

@@ -377,7 +377,8 @@ static void test_resume_finished(void **s) {
 
 /* A hypernetwork checkpoint written before the learner had its `init`
  * option (every run then used hyperfan) resumes under init = "hyperfan" and
- * is refused under "xavier", naming the option. */
+ * is refused under "xavier", naming the option; one written before the run
+ * recorded its task-inference policy is taken as the entropy policy's. */
 static void test_resume_from_before_init(void **s) {
   (void)s;
   char chunk[4096];
@@ -389,7 +390,12 @@ static void test_resume_from_before_init(void **s) {
            "local header, state = ck.load(dir .. '/checkpoint.hnck')\n"
            "assert(header.fingerprint.options.init == '\"hyperfan\"', 'the default init')\n"
            "header.fingerprint.options.init = nil\n"
+           "assert(header.fingerprint.inference == 'entropy', 'the default task-inference policy')\n"
+           "header.fingerprint.inference = nil\n"
            "ck.save(dir .. '/checkpoint.hnck', header, state)\n"
+           "local ok0, err0 = pcall(BI.run, 'hypernet', { resume = dir, inference = 'energy' })\n"
+           "assert(not ok0 and tostring(err0):find(\"task-inference policy 'entropy' there, 'energy' here\", 1, true),\n"
+           "  tostring(err0))\n"
            "local ok, err = pcall(BI.run, 'hypernet', { resume = dir }, { init = 'xavier' })\n"
            "assert(not ok and tostring(err):find('learner option \\'init\\' is \"hyperfan\" there, \"xavier\" here', 1, true),\n"
            "  tostring(err))\n"

@@ -222,6 +222,12 @@ function M.scenarios_option(default, help)
            list = true }
 end
 
+--- The option spec of --inference: the task-inference policy of the runs
+-- whose task is not given (hnet.run's option inference).
+function M.inference_option()
+  return { "entropy", "task-inference policy when the task is not given", choices = require("hnet.run.evaluate").policy_names() }
+end
+
 -- True when every task of the stream has the same number of outputs: then a
 -- learner with one network per task trains identically in every scenario
 -- (no output mask in any of them; the scenario only changes evaluation).
@@ -277,6 +283,7 @@ M.COMPARE_OPTIONS = {
   { name = "quiet", type = "boolean", help = "hnet.run's quiet (and no reports)" },
   { name = "verbose", type = "boolean", help = "hnet.run's verbose" },
   { name = "eval_max", type = "integer", min = 1, help = "hnet.run's eval_max" },
+  { name = "inference", type = "any", help = "hnet.run's inference (a task-inference policy name or function)" },
   { name = "meta", type = "table", help = "hnet.run's meta" },
   { name = "context", type = "table", help = "the experiment's context (hnet.experiment.options's second result), passed to every run" },
   { name = "share_training", type = "boolean", default = true,
@@ -339,6 +346,7 @@ function M.compare(opts)
     local run = hnet.run(learner, spec.stream, {
       scenario = sc, out = dir_of(name, sc),
       force = spec.force, quiet = spec.quiet, verbose = spec.verbose, eval_max = spec.eval_max,
+      inference = spec.inference,
       meta = spec.meta, context = spec.context,
     })
     if not spec.quiet then run:report() end

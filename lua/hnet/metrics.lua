@@ -32,6 +32,15 @@ function M.acc(R)
   return s / T
 end
 
+--- Accuracy "during" training: (1/T) Σ_j R[j][j], each task's accuracy
+-- measured right after it was trained.
+function M.during(R)
+  local T = check_matrix(R, "metrics.during")
+  local s = 0
+  for j = 1, T do s = s + R[j][j] end
+  return s / T
+end
+
 --- Backward transfer: 1/(T−1) Σ_{j<T} (R[T][j] − R[j][j]); nil when T = 1.
 function M.bwt(R)
   local T = check_matrix(R, "metrics.bwt")
@@ -229,6 +238,11 @@ end
 
 M.register { name = "acc", label = "ACC", header = "ACC %", order = 10,
              fn = function(R) return M.acc(R) end }
+-- Each task's accuracy right after it was learnt (with the task inferred
+-- among the tasks seen so far when it is not given): what the reference
+-- code reports as acc_during, beside the final ACC.
+M.register { name = "acc_during", label = "ACC during", header = "during %", order = 15,
+             fn = function(R) return M.during(R) end }
 M.register { name = "bwt", label = "BWT", order = 20, fn = function(R) return M.bwt(R) end }
 M.register { name = "fwt", label = "FWT", order = 30, paper = false,
              fn = function(R, ctx) return M.fwt(R, ctx.b) end }

@@ -231,6 +231,7 @@ function methods:prepare_dir(resuming)
                  threads = hnet.threads(), seed = self.fp.seed, version = hnet.version,
                  git_commit = git_commit(), checkpoint = M.CKPT_FILE, name = self.opts.name,
                  meta = self.opts.meta, checkpoint_every_minutes = self.ckpt_every,
+                 inference = self.fp.inference, eval_max = self.opts.eval_max,
                  script = sa and sa.script, command_line = sa and sa.command,
                  started = os.date("!%Y-%m-%dT%H:%M:%SZ") }
   local cjson = require "cjson"

@@ -2,10 +2,12 @@
 -- task-inference policy when the task is not given (shared with the
 -- embedding pool of hnet.shift).
 --
--- A task-conditioned learner (one network per task) infers the task by
--- default as the one whose prediction has the lowest entropy per sample
--- (HNET+ENT); the learner's infer_task(x, n_seen), or the run's option
--- `inference` (function(entropies_by_task, i) -> task), change the policy.
+-- A task-conditioned learner (one network per task) infers the task as the
+-- one whose prediction scores lowest under a policy: by default the lowest
+-- predictive entropy per sample (HNET+ENT). The run's option `inference`
+-- names another registered policy (M.policies: entropy, max_prob, energy;
+-- M.register_policy adds one) or is a function(entropies_by_task, i) ->
+-- task; the learner's infer_task(x, n_seen) overrides both.
 local hnet = require "hnet"
 local util = require "hnet.util"
 local scenario = require "hnet.run.scenario"
@@ -25,30 +27,76 @@ function M.slices(data, size, fn)
   end
 end
 
---- Per-sample entropies and predicted classes of a batch under each of the
--- tasks 1..n: forward(t) gives the batch's output under task t (a buffer
--- the next call may reuse: both are read before it). Returns ents, preds
--- (lists by task of lists by sample).
-function M.scores(forward, n)
-  local ents, preds = {}, {}
-  for t = 1, n do
-    local out = forward(t)
-    ents[t] = hnet.loss.entropy(out):flat_table()
-    preds[t] = hnet.loss.argmax(out):flat_table()
-  end
-  return ents, preds
+local function negated(t)
+  for i = 1, #t do t[i] = -t[i] end
+  return t
 end
 
---- The default policy: sample i's task is the one of lowest predictive
--- entropy (the first of equal ones).
-function M.lowest_entropy(ents, i)
+--- The task-inference policies by name. score(out) gives a batch's
+-- per-sample scores (a list) from its outputs under one task; the task of
+-- the lowest score is chosen, and a NaN score (a non-finite output) never is.
+M.policies = {
+  entropy = { about = "lowest predictive entropy of the softmax (HNET+ENT, the paper's)",
+              score = function(out) return hnet.loss.entropy(out):flat_table() end },
+  max_prob = { about = "highest maximum softmax probability (Hendrycks & Gimpel, 2017)",
+               score = function(out) return negated(hnet.loss.max_prob(out):flat_table()) end },
+  energy = { about = "lowest energy, -logsumexp of the logits (Liu et al., 2020)",
+             score = function(out) return negated(hnet.loss.logsumexp(out):flat_table()) end },
+}
+
+--- Add a task-inference policy: M.register_policy(name, { score =
+-- function(out) -> per-sample list (lower: more likely this task), about =
+-- "one line" }); then hnet.run's option inference = name uses it.
+function M.register_policy(name, p)
+  local f = "hnet.run.evaluate.register_policy"
+  if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+    error(("bad argument #1 to '%s' (an identifier expected, got %s)"):format(f, tostring(name)), 2)
+  end
+  if M.policies[name] then
+    error(("bad argument #1 to '%s' (policy '%s' exists already)"):format(f, name), 2)
+  end
+  if type(p) ~= "table" or type(p.score) ~= "function" then
+    error(("bad argument #2 to '%s' ({ score = function(out) -> list, about = string } expected)"):format(f), 2)
+  end
+  M.policies[name] = { score = p.score, about = type(p.about) == "string" and p.about or name }
+end
+
+--- The registered policy names, sorted.
+function M.policy_names()
+  local names = {}
+  for k in pairs(M.policies) do names[#names + 1] = k end
+  table.sort(names)
+  return names
+end
+
+--- Per-sample scores and predicted classes of a batch under each of the
+-- tasks 1..n: forward(t) gives the batch's output under task t (a buffer
+-- the next call may reuse: both are read before it); score(out) the
+-- per-sample list (default: the entropies). Returns scores, preds (lists by
+-- task of lists by sample).
+function M.scores(forward, n, score)
+  score = score or M.policies.entropy.score
+  local scores, preds = {}, {}
+  for t = 1, n do
+    local out = forward(t)
+    scores[t] = score(out)
+    preds[t] = hnet.loss.argmax(out):flat_table()
+  end
+  return scores, preds
+end
+
+--- Sample i's task: the one of lowest score (the first of equal ones; a
+-- NaN score never wins).
+function M.lowest(scores, i)
   local best, bt = math.huge, 1
-  for t = 1, #ents do
-    local e = ents[t][i]
+  for t = 1, #scores do
+    local e = scores[t][i]
     if e < best then best, bt = e, t end
   end
   return bt
 end
+--- The default policy's pick (lowest entropy): M.lowest on entropies.
+M.lowest_entropy = M.lowest
 
 --- The number of rows (samples) of t [n, ...] holding a NaN or Inf, in the
 -- columns that are scored (the mask's) for a net's output [n, k]. Such an
@@ -70,11 +118,15 @@ end
 -- class run) the label within the inferred task, all in percent.
 local function evaluate_inferred(self, j, n_seen, data, net_t)
   local learner, sc, n = self.learner, self.scenario, data.x:size(1)
-  local policy = self.opts.inference or M.lowest_entropy
+  local policy, score = self.opts.inference, nil
+  if type(policy) ~= "function" then
+    score = M.policies[policy or "entropy"].score
+    policy = M.lowest
+  end
   local correct, inferred_ok, given_ok, domain_ok, bad = 0, 0, 0, 0, 0
   M.slices(data, self.sched.eval_batch, function(x, y)
     local chosen = learner:infer_task(x, n_seen)
-    local ents, preds = M.scores(function(t) return learner:predict(x, t) end, n_seen)
+    local ents, preds = M.scores(function(t) return learner:predict(x, t) end, n_seen, score)
     local labels = y:flat_table()
     local own = preds[net_t]
     for i = 1, #labels do

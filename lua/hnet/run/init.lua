@@ -125,6 +125,14 @@ local function check_opts(opts, stream)
   local o = spec.check(SPEC, opts, "hnet.run", 3, level)
   if o.out == "" then error("bad argument #3 to 'hnet.run' (field 'out': empty directory name)", level) end
   if o.resume == "" then error("bad argument #3 to 'hnet.run' (field 'resume': empty directory name)", level) end
+  local inf = o.inference
+  if inf ~= nil and type(inf) ~= "function" then
+    local policies = require "hnet.run.evaluate"
+    if type(inf) ~= "string" or not policies.policies[inf] then
+      error(("bad argument #3 to 'hnet.run' (field 'inference': a policy name (%s) or a function expected, got %s)")
+        :format(table.concat(policies.policy_names(), ", "), type(inf) == "string" and ("'" .. inf .. "'") or type(inf)), level)
+    end
+  end
   if (stream:get(1).kind or "classification") == "regression" and scenario.resolve(o.scenario or "task-given") ~= "task-given" then
     error("bad argument #3 to 'hnet.run' (regression tasks support only scenario \"task-given\")", level)
   end

@@ -125,7 +125,8 @@ function methods:fingerprint()
   return { learner = self.learner:name(), options = flatten(self.learner:options(), ""),
            scenario = self.scenario, seed = hnet.seed(), kind = self.kind,
            stream = { name = tostring(self.stream.name), tasks = self.T, names = names },
-           eval_max = self.opts.eval_max or 0, fwt = self.want_fwt }
+           eval_max = self.opts.eval_max or 0, fwt = self.want_fwt,
+           inference = type(self.opts.inference) == "function" and "function" or self.opts.inference or "entropy" }
 end
 
 -- `implied`: the learner's options that came after its runs were first
@@ -163,6 +164,10 @@ local function compare_fp(old, new, implied)
   end
   if old.eval_max ~= new.eval_max then d("eval_max %s there, %s here", tostring(old.eval_max), tostring(new.eval_max)) end
   if old.fwt ~= new.fwt then d("forward-transfer evaluation %s there, %s here", tostring(old.fwt), tostring(new.fwt)) end
+  -- Checkpoints from before the option was recorded used the entropy policy.
+  if (old.inference or "entropy") ~= new.inference then
+    d("task-inference policy '%s' there, '%s' here", tostring(old.inference or "entropy"), new.inference)
+  end
   return diffs
 end
 
