@@ -248,6 +248,32 @@ static void test_replay_weights_regenerated(void **state) {
   lua_close(L);
 }
 
+/* hypercl's init: linear weights within ±sqrt(6 / (fan_in + fan_out)) and
+ * spread over it (the extremes of 1200 uniform draws reach 90% of the
+ * bound), biases 0, BatchNorm's parameters as net:init draws them. */
+static void test_xavier_init(void **state) {
+  (void)state;
+  lua_State *L = fresh();
+  hntl_assert_ok(L,
+      "local vae = require 'hnet.replay.vae'\n"
+      "local n = hnet.mlp { inputs = { 40 }, hidden = { 30 }, outputs = 20, batchnorm = true }\n"
+      "local W = vae.xavier(n, hnet.full({ n:n_params() }, 7), hnet.rng(1))\n"
+      "local W0 = hnet.tensor(n:n_params())\n"
+      "n:init(W0, hnet.rng(1))\n"
+      "for _, e in ipairs(n:layout()) do\n"
+      "  local v = W:rows(e.offset + 1, e.offset + e.numel)\n"
+      "  if e.name:find('linear.weight') then\n"
+      "    local a = math.sqrt(6 / (e.shape[1] + e.shape[2]))\n"
+      "    assert(v:max() <= a and v:min() >= -a and v:max() > 0.9 * a and v:min() < -0.9 * a, e.name)\n"
+      "  elseif e.name:find('linear.bias') then\n"
+      "    assert(v:min() == 0 and v:max() == 0, e.name)\n"
+      "  else\n"
+      "    assert(v:sqdist(W0:rows(e.offset + 1, e.offset + e.numel)) == 0, e.name)\n"
+      "  end\n"
+      "end\n");
+  lua_close(L);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_binding_behaviour),
@@ -256,6 +282,7 @@ int main(void) {
       cmocka_unit_test(test_replay_regulariser_protects),
       cmocka_unit_test(test_replay_resume),
       cmocka_unit_test(test_replay_weights_regenerated),
+      cmocka_unit_test(test_xavier_init),
   };
   return cmocka_run_group_tests_name("lua_vae", tests, NULL, NULL);
 }

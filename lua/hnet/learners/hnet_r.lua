@@ -3,7 +3,7 @@
 -- --infer_task_id).
 --
 -- One classifier with weights of its own (the plain learners' network and
--- heads) trained on task t's data plus inputs of tasks 1..t-1 replayed by
+-- heads; Xavier init, as hypercl's) trained on task t's data plus inputs of tasks 1..t-1 replayed by
 -- hnet.replay.vae (a VAE whose decoder comes from its own hypernetwork,
 -- protected by that hypernetwork's regulariser). The replayed inputs are
 -- labelled by the classifier as it was when task t began:
@@ -27,6 +27,7 @@ local hnet = require "hnet"
 local common = require "hnet.learners.common"
 local plain = require "hnet.learners.plain"
 local phases = require "hnet.replay.phases"
+local vae = require "hnet.replay.vae"
 
 local FNAME = "hnet.learners.hnet_r"
 local KD_TEMPERATURE = 2 -- hypercl's Classifier.knowledge_distillation_loss
@@ -58,6 +59,11 @@ mod.presets = {
                beta = 0.1, hnet = { embedding = 24, hidden = { 25, 25 }, act = "elu", chunk = 85000, chunk_embedding = 8 } },
   },
 }
+
+--- The classifier's weights initialised as hypercl's (Xavier, zero biases).
+function R:new_weights()
+  return vae.xavier(self.net, hnet.tensor(self.n_w), self.rng)
+end
 
 function R:schedule()
   local o = self.o

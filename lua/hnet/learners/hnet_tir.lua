@@ -4,7 +4,8 @@
 -- Three networks:
 --   the classifier  the hypernetwork learner (hnet.learners.hypernet): one
 --                   generated network per task, protected by its regulariser;
---   the task-inference network  an MLP with weights of its own and one
+--   the task-inference network  an MLP with weights of its own (Xavier
+--                   init, as hypercl's) and one
 --                   output per task; on task t (t > 1) it learns to tell
 --                   task t's inputs (label t) from inputs of tasks 1..t-1
 --                   replayed by the replay model (label j for task j's
@@ -30,6 +31,7 @@ local common = require "hnet.learners.common"
 local base = require "hnet.learners.base"
 local hypernet = require "hnet.learners.hypernet"
 local phases = require "hnet.replay.phases"
+local vae = require "hnet.replay.vae"
 
 local FNAME = "hnet.learners.hnet_tir"
 
@@ -115,7 +117,7 @@ function Learner:setup(info)
                         max_batch = math.max(o.batch + T, o.eval_batch) }
   self.n_tir = self.tir:n_params()
   self.W_tir, self.dW_tir = hnet.tensor(self.n_tir), hnet.tensor(self.n_tir)
-  self.tir:init(self.W_tir, self.rng)
+  vae.xavier(self.tir, self.W_tir, self.rng)
   self.masks = {}
   for t = 1, T do
     local m = {}

@@ -74,6 +74,29 @@ M.OPTIONS = {
 local Model = {}
 Model.__index = Model
 
+--- Initialise W as hypercl does its replay networks and classifiers
+-- (train_utils_replay.py, train_utils.py): weights of linear and conv
+-- layers Xavier-uniform, U(±sqrt(6 / (fan_in + fan_out))), their biases 0;
+-- any other parameter (BatchNorm) as net:init draws it.
+function M.xavier(net, W, rng)
+  net:init(W, rng)
+  for _, e in ipairs(net:layout()) do
+    local kind, what = e.name:match("^%d+%.(%w+)%.(%w+)$")
+    if kind == "linear" or kind == "conv2d" then
+      local v = W:rows(e.offset + 1, e.offset + e.numel)
+      if what == "weight" then
+        local field = 1
+        for k = 3, #e.shape do field = field * e.shape[k] end
+        local a = math.sqrt(6 / ((e.shape[1] + e.shape[2]) * field))
+        v:copy(hnet.rand({ e.numel }, rng)):mul(2 * a):sub(a)
+      elseif what == "bias" then
+        v:zero()
+      end
+    end
+  end
+  return W
+end
+
 local function mlp_layers(hidden, act, n_out, sigmoid)
   local layers = {}
   for _, h in ipairs(hidden) do
@@ -110,7 +133,7 @@ function M.new(opts, info, stream)
   local B, d = o.batch, o.latent
   self.enc = hnet.net { input = { n_in }, max_batch = B, layers = mlp_layers(o.enc_hidden, o.act, 2 * d) }
   self.W_enc, self.dW_enc = hnet.tensor(self.enc:n_params()), hnet.tensor(self.enc:n_params())
-  self.enc:init(self.W_enc, self.rng)
+  M.xavier(self.enc, self.W_enc, self.rng)
   local dec_layers = mlp_layers(o.dec_hidden, o.act, n_in)
   self.model = hypermodel.build {
     fname = FNAME, target = { layers = dec_layers }, input_shape = { d + o.cond }, n_outputs = n_in,
