@@ -5,7 +5,7 @@
 --
 -- A learner is a file NAME.lua returning a table with new(opts), found
 -- through hnet.search's path: this folder (built in: hypernet, finetune,
--- ewc, online_ewc, si, separate, joint), then DIR/learners/NAME.lua for each
+-- ewc, online_ewc, si, separate, joint, hnet_tir, hnet_r), then DIR/learners/NAME.lua for each
 -- folder given with `./hnet --lib DIR` and each entry of HNET_PATH, then the
 -- names registered from a script:
 --
@@ -24,7 +24,7 @@ local util = require "hnet.util"
 local M = {}
 
 -- The order the built-in learners are listed in (experiments' defaults).
-local BUILT_IN = { "hypernet", "finetune", "ewc", "online_ewc", "si", "separate", "joint" }
+local BUILT_IN = { "hypernet", "finetune", "ewc", "online_ewc", "si", "separate", "joint", "hnet_tir", "hnet_r" }
 
 local NAME = "^[%w_]+$"
 
