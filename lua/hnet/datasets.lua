@@ -405,4 +405,10 @@ function M.clear_cache(name)
   end
 end
 
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+M.HELP = {
+  { name = "hnet.datasets.load", sig = "hnet.datasets.load(name, opts) -> dataset", spec = M.OPTIONS,
+    about = "load (or return the cached) dataset `name`; a loader may take more options" },
+}
+
 return M

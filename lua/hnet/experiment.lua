@@ -427,4 +427,10 @@ function M.finish(rows, o, title)
   return md
 end
 
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+M.HELP = {
+  { name = "hnet.experiment.compare", sig = "hnet.experiment.compare(opts) -> rows", spec = M.COMPARE_OPTIONS,
+    about = "run each learner under each scenario on one stream; one result row per run" },
+}
+
 return M
