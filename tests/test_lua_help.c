@@ -430,7 +430,7 @@ static void test_help_index_and_unknown(void **state) {
   r = run((const char *[]){"./hnet", "help", "hypernt", NULL}, NULL);
   assert_int_equal(r->status, 1);
   assert_string_equal(r->out, "");
-  hnt_expect_in(r->err, "hnet help: no help for 'hypernt' (close: hypernet)", "unknown name");
+  hnt_expect_in(r->err, "hnet help: no help for 'hypernt' (close: hypernet, hnet.hypernet)", "unknown name");
   r = run((const char *[]){"./hnet", "help", "hnet.stream.splitt", NULL}, NULL);
   assert_int_equal(r->status, 1);
   hnt_expect_in(r->err, "close: hnet.stream.split", "unknown function");

@@ -49,7 +49,7 @@ function M.drift_stream(opts)
       :format(f), 2)
   end
   local kind, ramp, batch, seed = o.kind, o.ramp, o.batch, o.seed
-  if batch > src.train.x:size(1) then
+  if opts.batch ~= nil and batch > src.train.x:size(1) then
     error(("bad argument #1 to '%s' (field 'batch': integer in [1, %d] expected (the training split's size), got %d)")
       :format(f, src.train.x:size(1), batch), 2)
   end
