@@ -453,6 +453,8 @@ end
 
 --- `./hnet help` entries (lua/hnet/help.lua reads them).
 M.HELP = {
+  { name = "hnet.fewshot.choose_lr", sig = "hnet.fewshot.choose_lr(grid, at, run, opts) -> lr, tried",
+    spec = stats.CHOOSE_LR_OPTIONS, about = "the best learning rate on validation problems that none diverges at (opts: argument #4)" },
   { name = "hnet.fewshot.adapt_embeddings", sig = "hnet.fewshot.adapt_embeddings(opts) -> result", spec = M.ADAPT_OPTIONS,
     about = "learn each problem's task embedding from its support set, the hypernetwork frozen" },
   { name = "hnet.fewshot.train_weights", sig = "hnet.fewshot.train_weights(opts) -> result", spec = M.WEIGHT_OPTIONS,
