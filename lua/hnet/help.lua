@@ -23,17 +23,15 @@ M.MODULES = {
   "hnet.shift", "hnet.metrics", "hnet.plot", "hnet.learners",
 }
 
-local functions_cache
--- Every help entry of every module in M.MODULES, in order.
+-- Every help entry of every module in M.MODULES, in order (read each time:
+-- a module's HELP is the truth).
 local function functions()
-  if functions_cache then return functions_cache end
   local list = {}
   for _, mod in ipairs(M.MODULES) do
     local help = require(mod).HELP
     assert(type(help) == "table", mod .. ": no HELP list (lua/hnet/help.lua lists it in MODULES)")
     for _, e in ipairs(help) do list[#list + 1] = e end
   end
-  functions_cache = list
   return list
 end
 

@@ -217,11 +217,18 @@ local function methods_of(name)
   return mt.__index
 end
 
+--- The C functions of the wrapped methods, by help name
+-- ("hnet.Net:forward"): what the wrappers call (tests compare the two).
+M.C = {}
+
 -- Replace methods[key] by make(the C function), once: a wrapper is a Lua
 -- function, so a second install (hnet reloaded) leaves it alone.
-local function wrap(methods, key, make)
+local function wrap(methods, type_name, key, make)
   local c = methods[key]
-  if debug.getinfo(c, "S").what == "C" then methods[key] = make(c) end
+  if debug.getinfo(c, "S").what == "C" then
+    M.C[type_name .. ":" .. key] = c
+    methods[key] = make(c)
+  end
 end
 
 --- Wrap the C-bound methods with options (once; called by hnet/init.lua).
@@ -229,30 +236,30 @@ function M.install()
   local net, hyper = methods_of("hnet.Net"), methods_of("hnet.HyperNet")
   local NF, NB, HF = M.NET_FORWARD, M.NET_BACKWARD, M.HYPERNET_FORWARD
   local verify = spec.verify
-  wrap(net, "forward", function(c)
+  wrap(net, "hnet.Net", "forward", function(c)
     return function(self, W, x, opts)
       if opts ~= nil then verify(NF, opts, "hnet.Net:forward", 4) end
       return c(self, W, x, opts)
     end
   end)
-  wrap(net, "backward", function(c)
+  wrap(net, "hnet.Net", "backward", function(c)
     return function(self, W, dy, dW, opts)
       if opts ~= nil then verify(NB, opts, "hnet.Net:backward", 5) end
       return c(self, W, dy, dW, opts)
     end
   end)
-  wrap(hyper, "forward", function(c)
+  wrap(hyper, "hnet.HyperNet", "forward", function(c)
     return function(self, theta, E, opts)
       if opts ~= nil then verify(HF, opts, "hnet.HyperNet:forward", 4) end
       return c(self, theta, E, opts)
     end
   end)
-  wrap(hyper, "init", function(c)
+  wrap(hyper, "hnet.HyperNet", "init", function(c)
     return function(self, theta, target_var, opts)
       return c(self, theta, target_var, spec.check(M.HYPERNET_INIT, opts, "hnet.HyperNet:init", 4))
     end
   end)
-  wrap(hyper, "embeddings", function(c)
+  wrap(hyper, "hnet.HyperNet", "embeddings", function(c)
     return function(self, n, opts)
       return c(self, n, spec.check(M.HYPERNET_EMBEDDINGS, opts, "hnet.HyperNet:embeddings", 3))
     end
