@@ -734,6 +734,9 @@ static void test_wrappers_check(void **state) {
        "bad argument #3 to 'hnet.idx_write' (field 'gz': boolean expected, got number)"},
       {"hnet.mlp{ inputs = 4, outputs = 2, dropout = 1 }", "bad argument #1 to 'hnet.mlp' (field 'dropout': finite number in [0, 0.999] expected, got 1)"},
       {"hnet.lenet{ input = { 1, 28 } }", "(field 'input': {channels, height, width} expected"},
+      /* verify passes the caller's table on, so it takes no entry that needs a converted copy */
+      {"require('hnet.spec').verify({ { name = 'a', type = 'int_list' } }, {}, 'f')",
+       "f: hnet.spec.verify takes no int_list, fields or required entries (a)"},
       /* the C guard stays for hnet.core */
       {"hnet.core.adam{ n = 3, beta1 = 1 }", "field 'beta1': number in [0, 0.999999] expected, got 1"},
   };

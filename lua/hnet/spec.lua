@@ -265,14 +265,17 @@ end
 -- absent options take C's values (some of which the last forward set).
 -- Allocates nothing unless it raises. The spec may not hold int_list or
 -- nested fields (they would need a converted copy). Returns opts.
+local verifiable = setmetatable({}, { __mode = "k" }) -- specs M.verify has accepted
+
 function M.verify(s, opts, fname, argn, level)
-  if not valid[s] then
+  if not verifiable[s] then
     M.validate(s, fname)
     for _, e in ipairs(s) do
       if e.type == "int_list" or e.fields or e.required then
         error(("%s: hnet.spec.verify takes no int_list, fields or required entries (%s)"):format(fname, e.name), 2)
       end
     end
+    verifiable[s] = true
   end
   if opts == nil then return nil end
   level = (level or 2) + 1
