@@ -94,6 +94,13 @@ static const misuse cases[] = {
     {"hnet.hypernet{ outputs = 10, hidden = {5, -1} }", "field 'hidden': entry 2 must be a positive integer, got -1"},
     {"hnet.hypernet{ outputs = 10, act = 'swish' }", "field 'act': one of relu, tanh, sigmoid, elu, identity expected, got 'swish'"},
     {"hnet.hypernet{ outputs = 10, chunk = 4, chunk_embedding = 0 }", "chunk_embedding"},
+    /* hnet.core's own checks (the public wrappers check first, by spec) */
+    {"hnet.core.net{ input = {4}, max_batch = 0, layers = { {'linear', 3} } }", "field 'max_batch': positive integer expected, got 0"},
+    {"hnet.core.hypernet{ outputs = 10, hidden = {5, -1} }", "entry 2 must be an integer"},
+    {"hnet.core.hypernet{ outputs = 10, act = 'swish' }", "unknown activation 'swish'"},
+    {"local h = hnet.core.hypernet{ outputs = 10, embedding = 4 }\n"
+     "require('hnet.api.nets').C['hnet.HyperNet:init'](h, hnet.tensor(h:n_params()), nil, { scheme = 'kaiming' })",
+     "field 'scheme': \"hyperfan\" or \"xavier\""},
     {"hnet.hypernet{ outputs = 10, target = NET }", "disagrees with the target"},
     {"H:forward(THETA, hnet.tensor(1, 5))", "E must be [n_tasks, 4]"},
     {"H:forward(THETA, hnet.tensor(3, 4))", "reserve(3)"},
