@@ -290,4 +290,12 @@ function Model:step(items, o)
   return loss, reg
 end
 
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+M.HELP = {
+  { name = "hnet.hypermodel.build", sig = "hnet.hypermodel.build(opts) -> model", spec = M.BUILD_OPTIONS,
+    about = "the shared hypernetwork model: target net, hypernetwork, θ (initialised) and E" },
+  { name = "hnet.hypermodel.wrap", sig = "hnet.hypermodel.wrap(opts) -> model", spec = M.WRAP_OPTIONS,
+    about = "the shared hypernetwork model over the caller's hypernetwork, θ, net and E" },
+}
+
 return M

@@ -260,4 +260,18 @@ end
 --- Is v a stream?
 function M.is_stream(v) return getmetatable(v) == Stream end
 
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+M.HELP = {
+  { name = "hnet.stream.permuted", sig = "hnet.stream.permuted(dataset, opts) -> stream",
+    about = "pixel-permuted copies of a dataset, one task each", spec = M.OPTIONS.permuted },
+  { name = "hnet.stream.split", sig = "hnet.stream.split(dataset, opts) -> stream",
+    about = "a dataset's classes split into tasks of classes_per_task classes", spec = M.OPTIONS.split },
+  { name = "hnet.stream.rotated", sig = "hnet.stream.rotated(dataset, opts) -> stream",
+    about = "rotated copies of a dataset, one angle per task", spec = M.OPTIONS.rotated },
+  { name = "hnet.stream.from", sig = "hnet.stream.from({ task, ... }, opts) -> stream",
+    about = "a stream of the given tasks", spec = M.OPTIONS.from },
+  { name = "hnet.stream.custom", sig = "hnet.stream.custom(opts) -> stream",
+    about = "a stream whose task i is make(i), made when first used", spec = M.OPTIONS.custom },
+}
+
 return M
