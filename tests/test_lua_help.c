@@ -558,7 +558,7 @@ static const char *const coverage_fixture =
     "  hnet.fewshot.n_diverged hnet.fewshot.stats hnet.fewshot.fmt_values hnet.fewshot.mean_row\n"
     "  hnet.metrics.mean_se]])\n"
     "no('a loss or metric of positional tensors and a kind', [[hnet.fewshot.evaluate hnet.fewshot.loss_grad\n"
-    "  hnet.hypermodel.loss_grad hnet.metrics.acc hnet.metrics.bwt hnet.metrics.fwt hnet.metrics.forgetting\n"
+    "  hnet.hypermodel.loss_grad hnet.metrics.acc hnet.metrics.during hnet.metrics.bwt hnet.metrics.fwt hnet.metrics.forgetting\n"
     "  hnet.metrics.summary]])\n"
     "no('registry and search-path readers: a name or nothing', [[hnet.metrics.descriptors hnet.metrics.format\n"
     "  hnet.metrics.get hnet.metrics.list hnet.metrics.shown hnet.datasets.clear_cache hnet.datasets.data_root\n"
@@ -567,8 +567,8 @@ static const char *const coverage_fixture =
     "  hnet.learners.spec hnet.run.command_of hnet.run.scenarios]])\n"
     "no('takes a parsed command line or builds a command-line spec, not an options table', [[hnet.experiment.options\n"
     "  hnet.experiment.check_out hnet.experiment.finish hnet.experiment.markdown hnet.experiment.learners_option\n"
-    "  hnet.experiment.scenarios_option]])\n"
-    "no('a query or a method of positional tensors', [[hnet.Net:n_params hnet.Net:n_stats hnet.Net:max_batch\n"
+    "  hnet.experiment.scenarios_option hnet.experiment.inference_option]])\n"
+    "no('a query or a method of positional tensors', [[hnet.Net:n_params hnet.Net:n_stats hnet.Net:max_batch hnet.Net:seq_len\n"
     "  hnet.Net:in_shape hnet.Net:out_shape hnet.Net:flops_per_sample hnet.Net:ws_bytes hnet.Net:modules\n"
     "  hnet.Net:layout hnet.Net:param hnet.Net:init hnet.Net:init_var hnet.Net:init_stats hnet.Net:free\n"
     "  hnet.HyperNet:n_params hnet.HyperNet:n_out hnet.HyperNet:n_emb hnet.HyperNet:n_chunks\n"
@@ -576,7 +576,7 @@ static const char *const coverage_fixture =
     "  hnet.HyperNet:config hnet.HyperNet:backward hnet.HyperNet:free hnet.Optim:step hnet.Optim:delta\n"
     "  hnet.Optim:reset hnet.Optim:lr hnet.Optim:state hnet.Optim:set_state hnet.Optim:step_count hnet.Optim:n\n"
     "  hnet.Optim:kind hnet.Optim:config hnet.Optim:free]])\n"
-    "TABLES = { 'loss', 'transform', 'gen', 'stream', 'tasks', 'fewshot', 'synthetic', 'maml', 'plot',\n"
+    "TABLES = { 'loss', 'vae', 'transform', 'gen', 'stream', 'tasks', 'fewshot', 'synthetic', 'maml', 'plot',\n"
     "           'metrics', 'shift', 'datasets', 'experiment', 'hypermodel', 'run', 'learners' }\n"
     "function COVERAGE()\n"
     "  local seen, missing = {}, {}\n"
@@ -622,7 +622,7 @@ static void test_help_covers_public_functions(void **state) {
   hntl_assert_ok(L,
                  "local S = require 'hnet.spec'\n"
                  "for _, n in ipairs(HELP.names()) do\n"
-                 "  if n:match('^hnet') then\n"
+                 "  if n:match('^hnet[.:]') then -- not the learners (hnet_tir, hnet_r)\n"
                  "    local e = HELP.entry(n)\n"
                  "    assert(type(e.sig) == 'string' and type(e.about) == 'string', n)\n"
                  "    assert(e.spec or e.notes, n .. ': neither a spec nor notes')\n"
@@ -761,6 +761,82 @@ static void test_wrappers_check(void **state) {
       "assert(k1 - k0 < 1, ('the wrappers allocated %.1f KiB over 1000 steps'):format(k1 - k0))");
 }
 
+/* The wrappers' option names are C's: each C function, called past its
+ * wrapper with an unknown key, lists the keys it allows; they must be the
+ * wrapper spec's names. A key the C binding gains (say, lengths for a
+ * sequence net) without its spec entry would be refused by the public
+ * wrapper, and a spec entry C does not know would fail in C: both fail here. */
+static void test_wrapper_keys_are_cs(void **state) {
+  (void)state;
+  hntl_assert_ok(L,
+      "local core = hnet.core\n"
+      "local nets, train, data = require 'hnet.api.nets', require 'hnet.api.train', require 'hnet.api.data'\n"
+      "local B = { zz_bogus = 1 }\n"
+      "local t = hnet.tensor(2, 3)\n"
+      "local net = hnet.net { input = { 3 }, layers = { { 'linear', 2 } } }\n"
+      "local W = hnet.tensor(net:n_params())\n"
+      "local H = hnet.hypernet { outputs = 8, embedding = 2, hidden = { 3 } }\n"
+      "local C = nets.C\n"
+      "local CASES = {\n"
+      "  { 'hnet.net', nets.NET, function() return core.net(B) end },\n"
+      "  { 'hnet.hypernet', nets.HYPERNET, function() return core.hypernet(B) end },\n"
+      "  { 'HyperNet:init', nets.HYPERNET_INIT, function() return C['hnet.HyperNet:init'](H, hnet.tensor(H:n_params()), 1, B) end },\n"
+      "  { 'HyperNet:embeddings', nets.HYPERNET_EMBEDDINGS, function() return C['hnet.HyperNet:embeddings'](H, 1, B) end },\n"
+      "  { 'HyperNet:forward', nets.HYPERNET_FORWARD,\n"
+      "    function() return C['hnet.HyperNet:forward'](H, hnet.tensor(H:n_params()), hnet.tensor(1, 2), B) end },\n"
+      "  { 'Net:forward', nets.NET_FORWARD, function() return C['hnet.Net:forward'](net, W, t, B) end },\n"
+      "  { 'Net:backward', nets.NET_BACKWARD, function() return C['hnet.Net:backward'](net, W, t, W, B) end },\n"
+      "  { 'hnet.adam', train.ADAM, function() return core.adam(B) end },\n"
+      "  { 'hnet.sgd', train.SGD, function() return core.sgd(B) end },\n"
+      "  { 'vae.reparam', train.VAE.reparam, function() return core.vae.reparam(hnet.tensor(2, 4), hnet.rng(1), B) end },\n"
+      "  { 'vae.reparam_backward', train.VAE.reparam_backward, function() return core.vae.reparam_backward(hnet.tensor(2, 4), t, t, B) end },\n"
+      "  { 'idx_read', data.IDX_READ, function() return core.idx_read('x', B) end },\n"
+      "  { 'idx_read_labeled', data.IDX_READ_LABELED, function() return core.idx_read_labeled('x', 'y', B) end },\n"
+      "  { 'idx_write', data.IDX_WRITE, function() return core.idx_write('x', t, B) end },\n"
+      "  { 'cifar10_read', data.CIFAR10_READ, function() return core.cifar10_read('x', B) end },\n"
+      "  { 'transform.permute', data.TRANSFORM.permute, function() return core.transform.permute(t, nil, B) end },\n"
+      "  { 'transform.gather', data.TRANSFORM.gather, function() return core.transform.gather(t, nil, B) end },\n"
+      "  { 'transform.rotate', data.TRANSFORM.rotate, function() return core.transform.rotate(hnet.tensor(2, 1, 4, 4), 10, B) end },\n"
+      "  { 'transform.pad', data.TRANSFORM.pad, function() return core.transform.pad(hnet.tensor(2, 1, 4, 4), 6, 6, B) end },\n"
+      "  { 'transform.noise', data.TRANSFORM.noise, function() return core.transform.noise(t, 0.1, hnet.rng(1), B) end },\n"
+      "  { 'transform.brightness_contrast', data.TRANSFORM.brightness_contrast,\n"
+      "    function() return core.transform.brightness_contrast(t, B) end },\n"
+      "}\n"
+      "local TWO = { xent = true, mse = true, gauss_nll = true, accuracy = true, bce_logits = true, kd = true }\n"
+      "for k, s in pairs(train.LOSS) do\n"
+      "  CASES[#CASES + 1] = { 'loss.' .. k, s, function()\n"
+      "    if TWO[k] then return core.loss[k](t, t, B) end\n"
+      "    return core.loss[k](t, B)\n"
+      "  end }\n"
+      "end\n"
+      "local function check()\n"
+      "local bad = {}\n"
+      "for _, c in ipairs(CASES) do\n"
+      "  local ok, err = pcall(c[3])\n"
+      "  local allowed = not ok and tostring(err):match(\"unknown option 'zz_bogus' %(allowed: ([^)]*)%)\")\n"
+      "  if not allowed then bad[#bad + 1] = c[1] .. ': C did not list its keys: ' .. tostring(err)\n"
+      "  else\n"
+      "    local cs = {}\n"
+      "    for k in allowed:gmatch('[%w_]+') do cs[#cs + 1] = k end\n"
+      "    local ss = require('hnet.spec').names(c[2])\n"
+      "    table.sort(cs); table.sort(ss)\n"
+      "    local a, b = table.concat(cs, ','), table.concat(ss, ',')\n"
+      "    if a ~= b then bad[#bad + 1] = ('%s: C allows %s, the spec %s'):format(c[1], a, b) end\n"
+      "  end\n"
+      "end\n"
+      "return table.concat(bad, '\\n')\n"
+      "end\n"
+      "assert(#CASES >= 30, #CASES)\n"
+      "local report = check()\n"
+      "assert(report == '', report)\n"
+      "-- It can fail: a spec without one of C's keys is reported.\n"
+      "local saved = table.remove(nets.NET_FORWARD)\n"
+      "report = check()\n"
+      "table.insert(nets.NET_FORWARD, saved)\n"
+      "assert(saved.name == 'lengths' and report == 'Net:forward: C allows lengths,out,rng,stats,train, the spec out,rng,stats,train',\n"
+      "  report)\n");
+}
+
 int main(void) {
   if (access("./hnet", X_OK) != 0) {
     fprintf(stderr, "test_lua_help: ./hnet not found; run from the repository root after make all\n");
@@ -788,6 +864,7 @@ int main(void) {
       cmocka_unit_test(test_help_covers_public_functions),
       cmocka_unit_test(test_wrapper_defaults_are_cs),
       cmocka_unit_test(test_wrappers_check),
+      cmocka_unit_test(test_wrapper_keys_are_cs),
   };
   int rc = cmocka_run_group_tests_name("lua_help", tests, NULL, NULL);
   lua_close(L);

@@ -30,7 +30,7 @@ M.util = util
 local nets, train, data = require "hnet.api.nets", require "hnet.api.train", require "hnet.api.data"
 nets.install()
 for _, k in ipairs { "net", "hypernet", "mlp", "lenet", "zenkenet" } do M[k] = nets[k] end
-M.adam, M.sgd, M.loss = train.adam, train.sgd, train.loss
+M.adam, M.sgd, M.loss, M.vae = train.adam, train.sgd, train.loss, train.vae
 for _, k in ipairs { "idx_read", "idx_read_labeled", "idx_write", "cifar10_read", "transform" } do M[k] = data[k] end
 
 -- ---- lazy submodules ---------------------------------------------------------

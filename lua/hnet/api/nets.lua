@@ -23,6 +23,8 @@ layers (a list; a bare string such as "relu" is a layer without arguments):
   {"maxpool2d", k, stride = k}          {"avgpool2d", k, stride = k}      {"flatten"}
   {"relu"} {"tanh"} {"sigmoid"} {"identity"} {"elu", alpha = 1}          {"dropout", p}
   {"batchnorm", eps = 1e-5, momentum = 0.1}
+  sequences [n, T, F] (T fixed by input = {T, F}; shorter samples through lengths):
+  {"embedding", vocab = V, dim = D}     {"rnn"|"lstm"|"gru", hidden = H, output = "all"|"last"}
   an unknown key in a layer is an error naming the layer.]]
 
 M.NET = {
@@ -74,6 +76,8 @@ M.NET_FORWARD = {
   { name = "rng", type = "rng", help = "the dropout generator (training; default: the global one)" },
   { name = "stats", type = "tensor", help = "batchnorm running statistics, net:init_stats(); required when the net has batchnorm" },
   { name = "out", type = "tensor", help = "the output tensor to write (default: a new tensor)" },
+  { name = "lengths", type = "any",
+    help = "a sequence net's valid steps per sample: a tensor or a list of n integers in 1..T (default: all T)" },
 }
 
 M.NET_BACKWARD = {
@@ -81,6 +85,7 @@ M.NET_BACKWARD = {
   { name = "train", type = "boolean", help = "training mode (default: the last forward's)" },
   { name = "rng", type = "rng", help = "the dropout generator (default: the last forward's)" },
   { name = "stats", type = "tensor", help = "batchnorm statistics (default: the last forward's)" },
+  { name = "lengths", type = "any", help = "a sequence net's lengths (default: the last forward's)" },
 }
 
 -- ---- Lua network builders ----------------------------------------------------------

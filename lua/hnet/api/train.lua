@@ -64,6 +64,31 @@ M.LOSS = {
     { name = "mask", type = "any", help = MASK_HELP },
     { name = "out", type = "tensor", help = "[n] to write the entropies into (default: a new tensor)" },
   },
+  max_prob = {
+    { name = "mask", type = "any", help = MASK_HELP },
+    { name = "out", type = "tensor", help = "[n] to write the probabilities into (default: a new tensor)" },
+  },
+  logsumexp = {
+    { name = "mask", type = "any", help = MASK_HELP },
+    { name = "out", type = "tensor", help = "[n] to write the values into (default: a new tensor)" },
+  },
+  bce_logits = { { name = "grad", type = "tensor", help = "written with the gradient of the mean loss w.r.t. the logits (overwritten)" } },
+  kl_gauss = { { name = "grad", type = "tensor", help = "[n, 2d] written with the gradient w.r.t. (mu, logvar) (overwritten)" } },
+  kd = {
+    { name = "mask", type = "any", help = MASK_HELP },
+    { name = "temperature", type = "number", default = 2, above = 0, help = "the softmax temperature T (the loss is scaled by T^2)" },
+    { name = "grad", type = "tensor", help = "written with the gradient w.r.t. the logits (overwritten)" },
+  },
+}
+
+M.VAE = {
+  reparam = {
+    { name = "eps", type = "tensor", help = "[n, d] to write the normal draws into (default: a new tensor)" },
+    { name = "out", type = "tensor", help = "[n, >= d] whose first d columns get the sample (default: a new [n, d])" },
+  },
+  reparam_backward = {
+    { name = "grad", type = "tensor", help = "[n, 2d] the gradient is ACCUMULATED into (default: a new zero tensor)" },
+  },
 }
 
 local verify = spec.verify
@@ -80,13 +105,25 @@ local function one_arg(c, s, fname)
   end
 end
 
---- hnet.loss: hnet.core.loss's functions, wrapped.
+--- hnet.loss: hnet.core.loss's functions, those with options wrapped (a
+-- function without a spec here is passed on as it is, so that it still
+-- exists; tests/test_lua_help.c's coverage test then asks for its help).
 M.loss = {}
-for _, k in ipairs { "xent", "mse", "gauss_nll", "accuracy" } do
+for k, f in pairs(core.loss) do M.loss[k] = f end
+for _, k in ipairs { "xent", "mse", "gauss_nll", "accuracy", "bce_logits", "kd" } do
   M.loss[k] = two_args(core.loss[k], M.LOSS[k], "hnet.loss." .. k)
 end
-for _, k in ipairs { "argmax", "entropy" } do
+for _, k in ipairs { "argmax", "entropy", "max_prob", "logsumexp", "kl_gauss" } do
   M.loss[k] = one_arg(core.loss[k], M.LOSS[k], "hnet.loss." .. k)
+end
+
+--- hnet.vae: the reparameterised sample, wrapped the same way.
+M.vae = {}
+for k, f in pairs(core.vae) do M.vae[k] = f end
+M.vae.reparam = two_args(core.vae.reparam, M.VAE.reparam, "hnet.vae.reparam")
+M.vae.reparam_backward = function(h, eps, dz, opts)
+  if opts ~= nil then verify(M.VAE.reparam_backward, opts, "hnet.vae.reparam_backward", 4) end
+  return core.vae.reparam_backward(h, eps, dz, opts)
 end
 
 M.HELP = {
@@ -106,6 +143,20 @@ M.HELP = {
     about = "the 0-based predicted class of each row (-1 for a row with NaN or Inf)" },
   { name = "hnet.loss.entropy", sig = "hnet.loss.entropy(logits, opts) -> tensor [n]", spec = M.LOSS.entropy,
     about = "the softmax entropy of each row" },
+  { name = "hnet.loss.max_prob", sig = "hnet.loss.max_prob(logits, opts) -> tensor [n]", spec = M.LOSS.max_prob,
+    about = "the largest softmax probability of each row (NaN for a row with NaN or Inf)" },
+  { name = "hnet.loss.logsumexp", sig = "hnet.loss.logsumexp(logits, opts) -> tensor [n]", spec = M.LOSS.logsumexp,
+    about = "log Σ exp of each row's logits (its negative: the energy score)" },
+  { name = "hnet.loss.bce_logits", sig = "hnet.loss.bce_logits(x, target, opts) -> loss", spec = M.LOSS.bce_logits,
+    about = "mean Bernoulli cross-entropy of logits x against targets in [0, 1]" },
+  { name = "hnet.loss.kl_gauss", sig = "hnet.loss.kl_gauss(h, opts) -> loss", spec = M.LOSS.kl_gauss,
+    about = "mean over rows of KL(N(mu, e^logvar) || N(0, 1)) summed over latents; h [n, 2d] = (mu, logvar)" },
+  { name = "hnet.loss.kd", sig = "hnet.loss.kd(logits, target_logits, opts) -> loss", spec = M.LOSS.kd,
+    about = "knowledge distillation: T^2 · cross-entropy of the softened softmaxes" },
+  { name = "hnet.vae.reparam", sig = "hnet.vae.reparam(h, rng, opts) -> z, eps", spec = M.VAE.reparam,
+    about = "z = mu + exp(logvar / 2) · eps with eps drawn from rng; h [n, 2d] = (mu, logvar)" },
+  { name = "hnet.vae.reparam_backward", sig = "hnet.vae.reparam_backward(h, eps, dz, opts) -> dh",
+    spec = M.VAE.reparam_backward, about = "the sample's gradient w.r.t. (mu, logvar), accumulated" },
 }
 
 return M
