@@ -41,6 +41,13 @@
 #define HYPERFAN_ROWS 16384
 /* Column block for the grouped sums of the input gradients. */
 #define COL_BLOCK 64
+/* The fused regulariser (hn_hnet_output_reg) runs the output layer in tiles
+ * of REG_ROWS chunk rows by REG_COLS output columns: 1 MiB of floats, so a
+ * tile stays in cache from its forward GEMM through the difference to the
+ * targets to both backward GEMMs. */
+#define REG_ROWS 256
+#define REG_COLS 1024
+#define REG_TILE (REG_ROWS * REG_COLS)
 
 struct hn_hnet {
   hn_hnet_cfg cfg;
@@ -55,6 +62,7 @@ struct hn_hnet {
   int64_t cap;                       /* tasks per pass the workspace holds   */
   float *ws;                         /* the one workspace allocation         */
   float *x0, *z[HN_HNET_MAX_HIDDEN], *a[HN_HNET_MAX_HIDDEN], *o, *g[2];
+  float *tile[2];                    /* the regulariser's output tiles       */
   int64_t fwd_tasks;                 /* tasks of the last forward, -1: none  */
 };
 
@@ -107,6 +115,8 @@ static int64_t ws_floats(const hn_hnet *h, int64_t cap) {
   for (int l = 0; l < h->cfg.n_hidden; l++) widths += 2 * h->dim[l + 1];
   if (h->truncated) widths += h->dim[h->n_layers];
   if (!mul_ok(rows, widths, &total)) return -1;
+  if (total > INT64_MAX - 2 * REG_TILE) return -1;
+  total += 2 * REG_TILE;
   if (!mul_ok(total, (int64_t)sizeof(float), &t)) return -1;
   return total;
 }
@@ -131,6 +141,9 @@ static void ws_assign(hn_hnet *h, float *ws, int64_t cap) {
   h->g[0] = p;
   p += rows * h->maxw;
   h->g[1] = p;
+  p += rows * h->maxw;
+  h->tile[0] = p;
+  h->tile[1] = p + REG_TILE;
   h->ws = ws;
   h->cap = cap;
 }
@@ -257,6 +270,22 @@ static hn_status layer_forward(const hn_hnet *h, const float *theta, int l, cons
   return HN_OK;
 }
 
+/* The input rows and the hidden layers over n_tasks embeddings (Z and A kept
+ * for backward); *last: the output layer's input rows [R, dim[L-1]]. */
+static hn_status hidden_forward(hn_hnet *h, const float *theta, const float *e, int64_t n_tasks,
+                                const float **last) {
+  int64_t rows = n_tasks * h->n_chunks;
+  build_input(h, theta, e, n_tasks, h->x0);
+  const float *x = h->x0;
+  for (int l = 0; l < h->n_layers - 1; l++) {
+    HN_TRY(layer_forward(h, theta, l, x, rows, h->z[l]));
+    hn_ops_act_forward(h->cfg.act, h->cfg.act_alpha, h->z[l], h->a[l], rows * h->dim[l + 1]);
+    x = h->a[l];
+  }
+  *last = x;
+  return HN_OK;
+}
+
 hn_status hn_hnet_forward(hn_hnet *h, const float *theta, const float *e, int64_t n_tasks,
                           float *W) {
   static const char who[] = "hn_hnet_forward";
@@ -279,14 +308,8 @@ hn_status hn_hnet_forward(hn_hnet *h, const float *theta, const float *e, int64_
   }
   int64_t rows = n_tasks * h->n_chunks;
   int L = h->n_layers;
-  build_input(h, theta, e, n_tasks, h->x0);
-  const float *x = h->x0;
-  for (int l = 0; l < L - 1; l++) {
-    int64_t n = rows * h->dim[l + 1];
-    HN_TRY(layer_forward(h, theta, l, x, rows, h->z[l]));
-    hn_ops_act_forward(h->cfg.act, h->cfg.act_alpha, h->z[l], h->a[l], n);
-    x = h->a[l];
-  }
+  const float *x;
+  HN_TRY(hidden_forward(h, theta, e, n_tasks, &x));
   if (!h->truncated) {
     HN_TRY(layer_forward(h, theta, L - 1, x, rows, W));
   } else {
@@ -337,6 +360,9 @@ static void group_sums(const float *x, int64_t ld, int64_t col0, int64_t ncols, 
   }
 }
 
+static hn_status backward_from(hn_hnet *h, const float *theta, int top, const float *dz, int buf,
+                               int64_t n_tasks, float *dtheta, float *de);
+
 hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, float *dtheta,
                            float *de) {
   static const char who[] = "hn_hnet_backward";
@@ -352,8 +378,6 @@ hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, floa
                    (long long)n_tasks, (long long)h->cfg.n_out);
   int64_t nc = h->n_chunks, rows = n_tasks * nc;
   int L = h->n_layers;
-  bool chunked = h->off_cemb >= 0;
-  bool need_dx0 = de != NULL || (chunked && dtheta != NULL);
 
   /* Gradient of the output rows (the last layer is linear: dZ = dO). */
   const float *dz = dW;
@@ -370,8 +394,19 @@ hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, floa
     dz = o;
   }
 
-  int buf = 0;
-  for (int l = L - 1; l >= 0; l--) {
+  return backward_from(h, theta, L - 1, dz, 0, n_tasks, dtheta, de);
+}
+
+/* Backward from layer top down: dz holds dZ_top [R, dim[top+1]] (for top = -1,
+ * dX_0), the next input gradient goes to g[buf]; then the input gradient's
+ * task part is summed into de and its chunk part into dθ.chunk_emb. */
+static hn_status backward_from(hn_hnet *h, const float *theta, int top, const float *dz, int buf,
+                               int64_t n_tasks, float *dtheta, float *de) {
+  static const char who[] = "hn_hnet_backward";
+  int64_t nc = h->n_chunks, rows = n_tasks * nc;
+  bool chunked = h->off_cemb >= 0;
+  bool need_dx0 = de != NULL || (chunked && dtheta != NULL);
+  for (int l = top; l >= 0; l--) {
     const float *x = l == 0 ? h->x0 : h->a[l - 1];
     int64_t n_o = h->dim[l + 1], n_i = h->dim[l];
     if (dtheta) {
@@ -398,6 +433,128 @@ hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, floa
   if (chunked && dtheta) /* chunk i: rows t*nc + i, t < n_tasks */
     group_sums(dz, d0, n_emb, h->cfg.n_chunk_emb, nc, 1, n_tasks, nc, dtheta + h->off_cemb);
   return HN_OK;
+}
+
+/* ---- the output regulariser, fused ------------------------------------------------- */
+
+/* One tile [rw, cw] of the output layer at rows r0.., columns c0..: on entry
+ * o holds the GEMM part A·U^T of h(e; θ) and, when targets are recomputed, ts
+ * that of h(e; θ*). Adds the bias, takes the difference d = W − W* to the
+ * targets, adds Σ d² (double) to *sq and Σ_rows s·d to dbacc (double, per
+ * column), and leaves s·d in o (0 past the end of a truncated chunk). Strips
+ * of COL_BLOCK columns run in parallel and are summed in strip order, so the
+ * bits do not depend on the thread count. */
+static void reg_tile(const hn_hnet *h, int64_t r0, int64_t rw, int64_t c0, int64_t cw,
+                     const float *b, const float *bs, const float *ts, const float *w_star,
+                     const int64_t *star_rows, float s, float *o, double *dbacc, double *sq) {
+  int64_t nc = h->n_chunks, ch = h->dim[h->n_layers], n_out = h->cfg.n_out;
+  int64_t n_strips = (cw + COL_BLOCK - 1) / COL_BLOCK;
+  double part[REG_COLS / COL_BLOCK];
+#pragma omp parallel for schedule(static) if (rw * cw > HN_OMP_MIN_WORK)
+  for (int64_t sb = 0; sb < n_strips; sb++) {
+    int64_t j0 = sb * COL_BLOCK, j1 = HN_MIN(cw, j0 + COL_BLOCK);
+    double acc = 0.0;
+    for (int64_t rr = 0; rr < rw; rr++) {
+      int64_t r = r0 + rr, t = r / nc, i = r % nc;
+      /* valid columns of this row: the chunk may end before the tile does */
+      int64_t len = HN_MAX(0, HN_MIN(cw, n_out - i * ch - c0));
+      int64_t jv = HN_MIN(j1, len);
+      float *orow = o + rr * cw;
+      const float *trow = ts ? ts + rr * cw
+                             : w_star + (star_rows ? star_rows[t] : t) * n_out + i * ch + c0;
+      for (int64_t j = j0; j < jv; j++) {
+        float w = orow[j] + b[j];
+        float wt = ts ? trow[j] + bs[j] : trow[j];
+        double dd = (double)w - (double)wt;
+        acc += dd * dd;
+        float g = s * (w - wt);
+        orow[j] = g;
+        dbacc[j] += (double)g;
+      }
+      for (int64_t j = HN_MAX(j0, jv); j < j1; j++) orow[j] = 0.0f;
+    }
+    part[sb] = acc;
+  }
+  for (int64_t sb = 0; sb < n_strips; sb++) *sq += part[sb];
+}
+
+hn_status hn_hnet_output_reg(hn_hnet *h, const float *theta, const float *e, int64_t n_tasks,
+                             const float *w_star, const int64_t *star_rows, int64_t n_star,
+                             const float *theta_star, float beta, float *loss, float *dtheta) {
+  static const char who[] = "hn_hnet_output_reg";
+  if (!h) return hn_fail(HN_ERR_ARG, "%s: hypernetwork is NULL", who);
+  if (n_tasks < 0 || n_tasks > h->cap)
+    return hn_fail(n_tasks < 0 ? HN_ERR_ARG : HN_ERR_SHAPE,
+                   "%s: n_tasks = %lld but the workspace holds %lld; call hn_hnet_reserve(h, "
+                   "%lld) first (n_tasks >= 0)",
+                   who, (long long)n_tasks, (long long)h->cap, (long long)HN_MAX(0, n_tasks));
+  if (!w_star == !theta_star)
+    return hn_fail(HN_ERR_ARG, "%s: give the targets either stored (w_star) or as the "
+                               "parameters that generate them (theta_star), exactly one",
+                   who);
+  if (!isfinite(beta) || beta < 0.0f)
+    return hn_fail(HN_ERR_ARG, "%s: beta = %g; use a finite value >= 0", who, (double)beta);
+  if (n_tasks > 0 && (!theta || !e))
+    return hn_fail(HN_ERR_ARG, "%s: theta or e is NULL (e must be [%lld, %lld])", who,
+                   (long long)n_tasks, (long long)h->cfg.n_emb);
+  if (w_star) {
+    if (!star_rows && n_star < n_tasks)
+      return hn_fail(HN_ERR_SHAPE, "%s: w_star has %lld rows for %lld task embeddings; give "
+                                   "one row per embedding, or star_rows",
+                     who, (long long)n_star, (long long)n_tasks);
+    for (int64_t t = 0; star_rows && t < n_tasks; t++)
+      if (star_rows[t] < 0 || star_rows[t] >= n_star)
+        return hn_fail(HN_ERR_ARG, "%s: star_rows[%lld] = %lld; use a row of w_star, 0 to %lld",
+                       who, (long long)t, (long long)star_rows[t], (long long)(n_star - 1));
+  }
+  h->fwd_tasks = -1; /* the workspace no longer holds a forward to differentiate */
+  if (n_tasks == 0) {
+    if (loss) *loss = 0.0f;
+    return HN_OK;
+  }
+  int L = h->n_layers;
+  int64_t rows = n_tasks * h->n_chunks, ch = h->dim[L], k = h->dim[L - 1];
+  const float *A, *As = NULL;
+  if (theta_star) { /* the targets' last hidden rows, kept in g[1] */
+    HN_TRY(hidden_forward(h, theta_star, e, n_tasks, &As));
+    memcpy(h->g[1], As, (size_t)(rows * k) * sizeof(float));
+    As = h->g[1];
+  }
+  HN_TRY(hidden_forward(h, theta, e, n_tasks, &A));
+  const float *U = theta + h->off_w[L - 1], *b = theta + h->off_b[L - 1];
+  const float *Us = theta_star ? theta_star + h->off_w[L - 1] : NULL;
+  const float *bs = theta_star ? theta_star + h->off_b[L - 1] : NULL;
+  float s = (float)(2.0 * (double)beta / (double)n_tasks);
+  float *o = h->tile[0], *ts = theta_star ? h->tile[1] : NULL, *dA = h->g[0];
+  double sq = 0.0, dbacc[REG_COLS];
+  /* Column blocks outside, row blocks inside: a column block's slice of the
+   * output layer (U, dθ.U, the bias sums) is reused by every row block. */
+  for (int64_t c0 = 0; c0 < ch; c0 += REG_COLS) {
+    int64_t cw = HN_MIN(REG_COLS, ch - c0);
+    for (int64_t j = 0; j < cw; j++) dbacc[j] = 0.0;
+    for (int64_t r0 = 0; r0 < rows; r0 += REG_ROWS) {
+      int64_t rw = HN_MIN(REG_ROWS, rows - r0);
+      HN_TRY(hn_blas_gemm(who, false, true, rw, cw, k, 1.0f, A + r0 * k, U + c0 * k, 0.0f, o));
+      if (ts)
+        HN_TRY(hn_blas_gemm(who, false, true, rw, cw, k, 1.0f, As + r0 * k, Us + c0 * k, 0.0f,
+                            ts));
+      reg_tile(h, r0, rw, c0, cw, b + c0, bs ? bs + c0 : NULL, ts, w_star, star_rows, s, o,
+               dbacc, &sq);
+      if (!dtheta) continue;
+      /* dθ.U[c0..] += Gᵀ·A, dA += G·U[c0..] (the first column block writes dA) */
+      HN_TRY(hn_blas_gemm(who, true, false, cw, k, rw, 1.0f, o, A + r0 * k, 1.0f,
+                          dtheta + h->off_w[L - 1] + c0 * k));
+      HN_TRY(hn_blas_gemm(who, false, false, rw, k, cw, 1.0f, o, U + c0 * k, c0 ? 1.0f : 0.0f,
+                          dA + r0 * k));
+    }
+    if (dtheta)
+      for (int64_t j = 0; j < cw; j++) dtheta[h->off_b[L - 1] + c0 + j] += (float)dbacc[j];
+  }
+  if (loss) *loss = (float)((double)beta / (double)n_tasks * sq);
+  if (!dtheta) return HN_OK;
+  if (L > 1) /* dZ_{L-2} = act'(Z_{L-2}) ⊙ dA, in place */
+    hn_ops_act_backward(h->cfg.act, h->cfg.act_alpha, h->z[L - 2], h->a[L - 2], dA, dA, rows * k);
+  return backward_from(h, theta, L - 2, dA, 1, n_tasks, dtheta, NULL);
 }
 
 /* ---- Xavier initialisation ------------------------------------------------------------- */
