@@ -48,6 +48,9 @@
 #define REG_ROWS 256
 #define REG_COLS 1024
 #define REG_TILE (REG_ROWS * REG_COLS)
+/* The padded output rows of a truncated network go through a scratch of at
+ * most this many floats (whole tasks, at least one): 16 MiB. */
+#define OUT_SCRATCH (1 << 22)
 
 struct hn_hnet {
   hn_hnet_cfg cfg;
@@ -60,6 +63,7 @@ struct hn_hnet {
   bool truncated;                    /* n_chunks * dim[L] != n_out           */
   int64_t maxw;                      /* widest layer input (gradient buffers) */
   int64_t cap;                       /* tasks per pass the workspace holds   */
+  int64_t o_tasks;                   /* tasks the output scratch o holds     */
   float *ws;                         /* the one workspace allocation         */
   float *x0, *z[HN_HNET_MAX_HIDDEN], *a[HN_HNET_MAX_HIDDEN], *o, *g[2];
   float *tile[2];                    /* the regulariser's output tiles       */
@@ -107,14 +111,21 @@ static bool mul_ok(int64_t a, int64_t b, int64_t *out) {
   return true;
 }
 
+/* Tasks of the output scratch for cap tasks (0 when not truncated). */
+static int64_t out_tasks(const hn_hnet *h, int64_t cap) {
+  if (!h->truncated) return 0;
+  return HN_MIN(cap, HN_MAX(1, OUT_SCRATCH / (h->n_chunks * h->dim[h->n_layers])));
+}
+
 /* Floats of workspace for cap tasks; -1 on overflow. */
 static int64_t ws_floats(const hn_hnet *h, int64_t cap) {
   int64_t rows, total = 0, t;
   if (!mul_ok(cap, h->n_chunks, &rows)) return -1;
   int64_t widths = h->dim[0] + 2 * h->maxw;
   for (int l = 0; l < h->cfg.n_hidden; l++) widths += 2 * h->dim[l + 1];
-  if (h->truncated) widths += h->dim[h->n_layers];
   if (!mul_ok(rows, widths, &total)) return -1;
+  if (total > INT64_MAX - out_tasks(h, cap) * h->n_chunks * h->dim[h->n_layers]) return -1;
+  total += out_tasks(h, cap) * h->n_chunks * h->dim[h->n_layers];
   if (total > INT64_MAX - 2 * REG_TILE) return -1;
   total += 2 * REG_TILE;
   if (!mul_ok(total, (int64_t)sizeof(float), &t)) return -1;
@@ -133,11 +144,9 @@ static void ws_assign(hn_hnet *h, float *ws, int64_t cap) {
     h->a[l] = p;
     p += rows * h->dim[l + 1];
   }
-  h->o = NULL;
-  if (h->truncated) {
-    h->o = p;
-    p += rows * h->dim[h->n_layers];
-  }
+  h->o_tasks = out_tasks(h, cap);
+  h->o = h->truncated ? p : NULL;
+  p += h->o_tasks * h->n_chunks * h->dim[h->n_layers];
   h->g[0] = p;
   p += rows * h->maxw;
   h->g[1] = p;
@@ -313,23 +322,27 @@ hn_status hn_hnet_forward(hn_hnet *h, const float *theta, const float *e, int64_
   if (!h->truncated) {
     HN_TRY(layer_forward(h, theta, L - 1, x, rows, W));
   } else {
-    /* The output rows are padded chunks: one GEMM into the scratch, then the
-     * bias is added while the rows are copied into W (truncating the last
-     * chunk of each task): one pass over memory instead of a bias pass and a
-     * copy (measured: the hypernetwork forward of the PermutedMNIST-10 step
-     * went from 4.4 to 2.1 ms). */
-    int64_t nc = h->n_chunks, chunk = h->cfg.chunk, n_out = h->cfg.n_out;
+    /* The output rows are padded chunks: per pass of the scratch's tasks,
+     * one GEMM into the scratch, then the bias is added while the rows are
+     * copied into W (truncating the last chunk of each task): one pass over
+     * memory instead of a bias pass and a copy (measured: the hypernetwork
+     * forward of the PermutedMNIST-10 step went from 4.4 to 2.1 ms). A row's
+     * bits do not depend on the pass it is in. */
+    int64_t nc = h->n_chunks, chunk = h->cfg.chunk, n_out = h->cfg.n_out, k = h->dim[L - 1];
     float *o = h->o;
     const float *b = theta + h->off_b[L - 1];
-    HN_TRY(hn_blas_gemm(who, false, true, rows, chunk, h->dim[L - 1], 1.0f, x,
-                        theta + h->off_w[L - 1], 0.0f, o));
-#pragma omp parallel for schedule(static) if (rows * chunk > HN_OMP_MIN_WORK)
-    for (int64_t r = 0; r < rows; r++) {
-      int64_t t = r / nc, i = r % nc;
-      int64_t len = HN_MIN(chunk, n_out - i * chunk);
-      float *dst = W + t * n_out + i * chunk;
-      const float *src = o + r * chunk;
-      for (int64_t j = 0; j < len; j++) dst[j] = src[j] + b[j];
+    for (int64_t t0 = 0; t0 < n_tasks; t0 += h->o_tasks) {
+      int64_t r0 = t0 * nc, rw = HN_MIN(h->o_tasks, n_tasks - t0) * nc;
+      HN_TRY(hn_blas_gemm(who, false, true, rw, chunk, k, 1.0f, x + r0 * k,
+                          theta + h->off_w[L - 1], 0.0f, o));
+#pragma omp parallel for schedule(static) if (rw * chunk > HN_OMP_MIN_WORK)
+      for (int64_t rr = 0; rr < rw; rr++) {
+        int64_t r = r0 + rr, t = r / nc, i = r % nc;
+        int64_t len = HN_MIN(chunk, n_out - i * chunk);
+        float *dst = W + t * n_out + i * chunk;
+        const float *src = o + rr * chunk;
+        for (int64_t j = 0; j < len; j++) dst[j] = src[j] + b[j];
+      }
     }
   }
   h->fwd_tasks = n_tasks;
@@ -376,25 +389,39 @@ hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, floa
   if (!theta || !dW)
     return hn_fail(HN_ERR_ARG, "%s: theta or dW is NULL (dW must be [%lld, %lld])", who,
                    (long long)n_tasks, (long long)h->cfg.n_out);
-  int64_t nc = h->n_chunks, rows = n_tasks * nc;
   int L = h->n_layers;
+  /* The last layer is linear: dZ = dO = dW when the rows are not padded. */
+  if (!h->truncated) return backward_from(h, theta, L - 1, dW, 0, n_tasks, dtheta, de);
 
-  /* Gradient of the output rows (the last layer is linear: dZ = dO). */
-  const float *dz = dW;
-  if (h->truncated) {
-    int64_t chunk = h->cfg.chunk, n_out = h->cfg.n_out;
-    float *o = h->o;
-#pragma omp parallel for schedule(static) if (rows * chunk > HN_OMP_MIN_WORK)
-    for (int64_t r = 0; r < rows; r++) {
-      int64_t t = r / nc, i = r % nc;
+  /* Padded rows: per pass of the scratch's tasks, dW's rows scattered into
+   * the padded chunk layout (zeros in the truncated tail), then the output
+   * layer's products for those rows. One pass when the forward fits the
+   * scratch (a single task always does). */
+  int64_t nc = h->n_chunks, chunk = h->cfg.chunk, n_out = h->cfg.n_out, k = h->dim[L - 1];
+  bool need_dx = L > 1 || de != NULL || (h->off_cemb >= 0 && dtheta != NULL);
+  const float *x = L > 1 ? h->a[L - 2] : h->x0, *U = theta + h->off_w[L - 1];
+  float *o = h->o, *dx = h->g[0];
+  for (int64_t t0 = 0; t0 < n_tasks; t0 += h->o_tasks) {
+    int64_t r0 = t0 * nc, rw = HN_MIN(h->o_tasks, n_tasks - t0) * nc;
+#pragma omp parallel for schedule(static) if (rw * chunk > HN_OMP_MIN_WORK)
+    for (int64_t rr = 0; rr < rw; rr++) {
+      int64_t r = r0 + rr, t = r / nc, i = r % nc;
       int64_t len = HN_MIN(chunk, n_out - i * chunk);
-      memcpy(o + r * chunk, dW + t * n_out + i * chunk, (size_t)len * sizeof(float));
-      for (int64_t j = len; j < chunk; j++) o[r * chunk + j] = 0.0f;
+      memcpy(o + rr * chunk, dW + t * n_out + i * chunk, (size_t)len * sizeof(float));
+      for (int64_t j = len; j < chunk; j++) o[rr * chunk + j] = 0.0f;
     }
-    dz = o;
+    if (dtheta) {
+      HN_TRY(hn_blas_gemm(who, true, false, chunk, k, rw, 1.0f, o, x + r0 * k, 1.0f,
+                          dtheta + h->off_w[L - 1]));
+      hn_ops_sum_rows_acc(o, rw, chunk, dtheta + h->off_b[L - 1]);
+    }
+    if (need_dx)
+      HN_TRY(hn_blas_gemm(who, false, false, rw, k, chunk, 1.0f, o, U, 0.0f, dx + r0 * k));
   }
-
-  return backward_from(h, theta, L - 1, dz, 0, n_tasks, dtheta, de);
+  if (!need_dx) return HN_OK;
+  if (L > 1) /* dZ_{L-2} = act'(Z_{L-2}) ⊙ dA_{L-2}, in place */
+    hn_ops_act_backward(h->cfg.act, h->cfg.act_alpha, h->z[L - 2], h->a[L - 2], dx, dx, n_tasks * nc * k);
+  return backward_from(h, theta, L - 2, dx, 1, n_tasks, dtheta, de);
 }
 
 /* Backward from layer top down: dz holds dZ_top [R, dim[top+1]] (for top = -1,

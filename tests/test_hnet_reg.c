@@ -5,7 +5,8 @@
  * the unfused path (forward, dW = 2β/n (W − W*), backward); stored targets,
  * a subset of stored rows, recomputed targets (θ*), full and chunked
  * networks with tiles cut in both directions and a truncated last chunk;
- * errors leaving outputs untouched; threads. */
+ * errors leaving outputs untouched; threads. And the output layer of a
+ * truncated network in passes through its bounded scratch. */
 #include "harness.h"
 
 #include <math.h>
@@ -328,12 +329,66 @@ static void test_errors(void **state) {
   hn_hnet_free(h);
 }
 
+/* A truncated network whose padded output rows exceed the 16 MiB output
+ * scratch: forward and backward run in passes of one task. The forward
+ * matches one-task forwards bit for bit and the double reference; de (per
+ * task rows) matches bit for bit too, dθ (summed over passes) to rounding. */
+static void test_output_scratch_passes(void **state) {
+  (void)state;
+  enum { T = 3, NE = 2 };
+  /* 2 chunks of 2,500,001 (the second truncated to 2,499,999): 5,000,002
+   * padded floats per task, more than the scratch's 4,194,304. */
+  hn_hnet_cfg cfg = {.n_out = 5000000, .n_emb = NE, .n_hidden = 1, .hidden = {2},
+                     .act = HN_ACT_TANH, .chunk = 2500001, .n_chunk_emb = 1, .max_tasks = T};
+  hn_hnet *h = make(&cfg);
+  int64_t np = hn_hnet_n_params(h), n_out = cfg.n_out;
+  float *theta = falloc(np), *e = falloc(T * NE), *W = falloc(T * n_out), *W1 = falloc(n_out);
+  float *r = falloc(T * n_out), *dt = falloc(np), *dt1 = falloc(np), *de = falloc(T * NE);
+  float *de1 = falloc(NE);
+  double *Wd = malloc(sizeof(double) * (size_t)(T * n_out));
+  hnt_fill_uniform(theta, np, -0.5f, 0.5f, 41);
+  hnt_fill_normal(e, T * NE, 1.0f, 42);
+  hnt_fill_uniform(r, T * n_out, -1, 1, 43);
+  memset(dt, 0, sizeof(float) * (size_t)np);
+  memset(dt1, 0, sizeof(float) * (size_t)np);
+  memset(de, 0, sizeof(float) * T * NE);
+  assert_int_equal(hn_hnet_forward(h, theta, e, T, W), HN_OK);
+  assert_int_equal(hn_hnet_backward(h, theta, r, dt, de), HN_OK);
+  ref_forward(h, theta, e, T, Wd);
+  /* float forward against double: |W| <= ~1, 1e-5 relative, 1e-6 absolute */
+  hnt_assert_close_d(W, Wd, T * n_out, 1e-5, 1e-6, "W in passes vs the double reference");
+  for (int64_t t = 0; t < T; t++) {
+    memset(de1, 0, sizeof(float) * NE);
+    assert_int_equal(hn_hnet_forward(h, theta, e + t * NE, 1, W1), HN_OK);
+    hnt_assert_bytes_equal(W1, W + t * n_out, sizeof(float) * (size_t)n_out, "W, one task");
+    assert_int_equal(hn_hnet_backward(h, theta, r + t * n_out, dt1, de1), HN_OK);
+    hnt_assert_bytes_equal(de1, de + t * NE, sizeof(float) * NE, "de, one task");
+  }
+  /* the same products summed over tasks in another order: 1e-5 relative,
+   * floor 1e-6 of the largest entry */
+  double big = 0;
+  for (int64_t i = 0; i < np; i++) big = fmax(big, fabs((double)dt1[i]));
+  hnt_assert_close(dt, dt1, np, 1e-5, 1e-6 * big, "dθ in passes vs per task");
+  free(Wd);
+  hn_free(theta);
+  hn_free(e);
+  hn_free(W);
+  hn_free(W1);
+  hn_free(r);
+  hn_free(dt);
+  hn_free(dt1);
+  hn_free(de);
+  hn_free(de1);
+  hn_hnet_free(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chunked),
       cmocka_unit_test(test_full_and_shallow),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_output_scratch_passes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
