@@ -464,13 +464,46 @@ static hn_status backward_from(hn_hnet *h, const float *theta, int top, const fl
 
 /* ---- the output regulariser, fused ------------------------------------------------- */
 
+/* One row of a tile strip, n columns: w = o + b, the target wt = t (+ bs
+ * when recomputed), d = w − wt; sq += d² and db += s·d per column (double),
+ * o = s·d. Squares per column: the loop vectorises (no chain of dependent
+ * double adds). Built for AVX2 too, chosen at run time: the same IEEE
+ * operations in the same order (no FMA: -ffp-contract=off), so the same
+ * bits on any x86-64. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void reg_row(int64_t n, float *o, const float *b, const float *t, const float *bs, float s,
+                    double *sq, double *db) {
+  if (bs) {
+    for (int64_t j = 0; j < n; j++) {
+      float w = o[j] + b[j], wt = t[j] + bs[j];
+      double dd = (double)w - (double)wt;
+      sq[j] += dd * dd;
+      float g = s * (w - wt);
+      o[j] = g;
+      db[j] += (double)g;
+    }
+  } else {
+    for (int64_t j = 0; j < n; j++) {
+      float w = o[j] + b[j], wt = t[j];
+      double dd = (double)w - (double)wt;
+      sq[j] += dd * dd;
+      float g = s * (w - wt);
+      o[j] = g;
+      db[j] += (double)g;
+    }
+  }
+}
+
 /* One tile [rw, cw] of the output layer at rows r0.., columns c0..: on entry
  * o holds the GEMM part A·U^T of h(e; θ) and, when targets are recomputed, ts
  * that of h(e; θ*). Adds the bias, takes the difference d = W − W* to the
  * targets, adds Σ d² (double) to *sq and Σ_rows s·d to dbacc (double, per
  * column), and leaves s·d in o (0 past the end of a truncated chunk). Strips
- * of COL_BLOCK columns run in parallel and are summed in strip order, so the
- * bits do not depend on the thread count. */
+ * of COL_BLOCK columns run in parallel; within a strip the squares are
+ * summed per column, then the columns and the strips in order, so the bits
+ * do not depend on the thread count. */
 static void reg_tile(const hn_hnet *h, int64_t r0, int64_t rw, int64_t c0, int64_t cw,
                      const float *b, const float *bs, const float *ts, const float *w_star,
                      const int64_t *star_rows, float s, float *o, double *dbacc, double *sq) {
@@ -480,26 +513,21 @@ static void reg_tile(const hn_hnet *h, int64_t r0, int64_t rw, int64_t c0, int64
 #pragma omp parallel for schedule(static) if (rw * cw > HN_OMP_MIN_WORK)
   for (int64_t sb = 0; sb < n_strips; sb++) {
     int64_t j0 = sb * COL_BLOCK, j1 = HN_MIN(cw, j0 + COL_BLOCK);
-    double acc = 0.0;
+    double sqc[COL_BLOCK];
+    for (int64_t j = 0; j < COL_BLOCK; j++) sqc[j] = 0.0;
     for (int64_t rr = 0; rr < rw; rr++) {
       int64_t r = r0 + rr, t = r / nc, i = r % nc;
       /* valid columns of this row: the chunk may end before the tile does */
       int64_t len = HN_MAX(0, HN_MIN(cw, n_out - i * ch - c0));
-      int64_t jv = HN_MIN(j1, len);
-      float *orow = o + rr * cw;
-      const float *trow = ts ? ts + rr * cw
-                             : w_star + (star_rows ? star_rows[t] : t) * n_out + i * ch + c0;
-      for (int64_t j = j0; j < jv; j++) {
-        float w = orow[j] + b[j];
-        float wt = ts ? trow[j] + bs[j] : trow[j];
-        double dd = (double)w - (double)wt;
-        acc += dd * dd;
-        float g = s * (w - wt);
-        orow[j] = g;
-        dbacc[j] += (double)g;
-      }
-      for (int64_t j = HN_MAX(j0, jv); j < j1; j++) orow[j] = 0.0f;
+      int64_t nv = HN_MAX(0, HN_MIN(j1, len) - j0);
+      float *orow = o + rr * cw + j0;
+      const float *trow = ts ? ts + rr * cw + j0
+                             : w_star + (star_rows ? star_rows[t] : t) * n_out + i * ch + c0 + j0;
+      reg_row(nv, orow, b + j0, trow, bs ? bs + j0 : NULL, s, sqc, dbacc + j0);
+      for (int64_t j = nv; j < j1 - j0; j++) orow[j] = 0.0f;
     }
+    double acc = 0.0;
+    for (int64_t j = 0; j < j1 - j0; j++) acc += sqc[j];
     part[sb] = acc;
   }
   for (int64_t sb = 0; sb < n_strips; sb++) *sq += part[sb];
