@@ -467,13 +467,8 @@ static hn_status backward_from(hn_hnet *h, const float *theta, int top, const fl
 /* One row of a tile strip, n columns: w = o + b, the target wt = t (+ bs
  * when recomputed), d = w − wt; sq += d² and db += s·d per column (double),
  * o = s·d. Squares per column: the loop vectorises (no chain of dependent
- * double adds). Built for AVX2 too, chosen at run time: the same IEEE
- * operations in the same order (no FMA: -ffp-contract=off), so the same
- * bits on any x86-64. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-static void reg_row(int64_t n, float *o, const float *b, const float *t, const float *bs, float s,
+ * double adds). Built for AVX2 too (HN_SIMD_CLONES): the same bits. */
+HN_SIMD_CLONES static void reg_row(int64_t n, float *o, const float *b, const float *t, const float *bs, float s,
                     double *sq, double *db) {
   if (bs) {
     for (int64_t j = 0; j < n; j++) {
