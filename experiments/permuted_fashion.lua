@@ -14,11 +14,23 @@
 -- (ReLU, as hypercl sets it for 100 tasks), task embedding 128, chunk
 -- embedding 12, chunk size 7,500, beta 0.01.
 --
+-- HNET+TIR (hnet_tir) and HNET+R (hnet_r) run with the reference's
+-- PermutedMNIST configuration (their learners' presets.permuted_mnist,
+-- train_args_default.py); they are in the default list because the paper's
+-- PermutedMNIST-10 table has them beside HNET+ENT. With pm100, hnet_tir's
+-- classifier takes the pm100 hypernetwork above and its replay model the
+-- reference's 100-task one (decoder 400-600, replay hypernetwork 100 (ELU),
+-- task embedding 128, chunk embedding 12, chunk size 20,000); hnet_r keeps
+-- the pm10 preset (the reference changes nothing of HNET+R for 100 tasks).
+-- The reference also regularises a random 20 of the earlier tasks per step
+-- for HNET+TIR in CL2 with 100 tasks (hnet_reg_batch_size): --reg_tasks 20.
+-- The replay model's options are --replay_<field> (--replay_beta, ...).
+--
 --   ./hnet experiments/permuted_fashion.lua [--quick] [--tasks N] [--learners a,b]
 local hnet = require "hnet"
 local E = hnet.experiment
 
-local ALL = "hypernet,finetune,ewc,online_ewc,si,separate,joint"
+local ALL = "hypernet,finetune,ewc,online_ewc,si,separate,joint,hnet_tir,hnet_r"
 local o, context = E.options(arg, {
   out_default = "runs/permuted_fashion",
   resumable = true, -- all its work is hnet.run (E.compare)
@@ -60,9 +72,24 @@ local target = { "mlp", hidden = { 1000, 1000 } }
 
 -- Each learner gets the options of its cli spec that the command line names
 -- (iterations, seed, beta, lookahead, init, reg_tasks, ...) over these settings.
+-- The replay learners' presets, copied (a table put in is not the preset's own).
+local function preset(name)
+  local t = {}
+  for k, v in pairs(require("hnet.learners." .. name).presets.permuted_mnist) do t[k] = v end
+  return t
+end
+local tir = preset("hnet_tir")
+tir.hnet, tir.beta = HN[cfg].hnet, nil -- beta: --beta (o.beta, the configuration's)
+if cfg == "pm100" then
+  local rp = {}
+  for k, v in pairs(tir.replay) do rp[k] = v end
+  rp.dec_hidden = { 400, 600 }
+  rp.hnet = { embedding = 128, hidden = { 100 }, act = "elu", chunk = 20000, chunk_embedding = 12 }
+  tir.replay = rp
+end
 local learner_options = E.learner_options(o, {
   all = { target = target, lr = 1e-4, batch = 128 },
-  learner = { hypernet = { hnet = HN[cfg].hnet } },
+  learner = { hypernet = { hnet = HN[cfg].hnet }, hnet_tir = tir, hnet_r = preset("hnet_r") },
   rename = { ewc_lambda = { ewc = "lambda", online_ewc = "lambda" }, si_c = { si = "c" } },
 })
 

@@ -8,6 +8,13 @@
 -- batch 128; 2000 iterations per task; look-ahead on; the hypernetwork
 -- initialised as hypercl does (Xavier-uniform weights, zero biases, N(0, 1)
 -- embeddings: --init xavier; --init hyperfan for the library's default).
+-- HNET+TIR (hnet_tir) and HNET+R (hnet_r) run with the reference's split
+-- MNIST configuration (their learners' defaults: train_args_default.py);
+-- they are in the default list because the paper's Split MNIST table has
+-- them beside HNET+ENT (the hypernet rows of the domain and class
+-- scenarios). hnet_tir with the task given is the hypernetwork alone, read
+-- off its class run. The replay model's options are --replay_<field>
+-- (--replay_beta: hypercl's rp_beta, --replay_latent, --replay_lr, ...).
 --
 --   ./hnet experiments/split_mnist.lua [--quick] [--learners a,b] [--scenarios cl1,cl3]
 --   ./hnet experiments/split_mnist.lua --dataset mnist_full    (full MNIST, as published;
@@ -17,7 +24,7 @@
 local hnet = require "hnet"
 local E = hnet.experiment
 
-local ALL = "hypernet,finetune,ewc,online_ewc,si,separate,joint"
+local ALL = "hypernet,finetune,ewc,online_ewc,si,separate,joint,hnet_tir,hnet_r"
 local o, context = E.options(arg, {
   out_default = "runs/split_mnist",
   resumable = true, -- all its work is hnet.run (E.compare)
@@ -55,10 +62,19 @@ local target = { "mlp", hidden = { 400, 400 } }
 
 -- Each learner gets the options of its cli spec that the command line names
 -- (iterations, seed, beta, lookahead, init, ...) over these settings.
+-- hnet_tir's classifier is the hypernet learner's configuration, and both
+-- replay learners start from their split MNIST preset (their defaults).
+local HN = { embedding = 96, hidden = { 10, 10 }, act = "relu", chunk = 42000, chunk_embedding = 96 }
+local function preset(name)
+  local t = {}
+  for k, v in pairs(require("hnet.learners." .. name).presets.split_mnist) do t[k] = v end
+  return t
+end
+local tir = preset("hnet_tir")
+tir.hnet = HN
 local learner_options = E.learner_options(o, {
   all = { target = target, lr = 1e-3, batch = 128 },
-  learner = { hypernet = { hnet = { embedding = 96, hidden = { 10, 10 }, act = "relu", chunk = 42000,
-                                    chunk_embedding = 96 } } },
+  learner = { hypernet = { hnet = HN }, hnet_tir = tir, hnet_r = preset("hnet_r") },
   rename = { ewc_lambda = { ewc = "lambda", online_ewc = "lambda" }, si_c = { si = "c" } },
 })
 

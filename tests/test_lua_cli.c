@@ -277,6 +277,42 @@ static void test_option_without_default(void **state) {
   assert_string_equal(r->out, "nil\tnil\tnil\n");
 }
 
+/* A field of a learner's table option is an experiment option
+ * <table>_<field> (--replay_beta: hnet_r's replay = { beta = ... }), listed
+ * in --help with the option's path; given, it lands in that field over the
+ * experiment's settings for the table, whose other fields and whose own
+ * table (a learner's preset) stay as they were. */
+static void test_nested_learner_options(void **state) {
+  (void)state;
+  const char *p = write_script("nested.lua",
+                               "local hnet = require 'hnet'\n"
+                               "local E = hnet.experiment\n"
+                               "local o = E.options(arg, { learners = E.learners_option('hnet_r') }, 'nested.lua')\n"
+                               "local preset = { replay = { beta = 0.1, dec_hidden = { 400, 400 }, hnet = { chunk = 85000 } } }\n"
+                               "local t = E.learner_options(o, { learner = { hnet_r = preset } })('hnet_r')\n"
+                               "print(t.replay.beta, t.replay.hnet.chunk, t.replay.dec_hidden[1], preset.replay.beta,\n"
+                               "      preset.replay.hnet.chunk, t.l_rew, t.replay.lookahead)\n"
+                               "local l = hnet.learners.new('hnet_r', t)\n"
+                               "print(l:options().replay.beta, l:options().replay.latent)\n");
+  result *r = run((const char *[]){"./hnet", p, NULL}, NULL, NULL);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "0.1\t85000\t400\t0.1\t85000\tnil\tnil\n0.1\t100\n");
+  r = run((const char *[]){"./hnet", p, "--replay_beta", "0.05", "--replay_hnet_chunk=20000", "--l_rew", "0.3",
+                           "--no_replay_lookahead", NULL}, NULL, NULL);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "0.05\t20000\t400\t0.1\t85000\t0.3\tfalse\n0.05\t100\n");
+  r = run((const char *[]){"./hnet", p, "--help", NULL}, NULL, NULL);
+  hnt_expect_in(r->out, "--replay_beta number", "nested option in --help");
+  hnt_expect_in(r->out, "hnet_r's option replay.beta: strength of the decoder hypernetwork's regulariser",
+                "nested option's path and help");
+  hnt_expect_in(r->out, "--replay_hnet_chunk integer", "option two tables deep");
+  r = run((const char *[]){"./hnet", p, "--replay_latent", "x", NULL}, NULL, NULL);
+  hnt_expect_in(r->err, "option --replay_latent: integer expected, got 'x'", "nested option's type");
+  r = run((const char *[]){"./hnet", p, "--replay_recon", "poisson", NULL}, NULL, NULL);
+  hnt_expect_in(r->err, "field 'recon': one of bernoulli, gaussian expected, got 'poisson'",
+                "a bad value of a nested field is refused by the learner's spec");
+}
+
 /* Every entry of an experiment's list options (learners, scenarios, streams,
  * datasets, parts) is checked when the command line is parsed: a misspelt
  * entry after valid ones fails at once, before anything trains or writes. */
@@ -690,6 +726,7 @@ int main(void) {
       cmocka_unit_test(test_prompt_and_stdin), cmocka_unit_test(test_report_command),
       cmocka_unit_test(test_stock_lua_require), cmocka_unit_test(test_option_choices),
       cmocka_unit_test(test_option_ranges),    cmocka_unit_test(test_option_without_default),
+      cmocka_unit_test(test_nested_learner_options),
       cmocka_unit_test(test_experiment_lists), cmocka_unit_test(test_learner_search_path),
       cmocka_unit_test(test_learner_register), cmocka_unit_test(test_install),
   };

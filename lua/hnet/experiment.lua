@@ -23,6 +23,28 @@ end
 -- The command-line types of learner options (a table option has none).
 local CLI_TYPES = { integer = true, number = true, string = true, boolean = true }
 
+-- The command-line options of a learner's cli spec: each option of a
+-- command-line type under its name, and each such field of a table option
+-- (at any depth) as <table>_<field>: --replay_beta is the option
+-- replay = { beta = ... }, --replay_hnet_chunk replay = { hnet = { chunk = ... } }.
+-- Entries { name =, path = { "replay", "beta" }, e = the field's spec entry }.
+local function flat_options(s)
+  local out = {}
+  local function walk(entries, prefix, path)
+    for _, e in ipairs(entries) do
+      local p = { table.unpack(path) }
+      p[#p + 1] = e.name
+      if CLI_TYPES[e.type] then
+        out[#out + 1] = { name = prefix .. e.name, path = p, e = e }
+      elseif e.type == "table" and e.fields then
+        walk(e.fields, prefix .. e.name .. "_", p)
+      end
+    end
+  end
+  walk(s or {}, "", {})
+  return out
+end
+
 -- Every option of the asked-for learners' cli specs that the experiment
 -- does not define itself becomes a command-line option, nil unless given
 -- (M.learner_options passes it to the learners that take it): a learner
@@ -31,22 +53,24 @@ local function add_learner_options(spec, args, default)
   local takers, order, names = {}, {}, learners_asked(args, default)
   for _, name in ipairs(names) do
     local s = hnet.learners.exists(name) and hnet.learners.spec(name)
-    for _, e in ipairs(s or {}) do
-      if CLI_TYPES[e.type] and (spec[e.name] == nil or takers[e.name]) then
-        if not takers[e.name] then
-          takers[e.name] = {}
-          order[#order + 1] = e
+    for _, f in ipairs(flat_options(s)) do
+      if spec[f.name] == nil or takers[f.name] then
+        if not takers[f.name] then
+          takers[f.name] = {}
+          order[#order + 1] = f
         end
-        table.insert(takers[e.name], name)
+        table.insert(takers[f.name], name)
       end
     end
   end
   local asked = #names
-  for _, e in ipairs(order) do
-    local who = #takers[e.name] == asked and asked > 1 and "every learner's" or (table.concat(takers[e.name], ", ") .. "'s")
+  for _, f in ipairs(order) do
+    local e = f.e
+    local who = #takers[f.name] == asked and asked > 1 and "every learner's" or (table.concat(takers[f.name], ", ") .. "'s")
+    local what = #f.path > 1 and (" " .. table.concat(f.path, ".")) or ""
     local unset = e.default == nil and "the experiment's setting, if any"
       or ("the experiment's setting, else %s"):format(tostring(e.default))
-    spec[e.name] = { nil, ("%s option: %s; not given: %s"):format(who, e.help or e.name, unset), type = e.type }
+    spec[f.name] = { nil, ("%s option%s: %s; not given: %s"):format(who, what, e.help or e.name, unset), type = e.type }
   end
 end
 
@@ -195,6 +219,8 @@ M.LEARNER_OPTIONS = {
     help = "command-line options that feed a learner option of another name: ewc_lambda = { ewc = \"lambda\" }, or a plain name" },
 }
 
+-- A field of a learner's table option comes from <table>_<field>
+-- (o.replay_beta sets replay.beta) over def's table.
 function M.learner_options(o, def)
   def = require("hnet.spec").check(M.LEARNER_OPTIONS, def, "hnet.experiment.learner_options", 2)
   local shared = {}
@@ -218,6 +244,20 @@ function M.learner_options(o, def)
     end
     for k, v in pairs(o) do
       if takes[k] and not (def.rename or {})[k] then t[k] = v end
+    end
+    -- A field of a table option (--replay_beta) over the table the settings
+    -- gave, which is copied: the settings' tables (a learner's presets) stay.
+    for _, f in ipairs(s and flat_options(s) or {}) do
+      if #f.path > 1 and o[f.name] ~= nil then
+        local node = t
+        for i = 1, #f.path - 1 do
+          local k = f.path[i]
+          local copy = {}
+          for kk, vv in pairs(type(node[k]) == "table" and node[k] or {}) do copy[kk] = vv end
+          node[k], node = copy, copy
+        end
+        node[f.path[#f.path]] = o[f.name]
+      end
     end
     return t
   end

@@ -5,8 +5,8 @@
 -- A task-conditioned learner (one network per task) infers the task as the
 -- one whose prediction scores lowest under a policy: by default the lowest
 -- predictive entropy per sample (HNET+ENT). The run's option `inference`
--- names another registered policy (M.policies: entropy, max_prob, energy;
--- M.register_policy adds one) or is a function(entropies_by_task, i) ->
+-- names another registered policy (M.policies: entropy, max_prob, energy,
+-- entropy_noise; M.register_policy adds one) or is a function(entropies_by_task, i) ->
 -- task; the learner's infer_task(x, n_seen) overrides both.
 local hnet = require "hnet"
 local util = require "hnet.util"
@@ -32,21 +32,76 @@ local function negated(t)
   return t
 end
 
+--- A policy's score_inputs from a per-output `score` and a list of input
+-- augmentations (each function(x) -> a tensor of x's shape, read before the
+-- next one is made): a sample's score is the mean of its scores over the
+-- augmented inputs, an ensemble over the augmentations. forward(x') is the
+-- output of one task's network on x'.
+function M.ensemble(score, augs)
+  local f = "hnet.run.evaluate.ensemble"
+  if type(score) ~= "function" then
+    error(("bad argument #1 to '%s' (a score function(out) -> list expected, got %s)"):format(f, type(score)), 2)
+  end
+  if type(augs) ~= "table" or #augs == 0 then
+    error(("bad argument #2 to '%s' (a non-empty list of augmentations function(x) -> x' expected)"):format(f), 2)
+  end
+  for i, a in ipairs(augs) do
+    if type(a) ~= "function" then
+      error(("bad argument #2 to '%s' (augmentation %d: a function(x) -> x' expected, got %s)"):format(f, i, type(a)), 2)
+    end
+  end
+  return function(forward, x)
+    local sum
+    for _, aug in ipairs(augs) do
+      local s = score(forward(aug(x)))
+      if sum then
+        for i = 1, #s do sum[i] = sum[i] + s[i] end
+      else
+        sum = s
+      end
+    end
+    for i = 1, #sum do sum[i] = sum[i] / #augs end
+    return sum
+  end
+end
+
+local function entropy_score(out) return hnet.loss.entropy(out):flat_table() end
+
+-- entropy_noise's augmentations: the input and copies with Gaussian pixel
+-- noise, each copy's noise from a fixed stream, so that every task's
+-- network sees the same inputs and evaluations repeat. No clamping: the
+-- inputs' range is the task's business (noise is as meaningful on permuted
+-- pixels as on images, unlike rotations or shifts).
+local NOISE_STD, NOISE_COPIES, NOISE_SEED = 0.1, 4, 20200
+local noise_augs = { function(x) return x end }
+for k = 1, NOISE_COPIES do
+  noise_augs[#noise_augs + 1] = function(x)
+    return hnet.transform.noise(x, NOISE_STD, hnet.rng(NOISE_SEED, k), { clamp = false })
+  end
+end
+
 --- The task-inference policies by name. score(out) gives a batch's
--- per-sample scores (a list) from its outputs under one task; the task of
--- the lowest score is chosen, and a NaN score (a non-finite output) never is.
+-- per-sample scores (a list) from its outputs under one task, or
+-- score_inputs(forward, x) from the batch x and forward(x') (the outputs
+-- of that task's network on inputs x' of x's shape: augmented copies of
+-- x); the task of the lowest score is chosen, and a NaN score (a
+-- non-finite output) never is.
 M.policies = {
   entropy = { about = "lowest predictive entropy of the softmax (HNET+ENT, the paper's)",
-              score = function(out) return hnet.loss.entropy(out):flat_table() end },
+              score = entropy_score },
   max_prob = { about = "highest maximum softmax probability (Hendrycks & Gimpel, 2017)",
                score = function(out) return negated(hnet.loss.max_prob(out):flat_table()) end },
   energy = { about = "lowest energy, -logsumexp of the logits (Liu et al., 2020)",
              score = function(out) return negated(hnet.loss.logsumexp(out):flat_table()) end },
+  entropy_noise = { about = ("lowest predictive entropy averaged over the input and %d copies with Gaussian pixel noise (std %g)")
+                      :format(NOISE_COPIES, NOISE_STD),
+                    score_inputs = M.ensemble(entropy_score, noise_augs) },
 }
 
 --- Add a task-inference policy: M.register_policy(name, { score =
--- function(out) -> per-sample list (lower: more likely this task), about =
--- "one line" }); then hnet.run's option inference = name uses it.
+-- function(out) -> per-sample list (lower: more likely this task), or
+-- score_inputs = function(forward, x) -> that list (M.ensemble makes one),
+-- about = "one line" }); then hnet.run's option inference = name uses it.
 function M.register_policy(name, p)
   local f = "hnet.run.evaluate.register_policy"
   if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
@@ -55,10 +110,12 @@ function M.register_policy(name, p)
   if M.policies[name] then
     error(("bad argument #1 to '%s' (policy '%s' exists already)"):format(f, name), 2)
   end
-  if type(p) ~= "table" or type(p.score) ~= "function" then
-    error(("bad argument #2 to '%s' ({ score = function(out) -> list, about = string } expected)"):format(f), 2)
+  if type(p) ~= "table" or (type(p.score) == "function") == (type(p.score_inputs) == "function") then
+    error(("bad argument #2 to '%s' ({ score = function(out) -> list or score_inputs = function(forward, x) -> list, about = string } expected: one of the two functions)")
+      :format(f), 2)
   end
-  M.policies[name] = { score = p.score, about = type(p.about) == "string" and p.about or name }
+  M.policies[name] = { score = p.score, score_inputs = p.score_inputs,
+                       about = type(p.about) == "string" and p.about or name }
 end
 
 --- The registered policy names, sorted.
@@ -118,15 +175,21 @@ end
 -- class run) the label within the inferred task, all in percent.
 local function evaluate_inferred(self, j, n_seen, data, net_t)
   local learner, sc, n = self.learner, self.scenario, data.x:size(1)
-  local policy, score = self.opts.inference, nil
+  local policy, score, score_inputs = self.opts.inference, nil, nil
   if type(policy) ~= "function" then
-    score = M.policies[policy or "entropy"].score
+    local p = M.policies[policy or "entropy"]
+    score, score_inputs = p.score, p.score_inputs
     policy = M.lowest
   end
   local correct, inferred_ok, given_ok, domain_ok, bad = 0, 0, 0, 0, 0
   M.slices(data, self.sched.eval_batch, function(x, y)
     local chosen = learner:infer_task(x, n_seen)
     local ents, preds = M.scores(function(t) return learner:predict(x, t) end, n_seen, score)
+    if score_inputs then -- the predictions stay those of x itself
+      for t = 1, n_seen do
+        ents[t] = score_inputs(function(xa) return learner:predict(xa, t) end, x)
+      end
+    end
     local labels = y:flat_table()
     local own = preds[net_t]
     for i = 1, #labels do
