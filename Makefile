@@ -78,10 +78,9 @@ BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIBHNET := $(BUILD)/libhnet.a
 
-# Keep the test objects (intermediates of the pattern rules). Only those: a
-# bare .SECONDARY: would also let a missing build/san/hnet go unbuilt while
-# ./hnet from another build is newer than its objects.
-.SECONDARY: $(TEST_BIN:%=%.o)
+# No bare .SECONDARY: (every target secondary): it let a missing
+# build/san/hnet go unbuilt while ./hnet from another build was newer than
+# its objects, so the sanitizer run tested an unsanitized ./hnet.
 .PHONY: all test run data deps deps-build deps-data bench bench-compare clean check-tests install uninstall
 all: $(LIBHNET) hnet hnet.so
 
@@ -111,10 +110,14 @@ hnet.so: $(BUILD)/hnet.so
 	cp $< $@.tmp && mv -f $@.tmp $@
 
 # Engine tests link the library only; Lua tests (test_lua_*) also the binding.
-$(BUILD)/tests/test_lua_%: $(BUILD)/tests/test_lua_%.o $(BUILD)/tests/harness.o $(BUILD)/tests/lua_harness.o $(BIND_OBJ) $(LIBHNET)
+# Static pattern rules: each test's prerequisites are explicit (two pattern
+# rules matching the same target left make to choose between them).
+LUA_TEST_BIN := $(filter $(BUILD)/tests/test_lua_%,$(TEST_BIN))
+ENGINE_TEST_BIN := $(filter-out $(LUA_TEST_BIN),$(TEST_BIN))
+$(LUA_TEST_BIN): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/harness.o $(BUILD)/tests/lua_harness.o $(BIND_OBJ) $(LIBHNET)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LUA_LIBS) $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/harness.o $(LIBHNET)
+$(ENGINE_TEST_BIN): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/harness.o $(LIBHNET)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
 
 # ---- benchmarks (never part of make test) ----------------------------------
