@@ -16,6 +16,8 @@
 --   stream.rotated(ds, {angles = {0, 45, 90}})             or {tasks =, step =}
 --   stream.from(list_of_tasks)
 --   stream.custom{n =, make = function(i) return task end, name =}
+--   stream.copy_task{...}  stream.seq_mnist{...}  stream.languages{...}
+--       sequence streams (lua/hnet/seq/: copy.lua, mnist.lua, languages.lua)
 --
 -- Memory: a stream builds task i on first access (make(i), cheap: for a
 -- permuted task it only draws the permutation) and keeps that task table,
@@ -259,5 +261,10 @@ end
 
 --- Is v a stream?
 function M.is_stream(v) return getmetatable(v) == Stream end
+
+-- Sequence streams (lua/hnet/seq/): loaded when first called.
+function M.copy_task(opts) return require("hnet.seq.copy").copy_task(opts) end
+function M.seq_mnist(opts) return require("hnet.seq.mnist").seq_mnist(opts) end
+function M.languages(opts) return require("hnet.seq.languages").languages(opts) end
 
 return M
