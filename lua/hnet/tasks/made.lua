@@ -12,8 +12,12 @@ local M = {}
 local argerr = util.argerr
 local is_tensor, default_seed, make_task = task.is_tensor, task.default_seed, task.make_task
 
-local KIND = { name = "kind", type = "string", default = "classification", choices = { "classification", "regression", "bits" },
-               help = "what the targets are: 0-based class labels, regression targets, or bits per step ([n, T, bits], -1 where not scored; scored by per-bit accuracy)" }
+local KIND = { name = "kind", type = "string", default = "classification", choices = { "classification", "regression" },
+               help = "what the targets are: 0-based class labels, or regression targets" }
+-- Tensors in hand may also hold bits per step (sequence tasks).
+local KIND_TENSORS = { name = "kind", type = "string", default = "classification",
+                       choices = { "classification", "regression", "bits" },
+                       help = "what the targets are: 0-based class labels, regression targets, or bits per step ([n, T, bits], -1 where not scored; scored by per-bit accuracy)" }
 
 M.OPTIONS = {
   from_tensors = {
@@ -21,7 +25,7 @@ M.OPTIONS = {
     { name = "train", type = "table", required = true,
       help = "{ x = Tensor [n, ...], y = Tensor [n] (labels) or [n, n_outputs] (or [n, T, bits]), lengths = Tensor [n] (optional: per-sample sequence lengths) }" },
     { name = "test", type = "table", required = true, help = "{ x =, y = } as train" },
-    KIND,
+    KIND_TENSORS,
     { name = "n_classes", type = "integer", min = 1, help = "the number of classes (classification)" },
     { name = "n_outputs", type = "integer", min = 1,
       help = "the number of regression targets (default: the width of train.y)" },
