@@ -54,5 +54,6 @@
 #include "tensor.h"
 #include "threads.h"
 #include "transform.h"
+#include "vae.h"
 
 #endif

@@ -1,5 +1,7 @@
 /*
  * loss.c — softmax cross-entropy with head masks, MSE, Gaussian NLL,
+ * Bernoulli reconstruction (BCE from logits), the Gaussian KL of a VAE,
+ * knowledge distillation,
  * accuracy, argmax and predictive entropy.
  *
  * Every entry point checks all of its arguments (shapes, labels, mask) before
@@ -257,6 +259,176 @@ hn_status hn_loss_gauss_nll(const hn_tensor *y, const hn_tensor *target, float *
   nll_ctx k = {y->data, target->data, dy ? dy->data : NULL, d, 1.0 / (double)n};
   double s = blocked_sum(nll_block, &k, n, ROW_BLOCK, 4 * d);
   *loss = (float)(s / (double)n);
+  return HN_OK;
+}
+
+/* ---- Bernoulli reconstruction (BCE from logits) ------------------------------- */
+
+typedef struct bce_ctx {
+  const float *x, *t;
+  float *dx;
+  double inv_n; /* 1 / numel */
+} bce_ctx;
+
+static double bce_block(const void *vctx, int64_t lo, int64_t hi) {
+  const bce_ctx *k = vctx;
+  double s = 0.0;
+  for (int64_t i = lo; i < hi; i++) {
+    double x = (double)k->x[i], t = (double)k->t[i];
+    /* max(x, 0) - x t + log1p(e^-|x|): no overflow for any finite x. */
+    s += (x > 0.0 ? x : 0.0) - x * t + log1p(exp(-fabs(x)));
+    if (k->dx) {
+      /* σ(x) from e^-|x| so that neither branch overflows. */
+      double e = exp(-fabs(x));
+      double sig = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+      k->dx[i] = (float)((sig - t) * k->inv_n);
+    }
+  }
+  return s;
+}
+
+hn_status hn_loss_bce_logits(const hn_tensor *x, const hn_tensor *target, float *loss,
+                             hn_tensor *dx) {
+  static const char who[] = "hn_loss_bce_logits";
+  if (!x || !x->data || !target || !target->data)
+    return hn_fail(HN_ERR_ARG, "%s: x or target is NULL", who);
+  if (!loss) return hn_fail(HN_ERR_ARG, "%s: loss is NULL", who);
+  if (x->numel < 1 || target->numel != x->numel || target->shape[0] != x->shape[0])
+    return hn_fail(HN_ERR_SHAPE, "%s: x is %s and target is %s; they must have the same rows and "
+                                 "element count (at least 1)",
+                   who, hn_tensor_str(x), hn_tensor_str(target));
+  if (dx && (!dx->data || !hn_tensor_same_shape(dx, x)))
+    return hn_fail(HN_ERR_SHAPE, "%s: dx is %s but x is %s; they must match", who,
+                   hn_tensor_str(dx), hn_tensor_str(x));
+  int64_t n = x->numel;
+  for (int64_t i = 0; i < n; i++) {
+    float t = target->data[i];
+    if (!(t >= 0.0f && t <= 1.0f))
+      return hn_fail(HN_ERR_ARG, "%s: target element %lld is %g; Bernoulli targets are "
+                                 "probabilities in [0, 1] (scale pixel values to [0, 1])",
+                     who, (long long)i, (double)t);
+  }
+  bce_ctx k = {x->data, target->data, dx ? dx->data : NULL, 1.0 / (double)n};
+  double s = blocked_sum(bce_block, &k, n, HN_REDUCE_BLOCK, 4);
+  *loss = (float)(s / (double)n);
+  return HN_OK;
+}
+
+/* ---- Gaussian KL to the standard normal ------------------------------------------ */
+
+typedef struct kl_ctx {
+  const float *h;
+  float *dh;
+  int64_t d;
+  double inv_n;
+} kl_ctx;
+
+static double kl_block(const void *vctx, int64_t lo, int64_t hi) {
+  const kl_ctx *k = vctx;
+  double s = 0.0;
+  for (int64_t r = lo; r < hi; r++) {
+    const float *hr = k->h + r * 2 * k->d;
+    for (int64_t j = 0; j < k->d; j++) {
+      double mu = (double)hr[j], lv = (double)hr[k->d + j];
+      double ev = exp(lv);
+      s += -0.5 * (1.0 + lv - mu * mu - ev);
+      if (k->dh) {
+        k->dh[r * 2 * k->d + j] = (float)(mu * k->inv_n);
+        k->dh[r * 2 * k->d + k->d + j] = (float)(0.5 * (ev - 1.0) * k->inv_n);
+      }
+    }
+  }
+  return s;
+}
+
+hn_status hn_loss_kl_gauss(const hn_tensor *h, float *loss, hn_tensor *dh) {
+  static const char who[] = "hn_loss_kl_gauss";
+  if (!h || !h->data) return hn_fail(HN_ERR_ARG, "%s: h is NULL", who);
+  if (!loss) return hn_fail(HN_ERR_ARG, "%s: loss is NULL", who);
+  if (h->ndim != 2 || h->shape[0] < 1 || h->shape[1] < 2 || h->shape[1] % 2 != 0)
+    return hn_fail(HN_ERR_SHAPE, "%s: h is %s; expected [n, 2d] (mu then log-variance per "
+                                 "latent, n >= 1, d >= 1)",
+                   who, hn_tensor_str(h));
+  if (dh && (!dh->data || !hn_tensor_same_shape(dh, h)))
+    return hn_fail(HN_ERR_SHAPE, "%s: dh is %s but h is %s; they must match", who,
+                   hn_tensor_str(dh), hn_tensor_str(h));
+  int64_t n = h->shape[0], d = h->shape[1] / 2;
+  kl_ctx k = {h->data, dh ? dh->data : NULL, d, 1.0 / (double)n};
+  double s = blocked_sum(kl_block, &k, n, ROW_BLOCK, 3 * d);
+  *loss = (float)(s / (double)n);
+  return HN_OK;
+}
+
+/* ---- knowledge distillation ------------------------------------------------------ */
+
+typedef struct kd_ctx {
+  const float *x, *t;
+  const uint8_t *mask;
+  int64_t c;
+  double inv_temp, inv_n, temp;
+  float *dx;
+} kd_ctx;
+
+/* Max over the active columns of x/T, and log Σ exp(x_j/T - max) in double. */
+static double row_lse_scaled(const float *x, int64_t c, const uint8_t *mask, double inv_temp,
+                             double *max_out) {
+  double m = -INFINITY;
+  for (int64_t j = 0; j < c; j++)
+    if ((!mask || mask[j]) && (double)x[j] * inv_temp > m) m = (double)x[j] * inv_temp;
+  double s = 0.0;
+  for (int64_t j = 0; j < c; j++)
+    if (!mask || mask[j]) s += exp((double)x[j] * inv_temp - m);
+  *max_out = m;
+  return log(s);
+}
+
+static double kd_block(const void *vctx, int64_t lo, int64_t hi) {
+  const kd_ctx *k = vctx;
+  double s = 0.0;
+  for (int64_t r = lo; r < hi; r++) {
+    const float *xr = k->x + r * k->c, *tr = k->t + r * k->c;
+    double mx, mt;
+    double lx = row_lse_scaled(xr, k->c, k->mask, k->inv_temp, &mx);
+    double lt = row_lse_scaled(tr, k->c, k->mask, k->inv_temp, &mt);
+    double row = 0.0;
+    for (int64_t j = 0; j < k->c; j++) {
+      if (k->mask && !k->mask[j]) {
+        if (k->dx) k->dx[r * k->c + j] = 0.0f;
+        continue;
+      }
+      double log_q = (double)xr[j] * k->inv_temp - mx - lx; /* log softmax(x/T) */
+      double p = exp((double)tr[j] * k->inv_temp - mt - lt); /* softmax(target/T) */
+      row -= p * log_q;
+      if (k->dx) k->dx[r * k->c + j] = (float)(k->temp * (exp(log_q) - p) * k->inv_n);
+    }
+    s += row;
+  }
+  return s;
+}
+
+hn_status hn_loss_kd(const hn_tensor *logits, const hn_tensor *target, const uint8_t *mask,
+                     float temperature, float *loss, hn_tensor *dlogits) {
+  static const char who[] = "hn_loss_kd";
+  HN_TRY(check_logits(who, logits));
+  if (!target || !target->data) return hn_fail(HN_ERR_ARG, "%s: target is NULL", who);
+  if (!hn_tensor_same_shape(target, logits))
+    return hn_fail(HN_ERR_SHAPE, "%s: target is %s but logits is %s; they must match", who,
+                   hn_tensor_str(target), hn_tensor_str(logits));
+  if (!loss) return hn_fail(HN_ERR_ARG, "%s: loss is NULL", who);
+  if (!(temperature > 0.0f) || !isfinite(temperature))
+    return hn_fail(HN_ERR_ARG, "%s: temperature is %g; a finite value > 0 expected (hypercl "
+                               "uses 2)",
+                   who, (double)temperature);
+  if (dlogits && (!dlogits->data || !hn_tensor_same_shape(dlogits, logits)))
+    return hn_fail(HN_ERR_SHAPE, "%s: dlogits is %s but logits is %s; they must match", who,
+                   hn_tensor_str(dlogits), hn_tensor_str(logits));
+  int64_t n = logits->shape[0], c = logits->shape[1];
+  HN_TRY(check_mask(who, mask, c));
+  double temp = (double)temperature;
+  kd_ctx k = {logits->data, target->data, mask, c, 1.0 / temp, 1.0 / (double)n, temp,
+              dlogits ? dlogits->data : NULL};
+  double s = blocked_sum(kd_block, &k, n, ROW_BLOCK, 6 * c);
+  *loss = (float)(temp * temp * s / (double)n);
   return HN_OK;
 }
 

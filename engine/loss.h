@@ -25,6 +25,29 @@ hn_status hn_loss_mse(const hn_tensor *y, const hn_tensor *target, float *loss, 
  * Σ_j 0.5 (log 2π + logvar_j + (t_j - mean_j)^2 / exp(logvar_j)). */
 hn_status hn_loss_gauss_nll(const hn_tensor *y, const hn_tensor *target, float *loss,
                             hn_tensor *dy);
+/* Binary cross-entropy from logits (Bernoulli likelihood of a decoder's
+ * pixels): x [n, ...] logits, target the same shape with values in [0, 1];
+ * *loss = mean over ALL elements of max(x, 0) - x t + log(1 + e^-|x|)
+ * (the stable form of -t log σ(x) - (1-t) log(1-σ(x))), i.e. the mean over
+ * pixels of each row, then over rows, as in the reference VAE; dx
+ * (optional) is OVERWRITTEN with (σ(x) - t) / numel. */
+hn_status hn_loss_bce_logits(const hn_tensor *x, const hn_tensor *target, float *loss,
+                             hn_tensor *dx);
+/* KL(N(mu, e^logvar) || N(0, 1)) of a diagonal Gaussian per row: h [n, 2d]
+ * = (mu [d], logvar [d]) per row (the encoder's output); *loss = mean over
+ * rows of Σ_j -0.5 (1 + logvar_j - mu_j^2 - e^logvar_j); dh (optional) is
+ * OVERWRITTEN with its gradient (mu_j / n; 0.5 (e^logvar_j - 1) / n).
+ * Callers that weight the term (the reference divides by the input size)
+ * scale the value and dh. */
+hn_status hn_loss_kl_gauss(const hn_tensor *h, float *loss, hn_tensor *dh);
+/* Knowledge distillation (Hinton et al. 2015, as hypercl computes it):
+ * logits [n, c] against target logits [n, c] of an earlier network, at
+ * temperature T > 0: *loss = T^2 · mean over rows of
+ * Σ_j -softmax(target/T)_j · log softmax(logits/T)_j over the mask's
+ * columns; dlogits (optional) is OVERWRITTEN with T (softmax(logits/T) -
+ * softmax(target/T)) / n (zero in masked-out columns). */
+hn_status hn_loss_kd(const hn_tensor *logits, const hn_tensor *target, const uint8_t *mask,
+                     float temperature, float *loss, hn_tensor *dlogits);
 /* Prediction helpers. A row with a NaN or +-Inf active logit (the outputs of
  * a diverged net, or of NaN inputs) predicts nothing: it is never correct,
  * its argmax is -1 and its entropy NaN (so lowest-entropy task inference

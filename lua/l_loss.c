@@ -190,3 +190,9 @@ void hnl_open_loss(lua_State *L) {
   luaL_newlib(L, loss_funcs);
   lua_setfield(L, -2, "loss");
 }
+
+/* The head-mask reader for the other binding files (l_vae.c). */
+_Static_assert(MASK_STACK == HNL_MASK_STACK, "HNL_MASK_STACK must match l_loss.c's buffer");
+const uint8_t *hnl_opt_mask(lua_State *L, int opts, const hnl_tensor *logits, uint8_t *buf) {
+  return opt_mask(L, opts, logits, buf);
+}

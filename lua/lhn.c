@@ -18,6 +18,7 @@ extern void hnl_open_data(lua_State *L) __attribute__((weak));
 extern void hnl_open_cl(lua_State *L) __attribute__((weak));
 extern void hnl_open_sys(lua_State *L) __attribute__((weak));
 extern void hnl_open_ckpt(lua_State *L) __attribute__((weak));
+extern void hnl_open_vae(lua_State *L) __attribute__((weak));
 
 void hnl_check(lua_State *L, hn_status st) {
   if (st == HN_OK) return;
@@ -355,5 +356,6 @@ int luaopen_hnet_core(lua_State *L) {
   if (hnl_open_data) hnl_open_data(L);
   if (hnl_open_sys) hnl_open_sys(L);
   if (hnl_open_ckpt) hnl_open_ckpt(L);
+  if (hnl_open_vae) hnl_open_vae(L);
   return 1;
 }

@@ -119,6 +119,13 @@ void hnl_open_rng(lua_State *L);
 void hnl_open_data(lua_State *L);
 void hnl_open_sys(lua_State *L);
 void hnl_open_ckpt(lua_State *L);
+void hnl_open_vae(lua_State *L);
+/* The 'mask' option of the options table at opts for logits [n, c] (a list
+ * of c 0/1 values or booleans, or a tensor of c values), read into buf
+ * (HNL_MASK_STACK bytes) or a Lua-owned buffer left on the stack; NULL when
+ * there is none (l_loss.c). */
+#define HNL_MASK_STACK 1024
+const uint8_t *hnl_opt_mask(lua_State *L, int opts, const hnl_tensor *logits, uint8_t *buf);
 
 int luaopen_hnet_core(lua_State *L);
 

@@ -71,7 +71,7 @@ static const misuse cases[] = {
     {"hnet.net{ input = {4}, layers = { {'linear', -3} } }", "must be a positive integer"},
     {"hnet.net{ input = {4}, layers = { {'linear', 3, bais = false} } }", "unknown option 'bais'"},
     {"hnet.net{ layers = { {'linear', 3} } }", "field 'input'"},
-    {"hnet.net{ input = {4}, max_batch = 0, layers = { {'linear', 3} } }", "field 'max_batch': positive integer expected, got 0"},
+    {"hnet.net{ input = {4}, max_batch = 0, layers = { {'linear', 3} } }", "field 'max_batch': integer >= 1 expected, got 0"},
     {"hnet.net{ input = {4}, fan = 'sideways', layers = { {'linear', 3} } }", "field 'fan'"},
     {"hnet.net{ input = {4}, layers = { {'dropout', 1.5} } }", "drop probability"},
     {"hnet.net{ input = {1, 8, 8}, layers = { {'conv2d', 4, k = 9} } }", "layer 1 (conv2d)"},
@@ -91,9 +91,16 @@ static const misuse cases[] = {
     {"local n = hnet.net{ input = {4}, layers = { {'linear', 3} } }; n:free(); n:n_params()", "hnet.Net has been freed"},
     /* ---- hypernetworks ---- */
     {"hnet.hypernet{ embedding = 4 }", "give 'outputs'"},
-    {"hnet.hypernet{ outputs = 10, hidden = {5, -1} }", "entry 2 must be an integer"},
-    {"hnet.hypernet{ outputs = 10, act = 'swish' }", "unknown activation 'swish'"},
+    {"hnet.hypernet{ outputs = 10, hidden = {5, -1} }", "field 'hidden': entry 2 must be a positive integer, got -1"},
+    {"hnet.hypernet{ outputs = 10, act = 'swish' }", "field 'act': one of relu, tanh, sigmoid, elu, identity expected, got 'swish'"},
     {"hnet.hypernet{ outputs = 10, chunk = 4, chunk_embedding = 0 }", "chunk_embedding"},
+    /* hnet.core's own checks (the public wrappers check first, by spec) */
+    {"hnet.core.net{ input = {4}, max_batch = 0, layers = { {'linear', 3} } }", "field 'max_batch': positive integer expected, got 0"},
+    {"hnet.core.hypernet{ outputs = 10, hidden = {5, -1} }", "entry 2 must be an integer"},
+    {"hnet.core.hypernet{ outputs = 10, act = 'swish' }", "unknown activation 'swish'"},
+    {"local h = hnet.core.hypernet{ outputs = 10, embedding = 4 }\n"
+     "require('hnet.api.nets').C['hnet.HyperNet:init'](h, hnet.tensor(h:n_params()), nil, { scheme = 'kaiming' })",
+     "field 'scheme': \"hyperfan\" or \"xavier\""},
     {"hnet.hypernet{ outputs = 10, target = NET }", "disagrees with the target"},
     {"H:forward(THETA, hnet.tensor(1, 5))", "E must be [n_tasks, 4]"},
     {"H:forward(THETA, hnet.tensor(3, 4))", "reserve(3)"},
@@ -103,7 +110,7 @@ static const misuse cases[] = {
     {"H:forward(THETA, hnet.tensor(1, 4)); H:backward(THETA, hnet.tensor(5))", "dW must have 10 elements"},
     {"H:init(THETA)", "target_var"},
     {"H:init(THETA, hnet.tensor(10), { emb_var = -1 })", "field 'emb_var'"},
-    {"H:init(THETA, nil, { scheme = 'kaiming' })", "field 'scheme': \"hyperfan\" or \"xavier\""},
+    {"H:init(THETA, nil, { scheme = 'kaiming' })", "field 'scheme': one of hyperfan, xavier expected, got 'kaiming'"},
     {"H:init(THETA, hnet.tensor(10), { scheme = 'xavier' })", "target_var must be nil"},
     {"hnet.learners.hypernet{ init = 'he' }", "field 'init': one of hyperfan, xavier"},
     /* ---- learner options: finite numbers, checked when the learner is made ---- */

@@ -284,7 +284,7 @@ static void test_experiment_lists(void **state) {
   (void)state;
   char out[128];
   snprintf(out, sizeof out, "%s/lists_out", tmpdir);
-  const char *learners = "hypernet, finetune, ewc, online_ewc, si, separate or joint expected";
+  const char *learners = "hypernet, finetune, ewc, online_ewc, si, separate, joint, hnet_tir or hnet_r expected";
   const char *scenarios = "task-given, domain, class, cl1, cl2 or cl3 expected";
   const struct {
     const char *script, *option, *value, *expect, *expect2;
@@ -375,7 +375,7 @@ static void make_user_folders(char *lib, size_t n, char *clash, size_t m) {
   hnt_write_file(d, "mnist.lua", "return function() error('the shadowing mnist ran') end\n");
 }
 
-static const char *BUILT_IN_LIST = "hypernet,finetune,ewc,online_ewc,si,separate,joint";
+static const char *BUILT_IN_LIST = "hypernet,finetune,ewc,online_ewc,si,separate,joint,hnet_tir,hnet_r";
 
 static void test_learner_search_path(void **state) {
   (void)state;

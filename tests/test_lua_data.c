@@ -70,7 +70,7 @@ static void test_idx_from_lua(void **state) {
   run_err("hnet.idx_write(TMP .. '/c.idx', hnet.tensor_from({ 0.5 }), { type = 'u8' })",
           "not an integer in 0..255");
   run_err("hnet.idx_write(TMP .. '/c.idx', hnet.tensor_from({ 1 }), { type = 'u16' })",
-          "\"u8\" or \"f32\" expected");
+          "field 'type': one of u8, f32 expected, got 'u16'");
   run_err("hnet.idx_read(TMP .. '/missing.idx')", "missing.idx: cannot open");
   run_err("hnet.idx_read(TMP .. '/a.idx.gz', { max_elemz = 3 })", "unknown option 'max_elemz'");
   run_err("hnet.idx_read(TMP .. '/a.idx.gz', { max_elems = 5 })", "more than the limit of 5");
@@ -82,7 +82,7 @@ static void test_idx_from_lua(void **state) {
          "assert(x:get(1, 1) == -128 and x:get(2, 2) == 127)\n"
          "assert(hnet.idx_read(TMP .. '/s8.idx'):get(1, 2) == -1, 'no declared type: any')\n");
   run_err("hnet.idx_read(TMP .. '/s8.idx', { type = 'u8' })", "stores i8 values (type code 0x09) where u8 (0x08) are expected");
-  run_err("hnet.idx_read(TMP .. '/s8.idx', { type = 'uint8' })", "field 'type': \"u8\", \"i8\"");
+  run_err("hnet.idx_read(TMP .. '/s8.idx', { type = 'uint8' })", "field 'type': one of u8, i8, i16, i32, f32, f64 expected, got 'uint8'");
   run_err("hnet.idx_read_labeled(TMP .. '/s8.idx', TMP .. '/a.idx.gz', { label_type = 'f32' })",
           "stores u8 values (type code 0x08) where f32 (0x0d) are expected");
   /* Image and label files that disagree, through the dataset helper. */

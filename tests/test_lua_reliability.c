@@ -270,6 +270,37 @@ static void test_resume_hypernet_batchnorm_class(void **s) {
   check_resume("hypernet", "target = { 'mlp', hidden = { 8 }, batchnorm = true }",
                "scenario = 'class'");
 }
+/* hnet_tir's three phases per task (classifier, task inference, replay
+ * model): with 8 iterations a phase, task 2 stops at iteration 13 inside the
+ * task-inference phase; with 5, inside the replay model's (chunked
+ * hypernetworks there). */
+#define TIR_SMALL                                                                                  \
+  "tir_hidden = { 8 }, hnet = { embedding = 4, hidden = { 8 }, chunk = 0, chunk_embedding = 4 }, " \
+  "replay = { recon = 'gaussian', latent = 2, cond = 3, enc_hidden = { 8 }, dec_hidden = { 8 }, "  \
+  "hnet = { embedding = 4, hidden = { 8 }, chunk = 50, chunk_embedding = 4 } }"
+static void test_resume_hnet_tir_inference_phase(void **s) {
+  (void)s;
+  check_resume("hnet_tir", "iterations = 8, " TIR_SMALL, "scenario = 'class'");
+}
+static void test_resume_hnet_tir_replay_phase(void **s) {
+  (void)s;
+  check_resume("hnet_tir", "iterations = 5, " TIR_SMALL, "scenario = 'domain'");
+}
+/* hnet_r's two phases per task (classifier with replay, replay model):
+ * with 30 iterations a phase, task 2 stops at iteration 13 while the
+ * classifier learns from replayed inputs; with 10, inside the replay
+ * model's phase. */
+#define R_SMALL                                                                                   \
+  "replay = { recon = 'gaussian', latent = 2, cond = 3, enc_hidden = { 8 }, dec_hidden = { 8 }, " \
+  "hnet = { embedding = 4, hidden = { 8 }, chunk = 0, chunk_embedding = 4 } }"
+static void test_resume_hnet_r_classifier_phase(void **s) {
+  (void)s;
+  check_resume("hnet_r", "iterations = 30, " R_SMALL, "scenario = 'class'");
+}
+static void test_resume_hnet_r_replay_phase(void **s) {
+  (void)s;
+  check_resume("hnet_r", "iterations = 10, hard_targets = true, " R_SMALL, "scenario = 'task-given'");
+}
 static void test_resume_ewc(void **s) {
   (void)s;
   check_resume("ewc", "lambda = 100, fisher_samples = 20", "scenario = 'class'");
@@ -852,6 +883,10 @@ int main(void) {
       cmocka_unit_test(test_resume_hypernet_lookahead),
       cmocka_unit_test(test_resume_hypernet_subset_recompute),
       cmocka_unit_test(test_resume_hypernet_batchnorm_class),
+      cmocka_unit_test(test_resume_hnet_tir_inference_phase),
+      cmocka_unit_test(test_resume_hnet_tir_replay_phase),
+      cmocka_unit_test(test_resume_hnet_r_classifier_phase),
+      cmocka_unit_test(test_resume_hnet_r_replay_phase),
       cmocka_unit_test(test_resume_ewc),
       cmocka_unit_test(test_resume_si),
       cmocka_unit_test(test_resume_online_ewc),

@@ -235,6 +235,9 @@ local function builtin_dir() return M.root() .. "/datasets" end
 -- beyond the common ones } }. A name that a file on the search path or an
 -- earlier register already gives is refused unless opts.replace = true
 -- (then this loader wins over the file). Clears cached loads of that name.
+M.REGISTER_OPTIONS = { { name = "replace", type = "boolean", default = false,
+  help = "replace a name a file or an earlier register already gives" } }
+
 function M.register(name, loader, opts)
   local f = "hnet.datasets.register"
   if type(name) ~= "string" or not name:match(NAME) then
@@ -243,7 +246,7 @@ function M.register(name, loader, opts)
   end
   local l, why = as_loader(loader)
   if not l then error("bad argument #2 to '" .. f .. "' (" .. why .. ")", 2) end
-  l.replace = util.bool(util.options(opts, { "replace" }, f, 3), "replace", false, f, 3)
+  l.replace = spec.check(M.REGISTER_OPTIONS, opts, f, 3).replace
   if not l.replace then
     local where = search.taken("datasets", builtin_dir(), name, registered, shown)
     if where then
@@ -404,5 +407,13 @@ function M.clear_cache(name)
     if not name or k:sub(1, #name + 1) == name .. "|" then cache[k] = nil end
   end
 end
+
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+M.HELP = {
+  { name = "hnet.datasets.register", sig = "hnet.datasets.register(name, loader, opts)", spec = M.REGISTER_OPTIONS,
+    about = "add a dataset loader from a script (opts: argument #3)" },
+  { name = "hnet.datasets.load", sig = "hnet.datasets.load(name, opts) -> dataset", spec = M.OPTIONS,
+    about = "load (or return the cached) dataset `name`; a loader may take more options" },
+}
 
 return M

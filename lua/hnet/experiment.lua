@@ -188,8 +188,15 @@ end
 --                 another name: ewc_lambda = { ewc = "lambda", online_ewc =
 --                 "lambda" } (learner -> option), or a plain name for every
 --                 learner that has it
+M.LEARNER_OPTIONS = {
+  { name = "all", type = "table", help = "the experiment's settings, given to every learner that has an option of that name" },
+  { name = "learner", type = "table", help = "settings of one learner: { hypernet = { hnet = ... } }" },
+  { name = "rename", type = "table",
+    help = "command-line options that feed a learner option of another name: ewc_lambda = { ewc = \"lambda\" }, or a plain name" },
+}
+
 function M.learner_options(o, def)
-  def = hnet.util.options(def, { "all", "learner", "rename" }, "hnet.experiment.learner_options", 2)
+  def = require("hnet.spec").check(M.LEARNER_OPTIONS, def, "hnet.experiment.learner_options", 2)
   local shared = {}
   for _, e in ipairs(require("hnet.learners.common").SHARED) do shared[e.name] = true end
   return function(name)
@@ -434,5 +441,13 @@ function M.finish(rows, o, title)
   end
   return md
 end
+
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+M.HELP = {
+  { name = "hnet.experiment.learner_options", sig = "hnet.experiment.learner_options(o, def) -> function(name) -> opts",
+    spec = M.LEARNER_OPTIONS, about = "each learner's options from the command line and the experiment's settings (def: argument #2)" },
+  { name = "hnet.experiment.compare", sig = "hnet.experiment.compare(opts) -> rows", spec = M.COMPARE_OPTIONS,
+    about = "run each learner under each scenario on one stream; one result row per run" },
+}
 
 return M

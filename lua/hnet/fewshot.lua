@@ -39,7 +39,7 @@
 -- is per task, not per sample. Adam is elementwise, so one Adam over the
 -- [group, d] embedding block is an independent Adam per problem.
 local hnet = require "hnet"
-local util = require "hnet.util"
+local spec = require "hnet.spec"
 local metrics = require "hnet.metrics"
 local hypermodel = require "hnet.hypermodel"
 
@@ -180,7 +180,7 @@ M.ADAPT_OPTIONS = {
 -- given, so the meta-trained first step is kept wherever it helps.
 function M.adapt_embeddings(o)
   local f = "hnet.fewshot.adapt_embeddings"
-  o = require("hnet.spec").check(M.ADAPT_OPTIONS, o, f)
+  o = spec.check(M.ADAPT_OPTIONS, o, f)
   local h, theta, net = o.hypernet, o.theta, o.net
   local P = o.problems
   check_problems(P, f)
@@ -283,8 +283,19 @@ end
 
 -- ---- weight adaptation (fine-tuning, from scratch) ----------------------------------------
 
-local WEIGHT_KEYS = { "net", "init", "rng", "problems", "steps", "lr", "optimizer", "record", "kind",
-                      "momentum" }
+-- train_weights' options (hnet.spec): they check the call and `./hnet help` prints them.
+M.WEIGHT_OPTIONS = {
+  { name = "net", type = "net", required = true, help = "the network" },
+  { name = "init", type = "tensor", help = "the weights every problem starts from (fine-tuning; give this or rng)" },
+  { name = "rng", type = "rng", help = "draws a fresh initialisation per problem (from scratch; give this or init)" },
+  { name = "problems", type = "table", required = true, help = "a list of problems { x =, y =, xq =, yq = }" },
+  { name = "steps", type = "integer", required = true, min = 0, help = "training steps per problem" },
+  { name = "lr", type = "number", required = true, min = 0, help = "step size" },
+  { name = "optimizer", type = "string", default = "sgd", choices = { "sgd", "adam" }, help = "the optimiser" },
+  { name = "record", type = "table", help = "the steps at which to record the query metric (default: the last)" },
+  { name = "kind", type = "string", default = "regression", choices = KINDS, help = "the problems' kind" },
+  { name = "momentum", type = "number", default = 0, min = 0, max = 0.999, help = "SGD momentum" },
+}
 
 --- Train a network's weights on each problem's support set: from a copy of
 -- `init` (fine-tuning) or, without init, from a fresh random initialisation
@@ -292,19 +303,14 @@ local WEIGHT_KEYS = { "net", "init", "rng", "problems", "steps", "lr", "optimize
 -- loss =, diverged = } as adapt_embeddings does (no E).
 function M.train_weights(o)
   local f = "hnet.fewshot.train_weights"
-  o = util.options(o, WEIGHT_KEYS, f)
+  o = spec.check(M.WEIGHT_OPTIONS, o, f)
   local net = o.net
-  if not net then error(("bad argument #1 to '%s' (field 'net' is required)"):format(f), 2) end
   local P = o.problems
   check_problems(P, f)
-  local steps = util.int(o, "steps", nil, 0, nil, f)
-  local lr = util.number(o, "lr", nil, 0, nil, f)
-  local optim = util.string(o, "optimizer", "sgd", { "sgd", "adam" }, f)
-  local kind = util.string(o, "kind", "regression", KINDS, f)
-  local momentum = util.number(o, "momentum", 0, 0, 0.999, f)
+  local steps, lr, optim, kind, momentum = o.steps, o.lr, o.optimizer, o.kind, o.momentum
   local rec = check_record(o.record, steps, f)
   local n_w = net:n_params()
-  if o.init ~= nil and (not is_tensor(o.init) or o.init:numel() ~= n_w) then
+  if o.init ~= nil and o.init:numel() ~= n_w then
     error(("bad argument #1 to '%s' (field 'init': a weight tensor of %d floats expected)"):format(f, n_w), 2)
   end
   local rng = o.rng
@@ -349,8 +355,33 @@ local function check_finite(v, what, it, fname)
   end
 end
 
-local MT_KEYS = { "hypernet", "theta", "net", "E", "sample", "iterations", "lr", "lr_emb", "kind",
-                  "progress", "train_theta", "name" }
+local KIND = { name = "kind", type = "string", default = "regression", choices = KINDS, help = "the tasks' kind" }
+local SAMPLE = { name = "sample", type = "function", required = true, help = "sample(it) -> a list of { task =, x =, y = } (a meta-batch)" }
+local PROGRESS = { name = "progress", type = "table", help = "an hnet.progress meter (begin_task, step, end_task)" }
+
+-- train_hypernet's and train_net's options (hnet.spec).
+M.MT_OPTIONS = {
+  { name = "hypernet", type = "hypernet", required = true, help = "the hypernetwork" },
+  { name = "theta", type = "tensor", required = true, help = "its parameters θ, trained in place" },
+  { name = "net", type = "net", required = true, help = "the target network" },
+  { name = "E", type = "tensor", required = true, help = "[n_tasks, d] task embeddings, trained in place" },
+  SAMPLE,
+  { name = "iterations", type = "integer", required = true, min = 0, help = "training iterations" },
+  { name = "lr", type = "number", required = true, min = 0, help = "Adam learning rate of θ" },
+  { name = "lr_emb", type = "number", min = 0, help = "Adam learning rate of E (default: lr)" },
+  KIND, PROGRESS,
+  { name = "train_theta", type = "boolean", default = true, help = "train θ (false: only E)" },
+  { name = "name", type = "string", help = "the progress meter's label (default: multi-task)" },
+}
+M.NET_OPTIONS = {
+  { name = "net", type = "net", required = true, help = "the network" },
+  { name = "W", type = "tensor", required = true, help = "its weights, trained in place" },
+  { name = "sample", type = "function", required = true, help = "sample(it) -> a list of { x =, y = }" },
+  { name = "iterations", type = "integer", required = true, min = 0, help = "training iterations" },
+  { name = "lr", type = "number", required = true, min = 0, help = "Adam learning rate" },
+  KIND, PROGRESS,
+  { name = "name", type = "string", help = "the progress meter's label (default: pre-training)" },
+}
 
 --- Multi-task training of a hypernetwork and one embedding per training
 -- task (rows of E, [n_tasks, d], updated in place; θ in place). Each
@@ -361,17 +392,10 @@ local MT_KEYS = { "hypernet", "theta", "net", "E", "sample", "iterations", "lr",
 -- mean loss of the last 100 iterations.
 function M.train_hypernet(o)
   local f = "hnet.fewshot.train_hypernet"
-  o = util.options(o, MT_KEYS, f)
+  o = spec.check(M.MT_OPTIONS, o, f)
   local h, theta, net, E = o.hypernet, o.theta, o.net, o.E
-  if not (h and theta and net and is_tensor(E)) then
-    error(("bad argument #1 to '%s' (fields 'hypernet', 'theta', 'net' and 'E' are required)"):format(f), 2)
-  end
-  if type(o.sample) ~= "function" then error(("bad argument #1 to '%s' (field 'sample': a function expected)"):format(f), 2) end
-  local iters = util.int(o, "iterations", nil, 0, nil, f)
-  local lr = util.number(o, "lr", nil, 0, nil, f)
-  local lr_emb = util.number(o, "lr_emb", lr, 0, nil, f)
-  local kind = util.string(o, "kind", "regression", KINDS, f)
-  local train_theta = util.bool(o, "train_theta", true, f)
+  local iters, lr, kind, train_theta = o.iterations, o.lr, o.kind, o.train_theta
+  local lr_emb = o.lr_emb or lr
   local model = hypermodel.wrap { hypernet = h, theta = theta, net = net, E = E }
   model:begin(E, { lr = lr, lr_emb = lr_emb, train_theta = train_theta })
   local recent, P = {}, o.progress
@@ -386,20 +410,13 @@ function M.train_hypernet(o)
   return (metrics.mean_se(recent)) -- nil when no iteration ran
 end
 
-local NET_KEYS = { "net", "W", "sample", "iterations", "lr", "kind", "progress", "name" }
-
 --- Train one plain network (weights W, in place) on batches from several
 -- tasks: sample(it) returns a list of { x =, y = }; the loss is the mean over
 -- the list; Adam with lr. Returns the mean loss of the last 100 iterations.
 function M.train_net(o)
   local f = "hnet.fewshot.train_net"
-  o = util.options(o, NET_KEYS, f)
-  local net, W = o.net, o.W
-  if not (net and is_tensor(W)) then error(("bad argument #1 to '%s' (fields 'net' and 'W' are required)"):format(f), 2) end
-  if type(o.sample) ~= "function" then error(("bad argument #1 to '%s' (field 'sample': a function expected)"):format(f), 2) end
-  local iters = util.int(o, "iterations", nil, 0, nil, f)
-  local lr = util.number(o, "lr", nil, 0, nil, f)
-  local kind = util.string(o, "kind", "regression", KINDS, f)
+  o = spec.check(M.NET_OPTIONS, o, f)
+  local net, W, iters, lr, kind = o.net, o.W, o.iterations, o.lr, o.kind
   local opt = hnet.adam { n = W:numel(), lr = lr }
   local dW = hnet.tensor(W:numel())
   local recent, P = {}, o.progress
@@ -433,5 +450,19 @@ function M.mean_row(E)
   for i = 1, n do v:add(E:rows(i, i)) end
   return m:scale(1 / n)
 end
+
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+M.HELP = {
+  { name = "hnet.fewshot.choose_lr", sig = "hnet.fewshot.choose_lr(grid, at, run, opts) -> lr, tried",
+    spec = stats.CHOOSE_LR_OPTIONS, about = "the best learning rate on validation problems that none diverges at (opts: argument #4)" },
+  { name = "hnet.fewshot.adapt_embeddings", sig = "hnet.fewshot.adapt_embeddings(opts) -> result", spec = M.ADAPT_OPTIONS,
+    about = "learn each problem's task embedding from its support set, the hypernetwork frozen" },
+  { name = "hnet.fewshot.train_weights", sig = "hnet.fewshot.train_weights(opts) -> result", spec = M.WEIGHT_OPTIONS,
+    about = "train a network's weights on each problem's support set (fine-tuning or from scratch)" },
+  { name = "hnet.fewshot.train_hypernet", sig = "hnet.fewshot.train_hypernet(opts) -> mean recent loss",
+    spec = M.MT_OPTIONS, about = "multi-task training of a hypernetwork and one embedding per task (in place)" },
+  { name = "hnet.fewshot.train_net", sig = "hnet.fewshot.train_net(opts) -> mean recent loss", spec = M.NET_OPTIONS,
+    about = "multi-task training of one plain network (in place)" },
+}
 
 return M

@@ -9,88 +9,40 @@ local spec = require "hnet.spec"
 
 local M = {}
 
--- The functions with help: signature, one line about it, and where its spec
--- is (a function, so that only the asked-for module is loaded).
-local FUNCTIONS = {
-  { name = "hnet.run", sig = "hnet.run(learner, stream, opts) -> run",
-    about = "train a learner on a stream of tasks and evaluate it as it goes",
-    spec = function() return require "hnet.run.spec" end },
-  { name = "hnet.stream.permuted", sig = "hnet.stream.permuted(dataset, opts) -> stream",
-    about = "pixel-permuted copies of a dataset, one task each",
-    spec = function() return require("hnet.stream").OPTIONS.permuted end },
-  { name = "hnet.stream.split", sig = "hnet.stream.split(dataset, opts) -> stream",
-    about = "a dataset's classes split into tasks of classes_per_task classes",
-    spec = function() return require("hnet.stream").OPTIONS.split end },
-  { name = "hnet.stream.rotated", sig = "hnet.stream.rotated(dataset, opts) -> stream",
-    about = "rotated copies of a dataset, one angle per task",
-    spec = function() return require("hnet.stream").OPTIONS.rotated end },
-  { name = "hnet.stream.from", sig = "hnet.stream.from({ task, ... }, opts) -> stream",
-    about = "a stream of the given tasks",
-    spec = function() return require("hnet.stream").OPTIONS.from end },
-  { name = "hnet.stream.custom", sig = "hnet.stream.custom(opts) -> stream",
-    about = "a stream whose task i is make(i), made when first used",
-    spec = function() return require("hnet.stream").OPTIONS.custom end },
-  { name = "hnet.stream.copy_task", sig = "hnet.stream.copy_task(opts) -> stream",
-    about = "Copy Task streams: tasks differ by output order, pattern length or a permuted XOR",
-    spec = function() return require("hnet.seq.copy").OPTIONS end },
-  { name = "hnet.stream.seq_mnist", sig = "hnet.stream.seq_mnist(opts) -> stream",
-    about = "MNIST read as a sequence of rows (or pixels), split into two-digit tasks",
-    spec = function() return require("hnet.seq.mnist").OPTIONS end },
-  { name = "hnet.stream.languages", sig = "hnet.stream.languages(opts) -> stream",
-    about = "tell apart the words of two languages (Debian's word lists), one pair per task",
-    spec = function() return require("hnet.seq.languages").OPTIONS end },
-  { name = "hnet.learners.common.RNN_TARGET", sig = 'target = { "rnn", cell =, hidden =, vocab =, embedding =, output = }',
-    about = "a recurrent target network for every learner (sequence tasks)",
-    spec = function() return require("hnet.learners.common").RNN_TARGET end },
-  { name = "hnet.tasks.permuted", sig = "hnet.tasks.permuted(source, opts) -> task",
-    about = "a dataset's or task's pixels permuted (one permutation for train and test)",
-    spec = function() return require("hnet.tasks").OPTIONS.permuted end },
-  { name = "hnet.tasks.class_subset", sig = "hnet.tasks.class_subset(source, opts) -> task",
-    about = "the samples of some classes, relabelled 0..k-1 in the order given",
-    spec = function() return require("hnet.tasks").OPTIONS.class_subset end },
-  { name = "hnet.tasks.rotated", sig = "hnet.tasks.rotated(source, opts) -> task",
-    about = "every image rotated by `degrees`",
-    spec = function() return require("hnet.tasks").OPTIONS.rotated end },
-  { name = "hnet.tasks.noisy", sig = "hnet.tasks.noisy(source, opts) -> task",
-    about = "additive Gaussian pixel noise, clamped",
-    spec = function() return require("hnet.tasks").OPTIONS.noisy end },
-  { name = "hnet.tasks.brightness_contrast", sig = "hnet.tasks.brightness_contrast(source, opts) -> task",
-    about = "brightness and contrast changed per sample",
-    spec = function() return require("hnet.tasks").OPTIONS.brightness_contrast end },
-  { name = "hnet.tasks.k_shot", sig = "hnet.tasks.k_shot(source, opts) -> task",
-    about = "exactly k training samples per class",
-    spec = function() return require("hnet.tasks").OPTIONS.k_shot end },
-  { name = "hnet.tasks.subsample", sig = "hnet.tasks.subsample(source, opts) -> task",
-    about = "a random subset of the training samples",
-    spec = function() return require("hnet.tasks").OPTIONS.subsample end },
-  { name = "hnet.tasks.map", sig = "hnet.tasks.map(source, fn, opts) -> task",
-    about = "fn(x, y, split) -> x2 [, y2] over whole tensors (opts: argument #3)",
-    spec = function() return require("hnet.tasks").OPTIONS.map end },
-  { name = "hnet.tasks.from_tensors", sig = "hnet.tasks.from_tensors(opts) -> task",
-    about = "a task from tensors already in hand",
-    spec = function() return require("hnet.tasks").OPTIONS.from_tensors end },
-  { name = "hnet.tasks.from_generator", sig = "hnet.tasks.from_generator(opts) -> task",
-    about = "a task whose samples come from a Lua function, one call each",
-    spec = function() return require("hnet.tasks").OPTIONS.from_generator end },
-  { name = "hnet.datasets.load", sig = "hnet.datasets.load(name, opts) -> dataset",
-    about = "load (or return the cached) dataset `name`; a loader may take more options",
-    spec = function() return require("hnet.datasets").OPTIONS end },
-  { name = "hnet.experiment.compare", sig = "hnet.experiment.compare(opts) -> rows",
-    about = "run each learner under each scenario on one stream; one result row per run",
-    spec = function() return require("hnet.experiment").COMPARE_OPTIONS end },
-  { name = "hnet.fewshot.adapt_embeddings", sig = "hnet.fewshot.adapt_embeddings(opts) -> result",
-    about = "learn each problem's task embedding from its support set, the hypernetwork frozen",
-    spec = function() return require("hnet.fewshot").ADAPT_OPTIONS end },
-  { name = "hnet.hypermodel.build", sig = "hnet.hypermodel.build(opts) -> model",
-    about = "the shared hypernetwork model: target net, hypernetwork, θ (initialised) and E",
-    spec = function() return require("hnet.hypermodel").BUILD_OPTIONS end },
-  { name = "hnet.hypermodel.wrap", sig = "hnet.hypermodel.wrap(opts) -> model",
-    about = "the shared hypernetwork model over the caller's hypernetwork, θ, net and E",
-    spec = function() return require("hnet.hypermodel").WRAP_OPTIONS end },
-  { name = "hnet.shift.pool", sig = "hnet.shift.pool(opts) -> pool",
-    about = "a hypernetwork with a growing pool of task embeddings and no task boundaries",
-    spec = function() return require("hnet.shift.pool").OPTIONS end },
+-- The modules that declare help entries, in the index's order. Each has
+-- M.HELP, a list of
+--   { name = "hnet.x.f" (a method: "hnet.Net:forward"), sig = the call,
+--     about = one line, spec = its hnet.spec (or a function returning it;
+--     nil when it takes none of its own), notes = more text (optional),
+--     also = { other names of the same function } (optional) }
+-- A new module with options adds itself here; tests/test_lua_help.c walks
+-- the public tables and fails on a function with neither help nor a reason.
+M.MODULES = {
+  "hnet.api.nets", "hnet.api.train", "hnet.api.data", "hnet.run", "hnet.stream", "hnet.tasks",
+  "hnet.datasets", "hnet.experiment", "hnet.hypermodel", "hnet.fewshot", "hnet.maml", "hnet.synthetic",
+  "hnet.shift", "hnet.metrics", "hnet.plot", "hnet.learners",
 }
+
+-- Every help entry of every module in M.MODULES, in order (read each time:
+-- a module's HELP is the truth).
+local function functions()
+  local list = {}
+  for _, mod in ipairs(M.MODULES) do
+    local help = require(mod).HELP
+    assert(type(help) == "table", mod .. ": no HELP list (lua/hnet/help.lua lists it in MODULES)")
+    for _, e in ipairs(help) do list[#list + 1] = e end
+  end
+  return list
+end
+
+--- The help entry of function `name` (its name or one in its `also`), or nil.
+function M.entry(name)
+  for _, f in ipairs(functions()) do
+    if f.name == name then return f end
+    for _, a in ipairs(f.also or {}) do if a == name then return f end end
+  end
+  return nil
+end
 
 -- The first sentence of the "---" comment that opens a file, as its lines
 -- (nil: none).
@@ -128,7 +80,18 @@ local function learner_help(name)
 end
 
 local function function_help(f)
-  local lines = { f.sig, "  " .. f.about, "", "options (opts; any other key is an error):", spec.format((f.spec())) }
+  local lines = { f.sig, "  " .. f.about }
+  local s = f.spec
+  if type(s) == "function" then s = s() end
+  if s then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = "options (opts; any other key is an error):"
+    lines[#lines + 1] = spec.format(s)
+  end
+  if f.notes then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = f.notes
+  end
   return table.concat(lines, "\n")
 end
 
@@ -152,13 +115,14 @@ end
 function M.names()
   local names = {}
   for _, n in ipairs(require("hnet.learners").list()) do names[#names + 1] = n end
-  for _, f in ipairs(FUNCTIONS) do names[#names + 1] = f.name end
+  for _, f in ipairs(functions()) do names[#names + 1] = f.name end
   return names
 end
 
 --- The help text of `name`, or nil and an error message that lists close names.
 function M.text(name)
-  for _, f in ipairs(FUNCTIONS) do if f.name == name then return function_help(f) end end
+  local f = M.entry(name)
+  if f then return function_help(f) end
   local learner = name:match("^hnet%.learners%.([%w_]+)$") or name
   if require("hnet.learners").exists(learner) then return learner_help(learner) end
   local close = {}
@@ -176,7 +140,7 @@ function M.index()
   for _, n in ipairs(require("hnet.learners").list()) do lines[#lines + 1] = "  " .. n end
   lines[#lines + 1] = ""
   lines[#lines + 1] = "functions:"
-  for _, f in ipairs(FUNCTIONS) do lines[#lines + 1] = ("  %-32s %s"):format(f.name, f.about) end
+  for _, f in ipairs(functions()) do lines[#lines + 1] = ("  %-36s %s"):format(f.name, f.about) end
   return table.concat(lines, "\n")
 end
 

@@ -131,12 +131,15 @@ end
 
 --- Forward and backward of one batch per embedding: W = h(E; θ) for the m
 -- rows of E, then per item i (items[i] = { x =, y =, out =, dout =, stats =,
--- lengths = per-sample sequence lengths or nil },
--- out/dout: buffers for the output and its gradient, nil: the net's own
--- output and a fresh gradient) the target forward under row i, the loss
--- (kind) and the backward into row i of dW; then the hypernetwork's backward
+-- dx =, lengths = }, out/dout: buffers for the output and its gradient, nil: the net's
+-- own output and a fresh gradient; dx: a buffer that receives the gradient
+-- with respect to x, nil: none; lengths: the samples' sequence lengths or
+-- nil) the target forward under row i, the loss
+-- (o.loss(out, item, dout) -> value, writing dout, when given: a VAE
+-- decoder's reconstruction; else by kind) and the backward into row i of dW;
+-- then the hypernetwork's backward
 -- into dtheta and dE (both accumulate; nil: no gradient; both nil: no
--- hypernetwork backward). o = { kind =, train =, rng =, dtheta =, dE =,
+-- hypernetwork backward). o = { kind =, loss =, train =, rng =, dtheta =, dE =,
 -- scale = number or per-item list (multiplies item i's output gradient;
 -- 0: item i is not backpropagated), keep = fn(i, loss) (false: item i is not
 -- backpropagated) }. Returns the per-item losses and W (a buffer view,
@@ -154,12 +157,17 @@ function Model:pass(E, items, o)
     local out = self.net:forward(Wi, it.x, { train = o.train, rng = o.rng, out = it.out, stats = it.stats,
                                              lengths = it.lengths })
     local dout = it.dout or hnet.tensor(out:shape())
-    local l = loss_grad(o.kind, out, it.y, dout)
+    local l
+    if o.loss then l = o.loss(out, it, dout) else l = loss_grad(o.kind, out, it.y, dout) end
     losses[i] = l
     local s = type(scale) == "table" and scale[i] or scale
     if s ~= 0 and (o.keep == nil or o.keep(i, l)) then
       if s then dout:scale(s) end
-      self.net:backward(Wi, dout, dW:rows(i, i), it.lengths and { lengths = it.lengths } or nil)
+      if it.dx or it.lengths then
+        self.net:backward(Wi, dout, dW:rows(i, i), { dx = it.dx, lengths = it.lengths })
+      else
+        self.net:backward(Wi, dout, dW:rows(i, i))
+      end
     end
   end
   if o.dtheta or o.dE then self.h:backward(self.theta, dW, o.dtheta, o.dE) end
@@ -239,7 +247,8 @@ end
 -- { x =, y =, out =, dout =, stats = } as for pass; with e one row of E, one
 -- item (its loss is the step's loss); with e all of E, each item names its
 -- row (task =) and the loss is the mean over the items. o = { kind =,
--- rng =, fault = fn(what, value) for a non-finite "loss" or "regulariser" }.
+-- loss = (as for pass), rng =, fault = fn(what, value) for a non-finite
+-- "loss" or "regulariser" }.
 -- Returns the loss and the regulariser.
 function Model:step(items, o)
   local multi, m = self.multi, #items
@@ -251,8 +260,8 @@ function Model:step(items, o)
   end
   self.dtheta:zero()
   dE:zero()
-  local losses = self:pass(E, items, { kind = o.kind, train = true, rng = o.rng, dtheta = self.dtheta, dE = dE,
-                                        scale = multi and 1 / m or nil })
+  local losses = self:pass(E, items, { kind = o.kind, loss = o.loss, train = true, rng = o.rng, dtheta = self.dtheta,
+                                        dE = dE, scale = multi and 1 / m or nil })
   local loss = losses[1]
   if multi then
     loss = 0
@@ -283,5 +292,13 @@ function Model:step(items, o)
   self.opt_e:step(self.e, dE)
   return loss, reg
 end
+
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+M.HELP = {
+  { name = "hnet.hypermodel.build", sig = "hnet.hypermodel.build(opts) -> model", spec = M.BUILD_OPTIONS,
+    about = "the shared hypernetwork model: target net, hypernetwork, θ (initialised) and E" },
+  { name = "hnet.hypermodel.wrap", sig = "hnet.hypermodel.wrap(opts) -> model", spec = M.WRAP_OPTIONS,
+    about = "the shared hypernetwork model over the caller's hypernetwork, θ, net and E" },
+}
 
 return M

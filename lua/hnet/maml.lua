@@ -43,7 +43,7 @@
 -- Per-task work is one target-net forward/backward per task and step; the
 -- hypernetwork runs once per step for the whole meta-batch.
 local hnet = require "hnet"
-local util = require "hnet.util"
+local spec = require "hnet.spec"
 local fs = require "hnet.fewshot"
 local hypermodel = require "hnet.hypermodel"
 
@@ -74,26 +74,36 @@ end
 local Maml = {}
 Maml.__index = Maml
 
-local MAML_KEYS = { "net", "init", "rng", "inner_lr", "inner_steps", "order", "meta_lr", "fd_eps", "kind" }
+local KIND = { name = "kind", type = "string", default = "regression", choices = KINDS, help = "the tasks' kind" }
+local META_LR = { name = "meta_lr", type = "number", default = 1e-3, min = 0, help = "Adam learning rate of the meta step" }
+local FD_EPS = { name = "fd_eps", type = "number", default = 1e-3, min = 1e-8, max = 1,
+  help = "finite-difference step of the Hessian-vector products (order 2)" }
+local INNER_STEPS = { name = "inner_steps", type = "integer", default = 1, min = 1, help = "inner adaptation steps" }
+
+-- maml.new's options (hnet.spec): they check the call and `./hnet help` prints them.
+M.NEW_OPTIONS = {
+  { name = "net", type = "net", required = true, help = "the target network" },
+  { name = "init", type = "tensor", help = "the initial weights (give this or rng)" },
+  { name = "rng", type = "rng", help = "draws the initial weights (give this or init)" },
+  { name = "inner_lr", type = "number", default = 0.01, min = 0, help = "inner step size α" },
+  INNER_STEPS,
+  { name = "order", type = "integer", default = 1, min = 1, max = 2, help = "1: first-order MAML; 2: MAML" },
+  META_LR, FD_EPS, KIND,
+}
 
 function M.new(o)
   local f = "hnet.maml.new"
-  o = util.options(o, MAML_KEYS, f)
+  o = spec.check(M.NEW_OPTIONS, o, f)
   local net = o.net
-  if not net then error(("bad argument #1 to '%s' (field 'net' is required)"):format(f), 2) end
   local n_w = net:n_params()
   local self = setmetatable({
-    net = net, n_w = n_w,
-    inner_lr = util.number(o, "inner_lr", 0.01, 0, nil, f),
-    inner_steps = util.int(o, "inner_steps", 1, 1, nil, f),
-    order = util.int(o, "order", 1, 1, 2, f),
-    fd_eps = util.number(o, "fd_eps", 1e-3, 1e-8, 1, f),
-    kind = util.string(o, "kind", "regression", KINDS, f),
+    net = net, n_w = n_w, inner_lr = o.inner_lr, inner_steps = o.inner_steps, order = o.order,
+    fd_eps = o.fd_eps, kind = o.kind,
   }, Maml)
-  local meta_lr = util.number(o, "meta_lr", 1e-3, 0, nil, f)
+  local meta_lr = o.meta_lr
   self.W = hnet.tensor(n_w)
   if o.init ~= nil then
-    if not is_tensor(o.init) or o.init:numel() ~= n_w then
+    if o.init:numel() ~= n_w then
       error(("bad argument #1 to '%s' (field 'init': a weight tensor of %d floats expected)"):format(f, n_w), 2)
     end
     self.W:copy(o.init)
@@ -184,32 +194,35 @@ end
 local Ctx = {}
 Ctx.__index = Ctx
 
-local CTX_KEYS = { "hypernet", "theta", "net", "e0", "inner_lr", "inner_steps", "order", "meta_lr",
-                   "learn_init", "fd_eps", "kind", "train_theta" }
+-- maml.context's options (hnet.spec).
+M.CONTEXT_OPTIONS = {
+  { name = "hypernet", type = "hypernet", required = true, help = "the hypernetwork" },
+  { name = "theta", type = "tensor", required = true, help = "its parameters θ (meta-trained in place)" },
+  { name = "net", type = "net", required = true, help = "the target network" },
+  { name = "e0", type = "tensor", help = "the embedding every task starts from (default: zeros)" },
+  { name = "inner_lr", type = "number", default = 1.0, min = 0, help = "inner step size α on the embedding" },
+  INNER_STEPS,
+  { name = "order", type = "integer", default = 2, min = 1, max = 2, help = "1: only ∂L_q/∂θ at e_n; 2: through the inner steps" },
+  META_LR,
+  { name = "learn_init", type = "boolean", default = false, help = "meta-learn e0 too" },
+  FD_EPS, KIND,
+  { name = "train_theta", type = "boolean", default = true, help = "meta-train θ (false: only e0, with learn_init)" },
+}
 
 function M.context(o)
   local f = "hnet.maml.context"
-  o = util.options(o, CTX_KEYS, f)
+  o = spec.check(M.CONTEXT_OPTIONS, o, f)
   local h, theta, net = o.hypernet, o.theta, o.net
-  if not (h and is_tensor(theta) and net) then
-    error(("bad argument #1 to '%s' (fields 'hypernet', 'theta' and 'net' are required)"):format(f), 2)
-  end
   local d = h:n_emb()
   local self = setmetatable({
     model = hypermodel.wrap { hypernet = h, theta = theta, net = net }, theta = theta, d = d,
-    inner_lr = util.number(o, "inner_lr", 1.0, 0, nil, f),
-    inner_steps = util.int(o, "inner_steps", 1, 1, nil, f),
-    order = util.int(o, "order", 2, 1, 2, f),
-    fd_eps = util.number(o, "fd_eps", 1e-3, 1e-8, 1, f),
-    kind = util.string(o, "kind", "regression", KINDS, f),
-    learn_init = util.bool(o, "learn_init", false, f),
-    train_theta = util.bool(o, "train_theta", true, f),
-    cap = 0,
+    inner_lr = o.inner_lr, inner_steps = o.inner_steps, order = o.order, fd_eps = o.fd_eps,
+    kind = o.kind, learn_init = o.learn_init, train_theta = o.train_theta, cap = 0,
   }, Ctx)
-  local meta_lr = util.number(o, "meta_lr", 1e-3, 0, nil, f)
+  local meta_lr = o.meta_lr
   self.e0 = hnet.tensor(d)
   if o.e0 ~= nil then
-    if not is_tensor(o.e0) or o.e0:numel() ~= d then
+    if o.e0:numel() ~= d then
       error(("bad argument #1 to '%s' (field 'e0': a tensor of %d floats expected)"):format(f, d), 2)
     end
     self.e0:copy(o.e0)
@@ -327,5 +340,13 @@ function Ctx:meta_step(batch)
   if self.learn_init then self.opt_e:step(self.e0, self.de0) end
   return loss
 end
+
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+M.HELP = {
+  { name = "hnet.maml.new", sig = "hnet.maml.new(opts) -> maml (m:meta_step(batch), m:meta_gradient(batch, g), m.W)",
+    spec = M.NEW_OPTIONS, about = "MAML (order 2) or first-order MAML on a plain target network" },
+  { name = "hnet.maml.context", sig = "hnet.maml.context(opts) -> ctx (c:meta_step(batch), c:meta_gradient(...))",
+    spec = M.CONTEXT_OPTIONS, about = "CAVIA-style meta-training of θ (and e0) through task-embedding adaptation" },
+}
 
 return M

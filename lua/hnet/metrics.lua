@@ -94,9 +94,21 @@ end
 --   order   where it goes among the others (ascending); default after the last
 --   paper   false keeps it out of paper_tables' tables; default true
 -- Adding a metric is one M.register call.
-local KINDS = { classification = true, regression = true, both = true }
-local ENTRY_KEYS = { name = true, label = true, header = true, format = true, fn = true, kind = true,
-                     order = true, paper = true, replace = true }
+-- The entry as an hnet.spec: M.register checks it and `./hnet help
+-- hnet.metrics.register` prints it.
+M.ENTRY = {
+  { name = "name", type = "string", required = true, help = "the key in summary.json and in result rows (an identifier)" },
+  { name = "fn", type = "function", required = true,
+    help = "function(R, ctx) -> number or nil [, table of extra summary fields]; ctx = { b =, T =, kind = }" },
+  { name = "label", type = "string", help = "its name in text lines (default: name)" },
+  { name = "header", type = "string", help = "its column header in tables (default: label)" },
+  { name = "format", type = "string", default = "%.2f", help = "string.format pattern of its value" },
+  { name = "kind", type = "string", default = "classification", choices = { "classification", "regression", "both" },
+    help = "the streams it applies to" },
+  { name = "order", type = "number", help = "its place among the others, ascending (default: after the last)" },
+  { name = "paper", type = "boolean", default = true, help = "false keeps it out of paper_tables' tables" },
+  { name = "replace", type = "boolean", default = false, help = "replace a metric registered under the same name" },
+}
 -- Keys the summary or a result row already uses for something else.
 local RESERVED = {}
 for k in ([[learner scenario stream tasks seconds trainable_parameters peak_rss_mib threads seed
@@ -111,43 +123,28 @@ end
 
 --- Register a metric (fields above). A name already registered is refused
 -- unless the entry has replace = true.
-function M.register(e)
-  if type(e) ~= "table" then bad("a table expected, got %s", type(e)) end
-  for k in pairs(e) do
-    if not ENTRY_KEYS[k] then
-      bad("unknown field '%s'; fields: name, label, header, format, fn, kind, order, paper, replace", tostring(k))
-    end
-  end
-  if type(e.name) ~= "string" or not e.name:match("^[%a_][%w_]*$") then
-    bad("field 'name': an identifier expected, got %s", type(e.name) == "string" and ("'" .. e.name .. "'") or type(e.name))
-  end
+function M.register(opts)
+  local e = require("hnet.spec").check(M.ENTRY, opts, "hnet.metrics.register")
+  if not e.name:match("^[%a_][%w_]*$") then bad("field 'name': an identifier expected, got '%s'", e.name) end
   if RESERVED[e.name] then
     bad("field 'name': '%s' is a summary or result field already; choose another name", e.name)
   end
-  if registry[e.name] and e.replace ~= true then
+  if registry[e.name] and not e.replace then
     bad("metric '%s' is registered already; pass replace = true to replace it", e.name)
   end
-  if type(e.fn) ~= "function" then bad("field 'fn': function(R, ctx) expected, got %s", type(e.fn)) end
   for _, k in ipairs { "label", "header", "format" } do
-    if e[k] ~= nil and (type(e[k]) ~= "string" or e[k] == "") then
-      bad("field '%s': a non-empty string expected, got %s", k, type(e[k]))
-    end
+    if e[k] == "" then bad("field '%s': a non-empty string expected", k) end
   end
-  local fmt = e.format or "%.2f"
+  local fmt = e.format
   local ok, text = pcall(string.format, fmt, 1.5)
   if not ok or text == fmt then
     bad("field 'format': '%s' does not format a number (e.g. \"%%.2f\")", fmt)
   end
-  if e.kind ~= nil and not KINDS[e.kind] then
-    bad("field 'kind': 'classification', 'regression' or 'both' expected, got %s", tostring(e.kind))
-  end
-  if e.order ~= nil and type(e.order) ~= "number" then bad("field 'order': a number expected, got %s", type(e.order)) end
-  if e.paper ~= nil and type(e.paper) ~= "boolean" then bad("field 'paper': a boolean expected, got %s", type(e.paper)) end
   local last = 0
   for _, r in pairs(registry) do if r.order > last then last = r.order end end
   local label = e.label or e.name
   registry[e.name] = { name = e.name, label = label, header = e.header or label, format = fmt, fn = e.fn,
-                       kind = e.kind or "classification", order = e.order or last + 10, paper = e.paper ~= false }
+                       kind = e.kind, order = e.order or last + 10, paper = e.paper }
   builtin[e.name] = nil
 end
 
@@ -270,5 +267,11 @@ function M.mean_se(xs)
   for i = 1, n do v = v + (xs[i] - m) ^ 2 end
   return m, math.sqrt(v / (n - 1) / n)
 end
+
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+M.HELP = {
+  { name = "hnet.metrics.register", sig = "hnet.metrics.register(entry)", spec = M.ENTRY,
+    about = "add a metric that the run's summary, reports and comparison tables all show" },
+}
 
 return M

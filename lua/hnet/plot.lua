@@ -29,6 +29,7 @@
 -- that receives every gnuplot script before it is run (even without gnuplot),
 -- so that tests can check what gnuplot is given.
 local util = require "hnet.util"
+local spec = require "hnet.spec"
 
 local M = {}
 
@@ -120,15 +121,28 @@ local function padded(lo, hi, frac, log)
   return lo - d, hi + d
 end
 
--- The options every plot takes: `out` (required) and text fields.
-local function check_common(o, fname, keys)
-  o = util.options(o, keys, fname)
-  util.string(o, "out", nil, nil, fname)
-  for _, k in ipairs { "title", "xlabel", "ylabel", "zlabel" } do
-    if o[k] ~= nil then util.string(o, k, nil, nil, fname) end
-  end
-  return o
-end
+-- The options of each plot (hnet.spec): they check the call and `./hnet
+-- help hnet.plot.NAME` prints them.
+local OUT = { name = "out", type = "string", required = true, help = "the PNG file to write" }
+local TITLE = { name = "title", type = "string", help = "the plot's title" }
+local XLABEL = { name = "xlabel", type = "string", help = "the x axis label" }
+local YLABEL = { name = "ylabel", type = "string", help = "the y axis label" }
+M.OPTIONS = {
+  lines = {
+    OUT, TITLE, XLABEL, YLABEL,
+    { name = "logy", type = "boolean", default = false, help = "a log y axis" },
+    { name = "series", type = "table", required = true,
+      help = "a list of { name = (nil: no key entry), x = {...}, y = {...}, style = (a gnuplot style, e.g. \"lines lc 2\") }" },
+  },
+  heatmap = {
+    OUT, TITLE, XLABEL, YLABEL,
+    { name = "zlabel", type = "string", help = "the colour box's label" },
+    { name = "matrix", type = "table", required = true, help = "rows of numbers, e.g. R[i][j] (missing cells drawn grey)" },
+    { name = "zrange", type = "any", help = "{ lo, hi } colour range (default { 0, 100 }), or \"auto\": the data's own" },
+    { name = "zlog", type = "boolean", default = false, help = "a log colour scale" },
+    { name = "format", type = "string", help = "the cell labels' format (default \"%.1f\")" },
+  },
+}
 
 local function check_numbers(t, what, fname)
   if type(t) ~= "table" then util.argerr(fname, 1, ("%s: list of numbers expected, got %s"):format(what, type(t)), 3) end
@@ -145,11 +159,7 @@ local LINE_COLOURS = { "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#
 --- Line/point series.
 function M.lines(o)
   local fname = "hnet.plot.lines"
-  o = check_common(o, fname, { "out", "title", "xlabel", "ylabel", "logy", "series" })
-  util.bool(o, "logy", false, fname)
-  if type(o.series) ~= "table" then
-    util.argerr(fname, 1, ("field 'series': list of { name =, x =, y =, style = } expected, got %s"):format(type(o.series)), 2)
-  end
+  o = spec.check(M.OPTIONS.lines, o, fname)
   for i, se in ipairs(o.series) do
     local what = ("series[%d]"):format(i)
     if type(se) ~= "table" then util.argerr(fname, 1, ("%s: table expected, got %s"):format(what, type(se)), 2) end
@@ -244,13 +254,8 @@ end
 --- A heatmap of a (possibly lower-triangular) matrix such as R[i][j].
 function M.heatmap(o)
   local fname = "hnet.plot.heatmap"
-  o = check_common(o, fname, { "out", "title", "xlabel", "ylabel", "zlabel", "matrix", "zrange", "zlog",
-                               "format" })
-  util.bool(o, "zlog", false, fname)
+  o = spec.check(M.OPTIONS.heatmap, o, fname)
   local R = o.matrix
-  if type(R) ~= "table" then
-    util.argerr(fname, 1, ("field 'matrix': table of rows expected, got %s"):format(type(R)), 2)
-  end
   for i, row in pairs(R) do
     if type(row) ~= "table" then
       util.argerr(fname, 1, ("matrix[%s]: a row (table) expected, got %s"):format(tostring(i), type(row)), 2)
@@ -266,7 +271,6 @@ function M.heatmap(o)
                                          and (not o.zlog or zr[1] > 0)) then
     util.argerr(fname, 1, "field 'zrange': { lo, hi } with finite lo < hi (lo > 0 with zlog), or \"auto\", expected", 2)
   end
-  if o.format ~= nil then util.string(o, "format", nil, nil, fname) end
   local n, m = 0, 0
   for i in pairs(R) do
     if math.type(i) == "integer" and i > n then n = i end
@@ -343,5 +347,13 @@ function M.heatmap(o)
   s[#s + 1] = plot
   return run(table.concat(s, "\n") .. "\n", o.out)
 end
+
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+M.HELP = {
+  { name = "hnet.plot.lines", sig = "hnet.plot.lines(opts) -> true, or nil and why", spec = M.OPTIONS.lines,
+    about = "line/point series as a PNG (gnuplot; skipped with a message when it is missing)" },
+  { name = "hnet.plot.heatmap", sig = "hnet.plot.heatmap(opts) -> true, or nil and why", spec = M.OPTIONS.heatmap,
+    about = "a heatmap of a (possibly lower-triangular) matrix as a PNG, each cell labelled" },
+}
 
 return M

@@ -7,12 +7,16 @@
 --   hnet.shift.drift_stream, .subset                      (shift/drift.lua)
 --   hnet.shift.pool                                       (shift/pool.lua)
 -- The usage of each is in the header of its file.
-local M = {}
+local M = { HELP = {} } -- HELP: the parts' `./hnet help` entries, together
 
 for _, part in ipairs { "detectors", "drift", "pool" } do
   for k, v in pairs(require("hnet.shift." .. part)) do
-    assert(M[k] == nil, "hnet.shift: two parts define " .. k)
-    M[k] = v
+    if k == "HELP" then
+      for _, e in ipairs(v) do M.HELP[#M.HELP + 1] = e end
+    else
+      assert(M[k] == nil, "hnet.shift: two parts define " .. k)
+      M[k] = v
+    end
   end
 end
 

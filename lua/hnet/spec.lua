@@ -20,6 +20,7 @@
 --   number     a finite number (NaN and ±inf refused)
 --   boolean, string, function, table
 --   int_list   a list of positive integers (one integer stands for a list of one)
+--   tensor, rng, net, hypernet   an hnet.Tensor, hnet.Rng, hnet.Net, hnet.HyperNet
 --   any        anything; the function checks it itself (say how in help)
 -- An option without a default and not required is nil unless given.
 --
@@ -30,7 +31,16 @@
 local M = {}
 
 local TYPES = { integer = true, number = true, boolean = true, string = true, ["function"] = true,
-                table = true, int_list = true, any = true }
+                table = true, int_list = true, any = true, tensor = true, rng = true, net = true,
+                hypernet = true }
+-- The engine objects, by their metatables' __name (set by the C binding).
+local UDATA = { tensor = "hnet.Tensor", rng = "hnet.Rng", net = "hnet.Net", hypernet = "hnet.HyperNet" }
+
+-- The engine type of v ("hnet.Tensor", ...), or its Lua type.
+local function type_name(v)
+  local mt = type(v) == "userdata" and getmetatable(v)
+  return mt and type(mt) == "table" and mt.__name or type(v)
+end
 local ENTRY_KEYS = { name = true, type = true, default = true, help = true, min = true, max = true,
                      above = true, choices = true, required = true, fields = true }
 
@@ -169,6 +179,8 @@ local function check_value(e, v, fname, argn, level)
       out[i] = x
     end
     v = out
+  elseif UDATA[t] then
+    if type_name(v) ~= UDATA[t] then err(("%s expected, got %s"):format(UDATA[t], type_name(v))) end
   elseif t == "table" then
     if e.fields then
       v = M.check(e.fields, v, ("%s (field '%s')"):format(fname, key), argn, level + 1, fname)
@@ -212,6 +224,73 @@ function M.check(s, opts, fname, argn, level, value_fname)
     o[e.name] = v
   end
   return o
+end
+
+-- Why v (not nil) does not fit entry e, or nil; for M.verify, so it makes
+-- no closure and no table (a per-step call must not allocate).
+local function misfit(e, v)
+  local t = e.type
+  if t == "integer" then
+    if math.type(v) ~= "integer" and not (type(v) == "number" and v == math.floor(v)) then
+      return ("integer expected, got %s"):format(tostring(v))
+    end
+    local lo = e.min or (e.above and e.above + 1)
+    if (lo and v < lo) or (e.max and v > e.max) then
+      return ("integer %s expected, got %d"):format(range_text(lo, e.max), math.tointeger(v))
+    end
+  elseif t == "number" then
+    if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
+      return ("finite number expected, got %s"):format(tostring(v))
+    end
+    if (e.above and not (v > e.above)) or (e.min and v < e.min) or (e.max and v > e.max) then
+      return ("finite number %s expected, got %s"):format(M.bounds(e), v)
+    end
+  elseif t == "string" then
+    if type(v) ~= "string" then return ("string expected, got %s"):format(type(v)) end
+    if e.choices then
+      for _, c in ipairs(e.choices) do if c == v then return nil end end
+      return ("one of %s expected, got '%s'"):format(table.concat(e.choices, ", "), v)
+    end
+  elseif t == "boolean" or t == "function" or t == "table" then
+    if type(v) ~= t then return ("%s expected, got %s"):format(t, type(v)) end
+  elseif UDATA[t] then
+    if type_name(v) ~= UDATA[t] then return ("%s expected, got %s"):format(UDATA[t], type_name(v)) end
+  end
+  return nil
+end
+
+--- Check `opts` (nil: none) against spec `s` as M.check does, but fill
+-- nothing and build nothing: for the per-step methods (net:forward,
+-- hypernet:forward, hnet.loss.*), whose options go to C as given and whose
+-- absent options take C's values (some of which the last forward set).
+-- Allocates nothing unless it raises. The spec may not hold int_list or
+-- nested fields (they would need a converted copy). Returns opts.
+local verifiable = setmetatable({}, { __mode = "k" }) -- specs M.verify has accepted
+
+function M.verify(s, opts, fname, argn, level)
+  if not verifiable[s] then
+    M.validate(s, fname)
+    for _, e in ipairs(s) do
+      if e.type == "int_list" or e.fields or e.required then
+        error(("%s: hnet.spec.verify takes no int_list, fields or required entries (%s)"):format(fname, e.name), 2)
+      end
+    end
+    verifiable[s] = true
+  end
+  if opts == nil then return nil end
+  level = (level or 2) + 1
+  if type(opts) ~= "table" then argerr(fname, argn, "options table expected, got " .. type(opts), level) end
+  for k, v in pairs(opts) do
+    local e = type(k) == "string" and M.find(s, k)
+    if not e then
+      local names = M.names(s)
+      table.sort(names)
+      argerr(fname, argn, ("unknown option '%s' (allowed: %s)"):format(tostring(k), table.concat(names, ", ")), level)
+    end
+    local why = misfit(e, v)
+    if why then argerr(fname, argn, ("field '%s': %s"):format(k, why), level) end
+  end
+  return opts
 end
 
 -- ---- help -------------------------------------------------------------------------------

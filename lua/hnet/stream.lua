@@ -267,4 +267,27 @@ function M.copy_task(opts) return require("hnet.seq.copy").copy_task(opts) end
 function M.seq_mnist(opts) return require("hnet.seq.mnist").seq_mnist(opts) end
 function M.languages(opts) return require("hnet.seq.languages").languages(opts) end
 
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+M.HELP = {
+  { name = "hnet.stream.permuted", sig = "hnet.stream.permuted(dataset, opts) -> stream",
+    about = "pixel-permuted copies of a dataset, one task each", spec = M.OPTIONS.permuted },
+  { name = "hnet.stream.split", sig = "hnet.stream.split(dataset, opts) -> stream",
+    about = "a dataset's classes split into tasks of classes_per_task classes", spec = M.OPTIONS.split },
+  { name = "hnet.stream.rotated", sig = "hnet.stream.rotated(dataset, opts) -> stream",
+    about = "rotated copies of a dataset, one angle per task", spec = M.OPTIONS.rotated },
+  { name = "hnet.stream.from", sig = "hnet.stream.from({ task, ... }, opts) -> stream",
+    about = "a stream of the given tasks", spec = M.OPTIONS.from },
+  { name = "hnet.stream.custom", sig = "hnet.stream.custom(opts) -> stream",
+    about = "a stream whose task i is make(i), made when first used", spec = M.OPTIONS.custom },
+  { name = "hnet.stream.copy_task", sig = "hnet.stream.copy_task(opts) -> stream",
+    about = "Copy Task streams: tasks differ by output order, pattern length or a permuted XOR",
+    spec = function() return require("hnet.seq.copy").OPTIONS end },
+  { name = "hnet.stream.seq_mnist", sig = "hnet.stream.seq_mnist(opts) -> stream",
+    about = "MNIST read as a sequence of rows (or pixels), split into two-digit tasks",
+    spec = function() return require("hnet.seq.mnist").OPTIONS end },
+  { name = "hnet.stream.languages", sig = "hnet.stream.languages(opts) -> stream",
+    about = "tell apart the words of two languages (Debian's word lists), one pair per task",
+    spec = function() return require("hnet.seq.languages").OPTIONS end },
+}
+
 return M

@@ -22,8 +22,40 @@
 local core = require "hnet.core"
 local tasks = require "hnet.tasks"
 local util = require "hnet.util"
+local spec = require "hnet.spec"
 
 local M = {}
+
+-- The options of each function (hnet.spec): they check the call and
+-- `./hnet help hnet.synthetic.NAME` prints them.
+local SEED = { name = "seed", type = "integer", help = "the seed of the draws (default: hnet.seed())" }
+local K = { name = "k", type = "integer", default = 10, min = 1, help = "training points per task" }
+local N_TEST = { name = "n_test", type = "integer", default = 100, min = 1, help = "test points per task" }
+local GRID = { name = "grid", type = "boolean", default = false, help = "test points on an even grid (else random)" }
+M.OPTIONS = {
+  polynomial_tasks = {
+    SEED,
+    { name = "n_train", type = "integer", default = 100, min = 1, help = "training points per task, uniform on the domain" },
+    { name = "n_test", type = "integer", default = 50, min = 1, help = "noise-free test points on an even grid" },
+    { name = "noise", type = "number", default = 0.05, min = 0, help = "standard deviation of the target noise" },
+  },
+  sinusoid_task = { K, N_TEST, GRID, { name = "name", type = "string", help = "the task's name (default: from A and phi)" } },
+  sinusoid_stream = {
+    { name = "tasks", type = "integer", default = 10, min = 1, help = "number of tasks" },
+    SEED, K, N_TEST, GRID,
+  },
+  blobs = {
+    { name = "n_classes", type = "integer", default = 2, min = 1, help = "number of classes (blobs)" },
+    { name = "dim", type = "integer", default = 2, min = 1, help = "input dimension" },
+    { name = "n_per_class", type = "integer", default = 100, min = 1, help = "training samples per class" },
+    { name = "n_test_per_class", type = "integer", min = 1, help = "test samples per class (default: n_per_class)" },
+    { name = "spread", type = "number", default = 1, min = 0, help = "standard deviation of a blob" },
+    { name = "separation", type = "number", default = 3, min = 0, help = "standard deviation of the class centres" },
+    SEED,
+    { name = "name", type = "string", help = "the task's name (default: blobs-KxDIM)" },
+  },
+}
+M.OPTIONS.polynomial_stream = M.OPTIONS.polynomial_tasks
 
 -- Argument #1 of sinusoid_task: an hnet.Rng, an integer seed or nil.
 local function as_rng(r, fname)
@@ -53,11 +85,9 @@ local POLYS = {
 
 function M.polynomial_tasks(opts)
   local fname = "hnet.synthetic.polynomial_tasks"
-  local o = util.options(opts, { "seed", "n_train", "n_test", "noise" }, fname)
-  local n_train = util.int(o, "n_train", 100, 1, nil, fname)
-  local n_test = util.int(o, "n_test", 50, 1, nil, fname)
-  local noise = util.finite(o, "noise", 0.05, 0, nil, fname)
-  local seed = util.int(o, "seed", core.seed(), nil, nil, fname)
+  local o = spec.check(M.OPTIONS.polynomial_tasks, opts, fname)
+  local n_train, n_test, noise = o.n_train, o.n_test, o.noise
+  local seed = o.seed or core.seed()
   local out = {}
   for i, p in ipairs(POLYS) do
     local rng = core.rng(seed, i)
@@ -77,6 +107,7 @@ function M.polynomial_tasks(opts)
 end
 
 function M.polynomial_stream(opts)
+  spec.check(M.OPTIONS.polynomial_stream, opts, "hnet.synthetic.polynomial_stream")
   return require("hnet.stream").from(M.polynomial_tasks(opts), { name = "polynomials" })
 end
 
@@ -85,9 +116,8 @@ end
 function M.sinusoid_task(rng, opts)
   local fname = "hnet.synthetic.sinusoid_task"
   rng = as_rng(rng, fname)
-  local o = util.options(opts, { "k", "n_test", "grid", "name" }, fname, 2)
-  local k = util.int(o, "k", 10, 1, nil, fname, 2)
-  local n_test = util.int(o, "n_test", 100, 1, nil, fname, 2)
+  local o = spec.check(M.OPTIONS.sinusoid_task, opts, fname, 2)
+  local k, n_test = o.k, o.n_test
   local amp = rng:uniform(0.1, 5.0)
   local phase = rng:uniform(0, math.pi)
   local xtr = core.rand({ k, 1 }, rng, -5, 5)
@@ -105,9 +135,8 @@ end
 
 function M.sinusoid_stream(opts)
   local fname = "hnet.synthetic.sinusoid_stream"
-  local o = util.options(opts, { "tasks", "seed", "k", "n_test", "grid" }, fname)
-  local n = util.int(o, "tasks", 10, 1, nil, fname)
-  local seed = util.int(o, "seed", core.seed(), nil, nil, fname)
+  local o = spec.check(M.OPTIONS.sinusoid_stream, opts, fname)
+  local n, seed = o.tasks, o.seed or core.seed()
   return require("hnet.stream").custom {
     n = n, name = "sinusoids",
     make = function(i)
@@ -121,15 +150,10 @@ end
 
 function M.blobs(opts)
   local fname = "hnet.synthetic.blobs"
-  local o = util.options(opts, { "n_classes", "dim", "n_per_class", "n_test_per_class", "spread",
-                                 "separation", "seed", "name" }, fname)
-  local k = util.int(o, "n_classes", 2, 1, nil, fname)
-  local dim = util.int(o, "dim", 2, 1, nil, fname)
-  local n_per = util.int(o, "n_per_class", 100, 1, nil, fname)
-  local n_test = util.int(o, "n_test_per_class", n_per, 1, nil, fname)
-  local spread = util.finite(o, "spread", 1, 0, nil, fname)
-  local sep = util.finite(o, "separation", 3, 0, nil, fname)
-  local seed = util.int(o, "seed", core.seed(), nil, nil, fname)
+  local o = spec.check(M.OPTIONS.blobs, opts, fname)
+  local k, dim, n_per, spread, sep = o.n_classes, o.dim, o.n_per_class, o.spread, o.separation
+  local n_test = o.n_test_per_class or n_per
+  local seed = o.seed or core.seed()
   local centres = core.randn({ k, dim }, core.rng(seed, 0), sep)
   local xtr, ytr = core.gen.blobs(centres, n_per, spread, core.rng(seed, 1))
   local xte, yte = core.gen.blobs(centres, n_test, spread, core.rng(seed, 2))
@@ -140,5 +164,19 @@ function M.blobs(opts)
   t.centres, t.spread, t.seed = centres, spread, seed
   return t
 end
+
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+M.HELP = {
+  { name = "hnet.synthetic.polynomial_tasks", sig = "hnet.synthetic.polynomial_tasks(opts) -> { task, task, task }",
+    spec = M.OPTIONS.polynomial_tasks, about = "the three 1-D polynomial regression tasks of von Oswald et al. (2020)" },
+  { name = "hnet.synthetic.polynomial_stream", sig = "hnet.synthetic.polynomial_stream(opts) -> stream",
+    spec = M.OPTIONS.polynomial_stream, about = "the polynomial tasks as a stream" },
+  { name = "hnet.synthetic.sinusoid_task", sig = "hnet.synthetic.sinusoid_task(rng or seed, opts) -> task",
+    spec = M.OPTIONS.sinusoid_task, about = "one task of the MAML sinusoid family (opts: argument #2)" },
+  { name = "hnet.synthetic.sinusoid_stream", sig = "hnet.synthetic.sinusoid_stream(opts) -> stream",
+    spec = M.OPTIONS.sinusoid_stream, about = "a stream of sinusoid tasks" },
+  { name = "hnet.synthetic.blobs", sig = "hnet.synthetic.blobs(opts) -> task", spec = M.OPTIONS.blobs,
+    about = "Gaussian blobs: a classification task" },
+}
 
 return M

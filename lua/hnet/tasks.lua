@@ -55,4 +55,26 @@ for _, part in ipairs { "derive", "made" } do
   end
 end
 
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+local function entry(name, sig, about)
+  return { name = "hnet.tasks." .. name, sig = sig, about = about, spec = M.OPTIONS[name] }
+end
+M.HELP = {
+  entry("permuted", "hnet.tasks.permuted(source, opts) -> task",
+    "a dataset's or task's pixels permuted (one permutation for train and test)"),
+  entry("class_subset", "hnet.tasks.class_subset(source, opts) -> task",
+    "the samples of some classes, relabelled 0..k-1 in the order given"),
+  entry("rotated", "hnet.tasks.rotated(source, opts) -> task", "every image rotated by `degrees`"),
+  entry("noisy", "hnet.tasks.noisy(source, opts) -> task", "additive Gaussian pixel noise, clamped"),
+  entry("brightness_contrast", "hnet.tasks.brightness_contrast(source, opts) -> task",
+    "brightness and contrast changed per sample"),
+  entry("k_shot", "hnet.tasks.k_shot(source, opts) -> task", "exactly k training samples per class"),
+  entry("subsample", "hnet.tasks.subsample(source, opts) -> task", "a random subset of the training samples"),
+  entry("map", "hnet.tasks.map(source, fn, opts) -> task",
+    "fn(x, y, split) -> x2 [, y2] over whole tensors (opts: argument #3)"),
+  entry("from_tensors", "hnet.tasks.from_tensors(opts) -> task", "a task from tensors already in hand"),
+  entry("from_generator", "hnet.tasks.from_generator(opts) -> task",
+    "a task whose samples come from a Lua function, one call each"),
+}
+
 return M

@@ -123,9 +123,14 @@ end
 -- rest the best mean metric at `at` wins (lowest, or highest with
 -- higher = true). Returns the learning rate and a line that lists every
 -- one tried; raises an error naming `what` when none qualifies.
+M.CHOOSE_LR_OPTIONS = {
+  { name = "higher", type = "boolean", default = false, help = "a higher metric is better (accuracy; default: lower, MSE)" },
+  { name = "what", type = "string", default = "hnet.fewshot.choose_lr", help = "names the caller in the error when no rate qualifies" },
+}
+
 function M.choose_lr(grid, at, run, o)
-  o = o or {}
-  local higher, what = o.higher, o.what or "hnet.fewshot.choose_lr"
+  o = require("hnet.spec").check(M.CHOOSE_LR_OPTIONS, o, "hnet.fewshot.choose_lr", 4)
+  local higher, what = o.higher, o.what
   local best, best_v, tried = nil, nil, {}
   for _, lr in ipairs(grid) do
     local r = run(lr)

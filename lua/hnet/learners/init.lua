@@ -5,7 +5,7 @@
 --
 -- A learner is a file NAME.lua returning a table with new(opts), found
 -- through hnet.search's path: this folder (built in: hypernet, finetune,
--- ewc, online_ewc, si, separate, joint), then DIR/learners/NAME.lua for each
+-- ewc, online_ewc, si, separate, joint, hnet_tir, hnet_r), then DIR/learners/NAME.lua for each
 -- folder given with `./hnet --lib DIR` and each entry of HNET_PATH, then the
 -- names registered from a script:
 --
@@ -19,12 +19,11 @@
 -- (spec.check), `./hnet help NAME` prints it, and the experiments take its
 -- options on their command line (hnet.experiment.learner_options).
 local search = require "hnet.search"
-local util = require "hnet.util"
 
 local M = {}
 
 -- The order the built-in learners are listed in (experiments' defaults).
-local BUILT_IN = { "hypernet", "finetune", "ewc", "online_ewc", "si", "separate", "joint" }
+local BUILT_IN = { "hypernet", "finetune", "ewc", "online_ewc", "si", "separate", "joint", "hnet_tir", "hnet_r" }
 
 local NAME = "^[%w_]+$"
 
@@ -110,6 +109,9 @@ end
 -- function(opts) -> learner, or a module { new = function(opts) ... end }.
 -- A name that a file or an earlier register already gives is refused unless
 -- opts.replace = true (then this one wins over any file of that name).
+M.REGISTER_OPTIONS = { { name = "replace", type = "boolean", default = false,
+  help = "replace a name a file or an earlier register already gives" } }
+
 function M.register(name, learner, opts)
   local f = "hnet.learners.register"
   if type(name) ~= "string" or not name:match(NAME) or name == "init" then
@@ -121,7 +123,7 @@ function M.register(name, learner, opts)
     error(("bad argument #2 to '%s' (a constructor function(opts) or a module { new = function(opts) } expected, got %s)")
       :format(f, type(learner) == "table" and "a table without new()" or type(learner)), 2)
   end
-  local replace = util.bool(util.options(opts, { "replace" }, f, 3), "replace", false, f, 3)
+  local replace = require("hnet.spec").check(M.REGISTER_OPTIONS, opts, f, 3).replace
   if not replace then
     local where = search.taken("learners", HERE, name, registered)
     if where then
@@ -169,6 +171,18 @@ function M.new(name, opts)
 end
 
 -- hnet.learners.NAME is NAME's constructor; hnet.learners.NAME = ctor registers.
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+M.HELP = {
+  { name = "hnet.learners.register", sig = "hnet.learners.register(name, ctor or module, opts)",
+    spec = M.REGISTER_OPTIONS, about = "add a learner from a script (opts: argument #3)" },
+  { name = "hnet.learners.new", sig = "hnet.learners.new(name, opts) -> learner",
+    about = "the learner `name` (built in, found through --lib / HNET_PATH, or registered)",
+    notes = "opts: the learner's own options; ./hnet help NAME prints them (./hnet help lists the learners)" },
+  { name = "hnet.learners.common.RNN_TARGET", sig = 'target = { "rnn", cell =, hidden =, vocab =, embedding =, output = }',
+    about = "a recurrent target network for every learner (sequence tasks)",
+    spec = function() return require("hnet.learners.common").RNN_TARGET end },
+}
+
 return setmetatable(M, {
   __index = function(_, name)
     if type(name) ~= "string" or name == "init" then return nil end

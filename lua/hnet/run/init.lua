@@ -171,4 +171,12 @@ function M.run(learner, stream, opts)
   return loop.start(M.prepare(learner, stream, opts))
 end
 
+--- `./hnet help` entries (lua/hnet/help.lua reads them).
+M.HELP = {
+  { name = "hnet.run", also = { "hnet.run.run" }, sig = "hnet.run(learner, stream, opts) -> run",
+    about = "train a learner on a stream of tasks and evaluate it as it goes", spec = require "hnet.run.spec" },
+  { name = "hnet.run.prepare", sig = "hnet.run.prepare(learner, stream, opts) -> run",
+    about = "check hnet.run's arguments and make the run, not started (hnet.run.loop.start starts it)", spec = require "hnet.run.spec" },
+}
+
 return setmetatable(M, { __call = function(_, ...) return M.run(...) end })

@@ -15,12 +15,36 @@
 -- reset (the first `warmup` / `reference` values) and raise an alarm when it
 -- moves up (side = "up", the default: a shift makes the loss grow), down, or
 -- either way ("both"). transform = "log" works on log(v) (losses are skewed).
-local util = require "hnet.util"
+local spec = require "hnet.spec"
 
 local M = {}
 
-local SIDES = { "up", "down", "both" }
-local TRANSFORMS = { "none", "log" }
+-- The options of each detector (hnet.spec): they check the call and
+-- `./hnet help hnet.shift.NAME` prints them.
+local SIDE = { name = "side", type = "string", default = "up", choices = { "up", "down", "both" },
+  help = "the direction of change that raises an alarm" }
+local MIN_STD = { name = "min_std", type = "number", default = 1e-3, min = 0, help = "floor of the baseline's standard deviation" }
+local TRANSFORM = { name = "transform", type = "string", default = "none", choices = { "none", "log" },
+  help = "log: work on log(v) (losses are skewed)" }
+M.DETECTOR_OPTIONS = {
+  cusum = {
+    { name = "k", type = "number", default = 0.5, min = 0, help = "allowance, in units of σ" },
+    { name = "h", type = "number", default = 12, min = 1e-9, help = "alarm threshold, in units of σ" },
+    { name = "warmup", type = "integer", default = 50, min = 2, help = "values that estimate the baseline after a reset" },
+    { name = "alpha", type = "number", default = 0.01, min = 0, max = 1, help = "rate of the baseline's exponential average" },
+    SIDE, MIN_STD, TRANSFORM,
+  },
+  ztest = {
+    { name = "window", type = "integer", default = 8, min = 1, help = "recent values whose mean is tested" },
+    { name = "reference", type = "integer", default = 40, min = 2, help = "values before the window: the baseline" },
+    { name = "z", type = "number", default = 5, min = 1e-9, help = "alarm threshold of the z statistic" },
+    SIDE, MIN_STD, TRANSFORM,
+  },
+  score_alarms = {
+    { name = "tolerance", type = "integer", default = 50, min = 0,
+      help = "an alarm up to this many batches after a change's end still detects it" },
+  },
+}
 
 local function transform(kind, v, fname)
   if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
@@ -47,16 +71,10 @@ Cusum.__index = Cusum
 --         side = "up", min_std = 1e-3, transform = "none" | "log"
 function M.cusum(opts)
   local f = "hnet.shift.cusum"
-  local o = util.options(opts, { "k", "h", "warmup", "alpha", "side", "min_std", "transform" }, f)
+  local o = spec.check(M.DETECTOR_OPTIONS.cusum, opts, f)
   local self = setmetatable({
-    kind = "cusum",
-    k = util.finite(o, "k", 0.5, 0, nil, f),
-    h = util.finite(o, "h", 12, 1e-9, nil, f),
-    warmup = util.int(o, "warmup", 50, 2, nil, f),
-    alpha = util.finite(o, "alpha", 0.01, 0, 1, f),
-    side = util.string(o, "side", "up", SIDES, f),
-    min_std = util.finite(o, "min_std", 1e-3, 0, nil, f),
-    transform = util.string(o, "transform", "none", TRANSFORMS, f),
+    kind = "cusum", k = o.k, h = o.h, warmup = o.warmup, alpha = o.alpha, side = o.side,
+    min_std = o.min_std, transform = o.transform,
   }, Cusum)
   self:reset()
   return self
@@ -141,15 +159,10 @@ Ztest.__index = Ztest
 --         transform = "none" | "log"
 function M.ztest(opts)
   local f = "hnet.shift.ztest"
-  local o = util.options(opts, { "window", "reference", "z", "side", "min_std", "transform" }, f)
+  local o = spec.check(M.DETECTOR_OPTIONS.ztest, opts, f)
   local self = setmetatable({
-    kind = "ztest",
-    window = util.int(o, "window", 8, 1, nil, f),
-    reference = util.int(o, "reference", 40, 2, nil, f),
-    z = util.finite(o, "z", 5, 1e-9, nil, f),
-    side = util.string(o, "side", "up", SIDES, f),
-    min_std = util.finite(o, "min_std", 1e-3, 0, nil, f),
-    transform = util.string(o, "transform", "none", TRANSFORMS, f),
+    kind = "ztest", window = o.window, reference = o.reference, z = o.z, side = o.side,
+    min_std = o.min_std, transform = o.transform,
   }, Ztest)
   self:reset()
   return self
@@ -216,8 +229,7 @@ end
 --           mean_delay =, false_alarms =, extra =, n_alarms = }.
 function M.score_alarms(alarms, changes, opts)
   local f = "hnet.shift.score_alarms"
-  local o = util.options(opts, { "tolerance" }, f)
-  local tol = util.int(o, "tolerance", 50, 0, nil, f)
+  local tol = spec.check(M.DETECTOR_OPTIONS.score_alarms, opts, f, 3).tolerance
   local res = { detected = 0, missed = 0, delays = {}, false_alarms = 0, extra = 0,
                 n_alarms = #alarms }
   local used = {}
@@ -238,5 +250,18 @@ function M.score_alarms(alarms, changes, opts)
   res.mean_delay = n > 0 and s / n or nil
   return res
 end
+
+--- `./hnet help` entries (lua/hnet/help.lua reads them through hnet.shift).
+M.HELP = {
+  { name = "hnet.shift.cusum", sig = "hnet.shift.cusum(opts) -> detector (det:update(v) -> alarm, score; det:reset())",
+    spec = M.DETECTOR_OPTIONS.cusum, about = "CUSUM change detector on the standardised per-batch statistic" },
+  { name = "hnet.shift.ztest", sig = "hnet.shift.ztest(opts) -> detector", spec = M.DETECTOR_OPTIONS.ztest,
+    about = "windowed z-test change detector against a sliding reference" },
+  { name = "hnet.shift.detector", sig = "hnet.shift.detector(name, opts) -> detector",
+    about = "a detector by name: \"cusum\" or \"ztest\"",
+    notes = "opts (argument #2): those of hnet.shift.cusum or hnet.shift.ztest (./hnet help hnet.shift.cusum)" },
+  { name = "hnet.shift.score_alarms", sig = "hnet.shift.score_alarms(alarms, changes, opts) -> scores",
+    spec = M.DETECTOR_OPTIONS.score_alarms, about = "score alarm positions against known change points (opts: argument #3)" },
+}
 
 return M

@@ -8,12 +8,22 @@
 --   s.changes, s.distributions, s:distribution(t), s:task(d)
 --   hnet.shift.subset(ds, n_train, n_test, seed)
 local hnet = require "hnet"
-local util = require "hnet.util"
+local spec = require "hnet.spec"
 local common = require "hnet.learners.common"
 
 local M = {}
 
-local KINDS = { "rotation", "brightness", "contrast" }
+-- drift_stream's options (hnet.spec): they check the call and `./hnet help` prints them.
+M.DRIFT_OPTIONS = {
+  { name = "source", type = "table", required = true, help = "a dataset or task with train and test splits" },
+  { name = "kind", type = "string", default = "rotation", choices = { "rotation", "brightness", "contrast" },
+    help = "the drifting transform: degrees, added brightness or contrast factor" },
+  { name = "segments", type = "table", required = true,
+    help = "stationary segments { {value =, batches =}, ... } (equal values: the same distribution)" },
+  { name = "ramp", type = "integer", default = 0, min = 0, help = "batches of linear ramp between segments" },
+  { name = "batch", type = "integer", default = 128, min = 1, help = "samples per batch (at most the training split's)" },
+  { name = "seed", type = "integer", default = 1, help = "the seed of the sampling" },
+}
 
 local DS = {}
 DS.__index = DS
@@ -32,17 +42,18 @@ DS.__index = DS
 -- segments (with start/finish/id).
 function M.drift_stream(opts)
   local f = "hnet.shift.drift_stream"
-  local o = util.options(opts, { "source", "kind", "segments", "ramp", "batch", "seed" }, f)
+  local o = spec.check(M.DRIFT_OPTIONS, opts, f)
   local src = o.source
-  if type(src) ~= "table" or type(src.train) ~= "table" or type(src.test) ~= "table" then
+  if type(src.train) ~= "table" or type(src.test) ~= "table" then
     error(("bad argument #1 to '%s' (field 'source': a dataset or task with train and test splits expected)")
       :format(f), 2)
   end
-  local kind = util.string(o, "kind", "rotation", KINDS, f)
-  local ramp = util.int(o, "ramp", 0, 0, nil, f)
-  local batch = util.int(o, "batch", 128, 1, src.train.x:size(1), f)
-  local seed = util.int(o, "seed", 1, nil, nil, f)
-  if type(o.segments) ~= "table" or #o.segments < 1 then
+  local kind, ramp, batch, seed = o.kind, o.ramp, o.batch, o.seed
+  if opts.batch ~= nil and batch > src.train.x:size(1) then
+    error(("bad argument #1 to '%s' (field 'batch': integer in [1, %d] expected (the training split's size), got %d)")
+      :format(f, src.train.x:size(1), batch), 2)
+  end
+  if #o.segments < 1 then
     error(("bad argument #1 to '%s' (field 'segments': a list of {value =, batches =} expected)"):format(f), 2)
   end
   local self = setmetatable({ source = src, kind = kind, ramp = ramp, batch_size = batch,
@@ -167,5 +178,11 @@ function M.subset(ds, n_train, n_test, seed)
   out.name = ("%s-%d"):format(ds.name or "data", math.min(n_train, ds.train.x:size(1)))
   return out
 end
+
+--- `./hnet help` entries (lua/hnet/help.lua reads them through hnet.shift).
+M.HELP = {
+  { name = "hnet.shift.drift_stream", sig = "hnet.shift.drift_stream(opts) -> stream (s:batch(t) -> x, y, value)",
+    spec = M.DRIFT_OPTIONS, about = "batches whose input distribution drifts between stationary segments" },
+}
 
 return M

@@ -256,4 +256,10 @@ function Pool:import(theta, E, n)
   self.n, self.active, self.e, self.valid = n, nil, nil, {}
 end
 
+--- `./hnet help` entries (lua/hnet/help.lua reads them through hnet.shift).
+M.HELP = {
+  { name = "hnet.shift.pool", sig = "hnet.shift.pool(opts) -> pool", spec = M.OPTIONS,
+    about = "a hypernetwork with a growing pool of task embeddings and no task boundaries" },
+}
+
 return M
