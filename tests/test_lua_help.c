@@ -270,7 +270,7 @@ static void test_help_function(void **state) {
        "  variant            string    one of permuted, length, xor; default \"permuted\""},
       {"hnet.stream.languages", "hnet.stream.languages(opts) -> stream",
        "  max_len            integer   >= 2; default 20"},
-      {"hnet.learners.common.RNN_TARGET", "target = { \"rnn\", cell =, hidden =, vocab =, embedding =, output = }",
+      {"target.rnn", "target = { \"rnn\", cell =, hidden =, vocab =, embedding =, output = }",
        "  cell               string    one of rnn, lstm, gru; default \"rnn\""},
       {"hnet.tasks.from_generator", "hnet.tasks.from_generator(opts) -> task",
        "  n_train            integer   >= 1; required"},
@@ -808,7 +808,7 @@ static void test_wrapper_keys_are_cs(void **state) {
       "  { 'transform.brightness_contrast', data.TRANSFORM.brightness_contrast,\n"
       "    function() return core.transform.brightness_contrast(t, B) end },\n"
       "}\n"
-      "local TWO = { xent = true, mse = true, gauss_nll = true, accuracy = true, bce_logits = true, kd = true }\n"
+      "local TWO = { xent = true, mse = true, gauss_nll = true, accuracy = true, bce_logits = true, kd = true, bits = true }\n"
       "for k, s in pairs(train.LOSS) do\n"
       "  CASES[#CASES + 1] = { 'loss.' .. k, s, function()\n"
       "    if TWO[k] then return core.loss[k](t, t, B) end\n"

@@ -12,7 +12,7 @@ local M = {}
 -- is spec.extend(common.SHARED, { its own entries }).
 M.SHARED = {
   { name = "target", type = "any", default = { "mlp", hidden = { 100, 100 } },
-    help = 'the target network: { "mlp", hidden = {...}, act =, dropout =, batchnorm = }, { "lenet", ... }, { "zenkenet", ... }, { "rnn", cell =, hidden = {...}, vocab =, embedding =, output = } (sequences; `./hnet help hnet.learners.common.RNN_TARGET`) or { layers = {...} } (checked at setup)' },
+    help = 'the target network: { "mlp", hidden = {...}, act =, dropout =, batchnorm = }, { "lenet", ... }, { "zenkenet", ... }, { "rnn", cell =, hidden = {...}, vocab =, embedding =, output = } (sequences; `./hnet help target.rnn`) or { layers = {...} } (checked at setup)' },
   { name = "lr", type = "number", default = 1e-3, min = 0, help = "Adam learning rate" },
   { name = "beta1", type = "number", default = 0.9, min = 0, max = 0.999999, help = "Adam's first-moment decay" },
   { name = "beta2", type = "number", default = 0.999, min = 0, max = 0.999999999, help = "Adam's second-moment decay" },
