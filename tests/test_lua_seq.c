@@ -222,9 +222,41 @@ static void test_lengths_through_learners(void **state) {
       "function C:setup() end\n"
       "function C:train_step() return 0, 0 end\n"
       "function C:predict(x) return hnet.tensor(x:size(1), 2) end\n"
+      "function C:task_kinds() return { 'bits' } end\n"
       "hnet.run(setmetatable({}, C), hnet.stream.copy_task{ variant = 'length', tasks = 2, n_train = 4, n_test = 4 },\n"
       "         { quiet = true })",
       "learner 'mine' does not pass lengths to its networks");
+}
+
+/* A learner's training step on sequences with lengths (the Copy Task's
+ * length variant: per-step bits, ragged samples) allocates nothing in its
+ * steady state, for the hypernetwork and for a plain learner. */
+static void test_steady_state_allocations(void **state) {
+  (void)state;
+  hntl_assert_ok(L,
+      "local s = hnet.stream.copy_task{ variant = 'length', tasks = 2, bits = 3, length = 2, n_train = 64, n_test = 16, seed = 2 }\n"
+      "local task = s:get(2)\n"
+      "STEP_ALLOCS = {}\n"
+      "for _, name in ipairs{ 'hypernet', 'finetune', 'ewc' } do\n"
+      "  local o = { target = { 'rnn', cell = 'gru', hidden = {8}, output = 'all' }, iterations = 50, batch = 16, eval_batch = 16 }\n"
+      "  if name == 'hypernet' then o.hnet = { embedding = 4, hidden = {8}, chunk = 100, chunk_embedding = 4 } end\n"
+      "  local l = hnet.learners[name](o)\n"
+      "  l:setup{ n_tasks = 2, n_outputs = 3, input_shape = task.input_shape, kind = 'bits', scenario = 'task-given',\n"
+      "           heads = { { offset = 0, n = 3 }, { offset = 0, n = 3 } }, masks = function() return nil end }\n"
+      "  l:begin_task(1, s:get(1)); for it = 1, 5 do l:train_step(it) end; l:end_task(1, s:get(1))\n"
+      "  l:begin_task(2, task)\n"
+      "  for it = 1, 5 do l:train_step(it) end\n"
+      "  local a0 = hnet.alloc_count()\n"
+      "  for it = 6, 25 do l:train_step(it) end\n"
+      "  STEP_ALLOCS[#STEP_ALLOCS + 1] = hnet.alloc_count() - a0\n"
+      "end\n"
+      "assert(STEP_ALLOCS[1] == 0 and STEP_ALLOCS[2] == 0 and STEP_ALLOCS[3] == 0,\n"
+      "  ('allocations in 20 steps: hypernet %d, finetune %d, ewc %d'):format(STEP_ALLOCS[1], STEP_ALLOCS[2], STEP_ALLOCS[3]))");
+  /* A learner that does not train bits tasks is refused by name. */
+  hntl_assert_err(L,
+      "hnet.run(hnet.learners.hnet_r{ target = { 'rnn', hidden = {4}, output = 'all' } },\n"
+      "  hnet.stream.copy_task{ tasks = 2, n_train = 8, n_test = 8 }, { quiet = true })",
+      "learner 'hnet_r' does not train tasks of kind 'bits' (it trains: classification)");
 }
 
 static void test_seq_mnist(void **state) {
@@ -293,6 +325,7 @@ int main(void) {
       cmocka_unit_test(test_rnn_target),
       cmocka_unit_test(test_bits_run),
       cmocka_unit_test(test_lengths_through_learners),
+      cmocka_unit_test(test_steady_state_allocations),
       cmocka_unit_test(test_seq_mnist),
       cmocka_unit_test(test_languages),
   };

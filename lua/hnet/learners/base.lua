@@ -111,6 +111,10 @@ function Learner:begin_eval() end
 -- nil. Required.
 function Learner:predict() missing(self, "predict") end
 
+--- The task kinds the learner trains (hnet.run refuses a stream of another
+-- kind): a list of "classification", "regression", "bits".
+function Learner:task_kinds() return { "classification", "regression" } end
+
 --- Does the learner pass per-sample sequence lengths (a split's `lengths`,
 -- predict's third argument) to its networks, in training and in predict?
 -- hnet.run refuses tasks with lengths for a learner that does not.

@@ -279,6 +279,9 @@ end
 -- predict and training take per-sample sequence lengths.
 function Learner:takes_lengths() return true end
 
+-- Its losses: cross-entropy, MSE, and the per-bit loss of sequence outputs.
+function Learner:task_kinds() return { "classification", "regression", "bits" } end
+
 --- Task embeddings (a copy) and the hypernetwork parameters (the tensor).
 function Learner:embeddings() return self.E:clone() end
 function Learner:parameters() return self.theta end

@@ -216,6 +216,9 @@ function Plain:predict(x, _, lengths) return self:output(x, self.W, lengths) end
 -- predict and training take per-sample sequence lengths.
 function Plain:takes_lengths() return true end
 
+-- Its losses: cross-entropy, MSE, and the per-bit loss of sequence outputs.
+function Plain:task_kinds() return { "classification", "regression", "bits" } end
+
 --- The output layer for x under the weights W (eval mode).
 function Plain:output(x, W, lengths)
   local n = x:size(1)

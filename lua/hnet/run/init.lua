@@ -145,6 +145,13 @@ local function check_opts(opts, stream, learner)
     error(("bad argument #3 to 'hnet.run' (bits tasks (%s) support only scenario \"task-given\" (CL1): they have no classes for one growing head, and their task cannot be inferred from inputs all tasks share)")
       :format(first.name or "?"), level)
   end
+  local kinds = learner:task_kinds()
+  local trains = false
+  for _, k in ipairs(kinds) do if k == first_kind then trains = true end end
+  if not trains then
+    error(("bad argument #1 to 'hnet.run' (learner '%s' does not train tasks of kind '%s' (it trains: %s))")
+      :format(learner:name(), first_kind, table.concat(kinds, ", ")), level)
+  end
   if not learner:takes_lengths() then
     for i = 1, stream:len() do
       local t = stream:get(i)
