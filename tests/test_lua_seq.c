@@ -259,6 +259,34 @@ static void test_steady_state_allocations(void **state) {
       "learner 'hnet_r' does not train tasks of kind 'bits' (it trains: classification)");
 }
 
+/* A sequence run stopped within task 2 and resumed from its checkpoint
+ * ends with the accuracy matrix of the run that was not stopped, bit for
+ * bit (ragged bits tasks: lengths, per-step outputs; the hypernetwork and
+ * EWC, whose Fisher reads the lengths). */
+static void test_resume(void **state) {
+  (void)state;
+  hntl_assert_ok(L,
+      "local testing = require 'hnet.run.testing'\n"
+      "local s = hnet.stream.copy_task{ variant = 'length', tasks = 2, bits = 3, length = 2, n_train = 64, n_test = 32, seed = 4 }\n"
+      "for _, name in ipairs{ 'hypernet', 'ewc' } do\n"
+      "  local function make()\n"
+      "    local o = { target = { 'rnn', hidden = {8}, output = 'all' }, iterations = 20, batch = 16, eval_batch = 32 }\n"
+      "    if name == 'hypernet' then o.hnet = { embedding = 4, hidden = {8}, chunk = 100, chunk_embedding = 4 } end\n"
+      "    return hnet.learners[name](o)\n"
+      "  end\n"
+      "  local full = hnet.run(make(), s, { quiet = true, plots = false })\n"
+      "  local dir = os.tmpname(); os.remove(dir)\n"
+      "  local part = testing.run(make(), s, { quiet = true, plots = false, out = dir },\n"
+      "                          testing.stop_after { task = 2, iteration = 7 })\n"
+      "  assert(part.stopped and part.stopped.task == 2)\n"
+      "  local done = hnet.run(make(), s, { quiet = true, plots = false, resume = dir })\n"
+      "  for i = 1, 2 do for j = 1, i do\n"
+      "    assert(done.R[i][j] == full.R[i][j], ('%s: R[%d][%d] %s resumed, %s whole'):format(name, i, j, done.R[i][j], full.R[i][j]))\n"
+      "  end end\n"
+      "  assert(os.execute('rm -rf ' .. dir))\n"
+      "end");
+}
+
 static void test_seq_mnist(void **state) {
   (void)state;
   hntl_assert_ok(L,
@@ -326,6 +354,7 @@ int main(void) {
       cmocka_unit_test(test_bits_run),
       cmocka_unit_test(test_lengths_through_learners),
       cmocka_unit_test(test_steady_state_allocations),
+      cmocka_unit_test(test_resume),
       cmocka_unit_test(test_seq_mnist),
       cmocka_unit_test(test_languages),
   };
