@@ -228,6 +228,31 @@ static void test_lengths_through_learners(void **state) {
       "learner 'mine' does not pass lengths to its networks");
 }
 
+/* Every built-in learner but the replay ones takes the recurrent target
+ * unchanged and runs a ragged bits stream (CL1) and a ragged token stream
+ * (CL1 and CL3) to the end, each figure a percentage. */
+static void test_every_learner(void **state) {
+  (void)state;
+  hntl_assert_ok(L,
+      "local sl = hnet.stream.copy_task{ variant = 'length', tasks = 2, bits = 3, length = 2, n_train = 64, n_test = 32, seed = 1 }\n"
+      "local sw = hnet.stream.languages{ pairs = {{'en', 'de'}, {'fr', 'es'}}, words = 100, max_len = 12 }\n"
+      "for _, name in ipairs{ 'hypernet', 'finetune', 'ewc', 'online_ewc', 'si', 'separate', 'joint' } do\n"
+      "  for _, s in ipairs{ sl, sw } do\n"
+      "    local tokens = s == sw\n"
+      "    local o = { target = { 'rnn', cell = 'lstm', hidden = {8}, output = tokens and 'last' or 'all',\n"
+      "                           vocab = tokens and 256 or nil, embedding = 4 }, iterations = 10, batch = 16, eval_batch = 64 }\n"
+      "    if name == 'hypernet' then o.hnet = { embedding = 4, hidden = {8}, chunk = 200, chunk_embedding = 4 } end\n"
+      "    for _, sc in ipairs(tokens and { 'task-given', 'class' } or { 'task-given' }) do\n"
+      "      local r = hnet.run(hnet.learners[name](o), s, { quiet = true, plots = false, scenario = sc })\n"
+      "      for j = 1, 2 do\n"
+      "        local v = r.summary.final[j]\n"
+      "        assert(v >= 0 and v <= 100, ('%s on %s (%s): task %d scored %s'):format(name, s.name, sc, j, tostring(v)))\n"
+      "      end\n"
+      "    end\n"
+      "  end\n"
+      "end");
+}
+
 /* A learner's training step on sequences with lengths (the Copy Task's
  * length variant: per-step bits, ragged samples) allocates nothing in its
  * steady state, for the hypernetwork and for a plain learner. */
@@ -353,6 +378,7 @@ int main(void) {
       cmocka_unit_test(test_rnn_target),
       cmocka_unit_test(test_bits_run),
       cmocka_unit_test(test_lengths_through_learners),
+      cmocka_unit_test(test_every_learner),
       cmocka_unit_test(test_steady_state_allocations),
       cmocka_unit_test(test_resume),
       cmocka_unit_test(test_seq_mnist),
