@@ -35,7 +35,7 @@ static void test_values(void **state) {
   hn_tensor ly = view3(y, 2, 2, 2), lt = view3(t, 2, 2, 2), ld = view3(dy, 2, 2, 2);
   float loss = 0;
   int64_t c = -1, s = -1;
-  assert_int_equal(hn_loss_bits(&ly, &lt, &loss, &ld, &c, &s), HN_OK);
+  assert_int_equal(hn_loss_bits(&ly, &lt, 0, &loss, &ld, &c, &s), HN_OK);
   assert_float_equal(loss, 1.5909621153474416, 1e-6);
   assert_true(c == 3 && s == 4);
   /* Unscored elements: exactly 0, whatever the logit. */
@@ -47,21 +47,54 @@ static void test_values(void **state) {
   y[0] = 1e30f;
   y[5] = -INFINITY;
   float loss2 = 0;
-  assert_int_equal(hn_loss_bits(&ly, &lt, &loss2, NULL, &c, &s), HN_OK);
+  assert_int_equal(hn_loss_bits(&ly, &lt, 0, &loss2, NULL, &c, &s), HN_OK);
   assert_true(loss2 == loss && c == 3 && s == 4);
   /* Large logits: no overflow. */
   float yb[2] = {1000, -1000}, tb[2] = {0, 1};
   hn_tensor lyb, ltb;
   assert_int_equal(hn_tensor_view(&lyb, yb, 2, (int64_t[]){1, 2}), HN_OK);
   assert_int_equal(hn_tensor_view(&ltb, tb, 2, (int64_t[]){1, 2}), HN_OK);
-  assert_int_equal(hn_loss_bits(&lyb, &ltb, &loss, NULL, &c, NULL), HN_OK);
+  assert_int_equal(hn_loss_bits(&lyb, &ltb, 0, &loss, NULL, &c, NULL), HN_OK);
   assert_float_equal(loss, 2000.0, 1e-3);
   assert_true(c == 0);
   /* A NaN logit is never right. */
   yb[0] = NAN;
   tb[0] = 1;
-  assert_int_equal(hn_loss_bits(&lyb, &ltb, NULL, NULL, &c, &s), HN_OK);
+  assert_int_equal(hn_loss_bits(&lyb, &ltb, 0, NULL, NULL, &c, &s), HN_OK);
   assert_true(c == 0 && s == 2);
+}
+
+/* A multi-head output [n, T, k] scored on one head: the same loss, counts
+ * and gradient as the head's columns alone, a zero gradient in the other
+ * heads, and an offset that does not fit is an error. */
+static void test_heads(void **state) {
+  (void)state;
+  enum { N = 2, T = 3, B = 2, K = 6, COL = 2 };
+  float y[N * T * K], t[N * T * B], dy[N * T * K], ys[N * T * B], dys[N * T * B];
+  hnt_fill_uniform(y, N * T * K, -3, 3, 11);
+  hnt_fill_uniform(t, N * T * B, -1, 1, 12);
+  for (int i = 0; i < N * T * B; i++) t[i] = t[i] < -0.3f ? -1.0f : (t[i] < 0.3f ? 0.0f : 1.0f);
+  for (int r = 0; r < N * T; r++)
+    for (int j = 0; j < B; j++) ys[r * B + j] = y[r * K + COL + j];
+  hn_tensor ly = view3(y, N, T, K), lt = view3(t, N, T, B), ld = view3(dy, N, T, K);
+  hn_tensor lys = view3(ys, N, T, B), lds = view3(dys, N, T, B);
+  float a = 0, b = 0;
+  int64_t ca = -1, sa = -1, cb = -2, sb = -2;
+  assert_int_equal(hn_loss_bits(&ly, &lt, COL, &a, &ld, &ca, &sa), HN_OK);
+  assert_int_equal(hn_loss_bits(&lys, &lt, 0, &b, &lds, &cb, &sb), HN_OK);
+  assert_true(memcmp(&a, &b, sizeof a) == 0 && ca == cb && sa == sb && sa > 0);
+  for (int r = 0; r < N * T; r++)
+    for (int j = 0; j < K; j++) {
+      float want = (j >= COL && j < COL + B) ? dys[r * B + j - COL] : 0.0f;
+      assert_true(dy[r * K + j] == want);
+    }
+  float loss = SENTINEL;
+  assert_int_equal(hn_loss_bits(&ly, &lt, K - B + 1, &loss, &ld, NULL, NULL), HN_ERR_ARG);
+  assert_non_null(strstr(hn_errmsg(), "the head offset must be in 0..4"));
+  assert_int_equal(hn_loss_bits(&ly, &lt, -1, &loss, &ld, NULL, NULL), HN_ERR_ARG);
+  assert_true(loss == SENTINEL);
+  hn_tensor lbad = view3(t, N, B, T);
+  assert_int_equal(hn_loss_bits(&ly, &lbad, 0, &loss, NULL, NULL, NULL), HN_ERR_SHAPE);
 }
 
 typedef struct {
@@ -71,7 +104,7 @@ typedef struct {
 static double loss_fn(void *vctx) {
   loss_ctx *c = vctx;
   float loss = 0;
-  assert_int_equal(hn_loss_bits(c->y, c->t, &loss, NULL, NULL, NULL), HN_OK);
+  assert_int_equal(hn_loss_bits(c->y, c->t, 0, &loss, NULL, NULL, NULL), HN_OK);
   return (double)loss;
 }
 
@@ -96,7 +129,7 @@ static void test_gradients(void **state) {
   t[(0 * T + 3) * B + 1] = 0.25f;
   hn_tensor ly = view3(y, N, T, B), lt = view3(t, N, T, B), ld = view3(dy, N, T, B);
   float loss;
-  assert_int_equal(hn_loss_bits(&ly, &lt, &loss, &ld, NULL, NULL), HN_OK);
+  assert_int_equal(hn_loss_bits(&ly, &lt, 0, &loss, &ld, NULL, NULL), HN_OK);
   for (int i = 0; i < M; i++)
     if (t[i] < 0) assert_true(dy[i] == 0.0f);
   loss_ctx c = {&ly, &lt};
@@ -112,21 +145,21 @@ static void test_errors(void **state) {
   int64_t c = -7, s = -7;
   /* A target above 1 (or NaN): an error naming the element, nothing written. */
   t[4] = 2;
-  assert_int_equal(hn_loss_bits(&ly, &lt, &loss, &ld, &c, &s), HN_ERR_ARG);
+  assert_int_equal(hn_loss_bits(&ly, &lt, 0, &loss, &ld, &c, &s), HN_ERR_ARG);
   assert_non_null(strstr(hn_errmsg(), "hn_loss_bits: target element 4 is 2"));
   t[4] = NAN;
-  assert_int_equal(hn_loss_bits(&ly, &lt, &loss, &ld, &c, &s), HN_ERR_ARG);
+  assert_int_equal(hn_loss_bits(&ly, &lt, 0, &loss, &ld, &c, &s), HN_ERR_ARG);
   assert_true(loss == SENTINEL && c == -7 && s == -7);
   for (int i = 0; i < 6; i++) assert_true(dy[i] == SENTINEL);
   t[4] = 0;
   /* Shapes. */
   hn_tensor lt2 = view3(t, 1, 3, 2);
-  assert_int_equal(hn_loss_bits(&ly, &lt2, &loss, &ld, &c, &s), HN_ERR_SHAPE);
+  assert_int_equal(hn_loss_bits(&ly, &lt2, 0, &loss, &ld, &c, &s), HN_ERR_SHAPE);
   assert_non_null(strstr(hn_errmsg(), "same shape"));
   hn_tensor l5;
   assert_int_equal(hn_tensor_view(&l5, d5, 1, (int64_t[]){5}), HN_OK);
-  assert_int_equal(hn_loss_bits(&ly, &lt, &loss, &l5, &c, &s), HN_ERR_SHAPE);
-  assert_int_equal(hn_loss_bits(NULL, &lt, &loss, NULL, &c, &s), HN_ERR_ARG);
+  assert_int_equal(hn_loss_bits(&ly, &lt, 0, &loss, &l5, &c, &s), HN_ERR_SHAPE);
+  assert_int_equal(hn_loss_bits(NULL, &lt, 0, &loss, NULL, &c, &s), HN_ERR_ARG);
   assert_true(loss == SENTINEL && c == -7 && s == -7);
 }
 
@@ -144,9 +177,9 @@ static void test_threads_bitwise(void **state) {
   float a = 0, b = 0;
   int saved = hn_threads_get();
   hn_threads_set(1);
-  assert_int_equal(hn_loss_bits(&ly, &lt, &a, &l1, NULL, NULL), HN_OK);
+  assert_int_equal(hn_loss_bits(&ly, &lt, 0, &a, &l1, NULL, NULL), HN_OK);
   hn_threads_set(2);
-  assert_int_equal(hn_loss_bits(&ly, &lt, &b, &l2, NULL, NULL), HN_OK);
+  assert_int_equal(hn_loss_bits(&ly, &lt, 0, &b, &l2, NULL, NULL), HN_OK);
   hn_threads_set(saved);
   assert_true(memcmp(&a, &b, sizeof a) == 0);
   hnt_assert_bytes_equal(d1, d2, sizeof d1, "bits dy, 1 vs 2 threads");
@@ -155,6 +188,7 @@ static void test_threads_bitwise(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_values),
+      cmocka_unit_test(test_heads),
       cmocka_unit_test(test_gradients),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_threads_bitwise),

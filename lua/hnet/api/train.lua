@@ -75,7 +75,9 @@ M.LOSS = {
   bce_logits = { { name = "grad", type = "tensor", help = "written with the gradient of the mean loss w.r.t. the logits (overwritten)" } },
   kl_gauss = { { name = "grad", type = "tensor", help = "[n, 2d] written with the gradient w.r.t. (mu, logvar) (overwritten)" } },
   bits = { { name = "grad", type = "tensor",
-             help = "written with the gradient w.r.t. y, 0 where not scored (overwritten)" } },
+             help = "written with the gradient w.r.t. y, 0 where not scored and outside the head (overwritten)" },
+           { name = "offset", type = "integer", default = 0, min = 0,
+             help = "the head's first column in y's last dimension (0-based): target's column j is y's offset + j" } },
   kd = {
     { name = "mask", type = "any", help = MASK_HELP },
     { name = "temperature", type = "number", default = 2, above = 0, help = "the softmax temperature T (the loss is scaled by T^2)" },

@@ -267,10 +267,11 @@ end
 
 --- The task loss of a batch: cross-entropy (classification, with the head
 -- mask), MSE (regression) or the per-bit sigmoid cross-entropy over scored
--- steps (bits); writes its gradient into dout.
-function M.task_loss(kind, out, y, dout, mask)
+-- steps (bits, on the head whose first column is `offset`, 0-based); writes
+-- its gradient into dout.
+function M.task_loss(kind, out, y, dout, mask, offset)
   if kind == "regression" then return hnet.loss.mse(out, y, { grad = dout }) end
-  if kind == "bits" then return (hnet.loss.bits(out, y, { grad = dout })) end
+  if kind == "bits" then return (hnet.loss.bits(out, y, { grad = dout, offset = offset or 0 })) end
   return hnet.loss.xent(out, y, { mask = mask, grad = dout })
 end
 

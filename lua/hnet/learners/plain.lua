@@ -121,13 +121,15 @@ function Plain:train_step(it, view)
   view = view or self.view
   local o, net = self.o, self.net
   local x, y, lengths = view.batcher:next()
-  if view.offset ~= 0 then y:add(view.offset) end
+  local kind = self.info.kind
+  -- Labels move to the task's head; bits choose their head by the loss's offset.
+  if view.offset ~= 0 and kind ~= "bits" then y:add(view.offset) end
   local n = x:size(1)
   local logits = n == o.batch and self.logits or self.logits:rows(1, n)
   local dlogits = n == o.batch and self.dlogits or self.dlogits:rows(1, n)
   net:forward(self.W, x, { train = true, rng = self.rng, out = logits, stats = self.stats, lengths = lengths })
-  local kind = self.info.kind
-  local loss = common.task_loss(kind, logits, kind == "regression" and y:view(n, 1) or y, dlogits, view.mask)
+  local loss = common.task_loss(kind, logits, kind == "regression" and y:view(n, 1) or y, dlogits, view.mask,
+                                view.offset)
   if not common.finite(loss) then
     common.numerical_fault(self.fname, "the task loss", loss, self.t, it,
       { { "W (network weights)", self.W }, { "logits", logits },
@@ -251,7 +253,7 @@ function Plain:fisher(t, task, n)
     if kind == "regression" then
       hnet.loss.mse(out, data.y:rows(i, i):view(1, 1), { grad = dout })
     elseif kind == "bits" then
-      hnet.loss.bits(out, data.y:rows(i, i), { grad = dout })
+      hnet.loss.bits(out, data.y:rows(i, i), { grad = dout, offset = offset })
     else
       yb:set(1, data.y:get(i) + offset)
       hnet.loss.xent(out, yb, { mask = mask, grad = dout })

@@ -175,12 +175,14 @@ function methods:evaluate(j, n_seen, as_task)
   local t_arg = self.conditioned and net_t or nil
   local bad = 0 -- test samples with a non-finite output
   if task.kind == "bits" then
-    -- Per-bit accuracy in % over the scored (output) steps.
+    -- Per-bit accuracy in % over the scored (output) steps, on task j's head
+    -- of a shared network's multi-head output.
     local correct, scored = 0, 0
+    local bopt = { offset = self.conditioned and 0 or scenario.label_offset(sc, self.heads, j) }
     M.slices(data, bs, function(x, y, lengths)
       local out = learner:predict(x, t_arg, lengths)
       bad = bad + M.nonfinite_rows(out)
-      local _, c, s = hnet.loss.bits(out, y)
+      local _, c, s = hnet.loss.bits(out, y, bopt)
       correct, scored = correct + c, scored + s
     end)
     if bad > 0 then self:evaluation_fault(j, n, 0, bad) end

@@ -231,11 +231,11 @@ function M.new(learner, stream, opts)
   local first = stream:get(1)
   local task_kind = first.kind or "classification"
   -- Bits tasks are scored by per-bit accuracy in %: their metrics are the
-  -- classification ones. They share one head (of bits per step) as
-  -- regression tasks do.
+  -- classification ones. A shared network gets one head of n_outputs bits
+  -- per step and task (multi-head, as the Copy Task reference's baselines).
   local kind = task_kind == "bits" and "classification" or task_kind
   local conditioned = learner:task_conditioned() and true or false
-  local heads, n_outputs = scenario.plan_heads(stream, sc, conditioned, task_kind ~= "classification")
+  local heads, n_outputs = scenario.plan_heads(stream, sc, conditioned, task_kind == "regression")
   local ctx = opts.context
   local self = setmetatable({ learner = learner, stream = stream, opts = opts, scenario = sc,
                               heads = heads, n_outputs = n_outputs, T = stream:len(),
