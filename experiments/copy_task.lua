@@ -10,9 +10,10 @@
 -- chunked hypernetwork 50-50 (chunks of 2500, task and chunk embeddings
 -- 32), beta 10, Adam lr 5e-4, batch 128 — but 2000 iterations per task
 -- instead of 20,000 (--iterations 20000 for the published length), with a
--- fixed training set (n_train) instead of the reference's data handler,
--- one shared output head of 7 bits instead of its multi-head layer, and
+-- fixed training set (n_train) instead of the reference's data handler, and
 -- none of its gradient clipping or orthogonal hidden-to-hidden regulariser.
+-- The baselines' output layer has one head of 7 bits per task (multi-head,
+-- as in the reference); the hypernetwork generates one network per task.
 --
 --   ./hnet experiments/copy_task.lua [--quick] [--learners a,b] [--variant permuted|length|xor]
 local hnet = require "hnet"
