@@ -64,6 +64,16 @@ BIND_SRC := $(filter-out lua/main.c,$(wildcard lua/*.c))
 TEST_SRC := $(wildcard tests/test_*.c)
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+# The engine's element-wise loops (Adam, bias sums, the regulariser) need -O3
+# to vectorise, and -fno-math-errno for those with sqrtf or a division (no
+# errno to set). Both keep IEEE results bit for bit: no -ffast-math (no
+# reassociation), and -ffp-contract=off so that no a*b+c becomes an FMA on a
+# target that has one. The Adam loop over Split MNIST's θ (465,192 floats):
+# 1.95 ms at -O2, 0.46 ms with these flags, same bits (issue 15).
+ENGINE_OPT ?= -O3 -fno-math-errno -ffp-contract=off
+ifneq ($(SAN),1)
+$(ENGINE_OBJ): CFLAGS += $(ENGINE_OPT)
+endif
 BIND_OBJ := $(BIND_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIBHNET := $(BUILD)/libhnet.a

@@ -66,7 +66,7 @@ static hn_status conv_out_shape(const void *cfg, int ndim, const int64_t *in, in
 static int64_t conv_ws_size(const void *cfg_, int ndim, const int64_t *in) {
   const hn_conv2d *cfg = cfg_;
   int ond;
-  int64_t out[4];
+  int64_t out[4] = {0}; /* -O3 cannot see that shape_of sets it on HN_OK */
   if (shape_of(cfg, "conv2d", ndim, in, &ond, out) != HN_OK) return 0;
   return cfg->c_in * cfg->k * cfg->k * out[2] * out[3] + n_weight(cfg);
 }

@@ -111,4 +111,20 @@ hn_status hn_hnet_forward(hn_hnet *h, const float *theta, const float *e, int64_
 hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, float *dtheta,
                            float *de);
 
+/* The output regulariser of hypernetwork continual learning over n_tasks
+ * earlier embeddings e [n_tasks, n_emb]:
+ *   loss = beta / n_tasks · Σ_t ‖h(e_t; θ) − W*_t‖²   (sum in double),
+ * its gradient ACCUMULATED into dtheta (may be NULL; the embeddings stay
+ * fixed). The targets are stored, W*_t = row star_rows[t] of w_star
+ * [n_star, n_out] (star_rows NULL: row t), or recomputed, W*_t = h(e_t;
+ * theta_star) (w_star NULL); give exactly one. Never materialises the
+ * generated weights: the hidden layers run over all chunk rows, the output
+ * layer in cache-sized tiles, each tile's forward, difference, bias sums and
+ * both backward products done while it is hot. n_tasks <= hn_hnet_max_tasks.
+ * Discards the last forward (hn_hnet_backward refuses until the next one).
+ * Bad arguments leave loss and dtheta untouched. */
+hn_status hn_hnet_output_reg(hn_hnet *h, const float *theta, const float *e, int64_t n_tasks,
+                             const float *w_star, const int64_t *star_rows, int64_t n_star,
+                             const float *theta_star, float beta, float *loss, float *dtheta);
+
 #endif

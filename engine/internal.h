@@ -25,6 +25,19 @@ void hn_mem_fail_after(int64_t k);
  * with a value < 0. Test use only. */
 void hn_ckpt_fail_write_after(int64_t bytes);
 
+/* A hot element-wise function built twice, for baseline x86-64 and for AVX2,
+ * the one to run chosen at load time (GCC target_clones, an ifunc). The
+ * engine builds with -ffp-contract=off, so both run the same IEEE operations
+ * in the same order: the same bits on any CPU. Put the loop in a plain
+ * function called from inside an OpenMP loop (an outlined OpenMP body does
+ * not inherit the attribute). Off for clang and the sanitizer builds. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define HN_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define HN_SIMD_CLONES
+#endif
+
 #define HN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define HN_MAX(a, b) ((a) > (b) ? (a) : (b))
 

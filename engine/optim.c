@@ -160,17 +160,38 @@ static hn_status check_step_args(const char *who, const hn_optim *o, const float
   return HN_OK;
 }
 
+/* Adam over [lo, hi): the step into param, m and v. */
+HN_SIMD_CLONES static void adam_step_range(const adam_k *k, float *param, const float *grad,
+                                           float *m, float *v, int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; i++) {
+    float u = adam_update(k, param[i], grad[i], m[i], v[i], &m[i], &v[i]);
+    param[i] -= u;
+  }
+}
+
+/* Adam over [lo, hi): the step's negative into delta, nothing else written. */
+HN_SIMD_CLONES static void adam_delta_range(const adam_k *k, const float *param,
+                                            const float *grad, const float *m, const float *v,
+                                            float *delta, int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; i++) {
+    float mn, vn;
+    delta[i] = -adam_update(k, param[i], grad[i], m[i], v[i], &mn, &vn);
+  }
+}
+
+/* Blocks of the parallel Adam loops (each block runs one clone's loop). */
+#define ADAM_BLOCK 4096
+
 hn_status hn_optim_step(hn_optim *o, float *param, const float *grad) {
   HN_TRY(check_step_args("hn_optim_step", o, param, grad, param));
   int64_t n = o->n;
   if (o->cfg.kind == HN_OPTIM_ADAM) {
     adam_k k = adam_consts(&o->cfg, o->t + 1);
     float *m = o->state, *v = o->state + n;
+    int64_t nb = (n + ADAM_BLOCK - 1) / ADAM_BLOCK;
 #pragma omp parallel for schedule(static) if (n > HN_OMP_MIN_WORK / 8)
-    for (int64_t i = 0; i < n; i++) {
-      float u = adam_update(&k, param[i], grad[i], m[i], v[i], &m[i], &v[i]);
-      param[i] -= u;
-    }
+    for (int64_t b = 0; b < nb; b++)
+      adam_step_range(&k, param, grad, m, v, b * ADAM_BLOCK, HN_MIN(n, (b + 1) * ADAM_BLOCK));
   } else {
     const hn_optim_cfg *c = &o->cfg;
     float *vel = o->state;
@@ -190,11 +211,11 @@ hn_status hn_optim_delta(const hn_optim *o, const float *param, const float *gra
   if (o->cfg.kind == HN_OPTIM_ADAM) {
     adam_k k = adam_consts(&o->cfg, o->t + 1);
     const float *m = o->state, *v = o->state + n;
+    int64_t nb = (n + ADAM_BLOCK - 1) / ADAM_BLOCK;
 #pragma omp parallel for schedule(static) if (n > HN_OMP_MIN_WORK / 8)
-    for (int64_t i = 0; i < n; i++) {
-      float mn, vn;
-      delta[i] = -adam_update(&k, param[i], grad[i], m[i], v[i], &mn, &vn);
-    }
+    for (int64_t b = 0; b < nb; b++)
+      adam_delta_range(&k, param, grad, m, v, delta, b * ADAM_BLOCK,
+                       HN_MIN(n, (b + 1) * ADAM_BLOCK));
   } else {
     const hn_optim_cfg *c = &o->cfg;
     const float *vel = o->state;

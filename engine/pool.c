@@ -50,7 +50,7 @@ static hn_status max_out_shape(const void *cfg, int ndim, const int64_t *in, int
 
 static int64_t max_ws_size(const void *cfg, int ndim, const int64_t *in) {
   int ond;
-  int64_t out[4];
+  int64_t out[4] = {0}; /* -O3 cannot see that the shape check sets it on HN_OK */
   if (shape_of(cfg, "maxpool2d", ndim, in, &ond, out) != HN_OK) return 0;
   return out[0] * out[1] * out[2] * out[3];
 }

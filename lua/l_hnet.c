@@ -13,6 +13,10 @@
  *   local W = h:forward(theta, E, { out = W })  -- E [n_tasks, n_emb] -> W [n_tasks, n_out]
  *                                               -- (E [n_emb] -> W [n_out])
  *   h:backward(theta, dW, dtheta, dE)           -- dtheta, dE ACCUMULATED (either may be nil)
+ *   h:output_reg(theta, E, { targets = Wstar, rows = {i, ...}, beta = b, dtheta = d })
+ *   h:output_reg(theta, E, { theta_star = ts, beta = b, dtheta = d })
+ *       -- β/n Σ_t ‖h(E_t; θ) − W*_t‖², W*_t stored (row rows[t] of Wstar, 1-based;
+ *       -- default t) or recomputed h(E_t; θ*); dtheta ACCUMULATES its gradient
  *   h:reserve(n_tasks)  h:flops(n_tasks)
  * θ and E are hnet.Tensor values the caller owns; the hypernetwork holds only
  * its workspace.
@@ -29,6 +33,7 @@ typedef struct hnl_hnet {
 } hnl_hnet;
 
 #define UV_TARGET 1 /* the target net given at construction (for init) */
+#define UV_ROWS 2   /* output_reg's row indices (a buffer grown, never shrunk) */
 
 static hnl_hnet *check_hnet(lua_State *L, int arg) {
   hnl_hnet *u = luaL_checkudata(L, arg, HNL_HYPERNET);
@@ -98,7 +103,7 @@ static int l_hypernet(lua_State *L) {
     luaL_argerror(L, 1, "field 'chunk_embedding': a chunked hypernetwork needs >= 1");
   c.max_tasks = hnl_opt_int(L, 1, "max_tasks", 1, 1, INT32_MAX);
 
-  hnl_hnet *u = lua_newuserdatauv(L, sizeof *u, 1);
+  hnl_hnet *u = lua_newuserdatauv(L, sizeof *u, 2);
   memset(u, 0, sizeof *u);
   u->last_tasks = -1;
   luaL_setmetatable(L, HNL_HYPERNET);
@@ -335,6 +340,95 @@ static int hypernet_backward(lua_State *L) {
   return 0;
 }
 
+static const char *const reg_keys[] = {"targets", "rows", "theta_star", "beta", "dtheta", NULL};
+
+/* The 0-based row indices of opts.rows (a list of n 1-based rows of a
+ * [n_star, ...] table), in a buffer kept as the hypernetwork's user value. */
+static const int64_t *reg_rows(lua_State *L, int opts, int64_t n, int64_t n_star) {
+  if (lua_getfield(L, opts, "rows") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  if (!lua_istable(L, -1) || (int64_t)luaL_len(L, -1) != n)
+    luaL_argerror(L, opts, lua_pushfstring(L, "field 'rows': a list of %I row numbers expected "
+                                              "(one per embedding)",
+                                           (lua_Integer)n));
+  int rows_idx = lua_gettop(L);
+  lua_getiuservalue(L, 1, UV_ROWS);
+  int64_t *buf = lua_touserdata(L, -1);
+  if (!buf || (int64_t)lua_rawlen(L, -1) < n * (int64_t)sizeof(int64_t)) {
+    lua_pop(L, 1);
+    buf = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof(int64_t), 0);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, UV_ROWS);
+  }
+  for (int64_t t = 0; t < n; t++) {
+    lua_geti(L, rows_idx, t + 1);
+    int ok;
+    lua_Integer v = lua_tointegerx(L, -1, &ok);
+    if (!ok || v < 1 || v > n_star)
+      luaL_argerror(L, opts, lua_pushfstring(L, "field 'rows': entry %I is not a row of "
+                                                "targets (1 to %I)",
+                                             (lua_Integer)(t + 1), (lua_Integer)n_star));
+    buf[t] = v - 1;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  return buf;
+}
+
+static int hypernet_output_reg(lua_State *L) {
+  hnl_hnet *u = check_hnet(L, 1);
+  hn_hnet *h = u->h;
+  int64_t np = hn_hnet_n_params(h), n_emb = hn_hnet_n_emb(h), n_out = hn_hnet_n_out(h);
+  hnl_tensor *theta = hnl_tensor_check_numel(L, 2, np, "theta");
+  hnl_tensor *E = hnl_tensor_check(L, 3);
+  luaL_checktype(L, 4, LUA_TTABLE);
+  hnl_check_options(L, 4, reg_keys);
+  if (!(E->t.ndim == 2 && E->t.shape[1] == n_emb))
+    return luaL_argerror(L, 3, lua_pushfstring(L, "E must be [n_tasks, %I], got %s",
+                                               (lua_Integer)n_emb, hn_tensor_str(&E->t)));
+  int64_t n = E->t.shape[0];
+  hnl_tensor *Ws = hnl_opt_tensor(L, 4, "targets");
+  hnl_tensor *ts = hnl_opt_tensor(L, 4, "theta_star");
+  hnl_tensor *dt = hnl_opt_tensor(L, 4, "dtheta");
+  if (!Ws == !ts)
+    return luaL_argerror(L, 4, "give 'targets' (stored W*) or 'theta_star' (recomputed), "
+                               "exactly one");
+  if (ts && ts->t.numel != np)
+    return luaL_argerror(L, 4, lua_pushfstring(L, "field 'theta_star': %I floats expected, "
+                                                  "got %s",
+                                               (lua_Integer)np, hn_tensor_str(&ts->t)));
+  if (dt && dt->t.numel != np)
+    return luaL_argerror(L, 4, lua_pushfstring(L, "field 'dtheta': %I floats expected, got %s",
+                                               (lua_Integer)np, hn_tensor_str(&dt->t)));
+  int64_t n_star = 0;
+  if (Ws) {
+    if (Ws->t.ndim != 2 || Ws->t.shape[1] != n_out)
+      return luaL_argerror(L, 4, lua_pushfstring(L, "field 'targets': [n, %I] expected, got %s",
+                                                 (lua_Integer)n_out, hn_tensor_str(&Ws->t)));
+    n_star = Ws->t.shape[0];
+  } else if (lua_getfield(L, 4, "rows") != LUA_TNIL) {
+    return luaL_argerror(L, 4, "field 'rows' picks rows of stored 'targets'; recomputed "
+                               "targets have none");
+  }
+  float beta = (float)hnl_opt_number(L, 4, "beta", NAN, 0.0, (double)FLT_MAX);
+  if (isnan(beta)) return luaL_argerror(L, 4, "field 'beta': a number >= 0 expected");
+  const int64_t *rows = Ws ? reg_rows(L, 4, n, n_star) : NULL;
+  if (n > hn_hnet_max_tasks(h))
+    return luaL_argerror(L, 3, lua_pushfstring(L, "%I task embeddings but the workspace holds "
+                                                  "%I; call hypernet:reserve(%I) first",
+                                               (lua_Integer)n, (lua_Integer)hn_hnet_max_tasks(h),
+                                               (lua_Integer)n));
+  float loss = 0.0f;
+  hnl_check(L, hn_hnet_output_reg(h, theta->t.data, E->t.data, n, Ws ? Ws->t.data : NULL, rows,
+                                  n_star, ts ? ts->t.data : NULL, beta, &loss,
+                                  dt ? dt->t.data : NULL));
+  u->last_tasks = -1; /* the regulariser discards the last forward */
+  lua_pushnumber(L, (lua_Number)loss);
+  return 1;
+}
+
 static int hypernet_tostring(lua_State *L) {
   hnl_hnet *u = luaL_checkudata(L, 1, HNL_HYPERNET);
   if (!u->h) {
@@ -367,7 +461,8 @@ static const luaL_Reg methods[] = {
     {"n_chunks", hypernet_n_chunks},   {"max_tasks", hypernet_max_tasks}, {"layout", hypernet_layout},
     {"flops", hypernet_flops},         {"reserve", hypernet_reserve},   {"config", hypernet_config},
     {"init", hypernet_init},           {"embeddings", hypernet_embeddings}, {"forward", hypernet_forward},
-    {"backward", hypernet_backward},   {"free", h_release},      {NULL, NULL},
+    {"backward", hypernet_backward},   {"free", h_release},      {"output_reg", hypernet_output_reg},
+    {NULL, NULL},
 };
 
 void hnl_open_hnet(lua_State *L) {

@@ -8,7 +8,9 @@ status=0
 failed=""
 for t in "$@"; do
   echo "== $t"
+  start=$(date +%s)
   if ! "$t"; then status=1; failed="$failed $(basename "$t")"; fi
+  echo "== $(basename "$t"): $(($(date +%s) - start)) s"
 done
 if [ $status -ne 0 ]; then
   echo "FAILED test programs:$failed"

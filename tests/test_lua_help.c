@@ -790,6 +790,8 @@ static void test_wrapper_keys_are_cs(void **state) {
       "  { 'HyperNet:embeddings', nets.HYPERNET_EMBEDDINGS, function() return C['hnet.HyperNet:embeddings'](H, 1, B) end },\n"
       "  { 'HyperNet:forward', nets.HYPERNET_FORWARD,\n"
       "    function() return C['hnet.HyperNet:forward'](H, hnet.tensor(H:n_params()), hnet.tensor(1, 2), B) end },\n"
+      "  { 'HyperNet:output_reg', nets.HYPERNET_OUTPUT_REG,\n"
+      "    function() return C['hnet.HyperNet:output_reg'](H, hnet.tensor(H:n_params()), hnet.tensor(1, 2), B) end },\n"
       "  { 'Net:forward', nets.NET_FORWARD, function() return C['hnet.Net:forward'](net, W, t, B) end },\n"
       "  { 'Net:backward', nets.NET_BACKWARD, function() return C['hnet.Net:backward'](net, W, t, W, B) end },\n"
       "  { 'hnet.adam', train.ADAM, function() return core.adam(B) end },\n"

@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "lua_harness.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void run_err(const char *chunk, const char *want) {
@@ -148,12 +149,65 @@ static void test_bad_options(void **state) {
           "to 'hnet.hypermodel.wrap' (field 'hypernet' is required)");
 }
 
+/* hypernet:output_reg, the fused regulariser the step calls: against the
+ * unfused one (generate, hnet.cl.output_reg, backward) with stored targets
+ * picked by rows and with recomputed targets; a chunked network with a
+ * truncated last chunk. Float sums in another order: 1e-5 relative. */
+static void test_output_reg_binding(void **state) {
+  (void)state;
+  hntl_run_fresh(
+      "local h = hnet.hypernet { outputs = 50, embedding = 3, hidden = { 6 }, act = 'elu',\n"
+      "  chunk = 16, chunk_embedding = 2, max_tasks = 4 }\n"
+      "local rng = hnet.rng(5, 1)\n"
+      "local th, ts = hnet.rand({ h:n_params() }, rng, -0.5, 0.5), hnet.rand({ h:n_params() }, rng, -0.5, 0.5)\n"
+      "local E, Ws = hnet.randn({ 4, 3 }, rng, 1), hnet.randn({ 6, 50 }, rng, 1)\n"
+      "local function close(a, b, what)\n"
+      "  assert(math.abs(a - b) <= 1e-5 * math.abs(b), what .. (': %.9g vs %.9g'):format(a, b))\n"
+      "end\n"
+      "local function unfused(targets)\n"
+      "  local W, dW, d = h:forward(th, E):clone(), hnet.tensor(4, 50), hnet.tensor(h:n_params())\n"
+      "  local l = hnet.cl.output_reg(W, targets, 0.3, dW)\n"
+      "  h:backward(th, dW, d, nil)\n"
+      "  return l, d\n"
+      "end\n"
+      "local rows = { 5, 2, 1, 6 }\n"
+      "local l0, d0 = unfused(Ws:gather_rows(rows))\n"
+      "local d = hnet.tensor(h:n_params())\n"
+      "local l = h:output_reg(th, E, { targets = Ws, rows = rows, beta = 0.3, dtheta = d })\n"
+      "close(l, l0, 'stored, rows: loss')\n"
+      "assert(d:sqdist(d0) <= 1e-10 * d0:sqnorm(), 'stored, rows: dtheta differs')\n"
+      "local l1, d1 = unfused(h:forward(ts, E):clone())\n"
+      "d:zero()\n"
+      "l = h:output_reg(th, E, { theta_star = ts, beta = 0.3, dtheta = d })\n"
+      "close(l, l1, 'recomputed: loss')\n"
+      "assert(d:sqdist(d1) <= 1e-10 * d1:sqnorm(), 'recomputed: dtheta differs')\n"
+      "assert(h:output_reg(th, E, { theta_star = ts, beta = 0.3 }) == l, 'no dtheta: another value')\n");
+  const char *pre =
+      "local h = hnet.hypernet { outputs = 50, embedding = 3, hidden = { 6 }, chunk = 16,\n"
+      "  chunk_embedding = 2, max_tasks = 2 }\n"
+      "local th, E, Ws = hnet.tensor(h:n_params()), hnet.tensor(2, 3), hnet.tensor(3, 50)\n";
+  char chunk[1024];
+  snprintf(chunk, sizeof chunk, "%sh:output_reg(th, E, { targets = Ws, theta_star = th, beta = 1 })", pre);
+  run_err(chunk, "exactly one");
+  snprintf(chunk, sizeof chunk, "%sh:output_reg(th, E, { targets = Ws, rows = { 1, 4 }, beta = 1 })", pre);
+  run_err(chunk, "entry 2 is not a row of targets (1 to 3)");
+  snprintf(chunk, sizeof chunk, "%sh:output_reg(th, E, { theta_star = th, rows = { 1, 2 }, beta = 1 })", pre);
+  run_err(chunk, "recomputed targets have none");
+  snprintf(chunk, sizeof chunk, "%sh:output_reg(th, hnet.tensor(3, 3), { theta_star = th, beta = 1 })", pre);
+  run_err(chunk, "call hypernet:reserve(3) first");
+  snprintf(chunk, sizeof chunk, "%sh:output_reg(th, E, { targets = hnet.tensor(3, 49), beta = 1 })", pre);
+  run_err(chunk, "[n, 50] expected");
+  snprintf(chunk, sizeof chunk, "%sh:output_reg(th, E, { targets = Ws })", pre);
+  run_err(chunk, "'beta'");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_step_is_the_written_out_step),
       cmocka_unit_test(test_multi_task_step),
       cmocka_unit_test(test_frozen_pass),
       cmocka_unit_test(test_bad_options),
+      cmocka_unit_test(test_output_reg_binding),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,9 +111,22 @@ function Model:buffers(m)
   return self.Wb:rows(1, m), self.dWb:rows(1, m), self.dEb:rows(1, m)
 end
 
---- W = h(E; θ) (theta_at instead of θ when given), one batched pass; W: [rows of E, n_w].
+-- W = h(E; θ) in passes of at most the workspace's tasks (a row's bits do
+-- not depend on the pass it is in), so that the workspace is sized for the
+-- tasks a training step runs, not for every task generated.
+local function forward_passes(h, theta, E, W)
+  local cap = h:max_tasks()
+  if E:ndim() == 1 or E:size(1) <= cap then return h:forward(theta, E, { out = W }) end
+  for i = 1, E:size(1), cap do
+    local j = math.min(E:size(1), i + cap - 1)
+    h:forward(theta, E:rows(i, j), { out = W:rows(i, j) })
+  end
+  return W
+end
+
+--- W = h(E; θ) (theta_at instead of θ when given), in batched passes; W: [rows of E, n_w].
 function Model:generate(E, W, theta_at)
-  return self.h:forward(theta_at or self.theta, E, { out = W })
+  return forward_passes(self.h, theta_at or self.theta, E, W)
 end
 
 --- A fresh embedding drawn from N(0, var) into row ([1, d]).
@@ -193,54 +206,52 @@ end
 -- rng; default p), rng =, store = (false: keep θ* and recompute W* each
 -- step), lookahead = (the regulariser at θ + Δθ, Δθ the Adam step of the
 -- task loss alone) }. Returns the regulariser's state (Wstar_prev = the
--- stored targets [p, n_w], theta_star, W = h(e_j; θ) of the last step).
+-- stored targets [p, n_w], theta_star, E = the embeddings of the last step).
 function Model:fix_targets(Eprev, o)
   local p, n_w = Eprev:size(1), self.n_w
   local n = o.n or p
-  local rows = math.max(p, self.E and self.E:size(1) or p)
-  if not self.Wstar or self.Wstar:size(1) < p then
-    self.Wstar, self.Wprev = hnet.tensor(rows, n_w), hnet.tensor(rows, n_w)
-    self.dWprev, self.Esub = hnet.tensor(rows, n_w), hnet.tensor(rows, self.n_emb)
+  if o.store ~= false and (not self.Wstar or self.Wstar:size(1) < p) then
+    -- once for every task the model has an embedding for
+    self.Wstar = hnet.tensor(math.max(p, self.E and self.E:size(1) or p), n_w)
   end
+  if self.h:max_tasks() < n then self.h:reserve(n) end
   local r = { beta = o.beta, p = p, n = n, store = o.store ~= false, lookahead = o.lookahead, rng = o.rng,
-              Eprev = Eprev, Wstar_prev = self.Wstar:rows(1, p) }
+              Eprev = Eprev }
   if r.store then
-    self.h:forward(self.theta, Eprev, { out = r.Wstar_prev })
+    r.Wstar_prev = self.Wstar:rows(1, p)
+    forward_passes(self.h, self.theta, Eprev, r.Wstar_prev)
   else
     r.theta_star = self.theta:clone()
   end
   if r.lookahead then
     r.theta_la, r.dtheta_la = hnet.tensor(self.n_theta), hnet.tensor(self.n_theta)
   end
-  r.E = n == p and Eprev or self.Esub:rows(1, n)
-  r.W, r.dW = self.Wprev:rows(1, n), self.dWprev:rows(1, n)
-  if n < p then r.Wsel, r.idx = hnet.tensor(n, n_w), {} end
+  r.E = Eprev
+  if n < p then
+    if not self.Esub or self.Esub:size(1) < n then self.Esub = hnet.tensor(n, self.n_emb) end
+    r.E, r.idx = self.Esub:rows(1, n), {}
+  end
   self.reg = r
   return r
 end
 
 --- The regulariser at theta_at: adds its gradient to dθ, returns its value.
+-- One fused pass (hypernet:output_reg): the generated weights of the earlier
+-- tasks are never materialised.
 function Model:regularise(theta_at)
   local r = self.reg
-  local E, Wstar = r.E, r.Wstar_prev
+  local rows
   if r.n < r.p then -- a random subset of the earlier embeddings this step
     local perm = r.rng:permutation(r.p)
     for i = 1, r.n do r.idx[i] = perm[i] end
-    hnet.transform.gather(r.Eprev, r.idx, { out = E })
-    if r.store then
-      hnet.transform.gather(r.Wstar_prev, r.idx, { out = r.Wsel })
-      Wstar = r.Wsel
-    end
+    hnet.transform.gather(r.Eprev, r.idx, { out = r.E })
+    rows = r.idx
   end
-  if not r.store then -- recompute the targets from θ*
-    Wstar = r.n < r.p and r.Wsel or r.Wstar_prev
-    self.h:forward(r.theta_star, E, { out = Wstar })
+  if r.store then
+    return self.h:output_reg(theta_at, r.E, { targets = r.Wstar_prev, rows = rows, beta = r.beta,
+                                              dtheta = self.dtheta })
   end
-  self.h:forward(theta_at, E, { out = r.W })
-  r.dW:zero()
-  local reg = hnet.cl.output_reg(r.W, Wstar, r.beta, r.dW)
-  self.h:backward(theta_at, r.dW, self.dtheta, nil)
-  return reg
+  return self.h:output_reg(theta_at, r.E, { theta_star = r.theta_star, beta = r.beta, dtheta = self.dtheta })
 end
 
 --- One training step of what begin chose. items: a list of

@@ -3,19 +3,28 @@
  *
  * 1. The machine's ceiling: OpenBLAS sgemm GFLOP/s at 128x1000x784 (the shape
  *    of a target layer at batch 128) and 2048^3.
- * 2. The engine's full training step on the published PermutedMNIST-10
- *    configuration of von Oswald et al. (hypercl defaults): inputs 32x32=1024,
- *    target MLP 1024-1000-1000-10 (ReLU), chunked hypernetwork 25-25 (ELU),
- *    task embedding 24, chunk embedding 8, chunk size 78,000, batch 128, Adam.
- *    Optionally with R earlier tasks regularised in the same pass (--reg R).
+ *    And the memory bandwidth: a stream-style triad a = b + s·c over three
+ *    64 MiB arrays (bytes counted: 3 arrays, read, read, write).
+ * 2. The engine's full training step (the one hnet.hypermodel runs) on a
+ *    published configuration of von Oswald et al.: inputs 32x32=1024, target
+ *    MLP 1024-1000-1000-10 (ReLU), batch 128, Adam, and the hypernetwork of
+ *    --config pm10 (PermutedMNIST-10: chunked 25-25 ELU, task embedding 24,
+ *    chunk embedding 8, chunk 78,000) or pm100 (PermutedMNIST-100: 200-250-350
+ *    ReLU, embedding 128, chunk embedding 12, chunk 7,500). With --reg R, R
+ *    earlier tasks regularised with stored targets, at θ + the Adam step of
+ *    the task loss (the look-ahead of the published runs).
  *
- * Every figure is a median over repeats, measured in this run. Usage:
- *   bench [--threads N] [--repeats K] [--reg R] [--tag NAME]
+ * Per part: time, GFLOP/s, GB/s and the fraction of its floor, the floor
+ * being the larger of FLOPs / the 2048^3 sgemm ceiling and bytes / the
+ * triad bandwidth; bytes are the least traffic the part needs (each operand
+ * read or written once). Every figure is a median over repeats, measured in
+ * this run. Usage:
+ *   bench [--threads N] [--repeats K] [--config pm10|pm100] [--reg R] [--tag NAME]
  */
 #include "../../engine/hn.h"
-#include "../../engine/cl.h"
 
 #include <omp.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,35 +80,68 @@ static double sgemm_gflops(int64_t m, int64_t n, int64_t k, int repeats) {
   return 2.0 * (double)m * (double)n * (double)k / med * 1e-9;
 }
 
-enum { P_HFWD, P_TFWD, P_LOSS, P_TBWD, P_REG, P_HBWD, P_OPT, N_PARTS };
-static const char *part_names[N_PARTS] = {"hypernet forward", "target forward", "loss",
-                                          "target backward", "regulariser", "hypernet backward",
-                                          "optimiser (Adam)"};
+/* GB/s of the triad a = b + s·c over three n-float arrays, median over
+ * repeats (3 n floats moved per pass). */
+static double triad_gbs(int64_t n, int repeats) {
+  float *a = falloc(n), *b = falloc(n), *c = falloc(n);
+  for (int64_t i = 0; i < n; i++) b[i] = 1.0f, c[i] = 2.0f;
+  double *t = malloc(sizeof(double) * (size_t)repeats);
+  for (int it = -1; it < repeats; it++) {
+    double t0 = omp_get_wtime();
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) a[i] = b[i] + 0.5f * c[i];
+    if (it >= 0) t[it] = omp_get_wtime() - t0;
+  }
+  double med = median(t, repeats);
+  volatile float sink = a[n / 2];
+  (void)sink;
+  free(t);
+  hn_free(a);
+  hn_free(b);
+  hn_free(c);
+  return 3.0 * (double)n * sizeof(float) / med * 1e-9;
+}
+
+enum { P_HFWD, P_TFWD, P_LOSS, P_TBWD, P_HBWD, P_LA, P_REG, P_OPT, N_PARTS };
+static const char *part_names[N_PARTS] = {
+    "hypernet forward", "target forward",   "loss",        "target backward",
+    "hypernet backward", "look-ahead step", "regulariser", "optimiser (Adam)"};
 
 int main(int argc, char **argv) {
   int threads = 0, repeats = 20, n_reg = 0;
-  const char *tag = "";
+  const char *tag = "", *config = "pm10";
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--reg") && i + 1 < argc) n_reg = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--tag") && i + 1 < argc) tag = argv[++i];
+    else if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
     else {
-      fprintf(stderr, "usage: bench [--threads N] [--repeats K] [--reg R] [--tag NAME]\n");
+      fprintf(stderr, "usage: bench [--threads N] [--repeats K] [--config pm10|pm100] [--reg R] "
+                      "[--tag NAME]\n");
       return 2;
     }
   }
+  bool pm100 = !strcmp(config, "pm100");
+  if (!pm100 && strcmp(config, "pm10")) {
+    fprintf(stderr, "bench: --config %s; use pm10 or pm100\n", config);
+    return 2;
+  }
   if (repeats < 3) repeats = 3;
+  if (n_reg < 0) n_reg = 0;
   CHECK(hn_threads_set(threads));
   threads = hn_threads_get();
 
-  /* The ceiling is measured before and after the step and the larger median
-   * kept: on a shared machine a neighbour's burst can halve one measurement,
-   * and a ceiling that is too low would flatter the step's percentage. */
+  /* The ceilings are measured before and after the step and the larger
+   * median kept: on a shared machine a neighbour's burst can halve one
+   * measurement, and a ceiling that is too low would flatter the step's
+   * percentage. */
   double ceil_small = sgemm_gflops(128, 1000, 784, repeats * 5);
   double ceil_big = sgemm_gflops(2048, 2048, 2048, repeats < 5 ? repeats : 5);
+  const int64_t triad_n = (int64_t)1 << 24; /* 64 MiB per array */
+  double bw = triad_gbs(triad_n, 10);
 
-  /* ---- the PermutedMNIST-10 step ------------------------------------- */
+  /* ---- the step ---------------------------------------------------------- */
   const int64_t batch = 128, n_in = 1024, n_cls = 10;
   hn_net *net;
   CHECK(hn_net_new(&net, 1, (int64_t[]){n_in}, batch));
@@ -113,23 +155,38 @@ int main(int argc, char **argv) {
 
   hn_hnet_cfg hc = {.n_out = n_w, .n_emb = 24, .n_hidden = 2, .hidden = {25, 25},
                     .act = HN_ACT_ELU, .act_alpha = 1.0f, .chunk = 78000, .n_chunk_emb = 8,
-                    .max_tasks = 1 + n_reg};
+                    .max_tasks = n_reg > 1 ? n_reg : 1};
+  if (pm100) {
+    hc.n_emb = 128;
+    hc.n_hidden = 3;
+    hc.hidden[0] = 200, hc.hidden[1] = 250, hc.hidden[2] = 350;
+    hc.act = HN_ACT_RELU;
+    hc.chunk = 7500;
+    hc.n_chunk_emb = 12;
+  }
+  const int64_t ne = hc.n_emb;
   hn_hnet *h;
   CHECK(hn_hnet_new(&h, &hc));
   const int64_t n_theta = hn_hnet_n_params(h), n_tasks = 1 + n_reg;
 
-  float *theta = falloc(n_theta), *dtheta = falloc(n_theta);
-  float *E = falloc(n_tasks * 24), *dE = falloc(n_tasks * 24);
-  float *W = falloc(n_tasks * n_w), *dW = falloc(n_tasks * n_w), *Wstar = falloc(n_tasks * n_w);
+  float *theta = falloc(n_theta), *dtheta = falloc(n_theta), *theta_la = falloc(n_theta);
+  float *E = falloc(n_tasks * ne), *dE = falloc(ne);
+  float *W = falloc(n_w), *dW = falloc(n_w), *Wstar = falloc(n_reg > 0 ? n_reg * n_w : 1);
   float *var = falloc(n_w);
   hn_rng rng;
   hn_rng_init(&rng, 42, 0);
   CHECK(hn_net_init_var(net, NULL, var));
   CHECK(hn_hnet_init(h, theta, var, 1.0f, &rng));
-  hn_rng_fill_normal(&rng, E, n_tasks * 24, 0, 1);
-  if (n_reg) { /* targets: the current outputs, perturbed */
-    CHECK(hn_hnet_forward(h, theta, E, n_tasks, Wstar));
-    for (int64_t i = 0; i < n_tasks * n_w; i++) Wstar[i] += 1e-3f;
+  hn_rng_fill_normal(&rng, E, n_tasks * ne, 0, 1);
+  double t_setup = 0;
+  if (n_reg) { /* targets: the earlier tasks' outputs now, perturbed */
+    double t0 = omp_get_wtime();
+    for (int64_t t = 0; t < n_reg; t += hc.max_tasks) {
+      int64_t nt = n_reg - t < hc.max_tasks ? n_reg - t : hc.max_tasks;
+      CHECK(hn_hnet_forward(h, theta, E + (1 + t) * ne, nt, Wstar + t * n_w));
+    }
+    t_setup = omp_get_wtime() - t0;
+    for (int64_t i = 0; i < n_reg * n_w; i++) Wstar[i] += 1e-3f;
   }
   hn_tensor x, y, logits, dlogits;
   CHECK(hn_tensor_init(&x, 2, (int64_t[]){batch, n_in}));
@@ -151,24 +208,31 @@ int main(int argc, char **argv) {
   for (int it = -3; it < repeats; it++) { /* 3 warm-up steps */
     if (it == 0) allocs_before = hn_alloc_count();
     double tp[N_PARTS + 1];
-    tp[0] = omp_get_wtime();
-    CHECK(hn_hnet_forward(h, theta, E, n_tasks, W));
-    tp[1] = omp_get_wtime();
+    tp[P_HFWD] = omp_get_wtime();
+    CHECK(hn_hnet_forward(h, theta, E, 1, W));
+    tp[P_TFWD] = omp_get_wtime();
     CHECK(hn_net_forward(net, W, &x, &logits, &run));
-    tp[2] = omp_get_wtime();
+    tp[P_LOSS] = omp_get_wtime();
     CHECK(hn_loss_xent(&logits, &y, NULL, &loss, &dlogits));
-    tp[3] = omp_get_wtime();
-    memset(dW, 0, sizeof(float) * (size_t)(n_tasks * n_w));
+    tp[P_TBWD] = omp_get_wtime();
+    memset(dW, 0, sizeof(float) * (size_t)n_w);
     CHECK(hn_net_backward(net, W, &dlogits, dW, NULL, &run));
-    tp[4] = omp_get_wtime();
-    if (n_reg)
-      CHECK(hn_cl_output_reg(W + n_w, Wstar + n_w, n_reg, n_w, 0.01f, &reg, dW + n_w));
-    tp[5] = omp_get_wtime();
+    tp[P_HBWD] = omp_get_wtime();
     memset(dtheta, 0, sizeof(float) * (size_t)n_theta);
+    memset(dE, 0, sizeof(float) * (size_t)ne);
     CHECK(hn_hnet_backward(h, theta, dW, dtheta, dE));
-    tp[6] = omp_get_wtime();
+    tp[P_LA] = omp_get_wtime();
+    if (n_reg) {
+      CHECK(hn_optim_delta(opt, theta, dtheta, theta_la));
+      hn_ops_add(theta_la, theta, n_theta);
+    }
+    tp[P_REG] = omp_get_wtime();
+    if (n_reg)
+      CHECK(hn_hnet_output_reg(h, theta_la, E + ne, n_reg, Wstar, NULL, n_reg, NULL, 0.01f, &reg,
+                               dtheta));
+    tp[P_OPT] = omp_get_wtime();
     CHECK(hn_optim_step(opt, theta, dtheta));
-    tp[7] = omp_get_wtime();
+    tp[N_PARTS] = omp_get_wtime();
     if (it >= 0) {
       for (int p = 0; p < N_PARTS; p++) t[p][it] = tp[p + 1] - tp[p];
       t_step[it] = tp[N_PARTS] - tp[0];
@@ -179,46 +243,77 @@ int main(int argc, char **argv) {
   if (again > ceil_small) ceil_small = again;
   again = sgemm_gflops(2048, 2048, 2048, repeats < 5 ? repeats : 5);
   if (again > ceil_big) ceil_big = again;
+  again = triad_gbs(triad_n, 10);
+  if (again > bw) bw = again;
 
   /* FLOPs (2 per multiply-add). Backward of a linear layer costs two GEMMs
-   * (dx and dW) of the forward's size, except the first layer (no dx). */
-  double f_hfwd = (double)hn_hnet_flops(h, n_tasks);
+   * (dx and dW) of the forward's size, except the first layer (no dx).
+   * Bytes (4 per float): the operands each part must read or write once. */
+  const double f4 = 4.0;
+  int64_t n_out_layer = hc.chunk * (hc.n_hidden ? hc.hidden[hc.n_hidden - 1] : ne + hc.n_chunk_emb);
+  double f_hfwd = (double)hn_hnet_flops(h, 1);
   double f_tfwd = 2.0 * (double)batch * (double)hn_net_flops_per_sample(net);
   double f_tbwd = 2.0 * f_tfwd - 2.0 * (double)batch * (double)n_in * 1000.0;
   double f_hbwd = 2.0 * f_hfwd;
   double f_opt = 10.0 * (double)n_theta; /* ~10 flops per element */
-  double f_reg = n_reg ? 4.0 * (double)n_reg * (double)n_w : 0.0;
-  double flops[N_PARTS] = {f_hfwd, f_tfwd, 4.0 * batch * n_cls, f_tbwd, f_reg, f_hbwd, f_opt};
-  double f_total = 0;
-  for (int p = 0; p < N_PARTS; p++) f_total += flops[p];
+  /* the regulariser: the hypernetwork's forward and backward over n_reg
+   * tasks, ~6 flops per generated weight for the difference and sums */
+  double f_reg = 3.0 * (double)hn_hnet_flops(h, n_reg) + 6.0 * (double)n_reg * (double)n_w;
+  double flops[N_PARTS] = {f_hfwd, f_tfwd, 4.0 * batch * n_cls, f_tbwd, f_hbwd,
+                           n_reg ? 12.0 * (double)n_theta : 0.0, f_reg, f_opt};
+  double bytes[N_PARTS] = {
+      f4 * ((double)n_w + (double)n_out_layer),                      /* W out, U in     */
+      f4 * ((double)n_w + (double)batch * n_in),                     /* W, x in         */
+      f4 * 2.0 * batch * n_cls,                                      /* logits          */
+      f4 * (2.0 * (double)n_w + (double)batch * n_in),               /* W in, dW out    */
+      f4 * ((double)n_w + 3.0 * (double)n_out_layer),                /* dW, U in, dU    */
+      n_reg ? f4 * 7.0 * (double)n_theta : 0.0,                      /* θ g m v, Δ; θ_la */
+      n_reg ? f4 * ((double)n_reg * (double)n_w + 3.0 * (double)n_out_layer) : 0.0,
+      f4 * 7.0 * (double)n_theta};                                   /* θ g m v; θ m v  */
+  double f_total = 0, b_total = 0;
+  for (int p = 0; p < N_PARTS; p++) f_total += flops[p], b_total += bytes[p];
   double med_step = median(t_step, repeats);
 
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  printf("== hnet bench %s threads=%d repeats=%d earlier-tasks-regularised=%d\n", tag, threads,
-         repeats, n_reg);
-  printf("ceiling  sgemm 128x1000x784: %7.1f GFLOP/s   sgemm 2048^3: %7.1f GFLOP/s\n",
-         ceil_small, ceil_big);
-  printf("config   target 1024-1000-1000-10 (|W| = %lld), hypernet 25-25 ELU, emb 24, "
-         "chunk emb 8, chunk 78000 (%lld chunks), |theta| = %lld (ratio |theta|/|W| = %.4f)\n",
-         (long long)n_w, (long long)hn_hnet_n_chunks(h), (long long)n_theta,
-         (double)n_theta / (double)n_w);
-  printf("%-20s %12s %12s %10s\n", "part", "MFLOP", "median ms", "GFLOP/s");
+  printf("== hnet bench %s config=%s threads=%d repeats=%d earlier-tasks-regularised=%d\n", tag,
+         config, threads, repeats, n_reg);
+  printf("ceiling  sgemm 128x1000x784: %7.1f GFLOP/s   sgemm 2048^3: %7.1f GFLOP/s   triad: "
+         "%6.1f GB/s\n",
+         ceil_small, ceil_big, bw);
+  printf("config   target 1024-1000-1000-10 (|W| = %lld), hypernet %s, %lld chunks of %lld, "
+         "|theta| = %lld\n",
+         (long long)n_w, pm100 ? "200-250-350 ReLU, emb 128, chunk emb 12"
+                               : "25-25 ELU, emb 24, chunk emb 8",
+         (long long)hn_hnet_n_chunks(h), (long long)hc.chunk, (long long)n_theta);
+  printf("%-20s %10s %10s %10s %9s %8s %11s\n", "part", "MFLOP", "MB", "median ms", "GFLOP/s",
+         "GB/s", "% of floor");
+  double floor_total = 0;
   for (int p = 0; p < N_PARTS; p++) {
-    if (p == P_REG && !n_reg) continue;
+    if ((p == P_REG || p == P_LA) && !n_reg) continue;
     double m = median(t[p], repeats);
-    printf("%-20s %12.1f %12.3f %10.1f\n", part_names[p], flops[p] * 1e-6, m * 1e3,
-           m > 0 ? flops[p] / m * 1e-9 : 0.0);
+    double fl = fmax(flops[p] / (ceil_big * 1e9), bytes[p] / (bw * 1e9));
+    floor_total += fl;
+    printf("%-20s %10.1f %10.1f %10.3f %9.1f %8.1f %10.0f%%\n", part_names[p], flops[p] * 1e-6,
+           bytes[p] * 1e-6, m * 1e3, m > 0 ? flops[p] / m * 1e-9 : 0.0,
+           m > 0 ? bytes[p] / m * 1e-9 : 0.0, m > 0 ? 100.0 * fl / m : 0.0);
   }
   double gf = f_total / med_step * 1e-9;
-  printf("step     %.1f MFLOP, median %.3f ms, %.2f steps/s, %.1f GFLOP/s = %.0f%% of the "
-         "128x1000x784 ceiling, %.0f%% of the 2048^3 ceiling\n",
-         f_total * 1e-6, med_step * 1e3, 1.0 / med_step, gf, 100.0 * gf / ceil_small,
-         100.0 * gf / ceil_big);
-  printf("memory   peak resident %.1f MiB; allocations during %d timed steps: %lld; loss %.4f\n",
-         (double)ru.ru_maxrss / 1024.0, repeats, (long long)step_allocs, (double)loss);
-  printf("RESULT tag=%s threads=%d step_ms=%.3f gflops=%.1f ceil_small=%.1f ceil_big=%.1f\n", tag,
-         threads, med_step * 1e3, gf, ceil_small, ceil_big);
+  printf("step     %.1f MFLOP, %.1f MB, median %.3f ms, %.2f steps/s, %.1f GFLOP/s = %.0f%% of "
+         "the 128x1000x784 ceiling, %.0f%% of the 2048^3 ceiling; floor %.3f ms (%.0f%%)\n",
+         f_total * 1e-6, b_total * 1e-6, med_step * 1e3, 1.0 / med_step, gf,
+         100.0 * gf / ceil_small, 100.0 * gf / ceil_big, floor_total * 1e3,
+         100.0 * floor_total / med_step);
+  if (n_reg)
+    printf("set-up   targets of %d earlier tasks in %.3f s\n", n_reg, t_setup);
+  printf("memory   peak resident %.1f MiB; allocations during %d timed steps: %lld; loss %.4f, "
+         "regulariser %.4g\n",
+         (double)ru.ru_maxrss / 1024.0, repeats, (long long)step_allocs, (double)loss,
+         (double)reg);
+  printf("RESULT tag=%s threads=%d step_ms=%.3f gflops=%.1f ceil_small=%.1f ceil_big=%.1f "
+         "bw=%.1f peak_mib=%.1f\n",
+         tag, threads, med_step * 1e3, gf, ceil_small, ceil_big, bw,
+         (double)ru.ru_maxrss / 1024.0);
 
   for (int p = 0; p < N_PARTS; p++) free(t[p]);
   free(t_step);
@@ -227,7 +322,7 @@ int main(int argc, char **argv) {
   hn_tensor_release(&y);
   hn_tensor_release(&logits);
   hn_tensor_release(&dlogits);
-  hn_free(theta); hn_free(dtheta); hn_free(E); hn_free(dE);
+  hn_free(theta); hn_free(dtheta); hn_free(theta_la); hn_free(E); hn_free(dE);
   hn_free(W); hn_free(dW); hn_free(Wstar); hn_free(var);
   hn_hnet_free(h);
   hn_net_free(net);

@@ -71,6 +71,14 @@ M.HYPERNET_FORWARD = {
   { name = "out", type = "tensor", help = "[n_tasks, n_out] to write W into (default: a new tensor)" },
 }
 
+M.HYPERNET_OUTPUT_REG = {
+  { name = "targets", type = "tensor", help = "stored targets W* [n_star, n_out] (give this or theta_star)" },
+  { name = "rows", type = "any", help = "with targets: the row of targets of each embedding, a list of n 1-based rows (default: row t for embedding t)" },
+  { name = "theta_star", type = "tensor", help = "θ* to recompute the targets h(E_t; θ*) from (give this or targets)" },
+  { name = "beta", type = "number", min = 0, help = "the regulariser strength β (required; the loss is β/n Σ_t ‖h(E_t; θ) − W*_t‖²)" },
+  { name = "dtheta", type = "tensor", help = "[n_params]: the gradient w.r.t. θ is ACCUMULATED into it (default: not computed)" },
+}
+
 M.NET_FORWARD = {
   { name = "train", type = "boolean", default = false, help = "training mode (dropout on, batchnorm batch statistics)" },
   { name = "rng", type = "rng", help = "the dropout generator (training; default: the global one)" },
@@ -259,6 +267,13 @@ function M.install()
       return c(self, theta, E, opts)
     end
   end)
+  wrap(hyper, "hnet.HyperNet", "output_reg", function(c)
+    local S = M.HYPERNET_OUTPUT_REG
+    return function(self, theta, E, opts)
+      if opts ~= nil then verify(S, opts, "hnet.HyperNet:output_reg", 4) end
+      return c(self, theta, E, opts)
+    end
+  end)
   wrap(hyper, "hnet.HyperNet", "init", function(c)
     return function(self, theta, target_var, opts)
       return c(self, theta, target_var, spec.check(M.HYPERNET_INIT, opts, "hnet.HyperNet:init", 4))
@@ -289,6 +304,8 @@ M.HELP = {
     about = "initialise θ (target_var: n_out variances, e.g. net:init_var(); nil with target = net)" },
   { name = "hnet.HyperNet:embeddings", sig = "hypernet:embeddings(n, opts) -> E [n, embedding]",
     spec = M.HYPERNET_EMBEDDINGS, about = "n task embeddings drawn from N(0, var)" },
+  { name = "hnet.HyperNet:output_reg", sig = "hypernet:output_reg(theta, E, opts) -> loss", spec = M.HYPERNET_OUTPUT_REG,
+    about = "the output regulariser over the embeddings E [n, embedding], fused: no generated W materialised" },
   { name = "hnet.HyperNet:forward", sig = "hypernet:forward(theta, E, opts) -> W [n_tasks, n_out]",
     spec = M.HYPERNET_FORWARD, about = "generate the target weights of each row of E" },
 }

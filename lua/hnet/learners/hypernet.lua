@@ -113,7 +113,7 @@ function Learner:setup(info)
   local n_tasks = info.n_tasks
   local m = hypermodel.build {
     fname = FNAME, target = o.target, input_shape = info.input_shape, n_outputs = info.n_outputs,
-    max_batch = math.max(o.batch, o.eval_batch), hnet = o.hnet, max_tasks = math.max(1, n_tasks),
+    max_batch = math.max(o.batch, o.eval_batch), hnet = o.hnet, max_tasks = 1,
     n_embeddings = n_tasks, init = { emb_var = o.emb_var, rng = self.rng, scheme = o.init,
                                      max_h_l1 = o.init == "hyperfan" and HYPERFAN_MAX_H_L1 or nil } }
   self.model = m
@@ -193,7 +193,7 @@ function Learner:train_step(it)
     self:fault("the regulariser", v, it, { { "theta (hypernetwork parameters)", self.theta },
       { "theta + look-ahead step", o.lookahead and r.theta_la or nil },
       { "W*_t (regulariser targets)", o.store_targets and r.Wstar_prev or nil },
-      { "h(e_t; theta) for earlier tasks", r.W } })
+      { "e_t (the earlier embeddings of the step)", r.E } })
   end })
 end
 
