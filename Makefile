@@ -140,7 +140,8 @@ bench-compare: deps-build
 # deps-data what make run needs in addition.
 PKGS_BUILD := gcc make pkg-config libopenblas-openmp-dev libopenblas-pthread-dev zlib1g-dev \
               liblua5.4-dev lua5.4 libcmocka-dev lua-cjson
-PKGS_DATA := dataset-fashion-mnist nodejs:node npm:npm gnuplot-nox
+PKGS_DATA := dataset-fashion-mnist nodejs:node npm:npm gnuplot-nox \
+             wamerican wngerman wfrench wspanish witalian wportuguese wdutch wpolish wswedish wdanish
 PKGS_BENCH := python3-torch
 
 deps: deps-build

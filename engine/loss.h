@@ -68,4 +68,19 @@ hn_status hn_loss_max_prob(const hn_tensor *logits, const uint8_t *mask, hn_tens
  * non-finite row. Its negative is the energy score of Liu et al. (2020). */
 hn_status hn_loss_logsumexp(const hn_tensor *logits, const uint8_t *mask, hn_tensor *lse);
 
+/* Sigmoid cross-entropy of bit outputs (sequence tasks such as the Copy
+ * Task): y [n, ..., k] logits, target [n, ..., b] with the same leading
+ * dimensions and b <= k; the target's column j is y's column col + j (a
+ * multi-head output layer scored on one head; col = 0 and b = k for one
+ * head). An element with a negative target (-1: not an output step, or a
+ * padded step) is not scored and contributes exactly 0; the others hold a
+ * bit in [0, 1]. *loss (may be NULL) = Σ over scored elements of
+ * max(y, 0) - y t + log(1 + e^-|y|), divided by n (the per-sample sum,
+ * averaged over samples); dy [n, ..., k] (optional) is OVERWRITTEN with
+ * (σ(y) - t) / n, 0 where not scored and outside the head; *n_correct and
+ * *n_scored (each may be NULL): scored elements with (y >= 0) == (t >= 0.5)
+ * (a NaN logit never is), and the scored count. loss_seq.c. */
+hn_status hn_loss_bits(const hn_tensor *y, const hn_tensor *target, int64_t col, float *loss,
+                       hn_tensor *dy, int64_t *n_correct, int64_t *n_scored);
+
 #endif

@@ -9,6 +9,7 @@
  *   hnet.loss.entropy(logits, { mask = m, out = t })              -> tensor [n]
  *   hnet.loss.max_prob(logits, { mask = m, out = t })             -> tensor [n]
  *   hnet.loss.logsumexp(logits, { mask = m, out = t })            -> tensor [n]
+ *   hnet.loss.bits(y, target, { grad = dy, offset = c })  -> loss, n_correct, n_scored
  *
  * Labels are float tensors [n] holding 0-based class indices (the datasets'
  * convention), and argmax returns 0-based classes too. A row with a NaN or
@@ -120,6 +121,24 @@ static int regression(lua_State *L, bool gauss) {
 static int l_mse(lua_State *L) { return regression(L, false); }
 static int l_gauss_nll(lua_State *L) { return regression(L, true); }
 
+/* Per-bit sigmoid cross-entropy; targets < 0 are not scored; `offset`: the
+ * head's first column in y (0-based; hn_loss_bits). */
+static const char *const bits_keys[] = {"grad", "offset", NULL};
+static int l_bits(lua_State *L) {
+  hnl_tensor *y = hnl_tensor_check(L, 1);
+  hnl_tensor *t = hnl_tensor_check(L, 2);
+  hnl_check_options(L, 3, bits_keys);
+  hnl_tensor *g = opt_grad(L, 3, "grad");
+  int64_t col = hnl_opt_int(L, 3, "offset", 0, 0, INT64_MAX);
+  float loss = 0.0f;
+  int64_t correct = 0, scored = 0;
+  hnl_check(L, hn_loss_bits(&y->t, &t->t, col, &loss, g ? &g->t : NULL, &correct, &scored));
+  lua_pushnumber(L, (lua_Number)loss);
+  lua_pushinteger(L, (lua_Integer)correct);
+  lua_pushinteger(L, (lua_Integer)scored);
+  return 3;
+}
+
 static int l_accuracy(lua_State *L) {
   hnl_tensor *logits = hnl_tensor_check(L, 1);
   hnl_tensor *labels = hnl_tensor_check(L, 2);
@@ -167,7 +186,7 @@ static int l_logsumexp(lua_State *L) { return per_row(L, ROW_LOGSUMEXP); }
 static const luaL_Reg loss_funcs[] = {
     {"xent", l_xent},         {"mse", l_mse},         {"gauss_nll", l_gauss_nll},
     {"accuracy", l_accuracy}, {"argmax", l_argmax},   {"entropy", l_entropy},
-    {"max_prob", l_max_prob}, {"logsumexp", l_logsumexp}, {NULL, NULL},
+    {"max_prob", l_max_prob}, {"logsumexp", l_logsumexp}, {"bits", l_bits}, {NULL, NULL},
 };
 
 void hnl_open_loss(lua_State *L) {

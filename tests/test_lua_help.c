@@ -265,7 +265,13 @@ static void test_help_function(void **state) {
       {"hnet.tasks.subsample", "hnet.tasks.subsample(source, opts) -> task", "  fraction           number    in [0, 1]"},
       {"hnet.tasks.map", "hnet.tasks.map(source, fn, opts) -> task", "  input_shape        int_list"},
       {"hnet.tasks.from_tensors", "hnet.tasks.from_tensors(opts) -> task",
-       "  kind               string    one of classification, regression; default \"classification\""},
+       "  kind               string    one of classification, regression, bits; default \"classification\""},
+      {"hnet.stream.copy_task", "hnet.stream.copy_task(opts) -> stream",
+       "  variant            string    one of permuted, length, xor; default \"permuted\""},
+      {"hnet.stream.languages", "hnet.stream.languages(opts) -> stream",
+       "  max_len            integer   >= 2; default 20"},
+      {"target.rnn", "target = { \"rnn\", cell =, hidden =, vocab =, embedding =, output = }",
+       "  cell               string    one of rnn, lstm, gru; default \"rnn\""},
       {"hnet.tasks.from_generator", "hnet.tasks.from_generator(opts) -> task",
        "  n_train            integer   >= 1; required"},
   };
@@ -352,7 +358,7 @@ static void test_specs_check_values(void **state) {
       {"hnet.tasks.map(BL, function(x) return x end, { input_shape = { 0 } })",
        "bad argument #3 to 'hnet.tasks.map' (field 'input_shape': entry 1 must be a positive integer, got 0)"},
       {"hnet.tasks.from_tensors{ train = BL.train, test = BL.test, n_classes = 2, kind = 'ranking' }",
-       "bad argument #1 to 'hnet.tasks.from_tensors' (field 'kind': one of classification, regression expected, got 'ranking')"},
+       "bad argument #1 to 'hnet.tasks.from_tensors' (field 'kind': one of classification, regression, bits expected, got 'ranking')"},
       {"hnet.tasks.from_tensors{ test = BL.test, n_classes = 2 }",
        "bad argument #1 to 'hnet.tasks.from_tensors' (field 'train' is required)"},
       {"hnet.tasks.from_generator{ n_train = 0, n_test = 1, sample = print }",
@@ -804,7 +810,7 @@ static void test_wrapper_keys_are_cs(void **state) {
       "  { 'transform.brightness_contrast', data.TRANSFORM.brightness_contrast,\n"
       "    function() return core.transform.brightness_contrast(t, B) end },\n"
       "}\n"
-      "local TWO = { xent = true, mse = true, gauss_nll = true, accuracy = true, bce_logits = true, kd = true }\n"
+      "local TWO = { xent = true, mse = true, gauss_nll = true, accuracy = true, bce_logits = true, kd = true, bits = true }\n"
       "for k, s in pairs(train.LOSS) do\n"
       "  CASES[#CASES + 1] = { 'loss.' .. k, s, function()\n"
       "    if TWO[k] then return core.loss[k](t, t, B) end\n"

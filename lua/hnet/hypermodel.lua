@@ -21,7 +21,7 @@
 --   m:fix_targets(Eprev, o)           the regulariser's targets W*_j = h(e_j; θ), fixed now
 --   m:regularise(theta_at)            β/n Σ_j ‖h(e_j; theta_at) − W*_j‖², its gradient into dθ
 --   m:step(items, o)                  one training step: pass, regulariser, optimisers
---   m:forward(W, x, out, stats)       the target net in eval mode under weights W
+--   m:forward(W, x, out, stats, lengths)  the target net in eval mode under weights W
 --
 -- θ frozen (few-shot adaptation): pass no dtheta. Only the embeddings
 -- learn (begin's train_theta = false). SGD, backtracking and second-order
@@ -37,11 +37,11 @@ Model.__index = Model
 
 local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
 
---- Loss of out against y (mean squared error for kind = "regression",
--- cross-entropy otherwise); writes d(loss)/d(out) into dout.
+--- Loss of out against y (mean squared error for kind = "regression", the
+-- per-bit sigmoid cross-entropy for "bits", cross-entropy otherwise);
+-- writes d(loss)/d(out) into dout.
 function M.loss_grad(kind, out, y, dout)
-  if kind == "regression" then return hnet.loss.mse(out, y, { grad = dout }) end
-  return hnet.loss.xent(out, y, { grad = dout })
+  return common.task_loss(kind, out, y, dout)
 end
 local loss_grad = M.loss_grad
 
@@ -136,16 +136,18 @@ function Model:draw_embedding(row, var, rng)
 end
 
 --- The target network's output for x under weights W (eval mode), into out
--- (nil: the net's own buffer); stats: BatchNorm statistics or nil.
-function Model:forward(W, x, out, stats)
-  return self.net:forward(W, x, { train = false, out = out, stats = stats })
+-- (nil: the net's own buffer); stats: BatchNorm statistics or nil;
+-- lengths: per-sample sequence lengths or nil.
+function Model:forward(W, x, out, stats, lengths)
+  return self.net:forward(W, x, { train = false, out = out, stats = stats, lengths = lengths })
 end
 
 --- Forward and backward of one batch per embedding: W = h(E; θ) for the m
 -- rows of E, then per item i (items[i] = { x =, y =, out =, dout =, stats =,
--- dx = }, out/dout: buffers for the output and its gradient, nil: the net's
+-- dx =, lengths = }, out/dout: buffers for the output and its gradient, nil: the net's
 -- own output and a fresh gradient; dx: a buffer that receives the gradient
--- with respect to x, nil: none) the target forward under row i, the loss
+-- with respect to x, nil: none; lengths: the samples' sequence lengths or
+-- nil) the target forward under row i, the loss
 -- (o.loss(out, item, dout) -> value, writing dout, when given: a VAE
 -- decoder's reconstruction; else by kind) and the backward into row i of dW;
 -- then the hypernetwork's backward
@@ -165,7 +167,8 @@ function Model:pass(E, items, o)
   local scale = o.scale
   for i, it in ipairs(items) do
     local Wi = W:rows(i, i)
-    local out = self.net:forward(Wi, it.x, { train = o.train, rng = o.rng, out = it.out, stats = it.stats })
+    local out = self.net:forward(Wi, it.x, { train = o.train, rng = o.rng, out = it.out, stats = it.stats,
+                                             lengths = it.lengths })
     local dout = it.dout or hnet.tensor(out:shape())
     local l
     if o.loss then l = o.loss(out, it, dout) else l = loss_grad(o.kind, out, it.y, dout) end
@@ -173,8 +176,8 @@ function Model:pass(E, items, o)
     local s = type(scale) == "table" and scale[i] or scale
     if s ~= 0 and (o.keep == nil or o.keep(i, l)) then
       if s then dout:scale(s) end
-      if it.dx then
-        self.net:backward(Wi, dout, dW:rows(i, i), { dx = it.dx })
+      if it.dx or it.lengths then
+        self.net:backward(Wi, dout, dW:rows(i, i), { dx = it.dx, lengths = it.lengths })
       else
         self.net:backward(Wi, dout, dW:rows(i, i))
       end

@@ -16,6 +16,8 @@
 --   stream.rotated(ds, {angles = {0, 45, 90}})             or {tasks =, step =}
 --   stream.from(list_of_tasks)
 --   stream.custom{n =, make = function(i) return task end, name =}
+--   stream.copy_task{...}  stream.seq_mnist{...}  stream.languages{...}
+--       sequence streams (lua/hnet/seq/: copy.lua, mnist.lua, languages.lua)
 --
 -- Memory: a stream builds task i on first access (make(i), cheap: for a
 -- permuted task it only draws the permutation) and keeps that task table,
@@ -260,6 +262,11 @@ end
 --- Is v a stream?
 function M.is_stream(v) return getmetatable(v) == Stream end
 
+-- Sequence streams (lua/hnet/seq/): loaded when first called.
+function M.copy_task(opts) return require("hnet.seq.copy").copy_task(opts) end
+function M.seq_mnist(opts) return require("hnet.seq.mnist").seq_mnist(opts) end
+function M.languages(opts) return require("hnet.seq.languages").languages(opts) end
+
 --- `./hnet help` entries (lua/hnet/help.lua reads them).
 M.HELP = {
   { name = "hnet.stream.permuted", sig = "hnet.stream.permuted(dataset, opts) -> stream",
@@ -272,6 +279,15 @@ M.HELP = {
     about = "a stream of the given tasks", spec = M.OPTIONS.from },
   { name = "hnet.stream.custom", sig = "hnet.stream.custom(opts) -> stream",
     about = "a stream whose task i is make(i), made when first used", spec = M.OPTIONS.custom },
+  { name = "hnet.stream.copy_task", sig = "hnet.stream.copy_task(opts) -> stream",
+    about = "Copy Task streams: tasks differ by output order, pattern length or a permuted XOR",
+    spec = function() return require("hnet.seq.copy").OPTIONS end },
+  { name = "hnet.stream.seq_mnist", sig = "hnet.stream.seq_mnist(opts) -> stream",
+    about = "MNIST read as a sequence of rows (or pixels), split into two-digit tasks",
+    spec = function() return require("hnet.seq.mnist").OPTIONS end },
+  { name = "hnet.stream.languages", sig = "hnet.stream.languages(opts) -> stream",
+    about = "tell apart the words of two languages (Debian's word lists), one pair per task",
+    spec = function() return require("hnet.seq.languages").OPTIONS end },
 }
 
 return M

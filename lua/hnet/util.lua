@@ -152,7 +152,8 @@ function M.spread_rows(data, n)
   local rows = {}
   for k = 1, n do rows[k] = (k - 1) * total // n + 1 end
   per = per or {}
-  per[n] = { x = data.x:gather_rows(rows), y = data.y:gather_rows(rows) }
+  per[n] = { x = data.x:gather_rows(rows), y = data.y:gather_rows(rows),
+             lengths = data.lengths and data.lengths:gather_rows(rows) or nil }
   spread[data] = per
   return per[n]
 end

@@ -74,6 +74,10 @@ M.LOSS = {
   },
   bce_logits = { { name = "grad", type = "tensor", help = "written with the gradient of the mean loss w.r.t. the logits (overwritten)" } },
   kl_gauss = { { name = "grad", type = "tensor", help = "[n, 2d] written with the gradient w.r.t. (mu, logvar) (overwritten)" } },
+  bits = { { name = "grad", type = "tensor",
+             help = "written with the gradient w.r.t. y, 0 where not scored and outside the head (overwritten)" },
+           { name = "offset", type = "integer", default = 0, min = 0,
+             help = "the head's first column in y's last dimension (0-based): target's column j is y's offset + j" } },
   kd = {
     { name = "mask", type = "any", help = MASK_HELP },
     { name = "temperature", type = "number", default = 2, above = 0, help = "the softmax temperature T (the loss is scaled by T^2)" },
@@ -110,7 +114,7 @@ end
 -- exists; tests/test_lua_help.c's coverage test then asks for its help).
 M.loss = {}
 for k, f in pairs(core.loss) do M.loss[k] = f end
-for _, k in ipairs { "xent", "mse", "gauss_nll", "accuracy", "bce_logits", "kd" } do
+for _, k in ipairs { "xent", "mse", "gauss_nll", "accuracy", "bce_logits", "kd", "bits" } do
   M.loss[k] = two_args(core.loss[k], M.LOSS[k], "hnet.loss." .. k)
 end
 for _, k in ipairs { "argmax", "entropy", "max_prob", "logsumexp", "kl_gauss" } do
@@ -153,6 +157,8 @@ M.HELP = {
     about = "mean over rows of KL(N(mu, e^logvar) || N(0, 1)) summed over latents; h [n, 2d] = (mu, logvar)" },
   { name = "hnet.loss.kd", sig = "hnet.loss.kd(logits, target_logits, opts) -> loss", spec = M.LOSS.kd,
     about = "knowledge distillation: T^2 · cross-entropy of the softened softmaxes" },
+  { name = "hnet.loss.bits", sig = "hnet.loss.bits(y, target, opts) -> loss, n_correct, n_scored", spec = M.LOSS.bits,
+    about = "per-bit sigmoid cross-entropy of sequence outputs (a target < 0 is not scored), summed per sample, averaged over samples; the per-bit counts" },
   { name = "hnet.vae.reparam", sig = "hnet.vae.reparam(h, rng, opts) -> z, eps", spec = M.VAE.reparam,
     about = "z = mu + exp(logvar / 2) · eps with eps drawn from rng; h [n, 2d] = (mu, logvar)" },
   { name = "hnet.vae.reparam_backward", sig = "hnet.vae.reparam_backward(h, eps, dz, opts) -> dh",

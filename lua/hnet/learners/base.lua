@@ -104,13 +104,25 @@ function Learner:end_task() end
 --- Before evaluating with n_seen tasks known (e.g. generate their weights).
 function Learner:begin_eval() end
 
---- The output [n, k] for the batch x (eval mode; valid until the next
--- call); t is the task index when task_conditioned(), nil otherwise.
--- Required.
+--- The output [n, k] (or [n, T, k] per step) for the batch x (eval mode;
+-- valid until the next call); t is the task index when
+-- task_conditioned(), nil otherwise; lengths (the third argument): the
+-- per-sample sequence lengths [n] when the task's data carry them, else
+-- nil. Required.
 function Learner:predict() missing(self, "predict") end
 
---- The task of each row of x when the task is not given, or nil for the
--- run's policy (lowest entropy over predict(x, t), t = 1..n_seen).
+--- The task kinds the learner trains (hnet.run refuses a stream of another
+-- kind): a list of "classification", "regression", "bits".
+function Learner:task_kinds() return { "classification", "regression" } end
+
+--- Does the learner pass per-sample sequence lengths (a split's `lengths`,
+-- predict's third argument) to its networks, in training and in predict?
+-- hnet.run refuses tasks with lengths for a learner that does not.
+function Learner:takes_lengths() return false end
+
+--- The task of each row of x (given the samples' lengths, or nil) when the
+-- task is not given, or nil for the run's policy (lowest entropy over
+-- predict(x, t, lengths), t = 1..n_seen): infer_task(x, n_seen, lengths).
 function Learner:infer_task() return nil end
 
 --- Everything needed to continue, as name -> tensor|number|string|integer

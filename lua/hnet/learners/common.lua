@@ -2,6 +2,7 @@
 -- option defaults. Per-sample and per-weight work stays in C; this file only
 -- decides what to call.
 local hnet = require "hnet"
+local spec = require "hnet.spec"
 
 local M = {}
 
@@ -11,7 +12,7 @@ local M = {}
 -- is spec.extend(common.SHARED, { its own entries }).
 M.SHARED = {
   { name = "target", type = "any", default = { "mlp", hidden = { 100, 100 } },
-    help = 'the target network: { "mlp", hidden = {...}, act =, dropout =, batchnorm = }, { "lenet", ... }, { "zenkenet", ... } or { layers = {...} } (checked at setup)' },
+    help = 'the target network: { "mlp", hidden = {...}, act =, dropout =, batchnorm = }, { "lenet", ... }, { "zenkenet", ... }, { "rnn", cell =, hidden = {...}, vocab =, embedding =, output = } (sequences; `./hnet help target.rnn`) or { layers = {...} } (checked at setup)' },
   { name = "lr", type = "number", default = 1e-3, min = 0, help = "Adam learning rate" },
   { name = "beta1", type = "number", default = 0.9, min = 0, max = 0.999999, help = "Adam's first-moment decay" },
   { name = "beta2", type = "number", default = 0.999, min = 0, max = 0.999999999, help = "Adam's second-moment decay" },
@@ -21,10 +22,51 @@ M.SHARED = {
   { name = "seed", type = "integer", default = 1, help = "seed of the learner's random numbers (init, batches)" },
 }
 
+--- The options of a recurrent target, { "rnn", ... } (hnet.spec): an
+-- optional token embedding, stacked recurrent layers (every one but the
+-- last returns all its steps), and a linear read-out applied at the last
+-- valid step (output = "last": sequence classification) or at every step
+-- (output = "all": per-step outputs such as the Copy Task's bits).
+M.RNN_TARGET = {
+  { name = "cell", type = "string", default = "rnn", choices = { "rnn", "lstm", "gru" },
+    help = "the recurrent layer: Elman (tanh), LSTM or GRU" },
+  { name = "hidden", type = "int_list", default = { 256 }, help = "hidden units of each stacked recurrent layer" },
+  { name = "vocab", type = "integer", min = 1,
+    help = "token inputs: the vocabulary size (inputs [T] of ids 0..vocab-1); nil for feature inputs [T, F]" },
+  { name = "embedding", type = "integer", default = 32, min = 1, help = "the token embedding's size (with vocab)" },
+  { name = "output", type = "string", default = "last", choices = { "last", "all" },
+    help = "read out the state after each sample's last valid step, or every step" },
+}
+
+-- A recurrent target's layer list for per-sample input `input` ({T} token
+-- ids or {T, F} features) and n_out outputs (per step with output = "all").
+local function rnn_layers(spec_in, input, n_out, fname)
+  local o = {}
+  for k, v in pairs(spec_in) do if k ~= 1 then o[k] = v end end
+  o = spec.check(M.RNN_TARGET, o, fname .. " (field 'target')", 1, 4)
+  local tokens = o.vocab ~= nil
+  if tokens and #input ~= 1 then
+    error(("bad argument #1 to '%s' (field 'target': vocab = %d needs token inputs of shape {T}, the tasks give {%s}; drop vocab for feature inputs)")
+      :format(fname, o.vocab, table.concat(input, ", ")), 4)
+  elseif not tokens and #input ~= 2 then
+    error(("bad argument #1 to '%s' (field 'target': a recurrent target reads inputs {T, F}, the tasks give {%s}; token ids {T} need vocab =)")
+      :format(fname, table.concat(input, ", ")), 4)
+  end
+  local layers = {}
+  if tokens then layers[1] = { "embedding", vocab = o.vocab, dim = o.embedding } end
+  for i, h in ipairs(o.hidden) do
+    layers[#layers + 1] = { o.cell, hidden = h, output = i == #o.hidden and o.output or "all" }
+  end
+  layers[#layers + 1] = { "linear", n_out }
+  return layers
+end
+
 --- Build a target network for `input` (per-sample shape) with n_out outputs.
 -- spec: { "mlp", hidden = {100, 100}, act = "relu", dropout = 0, batchnorm = false }
 --       { "lenet", ... } | { "zenkenet", ... }  (hnet.lenet / hnet.zenkenet options)
---       { layers = {...} }  (a full hnet.net layer list whose output must be n_out)
+--       { "rnn", cell =, hidden =, vocab =, embedding =, output = }  (M.RNN_TARGET)
+--       { layers = {...} }  (a full hnet.net layer list whose output must be
+--                            n_out, or [T, n_out] per step)
 function M.target_net(spec, input, n_out, max_batch, fname)
   fname = fname or "learner"
   if type(spec) ~= "table" then
@@ -40,16 +82,17 @@ function M.target_net(spec, input, n_out, max_batch, fname)
   elseif kind == "lenet" or kind == "zenkenet" then
     o.input, o.outputs, o.max_batch = input, n_out, max_batch
     return hnet[kind](o)
-  elseif kind == "layers" then
-    local net = hnet.net { input = input, max_batch = max_batch, layers = spec.layers, fan = spec.fan }
+  elseif kind == "layers" or kind == "rnn" then
+    local layers = kind == "rnn" and rnn_layers(spec, input, n_out, fname) or spec.layers
+    local net = hnet.net { input = input, max_batch = max_batch, layers = layers, fan = spec.fan }
     local out = net:out_shape()
-    if #out ~= 1 or out[1] ~= n_out then
-      error(("bad argument #1 to '%s' (field 'target': the layers give %d outputs, the tasks need %d)")
-        :format(fname, out[1] or -1, n_out), 3)
+    if out[#out] ~= n_out or #out > 2 or (#out == 2 and out[1] ~= net:seq_len()) then
+      error(("bad argument #1 to '%s' (field 'target': the network gives outputs {%s}, the tasks need %d (or %d per step))")
+        :format(fname, table.concat(out, ", "), n_out, n_out), 3)
     end
     return net
   end
-  error(("bad argument #1 to '%s' (field 'target': unknown network kind '%s'; use \"mlp\", \"lenet\", \"zenkenet\" or layers = {...})")
+  error(("bad argument #1 to '%s' (field 'target': unknown network kind '%s'; use \"mlp\", \"lenet\", \"zenkenet\", \"rnn\" or layers = {...})")
     :format(fname, tostring(kind)), 3)
 end
 
@@ -66,12 +109,14 @@ function M.batcher(data, batch, rng)
   local self = setmetatable({
     data = data, n = n, batch = b, rng = rng, pos = n + 1, order = nil,
     idx = {}, x = hnet.tensor(xs), y = hnet.tensor(ys),
+    lengths = data.lengths and hnet.tensor(b) or nil,
   }, Batcher)
   for i = 1, b do self.idx[i] = i end
   return self
 end
 
---- The next batch: x, y (the same tensors every call, refilled).
+--- The next batch: x, y and the per-sample sequence lengths (nil when the
+-- data have none); the same tensors every call, refilled.
 function Batcher:next()
   if self.pos + self.batch - 1 > self.n then
     self.order = self.rng:permutation(self.n)
@@ -82,7 +127,8 @@ function Batcher:next()
   self.pos = p + self.batch
   hnet.transform.gather(self.data.x, idx, { out = self.x })
   hnet.transform.gather(self.data.y, idx, { out = self.y })
-  return self.x, self.y
+  if self.lengths then hnet.transform.gather(self.data.lengths, idx, { out = self.lengths }) end
+  return self.x, self.y, self.lengths
 end
 
 --- The batcher's position for a checkpoint: s[prefix .. ".order"] (the
@@ -197,16 +243,36 @@ end
 --- Is v a finite number?
 function M.finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
 
---- Call fn(x_view, y_view, first_row) over the rows of data in slices of at
--- most `size` rows (views: no copies).
+--- Call fn(x_view, y_view, first_row, lengths_view) over the rows of data
+-- in slices of at most `size` rows (views: no copies; lengths_view nil when
+-- the data have no lengths).
 function M.each_slice(data, size, fn)
   local n = data.x:size(1)
+  local L = data.lengths
   local i = 1
   while i <= n do
     local j = math.min(n, i + size - 1)
-    fn(data.x:rows(i, j), data.y:rows(i, j), i)
+    fn(data.x:rows(i, j), data.y:rows(i, j), i, L and L:rows(i, j))
     i = j + 1
   end
+end
+
+--- Output buffers [rows, out...] for a net whose per-sample output shape is
+-- `out` ({k}, or {T, k} per step).
+function M.out_buffer(rows, out)
+  local shape = { rows }
+  for i = 1, #out do shape[i + 1] = out[i] end
+  return hnet.tensor(shape)
+end
+
+--- The task loss of a batch: cross-entropy (classification, with the head
+-- mask), MSE (regression) or the per-bit sigmoid cross-entropy over scored
+-- steps (bits, on the head whose first column is `offset`, 0-based); writes
+-- its gradient into dout.
+function M.task_loss(kind, out, y, dout, mask, offset)
+  if kind == "regression" then return hnet.loss.mse(out, y, { grad = dout }) end
+  if kind == "bits" then return (hnet.loss.bits(out, y, { grad = dout, offset = offset or 0 })) end
+  return hnet.loss.xent(out, y, { mask = mask, grad = dout })
 end
 
 return M

@@ -60,6 +60,11 @@ mod.presets = {
   },
 }
 
+-- Its replay model generates fixed-size inputs: no sequences (no lengths,
+-- no per-step bits), unlike the plain learners it is built on.
+function R:task_kinds() return { "classification" } end
+function R:takes_lengths() return false end
+
 --- The classifier's weights initialised as hypercl's (Xavier, zero biases).
 function R:new_weights()
   return vae.xavier(self.net, hnet.tensor(self.n_w), self.rng)

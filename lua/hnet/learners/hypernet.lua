@@ -121,9 +121,9 @@ function Learner:setup(info)
   self.net, self.h, self.theta, self.E = m.net, m.h, m.theta, m.E
   self.n_w, self.n_theta = m.n_w, m.n_theta
   local out = self.net:out_shape()
-  self.logits = hnet.tensor(o.batch, out[1])
-  self.dlogits = hnet.tensor(o.batch, out[1])
-  self.eval_out = hnet.tensor(o.eval_batch, out[1])
+  self.logits = common.out_buffer(o.batch, out)
+  self.dlogits = common.out_buffer(o.batch, out)
+  self.eval_out = common.out_buffer(o.eval_batch, out)
   if self.net:n_stats() > 0 then self.stats = {} end
   return self
 end
@@ -176,13 +176,13 @@ end
 
 function Learner:train_step(it)
   local o, m = self.o, self.model
-  local x, y = self.batcher:next()
+  local x, y, lengths = self.batcher:next()
   local n = x:size(1)
   local logits = n == o.batch and self.logits or self.logits:rows(1, n)
   local dlogits = n == o.batch and self.dlogits or self.dlogits:rows(1, n)
   local kind = self.info.kind
   local item = { x = x, y = kind == "regression" and y:view(n, 1) or y, out = logits, dout = dlogits,
-                 stats = self.stats and self.stats[self.t] }
+                 stats = self.stats and self.stats[self.t], lengths = lengths }
   return m:step({ item }, { kind = kind, rng = self.rng, fault = function(what, v)
     if what == "loss" then
       self:fault("the task loss", v, it, { { "theta (hypernetwork parameters)", self.theta },
@@ -267,13 +267,20 @@ function Learner:begin_eval(n_seen)
   for t = 1, n_seen do self.eval_rows[t] = self.Weval:rows(t, t) end
 end
 
---- The target network's output for x under task t's weights (eval mode).
--- Returns a tensor valid until the next call.
-function Learner:predict(x, t)
+--- The target network's output for x under task t's weights (eval mode);
+-- lengths: the samples' sequence lengths or nil. Returns a tensor valid
+-- until the next call.
+function Learner:predict(x, t, lengths)
   local n = x:size(1)
   local out = n == self.o.eval_batch and self.eval_out or self.eval_out:rows(1, n)
-  return self.model:forward(self.eval_rows[t], x, out, self.stats and self.stats[t])
+  return self.model:forward(self.eval_rows[t], x, out, self.stats and self.stats[t], lengths)
 end
+
+-- predict and training take per-sample sequence lengths.
+function Learner:takes_lengths() return true end
+
+-- Its losses: cross-entropy, MSE, and the per-bit loss of sequence outputs.
+function Learner:task_kinds() return { "classification", "regression", "bits" } end
 
 --- Task embeddings (a copy) and the hypernetwork parameters (the tensor).
 function Learner:embeddings() return self.E:clone() end

@@ -178,6 +178,9 @@ M.HELP = {
   { name = "hnet.learners.new", sig = "hnet.learners.new(name, opts) -> learner",
     about = "the learner `name` (built in, found through --lib / HNET_PATH, or registered)",
     notes = "opts: the learner's own options; ./hnet help NAME prints them (./hnet help lists the learners)" },
+  { name = "target.rnn", sig = 'target = { "rnn", cell =, hidden =, vocab =, embedding =, output = }',
+    about = "a recurrent target network for every learner (sequence tasks)",
+    spec = function() return require("hnet.learners.common").RNN_TARGET end },
 }
 
 return setmetatable(M, {

@@ -74,9 +74,9 @@ function Plain:setup(info)
   self.n_w = self.net:n_params()
   self.W = self:new_weights()
   self.dW = hnet.tensor(self.n_w)
-  local k = self.net:out_shape()[1]
-  self.logits, self.dlogits = hnet.tensor(o.batch, k), hnet.tensor(o.batch, k)
-  self.eval_out = hnet.tensor(o.eval_batch, k)
+  local out = self.net:out_shape()
+  self.logits, self.dlogits = common.out_buffer(o.batch, out), common.out_buffer(o.batch, out)
+  self.eval_out = common.out_buffer(o.eval_batch, out)
   if self.net:n_stats() > 0 then self.stats = self.net:init_stats() end
   return self
 end
@@ -120,18 +120,16 @@ end
 function Plain:train_step(it, view)
   view = view or self.view
   local o, net = self.o, self.net
-  local x, y = view.batcher:next()
-  if view.offset ~= 0 then y:add(view.offset) end
+  local x, y, lengths = view.batcher:next()
+  local kind = self.info.kind
+  -- Labels move to the task's head; bits choose their head by the loss's offset.
+  if view.offset ~= 0 and kind ~= "bits" then y:add(view.offset) end
   local n = x:size(1)
   local logits = n == o.batch and self.logits or self.logits:rows(1, n)
   local dlogits = n == o.batch and self.dlogits or self.dlogits:rows(1, n)
-  net:forward(self.W, x, { train = true, rng = self.rng, out = logits, stats = self.stats })
-  local loss
-  if self.info.kind == "regression" then
-    loss = hnet.loss.mse(logits, y:view(n, 1), { grad = dlogits })
-  else
-    loss = hnet.loss.xent(logits, y, { mask = view.mask, grad = dlogits })
-  end
+  net:forward(self.W, x, { train = true, rng = self.rng, out = logits, stats = self.stats, lengths = lengths })
+  local loss = common.task_loss(kind, logits, kind == "regression" and y:view(n, 1) or y, dlogits, view.mask,
+                                view.offset)
   if not common.finite(loss) then
     common.numerical_fault(self.fname, "the task loss", loss, self.t, it,
       { { "W (network weights)", self.W }, { "logits", logits },
@@ -139,7 +137,7 @@ function Plain:train_step(it, view)
       ("lower the learning rate (lr = %g)%s"):format(o.lr, self.penalty and " or the penalty strength" or ""))
   end
   self.dW:zero()
-  net:backward(self.W, dlogits, self.dW)
+  net:backward(self.W, dlogits, self.dW, lengths and { lengths = lengths } or nil)
   if self.after_step then self.g:copy(self.dW) end
   local pen = self.penalty and self:penalty(self.dW) or 0
   if self.after_step then self.W_old:copy(self.W) end
@@ -213,14 +211,21 @@ function Plain:load_state(s, ctx)
 end
 
 --- The whole output layer for x (eval mode); valid until the next call.
--- The masks of the run's scenario choose the head.
-function Plain:predict(x) return self:output(x, self.W) end
+-- The masks of the run's scenario choose the head. lengths: the samples'
+-- sequence lengths or nil.
+function Plain:predict(x, _, lengths) return self:output(x, self.W, lengths) end
+
+-- predict and training take per-sample sequence lengths.
+function Plain:takes_lengths() return true end
+
+-- Its losses: cross-entropy, MSE, and the per-bit loss of sequence outputs.
+function Plain:task_kinds() return { "classification", "regression", "bits" } end
 
 --- The output layer for x under the weights W (eval mode).
-function Plain:output(x, W)
+function Plain:output(x, W, lengths)
   local n = x:size(1)
   local out = n == self.o.eval_batch and self.eval_out or self.eval_out:rows(1, n)
-  return self.net:forward(W, x, { train = false, out = out, stats = self.stats })
+  return self.net:forward(W, x, { train = false, out = out, stats = self.stats, lengths = lengths })
 end
 
 --- The empirical Fisher information of the task-loss at W, from `n` training
@@ -234,21 +239,27 @@ function Plain:fisher(t, task, n)
   local order = self.rng:permutation(data.x:size(1))
   local mask = self.info.masks(t, t)
   local offset = self.info.scenario == "domain" and 0 or self.info.heads[t].offset
-  local k = self.net:out_shape()[1]
-  local out, dout = hnet.tensor(1, k), hnet.tensor(1, k)
+  local shape = self.net:out_shape()
+  local out, dout = common.out_buffer(1, shape), common.out_buffer(1, shape)
   local yb = hnet.tensor(1)
+  local kind = self.info.kind
+  local fopt, bopt = { train = false, out = out, stats = self.stats }, {}
   for s = 1, count do
     local i = order[s]
     local x = data.x:rows(i, i)
-    self.net:forward(self.W, x, { train = false, out = out, stats = self.stats })
-    if self.info.kind == "regression" then
+    fopt.lengths = data.lengths and data.lengths:rows(i, i) or nil
+    bopt.lengths = fopt.lengths
+    self.net:forward(self.W, x, fopt)
+    if kind == "regression" then
       hnet.loss.mse(out, data.y:rows(i, i):view(1, 1), { grad = dout })
+    elseif kind == "bits" then
+      hnet.loss.bits(out, data.y:rows(i, i), { grad = dout, offset = offset })
     else
       yb:set(1, data.y:get(i) + offset)
       hnet.loss.xent(out, yb, { mask = mask, grad = dout })
     end
     g:zero()
-    self.net:backward(self.W, dout, g)
+    self.net:backward(self.W, dout, g, bopt)
     hnet.cl.fisher_acc(F, g, 1 / count)
   end
   return F

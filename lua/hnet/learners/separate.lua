@@ -26,10 +26,10 @@ function Separate:n_trainable() return self.n_w * self.info.n_tasks end
 function Separate:task_conditioned() return true end
 
 --- Task t's network on x (eval mode).
-function Separate:predict(x, t)
+function Separate:predict(x, t, lengths)
   local saved = self.stats
   if self.all_stats then self.stats = self.all_stats[t] end
-  local y = self:output(x, self.Ws[t])
+  local y = self:output(x, self.Ws[t], lengths)
   self.stats = saved
   return y
 end

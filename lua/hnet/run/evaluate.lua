@@ -16,13 +16,15 @@ local M = {}
 local methods = {}
 M.methods = methods
 
---- Call fn(x, y) on consecutive row slices of data {x, y} of at most `size`.
+--- Call fn(x, y, lengths) on consecutive row slices of data {x, y,
+-- lengths} of at most `size` (lengths nil when the data have none).
 function M.slices(data, size, fn)
   local n = data.x:size(1)
+  local L = data.lengths
   local i = 1
   while i <= n do
     local j = math.min(n, i + size - 1)
-    fn(data.x:rows(i, j), data.y:rows(i, j))
+    fn(data.x:rows(i, j), data.y:rows(i, j), L and L:rows(i, j))
     i = j + 1
   end
 end
@@ -182,12 +184,12 @@ local function evaluate_inferred(self, j, n_seen, data, net_t)
     policy = M.lowest
   end
   local correct, inferred_ok, given_ok, domain_ok, bad = 0, 0, 0, 0, 0
-  M.slices(data, self.sched.eval_batch, function(x, y)
-    local chosen = learner:infer_task(x, n_seen)
-    local ents, preds = M.scores(function(t) return learner:predict(x, t) end, n_seen, score)
+  M.slices(data, self.sched.eval_batch, function(x, y, lengths)
+    local chosen = learner:infer_task(x, n_seen, lengths)
+    local ents, preds = M.scores(function(t) return learner:predict(x, t, lengths) end, n_seen, score)
     if score_inputs then -- the predictions stay those of x itself
       for t = 1, n_seen do
-        ents[t] = score_inputs(function(xa) return learner:predict(xa, t) end, x)
+        ents[t] = score_inputs(function(xa) return learner:predict(xa, t, lengths) end, x)
       end
     end
     local labels = y:flat_table()
@@ -235,10 +237,27 @@ function methods:evaluate(j, n_seen, as_task)
   local bs = self.sched.eval_batch
   local t_arg = self.conditioned and net_t or nil
   local bad = 0 -- test samples with a non-finite output
+  if task.kind == "bits" then
+    -- Per-bit accuracy in % over the scored (output) steps, on task j's head
+    -- of a shared network's multi-head output.
+    local correct, scored = 0, 0
+    local bopt = { offset = self.conditioned and 0 or scenario.label_offset(sc, self.heads, j) }
+    M.slices(data, bs, function(x, y, lengths)
+      local out = learner:predict(x, t_arg, lengths)
+      bad = bad + M.nonfinite_rows(out)
+      local _, c, s = hnet.loss.bits(out, y, bopt)
+      correct, scored = correct + c, scored + s
+    end)
+    if bad > 0 then self:evaluation_fault(j, n, 0, bad) end
+    if scored == 0 then
+      error(("hnet.run: task %d (%s) scores no bit in its test split (every target is -1)"):format(j, task.name), 0)
+    end
+    return 100 * correct / scored
+  end
   if task.kind == "regression" then
     local se = 0
-    M.slices(data, bs, function(x, y)
-      local out = learner:predict(x, t_arg)
+    M.slices(data, bs, function(x, y, lengths)
+      local out = learner:predict(x, t_arg, lengths)
       bad = bad + M.nonfinite_rows(out)
       se = se + hnet.loss.mse(out, y:view(x:size(1), 1)) * x:size(1)
     end)
@@ -248,8 +267,8 @@ function methods:evaluate(j, n_seen, as_task)
   local correct = 0
   if self.conditioned then
     if not scenario.task_given(sc) then return evaluate_inferred(self, j, n_seen, data, net_t) end
-    M.slices(data, bs, function(x, y)
-      local out = learner:predict(x, net_t)
+    M.slices(data, bs, function(x, y, lengths)
+      local out = learner:predict(x, net_t, lengths)
       bad = bad + M.nonfinite_rows(out)
       local _, c = hnet.loss.accuracy(out, y)
       correct = correct + c
@@ -260,10 +279,10 @@ function methods:evaluate(j, n_seen, as_task)
   -- One shared network: masks and label offsets choose the head.
   local mask = scenario.mask(sc, self.heads, self.n_outputs, j, n_seen)
   local offset = scenario.label_offset(sc, self.heads, j)
-  M.slices(data, bs, function(x, y)
+  M.slices(data, bs, function(x, y, lengths)
     local labels = y
     if offset ~= 0 then labels = y:clone(); labels:add(offset) end
-    local out = learner:predict(x)
+    local out = learner:predict(x, nil, lengths)
     bad = bad + M.nonfinite_rows(out, mask)
     local _, c = hnet.loss.accuracy(out, labels, { mask = mask })
     correct = correct + c

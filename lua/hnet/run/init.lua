@@ -120,7 +120,7 @@ end
 
 -- Argument #3: a copy of the options, checked against the spec (types,
 -- bounds, choices, defaults), then what a spec cannot say.
-local function check_opts(opts, stream)
+local function check_opts(opts, stream, learner)
   local level = LEVEL
   local o = spec.check(SPEC, opts, "hnet.run", 3, level)
   if o.out == "" then error("bad argument #3 to 'hnet.run' (field 'out': empty directory name)", level) end
@@ -133,8 +133,34 @@ local function check_opts(opts, stream)
         :format(table.concat(policies.policy_names(), ", "), type(inf) == "string" and ("'" .. inf .. "'") or type(inf)), level)
     end
   end
-  if (stream:get(1).kind or "classification") == "regression" and scenario.resolve(o.scenario or "task-given") ~= "task-given" then
+  local first = stream:get(1)
+  local first_kind = first.kind or "classification"
+  if first_kind == "regression" and scenario.resolve(o.scenario or "task-given") ~= "task-given" then
     error("bad argument #3 to 'hnet.run' (regression tasks support only scenario \"task-given\")", level)
+  end
+  -- Bits tasks (per-step bit outputs, e.g. the Copy Task) have no classes to
+  -- gather into one head (CL3), and their tasks differ in the mapping, not
+  -- in the inputs, so no task can be told from an input (CL2/CL3 inference).
+  if first_kind == "bits" and scenario.resolve(o.scenario or "task-given") ~= "task-given" then
+    error(("bad argument #3 to 'hnet.run' (bits tasks (%s) support only scenario \"task-given\" (CL1): they have no classes for one growing head, and their task cannot be inferred from inputs all tasks share)")
+      :format(first.name or "?"), level)
+  end
+  local kinds = learner:task_kinds()
+  local trains = false
+  for _, k in ipairs(kinds) do if k == first_kind then trains = true end end
+  if not trains then
+    error(("bad argument #1 to 'hnet.run' (learner '%s' does not train tasks of kind '%s' (it trains: %s))")
+      :format(learner:name(), first_kind, table.concat(kinds, ", ")), level)
+  end
+  if not learner:takes_lengths() then
+    for i = 1, stream:len() do
+      local t = stream:get(i)
+      local given = rawget(t, "train")
+      if t.seq_lengths or (type(given) == "table" and given.lengths ~= nil) then
+        error(("bad argument #1 to 'hnet.run' (task %d (%s) has per-sample sequence lengths, and learner '%s' does not pass lengths to its networks (define takes_lengths() and predict(x, t, lengths)))")
+          :format(i, t.name or "?", learner:name()), level)
+      end
+    end
   end
   return o
 end
@@ -144,7 +170,7 @@ end
 -- starts it). For hnet.run and hnet.run.testing.
 function M.prepare(learner, stream, opts)
   check_learner_stream(learner, stream)
-  return loop.new(learner, stream, check_opts(opts, stream))
+  return loop.new(learner, stream, check_opts(opts, stream, learner))
 end
 
 --- Run `learner` over `stream`; see the file's header for the options.

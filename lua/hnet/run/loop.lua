@@ -147,7 +147,7 @@ function M.start(self)
   self:prepare_dir(resume_path ~= nil)
   local heads, n_outputs = self.heads, self.n_outputs
   learner:setup { n_tasks = T, n_outputs = n_outputs, input_shape = first.input_shape,
-                  kind = self.kind, heads = heads, scenario = sc,
+                  kind = self.task_kind, heads = heads, scenario = sc,
                   masks = function(t, n_seen) return scenario.mask(sc, heads, n_outputs, t, n_seen) end }
   self.can_ckpt = learner:state() ~= nil
   self.ckpt_path = self.out and self.can_ckpt and (self.out .. "/" .. resume.CKPT_FILE) or nil
@@ -229,13 +229,17 @@ end
 function M.new(learner, stream, opts)
   local sc = scenario.resolve(opts.scenario or "task-given")
   local first = stream:get(1)
-  local kind = first.kind or "classification"
+  local task_kind = first.kind or "classification"
+  -- Bits tasks are scored by per-bit accuracy in %: their metrics are the
+  -- classification ones. A shared network gets one head of n_outputs bits
+  -- per step and task (multi-head, as the Copy Task reference's baselines).
+  local kind = task_kind == "bits" and "classification" or task_kind
   local conditioned = learner:task_conditioned() and true or false
-  local heads, n_outputs = scenario.plan_heads(stream, sc, conditioned, kind == "regression")
+  local heads, n_outputs = scenario.plan_heads(stream, sc, conditioned, task_kind == "regression")
   local ctx = opts.context
   local self = setmetatable({ learner = learner, stream = stream, opts = opts, scenario = sc,
                               heads = heads, n_outputs = n_outputs, T = stream:len(),
-                              evals = {}, log_lines = {}, kind = kind, context = ctx,
+                              evals = {}, log_lines = {}, kind = kind, task_kind = task_kind, context = ctx,
                               sched = learner:schedule(), conditioned = conditioned,
                               hooks = {}, elapsed0 = 0 }, Run)
   self:set_results(result.new(), function() return result.new() end)

@@ -14,14 +14,18 @@ local is_tensor, default_seed, make_task = task.is_tensor, task.default_seed, ta
 
 local KIND = { name = "kind", type = "string", default = "classification", choices = { "classification", "regression" },
                help = "what the targets are: 0-based class labels, or regression targets" }
+-- Tensors in hand may also hold bits per step (sequence tasks).
+local KIND_TENSORS = { name = "kind", type = "string", default = "classification",
+                       choices = { "classification", "regression", "bits" },
+                       help = "what the targets are: 0-based class labels, regression targets, or bits per step ([n, T, bits], -1 where not scored; scored by per-bit accuracy)" }
 
 M.OPTIONS = {
   from_tensors = {
     { name = "name", type = "string", default = "task", help = "the task's name" },
     { name = "train", type = "table", required = true,
-      help = "{ x = Tensor [n, ...], y = Tensor [n] (labels) or [n, n_outputs] }" },
+      help = "{ x = Tensor [n, ...], y = Tensor [n] (labels) or [n, n_outputs] (or [n, T, bits]), lengths = Tensor [n] (optional: per-sample sequence lengths) }" },
     { name = "test", type = "table", required = true, help = "{ x =, y = } as train" },
-    KIND,
+    KIND_TENSORS,
     { name = "n_classes", type = "integer", min = 1, help = "the number of classes (classification)" },
     { name = "n_outputs", type = "integer", min = 1,
       help = "the number of regression targets (default: the width of train.y)" },
@@ -54,14 +58,16 @@ function M.from_tensors(def)
   local f = "hnet.tasks.from_tensors"
   if type(def) ~= "table" then argerr(f, 1, "table expected, got " .. type(def), 2) end
   local t = spec.check(M.OPTIONS.from_tensors, def, f)
-  if t.kind == "regression" and t.n_outputs == nil and is_tensor(t.train.y) then
-    t.n_outputs = t.train.y:ndim() == 2 and t.train.y:size(2) or 1
+  if t.kind ~= "classification" and t.n_outputs == nil and is_tensor(t.train.y) then
+    local d = t.train.y:ndim()
+    t.n_outputs = d >= 2 and t.train.y:size(d) or 1
   end
   if not t.input_shape and is_tensor(t.train.x) then
     local sh = t.train.x:shape()
     table.remove(sh, 1)
     t.input_shape = sh
   end
+  if type(t.train) == "table" and t.train.lengths ~= nil then t.seq_lengths = true end
   make_task(t)
   task.validate(t)
   return t

@@ -68,8 +68,15 @@ local function check_split(t, split, s, fail, targets)
   end
   if s.y:size(1) ~= n then fail(("%s: %d inputs but %d targets"):format(split, n, s.y:size(1))) end
   if not targets then return end
+  if s.lengths ~= nil then M.check_lengths(s, split, fail) end
   local kind = t.kind or "classification"
-  if kind == "classification" then
+  if kind == "bits" then
+    local steps = s.x:ndim() >= 2 and s.x:size(2) or -1
+    if not (s.y:ndim() == 3 and s.y:size(2) == steps and s.y:size(3) == t.n_outputs) then
+      fail(("%s: bit targets are %s; expected [n, %d steps (as x), %d bits] (-1 where not scored)")
+        :format(split, tostring(s.y), steps, t.n_outputs))
+    end
+  elseif kind == "classification" then
     if s.y:ndim() ~= 1 then fail(split .. ": labels must be a 1-D tensor of class indices, got " .. tostring(s.y)) end
     local ok, err = pcall(T.class_counts, s.y, t.n_classes)
     if not ok then
@@ -78,6 +85,23 @@ local function check_split(t, split, s, fail, targets)
     end
   elseif not (s.y:ndim() == 2 and s.y:size(2) == t.n_outputs) then
     fail(("%s: targets are %s; expected [n, %d]"):format(split, tostring(s.y), t.n_outputs))
+  end
+end
+
+--- A split's per-sample sequence lengths (split.lengths, optional): a 1-D
+-- tensor of n integers in 1..T, T = x's second dimension (the steps).
+-- Checked once per split (a Lua pass over n numbers, not per step).
+function M.check_lengths(s, split, fail)
+  local n, L = s.x:size(1), s.lengths
+  if not is_tensor(L) or L:ndim() ~= 1 or L:size(1) ~= n then
+    fail(("%s: lengths must be a 1-D tensor of %d sequence lengths (one per sample), got %s")
+      :format(split, n, is_tensor(L) and tostring(L) or type(L)))
+  end
+  local steps = s.x:ndim() >= 2 and s.x:size(2) or 0
+  for i, v in ipairs(L:flat_table()) do
+    if v ~= math.floor(v) or v < 1 or v > steps then
+      fail(("%s: lengths[%d] is %s; a length is an integer in 1..%d (x's steps)"):format(split, i, tostring(v), steps))
+    end
   end
 end
 
@@ -107,6 +131,9 @@ local TaskMT = {
 --- A one-line description.
 function Task:describe()
   local shape = self.input_shape and table.concat(self.input_shape, "x") or "?"
+  if self.kind == "bits" then
+    return ("task '%s' (bits, %d per step, input %s)"):format(self.name, self.n_outputs or 0, shape)
+  end
   if self.kind == "regression" then
     return ("task '%s' (regression, %d outputs, input %s)"):format(self.name, self.n_outputs or 1, shape)
   end
@@ -142,11 +169,13 @@ function M.validate(t)
   if type(t) ~= "table" then bad("a task table expected, got " .. type(t)) end
   if type(t.name) ~= "string" then bad("field 'name' (a string) is missing") end
   local kind = t.kind or "classification"
-  if kind ~= "classification" and kind ~= "regression" then bad("kind must be 'classification' or 'regression'") end
+  if kind ~= "classification" and kind ~= "regression" and kind ~= "bits" then
+    bad("kind must be 'classification', 'regression' or 'bits'")
+  end
   if kind == "classification" and (math.type(t.n_classes) ~= "integer" or t.n_classes < 1) then
     bad("n_classes must be a positive integer")
   end
-  if kind == "regression" and (math.type(t.n_outputs) ~= "integer" or t.n_outputs < 1) then
+  if kind ~= "classification" and (math.type(t.n_outputs) ~= "integer" or t.n_outputs < 1) then
     bad("n_outputs must be a positive integer")
   end
   for _, split in ipairs { "train", "test" } do check_split(t, split, t[split], bad, true) end
