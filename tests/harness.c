@@ -165,3 +165,62 @@ void hnt_write_file(const char *dir, const char *name, const char *text) {
   fputs(text, f);
   fclose(f);
 }
+
+/* ---- naive hypernetwork reference (test_hnet, test_hnet_reg) ------------------- */
+
+static const hn_layout_entry *layout_entry(const hn_hnet *h, const char *name) {
+  const hn_layout_entry *e = hn_layout_find(hn_hnet_layout(h), name);
+  if (!e) fail_msg("layout has no slice '%s'", name);
+  return e;
+}
+
+double hnt_act_ref(hn_act_kind k, double alpha, double z) {
+  switch (k) {
+    case HN_ACT_RELU: return z > 0 ? z : 0;
+    case HN_ACT_TANH: return tanh(z);
+    case HN_ACT_SIGMOID: return 1 / (1 + exp(-z));
+    case HN_ACT_ELU: return z > 0 ? z : alpha * expm1(z);
+    case HN_ACT_IDENTITY: return z;
+  }
+  return z;
+}
+
+/* W [n_tasks, n_out] = h(e_t) computed one (task, chunk) row at a time:
+ * x = [e_t, c_i], through every layer, coordinates i*chunk + j < n_out kept. */
+void hnt_hnet_ref_forward(const hn_hnet *h, const float *theta, const float *e, int64_t n_tasks,
+                        double *W) {
+  const hn_hnet_cfg *c = hn_hnet_config(h);
+  int64_t nc = hn_hnet_n_chunks(h), chunk = c->chunk > 0 ? c->chunk : c->n_out;
+  int64_t nce = c->chunk > 0 ? c->n_chunk_emb : 0;
+  int L = c->n_hidden + 1;
+  int64_t maxw = c->n_emb + nce;
+  for (int l = 0; l < c->n_hidden; l++) maxw = HN_MAX(maxw, c->hidden[l]);
+  maxw = HN_MAX(maxw, chunk);
+  double *x = malloc(sizeof(double) * (size_t)maxw), *y = malloc(sizeof(double) * (size_t)maxw);
+  for (int64_t t = 0; t < n_tasks; t++)
+    for (int64_t i = 0; i < nc; i++) {
+      int64_t n_in = c->n_emb + nce;
+      for (int64_t k = 0; k < c->n_emb; k++) x[k] = e[t * c->n_emb + k];
+      for (int64_t k = 0; k < nce; k++)
+        x[c->n_emb + k] = theta[layout_entry(h, "chunk_emb")->offset + i * nce + k];
+      for (int l = 0; l < L; l++) {
+        char nw[32], nb[32];
+        snprintf(nw, sizeof nw, "l%d.weight", l);
+        snprintf(nb, sizeof nb, "l%d.bias", l);
+        const hn_layout_entry *ew = layout_entry(h, nw), *eb = layout_entry(h, nb);
+        int64_t n_o = ew->shape[0];
+        assert_int_equal(ew->shape[1], n_in);
+        for (int64_t o = 0; o < n_o; o++) {
+          double s = theta[eb->offset + o];
+          for (int64_t k = 0; k < n_in; k++) s += (double)theta[ew->offset + o * n_in + k] * x[k];
+          y[o] = l < L - 1 ? hnt_act_ref(c->act, (double)c->act_alpha, s) : s;
+        }
+        memcpy(x, y, sizeof(double) * (size_t)n_o);
+        n_in = n_o;
+      }
+      for (int64_t j = 0; j < chunk && i * chunk + j < c->n_out; j++)
+        W[t * c->n_out + i * chunk + j] = x[j];
+    }
+  free(x);
+  free(y);
+}

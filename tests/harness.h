@@ -73,4 +73,11 @@ void hnt_write_file(const char *dir, const char *name, const char *text);
 /* Bytes equal? Fails with the first differing index. */
 void hnt_assert_bytes_equal(const void *a, const void *b, size_t n, const char *what);
 
+/* The naive hypernetwork reference: W [n_tasks, n_out] = h(e_t; θ) in double,
+ * one (task, chunk) row at a time, x = [e_t, c_i] through every layer,
+ * coordinates i*chunk + j < n_out kept; and the activations in double. */
+double hnt_act_ref(hn_act_kind k, double alpha, double z);
+void hnt_hnet_ref_forward(const hn_hnet *h, const float *theta, const float *e, int64_t n_tasks,
+                          double *W);
+
 #endif

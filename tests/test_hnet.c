@@ -34,56 +34,6 @@ static const hn_layout_entry *entry(const hn_hnet *h, const char *name) {
 
 /* ---- naive reference: every row, every chunk, in double ---------------------- */
 
-static double act_ref(hn_act_kind k, double alpha, double z) {
-  switch (k) {
-    case HN_ACT_RELU: return z > 0 ? z : 0;
-    case HN_ACT_TANH: return tanh(z);
-    case HN_ACT_SIGMOID: return 1 / (1 + exp(-z));
-    case HN_ACT_ELU: return z > 0 ? z : alpha * expm1(z);
-    case HN_ACT_IDENTITY: return z;
-  }
-  return z;
-}
-
-/* W [n_tasks, n_out] = h(e_t) computed one (task, chunk) row at a time:
- * x = [e_t, c_i], through every layer, coordinates i*chunk + j < n_out kept. */
-static void ref_forward(const hn_hnet *h, const float *theta, const float *e, int64_t n_tasks,
-                        double *W) {
-  const hn_hnet_cfg *c = hn_hnet_config(h);
-  int64_t nc = hn_hnet_n_chunks(h), chunk = c->chunk > 0 ? c->chunk : c->n_out;
-  int64_t nce = c->chunk > 0 ? c->n_chunk_emb : 0;
-  int L = c->n_hidden + 1;
-  int64_t maxw = c->n_emb + nce;
-  for (int l = 0; l < c->n_hidden; l++) maxw = HN_MAX(maxw, c->hidden[l]);
-  maxw = HN_MAX(maxw, chunk);
-  double *x = malloc(sizeof(double) * (size_t)maxw), *y = malloc(sizeof(double) * (size_t)maxw);
-  for (int64_t t = 0; t < n_tasks; t++)
-    for (int64_t i = 0; i < nc; i++) {
-      int64_t n_in = c->n_emb + nce;
-      for (int64_t k = 0; k < c->n_emb; k++) x[k] = e[t * c->n_emb + k];
-      for (int64_t k = 0; k < nce; k++)
-        x[c->n_emb + k] = theta[entry(h, "chunk_emb")->offset + i * nce + k];
-      for (int l = 0; l < L; l++) {
-        char nw[32], nb[32];
-        snprintf(nw, sizeof nw, "l%d.weight", l);
-        snprintf(nb, sizeof nb, "l%d.bias", l);
-        const hn_layout_entry *ew = entry(h, nw), *eb = entry(h, nb);
-        int64_t n_o = ew->shape[0];
-        assert_int_equal(ew->shape[1], n_in);
-        for (int64_t o = 0; o < n_o; o++) {
-          double s = theta[eb->offset + o];
-          for (int64_t k = 0; k < n_in; k++) s += (double)theta[ew->offset + o * n_in + k] * x[k];
-          y[o] = l < L - 1 ? act_ref(c->act, (double)c->act_alpha, s) : s;
-        }
-        memcpy(x, y, sizeof(double) * (size_t)n_o);
-        n_in = n_o;
-      }
-      for (int64_t j = 0; j < chunk && i * chunk + j < c->n_out; j++)
-        W[t * c->n_out + i * chunk + j] = x[j];
-    }
-  free(x);
-  free(y);
-}
 
 /* ---- (a) gradients by central differences ------------------------------------------ */
 
@@ -100,7 +50,7 @@ static double probe_fn(void *vctx) {
   probe_ctx *c = vctx;
   int64_t n = c->n_tasks * hn_hnet_n_out(c->h);
   if (c->use_ref) {
-    ref_forward(c->h, c->theta, c->e, c->n_tasks, c->Wd);
+    hnt_hnet_ref_forward(c->h, c->theta, c->e, c->n_tasks, c->Wd);
     double s = 0;
     for (int64_t i = 0; i < n; i++) s += (double)c->r[i] * c->Wd[i];
     return s;
@@ -240,7 +190,7 @@ static void test_one_chunk_equals_full(void **state) {
   assert_int_equal(hn_hnet_forward(hf, tf, ef, T, Wf), HN_OK);
   hnt_assert_bytes_equal(Wc, Wf, sizeof Wc, "W, one chunk vs full");
   double ref[T * NOUT];
-  ref_forward(hc, tc, e, T, ref);
+  hnt_hnet_ref_forward(hc, tc, e, T, ref);
   hnt_assert_close_d(Wc, ref, T * NOUT, 1e-5, 1e-6, "W vs naive reference");
 
   hnt_fill_uniform(r, T * NOUT, -1, 1, 7);
@@ -315,7 +265,7 @@ static void test_truncation_exact(void **state) {
     hnt_fill_normal(e, T * 3, 1, 20 + c);
     for (int64_t i = 0; i < n + 8; i++) W[i] = SENTINEL;
     assert_int_equal(hn_hnet_forward(h, theta, e, T, W), HN_OK);
-    ref_forward(h, theta, e, T, ref);
+    hnt_hnet_ref_forward(h, theta, e, T, ref);
     char what[64];
     snprintf(what, sizeof what, "n_out %lld chunk %lld", (long long)cfg.n_out,
              (long long)cfg.chunk);

@@ -26,57 +26,6 @@ static float *falloc(int64_t n) {
   return p;
 }
 
-static int64_t off(const hn_hnet *h, const char *name) {
-  const hn_layout_entry *e = hn_layout_find(hn_hnet_layout(h), name);
-  if (!e) fail_msg("layout has no slice '%s'", name);
-  return e->offset;
-}
-
-static double act_ref(hn_act_kind k, double alpha, double z) {
-  switch (k) {
-    case HN_ACT_RELU: return z > 0 ? z : 0;
-    case HN_ACT_TANH: return tanh(z);
-    case HN_ACT_SIGMOID: return 1 / (1 + exp(-z));
-    case HN_ACT_ELU: return z > 0 ? z : alpha * expm1(z);
-    case HN_ACT_IDENTITY: return z;
-  }
-  return z;
-}
-
-/* W [n_tasks, n_out] = h(e_t; θ) in double, one (task, chunk) row at a time. */
-static void ref_forward(const hn_hnet *h, const float *theta, const float *e, int64_t n_tasks,
-                        double *W) {
-  const hn_hnet_cfg *c = hn_hnet_config(h);
-  int64_t nc = hn_hnet_n_chunks(h), chunk = c->chunk > 0 ? c->chunk : c->n_out;
-  int64_t nce = c->chunk > 0 ? c->n_chunk_emb : 0, maxw = HN_MAX(c->n_emb + nce, chunk);
-  for (int l = 0; l < c->n_hidden; l++) maxw = HN_MAX(maxw, c->hidden[l]);
-  double *x = malloc(sizeof(double) * (size_t)maxw), *y = malloc(sizeof(double) * (size_t)maxw);
-  for (int64_t t = 0; t < n_tasks; t++)
-    for (int64_t i = 0; i < nc; i++) {
-      int64_t n_in = c->n_emb + nce;
-      for (int64_t k = 0; k < c->n_emb; k++) x[k] = e[t * c->n_emb + k];
-      for (int64_t k = 0; k < nce; k++) x[c->n_emb + k] = theta[off(h, "chunk_emb") + i * nce + k];
-      for (int l = 0; l <= c->n_hidden; l++) {
-        char nw[32], nb[32];
-        snprintf(nw, sizeof nw, "l%d.weight", l);
-        snprintf(nb, sizeof nb, "l%d.bias", l);
-        int64_t ow = off(h, nw), ob = off(h, nb);
-        int64_t n_o = l < c->n_hidden ? c->hidden[l] : chunk;
-        for (int64_t o = 0; o < n_o; o++) {
-          double s = theta[ob + o];
-          for (int64_t k = 0; k < n_in; k++) s += (double)theta[ow + o * n_in + k] * x[k];
-          y[o] = l < c->n_hidden ? act_ref(c->act, (double)c->act_alpha, s) : s;
-        }
-        memcpy(x, y, sizeof(double) * (size_t)n_o);
-        n_in = n_o;
-      }
-      for (int64_t j = 0; j < chunk && i * chunk + j < c->n_out; j++)
-        W[t * c->n_out + i * chunk + j] = x[j];
-    }
-  free(x);
-  free(y);
-}
-
 /* One regulariser problem: θ (where it is evaluated), e [T, n_emb], and the
  * targets: stored rows of Ws [n_star, n_out] (rows picks them, or NULL), or
  * recomputed from θ* (Ws NULL). */
@@ -93,8 +42,8 @@ typedef struct reg_ctx {
 static double ref_loss(void *vctx) {
   reg_ctx *c = vctx;
   int64_t n_out = hn_hnet_n_out(c->h);
-  ref_forward(c->h, c->theta, c->e, c->T, c->W);
-  if (c->theta_star) ref_forward(c->h, c->theta_star, c->e, c->T, c->Wt);
+  hnt_hnet_ref_forward(c->h, c->theta, c->e, c->T, c->W);
+  if (c->theta_star) hnt_hnet_ref_forward(c->h, c->theta_star, c->e, c->T, c->Wt);
   double s = 0;
   for (int64_t t = 0; t < c->T; t++)
     for (int64_t j = 0; j < n_out; j++) {
@@ -354,7 +303,7 @@ static void test_output_scratch_passes(void **state) {
   memset(de, 0, sizeof(float) * T * NE);
   assert_int_equal(hn_hnet_forward(h, theta, e, T, W), HN_OK);
   assert_int_equal(hn_hnet_backward(h, theta, r, dt, de), HN_OK);
-  ref_forward(h, theta, e, T, Wd);
+  hnt_hnet_ref_forward(h, theta, e, T, Wd);
   /* float forward against double: |W| <= ~1, 1e-5 relative, 1e-6 absolute */
   hnt_assert_close_d(W, Wd, T * n_out, 1e-5, 1e-6, "W in passes vs the double reference");
   for (int64_t t = 0; t < T; t++) {
