@@ -154,8 +154,6 @@ function M.lowest(scores, i)
   end
   return bt
 end
---- The default policy's pick (lowest entropy): M.lowest on entropies.
-M.lowest_entropy = M.lowest
 
 --- The number of rows (samples) of t [n, ...] holding a NaN or Inf, in the
 -- columns that are scored (the mask's) for a net's output [n, k]. Such an

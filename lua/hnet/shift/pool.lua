@@ -216,7 +216,7 @@ function Pool:evaluate(data, k, limit)
       local ents, preds = inference.scores(function(e) return self:forward(x, e) end, self.n)
       local labels = y:flat_table()
       for s = 1, #labels do
-        local be = inference.lowest_entropy(ents, s)
+        local be = inference.lowest(ents, s)
         chosen[be] = chosen[be] + 1
         if preds[be][s] == labels[s] then correct = correct + 1 end
       end
