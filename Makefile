@@ -52,12 +52,19 @@ ifeq ($(SAN),1)
 else
   BUILD := build/$(BLAS)
 endif
+# MPI=1: the same program built with Open MPI's mpicc (Debian: libopenmpi-dev),
+# which can join an mpirun job (engine/dist.c); objects in their own folder.
+ifeq ($(MPI),1)
+  CC := mpicc
+  BUILD := $(BUILD)-mpi
+  MPI_DEFS := -DHN_MPI
+endif
 ifeq ($(CI),true)
   WARN += -Werror
 endif
-CFLAGS := -std=c11 $(OPT) -fopenmp -fPIC -MMD -MP $(WARN) -D_GNU_SOURCE -I$(BLAS_INC) $(SAN_DEFS)
+CFLAGS := -std=c11 $(OPT) -fopenmp -fPIC -MMD -MP $(WARN) -D_GNU_SOURCE -I$(BLAS_INC) $(SAN_DEFS) $(MPI_DEFS)
 LDFLAGS := $(OPT) -fopenmp -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR)
-LIBS := -lopenblas -lz -lm
+LIBS := -lopenblas -lz -lm -lpthread
 
 ENGINE_SRC := $(wildcard engine/*.c)
 BIND_SRC := $(filter-out lua/main.c,$(wildcard lua/*.c))

@@ -42,6 +42,7 @@
 #include "blas.h"
 #include "ckpt.h"
 #include "cl.h"
+#include "dist.h"
 #include "hnet.h"
 #include "idx.h"
 #include "layout.h"

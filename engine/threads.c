@@ -4,6 +4,9 @@
 #include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+#include "dist.h"
 
 static int budget = 0;
 
@@ -14,7 +17,12 @@ int hn_threads_default(void) {
     long v = strtol(env, &end, 10);
     if (*end == '\0' && v >= 1 && v <= 1024) return (int)v;
   }
+  /* Ranks of an MPI job on one node share its cores: each takes its share,
+   * and no more than the cores it is bound to (mpirun binds each rank to a
+   * core by default when there are no more ranks than cores). */
   int n = omp_get_num_procs();
+  int share = (int)sysconf(_SC_NPROCESSORS_ONLN) / hn_dist_local_size();
+  if (hn_dist_local_size() > 1 && share < n) n = share;
   return n >= 1 ? n : 1;
 }
 

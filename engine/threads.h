@@ -12,7 +12,9 @@
 /* n >= 1 threads; n == 0 means "all cores" (or HNET_THREADS if set). */
 hn_status hn_threads_set(int n);
 int hn_threads_get(void);
-/* The default budget: HNET_THREADS if set and valid, else the core count. */
+/* The default budget: HNET_THREADS if set and valid, else the cores this
+ * process may use; in an MPI job, the node's cores divided by its ranks on
+ * the node (hn_dist_local_size), at most the cores the rank is bound to. */
 int hn_threads_default(void);
 
 #endif

@@ -357,5 +357,6 @@ int luaopen_hnet_core(lua_State *L) {
   if (hnl_open_sys) hnl_open_sys(L);
   if (hnl_open_ckpt) hnl_open_ckpt(L);
   if (hnl_open_vae) hnl_open_vae(L);
+  hnl_open_dist(L);
   return 1;
 }

@@ -120,6 +120,7 @@ void hnl_open_data(lua_State *L);
 void hnl_open_sys(lua_State *L);
 void hnl_open_ckpt(lua_State *L);
 void hnl_open_vae(lua_State *L);
+void hnl_open_dist(lua_State *L);
 /* The 'mask' option of the options table at opts for logits [n, c] (a list
  * of c 0/1 values or booleans, or a tensor of c values), read into buf
  * (HNL_MASK_STACK bytes) or a Lua-owned buffer left on the stack; NULL when

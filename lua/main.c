@@ -199,7 +199,11 @@ static int docall(lua_State *L, int nargs, int nres) {
 
 static void report_error(lua_State *L) {
   const char *msg = lua_tostring(L, -1);
-  fprintf(stderr, PROGNAME ": %s\n", msg ? msg : "(error object is not a string)");
+  if (hn_dist_size() > 1)
+    fprintf(stderr, PROGNAME " (rank %d of %d): %s\n", hn_dist_rank(), hn_dist_size(),
+            msg ? msg : "(error object is not a string)");
+  else
+    fprintf(stderr, PROGNAME ": %s\n", msg ? msg : "(error object is not a string)");
   fflush(stderr);
   lua_pop(L, 1);
 }
@@ -483,6 +487,14 @@ int main(int argc, char **argv) {
     free(o.lib);
     return pa == 2 ? 0 : 1;
   }
+  /* Join an mpirun job before anything else runs (the thread budget reads
+   * the job's layout). */
+  if (hn_dist_init() != HN_OK) {
+    fprintf(stderr, PROGNAME ": %s\n", hn_errmsg());
+    free(o.exec);
+    free(o.lib);
+    return 1;
+  }
   lua_State *L = luaL_newstate();
   if (!L) {
     fprintf(stderr, PROGNAME ": cannot create the Lua state: not enough memory\n");
@@ -498,7 +510,11 @@ int main(int argc, char **argv) {
     report_error(L);
     status = 1;
   }
+  /* A rank that fails ends the whole job: the others would wait for it in
+   * their next collective forever. */
+  if (status != 0) hn_dist_abort(status);
   lua_close(L);
+  hn_dist_finalize();
   free(o.exec);
   free(o.lib);
   return status;

@@ -32,6 +32,7 @@ nets.install()
 for _, k in ipairs { "net", "hypernet", "mlp", "lenet", "zenkenet" } do M[k] = nets[k] end
 M.adam, M.sgd, M.loss, M.vae = train.adam, train.sgd, train.loss, train.vae
 for _, k in ipairs { "idx_read", "idx_read_labeled", "idx_write", "cifar10_read", "transform" } do M[k] = data[k] end
+M.dist = require "hnet.dist"
 
 -- ---- lazy submodules ---------------------------------------------------------
 
