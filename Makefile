@@ -69,6 +69,10 @@ LIBS := -lopenblas -lz -lm -lpthread
 ENGINE_SRC := $(wildcard engine/*.c)
 BIND_SRC := $(filter-out lua/main.c,$(wildcard lua/*.c))
 TEST_SRC := $(wildcard tests/test_*.c)
+# tests/test_mpi_*.c run ./hnet under mpirun: only in a build with MPI.
+ifneq ($(MPI),1)
+  TEST_SRC := $(filter-out tests/test_mpi_%,$(TEST_SRC))
+endif
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 # The engine's element-wise loops (Adam, bias sums, the regulariser) need -O3
@@ -88,7 +92,7 @@ LIBHNET := $(BUILD)/libhnet.a
 # No bare .SECONDARY: (every target secondary): it let a missing
 # build/san/hnet go unbuilt while ./hnet from another build was newer than
 # its objects, so the sanitizer run tested an unsanitized ./hnet.
-.PHONY: all test run data deps deps-build deps-data bench bench-compare clean check-tests install uninstall
+.PHONY: all test run data deps deps-build deps-data deps-mpi check-mpi bench bench-compare clean check-tests install uninstall
 all: $(LIBHNET) hnet hnet.so
 
 $(BUILD)/%.o: %.c
@@ -150,10 +154,13 @@ PKGS_BUILD := gcc make pkg-config libopenblas-openmp-dev libopenblas-pthread-dev
 PKGS_DATA := dataset-fashion-mnist nodejs:node npm:npm gnuplot-nox \
              wamerican wngerman wfrench wspanish witalian wportuguese wdutch wpolish wswedish wdanish
 PKGS_BENCH := python3-torch
+PKGS_MPI := libopenmpi-dev openmpi-bin
 
 deps: deps-build
 deps-build:
 	@sh .ci/install-packages $(PKGS_BUILD)
+deps-mpi:
+	@sh .ci/install-packages $(PKGS_MPI)
 deps-data:
 	@sh .ci/install-packages $(PKGS_DATA)
 
@@ -161,14 +168,21 @@ deps-data:
 # The experiments' --quick smoke tests need Fashion-MNIST and the MNIST
 # subset, so make test fetches those two (a second run is instant); full
 # MNIST, which no test reads, is left to make data and make run.
-test: deps-build deps-data
+# make test MPI=1 builds everything with mpicc and adds the MPI tests;
+# make check-mpi runs only those (CI runs it after make test).
+test: deps-build deps-data $(if $(filter 1,$(MPI)),deps-mpi)
 	@sh datasets/fetch.sh fashion_mnist mnist
 	@$(MAKE) --no-print-directory check-tests
 
-# CHECK_SKIP: test programs to leave out (names, e.g. test_lua_experiments).
-CHECK_BIN = $(filter-out $(CHECK_SKIP:%=$(BUILD)/tests/%),$(TEST_BIN))
+# CHECK_SKIP: test programs to leave out (names, e.g. test_lua_experiments);
+# CHECK_ONLY: the only ones to run (patterns, e.g. test_mpi_%).
+CHECK_BIN = $(filter-out $(CHECK_SKIP:%=$(BUILD)/tests/%),$(if $(CHECK_ONLY),$(filter $(CHECK_ONLY:%=$(BUILD)/tests/%),$(TEST_BIN)),$(TEST_BIN)))
 check-tests: all $(CHECK_BIN)
 	@sh tests/run-all.sh $(CHECK_BIN)
+
+check-mpi: deps-build deps-mpi
+	@sh datasets/fetch.sh fashion_mnist mnist
+	@$(MAKE) --no-print-directory MPI=1 check-tests CHECK_ONLY='test_mpi_%'
 
 # ---- data and the main experiment ------------------------------------------
 data: deps-data
