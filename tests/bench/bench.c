@@ -22,14 +22,17 @@
  * read or written once). Every figure is a median over repeats, measured in
  * this run. Usage:
  *   bench [--threads N] [--repeats K] [--config pm10|pm100|copy] [--reg R] [--tag NAME]
+ *         [--dump PATH]
  *
  * Each workload ends with one RESULT line of key=value pairs, read by
  * run-bench.sh: step_ms, gflops, the ceilings, peak_mib, and what the
  * PyTorch twin (torch_step.py) must match: n_w (generated weights), n_theta,
  * reg (earlier tasks regularised), loss0 and reg0 (the first step's task
- * loss and regulariser: same magnitude on both sides, not the same bits, as
- * the data and initial values come from different generators), setup_s
- * (the earlier tasks' targets).
+ * loss and regulariser: same magnitude on both sides, not the same values,
+ * as the data and initial values come from different generators), setup_s
+ * (the earlier tasks' targets). --dump PATH writes the first step's inputs
+ * and results (bench.h), from which `torch_step.py --check PATH` runs the
+ * same step and compares: both sides must compute the same thing.
  */
 #include "bench.h"
 
@@ -44,16 +47,17 @@ static const char *part_names[N_PARTS] = {
 
 int main(int argc, char **argv) {
   int threads = 0, repeats = 20, n_reg = 0;
-  const char *tag = "", *config = "pm10";
+  const char *tag = "", *config = "pm10", *dump = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--reg") && i + 1 < argc) n_reg = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--tag") && i + 1 < argc) tag = argv[++i];
     else if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+    else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump = argv[++i];
     else {
       fprintf(stderr, "usage: bench [--threads N] [--repeats K] [--config pm10|pm100|copy] [--reg R] "
-                      "[--tag NAME]\n");
+                      "[--tag NAME] [--dump PATH]\n");
       return 2;
     }
   }
@@ -71,7 +75,7 @@ int main(int argc, char **argv) {
   if (n_reg < 0) n_reg = 0;
   CHECK(hn_threads_set(threads));
   threads = hn_threads_get();
-  if (copy) return bench_copy(threads, repeats, tag);
+  if (copy) return bench_copy(threads, repeats, tag, dump);
 
   /* The ceilings are measured before and after the step and the larger
    * median kept: on a shared machine a neighbour's burst can halve one
@@ -136,16 +140,18 @@ int main(int argc, char **argv) {
   CHECK(hn_tensor_init(&dlogits, 2, (int64_t[]){batch, n_cls}));
   hn_rng_fill_uniform(&rng, x.data, x.numel, 0, 1);
   for (int64_t i = 0; i < batch; i++) y.data[i] = (float)hn_rng_below(&rng, n_cls);
-  hn_optim *opt;
+  hn_optim *opt, *opt_e; /* θ and the task embedding, as the learner */
   hn_optim_cfg oc = hn_optim_defaults(HN_OPTIM_ADAM);
   oc.lr = 1e-4f;
   CHECK(hn_optim_new(&opt, n_theta, &oc));
+  CHECK(hn_optim_new(&opt_e, ne, &oc));
   hn_run run = {.train = true, .rng = &rng, .stats = NULL};
+  FILE *dump_f = bench_dump_open(dump, theta, n_theta, E, n_tasks, ne, &x, &y, n_reg);
 
   double *t[N_PARTS], *t_step = malloc(sizeof(double) * (size_t)repeats);
   for (int p = 0; p < N_PARTS; p++) t[p] = malloc(sizeof(double) * (size_t)repeats);
   int64_t allocs_before = 0;
-  float loss = 0, reg = 0, loss0 = 0, reg0 = 0;
+  float loss = 0, reg = 0, loss0 = 0, reg0 = 0, loss1 = 0;
   for (int it = -3; it < repeats; it++) { /* 3 warm-up steps */
     if (it == 0) allocs_before = hn_alloc_count();
     double tp[N_PARTS + 1];
@@ -173,14 +179,17 @@ int main(int argc, char **argv) {
                                dtheta));
     tp[P_OPT] = omp_get_wtime();
     CHECK(hn_optim_step(opt, theta, dtheta));
+    CHECK(hn_optim_step(opt_e, E, dE));
     tp[N_PARTS] = omp_get_wtime();
     if (it == -3) loss0 = loss, reg0 = reg;
+    if (it == -2) loss1 = loss;
     if (it >= 0) {
       for (int p = 0; p < N_PARTS; p++) t[p][it] = tp[p + 1] - tp[p];
       t_step[it] = tp[N_PARTS] - tp[0];
     }
   }
   int64_t step_allocs = hn_alloc_count() - allocs_before;
+  bench_dump_close(dump_f, dump, loss0, reg0, loss1);
   double again = bench_sgemm_gflops(128, 1000, 784, repeats * 5);
   if (again > ceil_small) ceil_small = again;
   again = bench_sgemm_gflops(2048, 2048, 2048, repeats < 5 ? repeats : 5);
@@ -260,6 +269,7 @@ int main(int argc, char **argv) {
   for (int p = 0; p < N_PARTS; p++) free(t[p]);
   free(t_step);
   hn_optim_free(opt);
+  hn_optim_free(opt_e);
   hn_tensor_release(&x);
   hn_tensor_release(&y);
   hn_tensor_release(&logits);

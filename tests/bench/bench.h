@@ -32,7 +32,21 @@ double bench_triad_gbs(int64_t n, int repeats);
 /* Peak resident memory of this process so far, MiB (ru_maxrss). */
 double bench_peak_mib(void);
 
+/* --dump PATH: the first step's inputs and results, for torch_step.py
+ * --check PATH to run the same step from the same numbers. The file (native
+ * byte order): int64 magic, n_theta, n_emb_rows, n_emb, x numel, y numel,
+ * n_reg, then floats θ, the task embeddings [n_emb_rows, n_emb] (the current
+ * task's first, then the earlier tasks'), x, y; bench_dump_close appends the
+ * first step's task loss and regulariser and the second step's task loss
+ * (after one Adam step: it checks the gradients too). NULL path: no file.
+ * Exits on a write error. */
+#define BENCH_DUMP_MAGIC INT64_C(0x3150534e5448424e)
+FILE *bench_dump_open(const char *path, const float *theta, int64_t n_theta, const float *E,
+                      int64_t n_emb_rows, int64_t n_emb, const hn_tensor *x, const hn_tensor *y,
+                      int64_t n_reg);
+void bench_dump_close(FILE *f, const char *path, float loss0, float reg0, float loss1);
+
 /* The recurrent workload (bench_copy.c): the Permuted Copy Task step. */
-int bench_copy(int threads, int repeats, const char *tag);
+int bench_copy(int threads, int repeats, const char *tag, const char *dump);
 
 #endif

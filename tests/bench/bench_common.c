@@ -72,3 +72,38 @@ double bench_peak_mib(void) {
   getrusage(RUSAGE_SELF, &ru);
   return (double)ru.ru_maxrss / 1024.0;
 }
+
+static void dump_write(FILE *f, const char *path, const void *p, size_t size, size_t n) {
+  if (fwrite(p, size, n, f) != n) {
+    fprintf(stderr, "bench: cannot write %s (disk full?)\n", path);
+    exit(1);
+  }
+}
+
+FILE *bench_dump_open(const char *path, const float *theta, int64_t n_theta, const float *E,
+                      int64_t n_emb_rows, int64_t n_emb, const hn_tensor *x, const hn_tensor *y,
+                      int64_t n_reg) {
+  if (!path) return NULL;
+  FILE *f = fopen(path, "wb");
+  if (!f) {
+    fprintf(stderr, "bench: --dump %s: cannot open it for writing\n", path);
+    exit(1);
+  }
+  int64_t head[7] = {BENCH_DUMP_MAGIC, n_theta, n_emb_rows, n_emb, x->numel, y->numel, n_reg};
+  dump_write(f, path, head, sizeof head[0], 7);
+  dump_write(f, path, theta, sizeof(float), (size_t)n_theta);
+  dump_write(f, path, E, sizeof(float), (size_t)(n_emb_rows * n_emb));
+  dump_write(f, path, x->data, sizeof(float), (size_t)x->numel);
+  dump_write(f, path, y->data, sizeof(float), (size_t)y->numel);
+  return f;
+}
+
+void bench_dump_close(FILE *f, const char *path, float loss0, float reg0, float loss1) {
+  if (!f) return;
+  float tail[3] = {loss0, reg0, loss1};
+  dump_write(f, path, tail, sizeof(float), 3);
+  if (fclose(f) != 0) {
+    fprintf(stderr, "bench: cannot write %s\n", path);
+    exit(1);
+  }
+}

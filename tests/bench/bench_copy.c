@@ -74,7 +74,7 @@ static float max_abs_diff(const float *a, const float *b, int64_t n) {
   return m;
 }
 
-int bench_copy(int threads, int repeats, const char *tag) {
+int bench_copy(int threads, int repeats, const char *tag, const char *dump) {
   const int64_t n = CP_BATCH, T = 2 * CP_LEN + 1, F = CP_BITS + 1, H = CP_HIDDEN, K = CP_BITS;
   const int64_t nt = n * T;
   double ceil_hh = bench_sgemm_gflops(n, H, H, repeats * 20);
@@ -135,6 +135,7 @@ int bench_copy(int threads, int repeats, const char *tag) {
   CHECK(hn_optim_new(&opt, n_theta, &oc));
   CHECK(hn_optim_new(&opt_e, ne, &oc));
   hn_run run = {.train = true, .rng = &rng, .stats = NULL, .lengths = NULL};
+  FILE *dump_f = bench_dump_open(dump, theta, n_theta, e, 1, ne, &x, &y, 0);
 
   /* Set-up check: modules one by one == the assembled net, bit for bit. */
   float loss = 0, loss2 = 0;
@@ -156,6 +157,7 @@ int bench_copy(int threads, int repeats, const char *tag) {
     return 1;
   }
   const float loss0 = loss;
+  float loss1 = 0;
 
   double *t[C_PARTS], *t_step = malloc(sizeof(double) * (size_t)repeats);
   double *t_net = malloc(sizeof(double) * (size_t)repeats);
@@ -185,11 +187,13 @@ int bench_copy(int threads, int repeats, const char *tag) {
     CHECK(hn_optim_step(opt, theta, dtheta));
     CHECK(hn_optim_step(opt_e, e, de));
     tp[C_PARTS] = omp_get_wtime();
+    if (it == -2) loss1 = loss; /* after one Adam step (the set-up check took none) */
     if (it >= 0) {
       for (int p = 0; p < C_PARTS; p++) t[p][it] = tp[p + 1] - tp[p];
       t_step[it] = tp[C_PARTS] - tp[0];
     }
   }
+  bench_dump_close(dump_f, dump, loss0, 0.0f, loss1);
   /* The same step through the assembled net (what the learner runs). */
   for (int it = -3; it < repeats; it++) {
     double t0 = omp_get_wtime();
@@ -288,7 +292,7 @@ int bench_copy(int threads, int repeats, const char *tag) {
          "step 1 %.4f (%lld scored bits), last %.4f\n", peak, (long long)step_allocs,
          (double)loss0, (long long)(n * CP_LEN * K), (double)loss);
   printf("RESULT tag=%s config=copy threads=%d reg=0 step_ms=%.3f gflops=%.1f ceil_hh=%.1f "
-         "ceil_big=%.1f bw=%.1f peak_mib=%.1f n_w=%lld n_theta=%lld loss0=%.4f "
+         "ceil_big=%.1f bw=%.1f peak_mib=%.1f n_w=%lld n_theta=%lld loss0=%.4f reg0=0 "
          "parts_ms=%.3f loop_fwd_pct=%.0f loop_bwd_pct=%.0f\n",
          tag, threads, med_net * 1e3, f_total / med_net * 1e-9, ceil_hh, ceil_big, bw, peak,
          (long long)n_w, (long long)n_theta, (double)loss0, med_step * 1e3,
