@@ -113,7 +113,7 @@ int bench_copy(int threads, int repeats, const char *tag, const char *dump) {
   float *theta = bench_falloc(n_theta), *dtheta = bench_falloc(n_theta);
   float *e = bench_falloc(ne), *de = bench_falloc(ne), *var = bench_falloc(n_w);
   float *W = bench_falloc(n_w), *dW = bench_falloc(n_w), *dW2 = bench_falloc(n_w);
-  float *dh0 = bench_falloc(n * H);
+  float *dh0 = bench_falloc(n * H), *zs = bench_falloc(nt * H);
   hn_rng rng;
   hn_rng_init(&rng, 42, 0);
   CHECK(hn_net_init_var(net, NULL, var));
@@ -162,6 +162,7 @@ int bench_copy(int threads, int repeats, const char *tag, const char *dump) {
   double *t[C_PARTS], *t_step = malloc(sizeof(double) * (size_t)repeats);
   double *t_net = malloc(sizeof(double) * (size_t)repeats);
   double *t_loop = malloc(sizeof(double) * (size_t)repeats);
+  double *t_gemms = malloc(sizeof(double) * (size_t)repeats);
   for (int p = 0; p < C_PARTS; p++) t[p] = malloc(sizeof(double) * (size_t)repeats);
   int64_t allocs_before = 0;
   for (int it = -3; it < repeats; it++) { /* 3 warm-up steps */
@@ -218,6 +219,16 @@ int bench_copy(int threads, int repeats, const char *tag, const char *dump) {
     CHECK(hn_rnn_backward_state(&rc, W, &x, ws_r, &dhs, NULL, NULL, dh0, &run));
     if (it >= 0) t_loop[it] = omp_get_wtime() - t0;
   }
+  /* The forward loop's products alone, strided as in the layer (states and
+   * gates of sample b at rows b*T + t, ld T*H), on a scratch Z: what the
+   * forward would take if its cell (tanh) and set-up cost nothing. */
+  for (int it = -3; it < repeats; it++) {
+    double t0 = omp_get_wtime();
+    for (int64_t s = 1; s < T; s++)
+      CHECK(hn_blas_gemm_ld("bench", false, true, n, H, H, 1.0f, hs.data + (s - 1) * H, T * H,
+                            W + H * F, H, 1.0f, zs + s * H, T * H));
+    if (it >= 0) t_gemms[it] = omp_get_wtime() - t0;
+  }
   int64_t step_allocs = hn_alloc_count() - allocs_before;
   double again = bench_sgemm_gflops(n, H, H, repeats * 20);
   if (again > ceil_hh) ceil_hh = again;
@@ -253,7 +264,7 @@ int bench_copy(int threads, int repeats, const char *tag, const char *dump) {
   double f_total = 0, b_total = 0;
   for (int p = 0; p < C_PARTS; p++) f_total += flops[p], b_total += bytes[p];
   double med_step = bench_median(t_step, repeats), med_net = bench_median(t_net, repeats);
-  double med_loop = bench_median(t_loop, repeats);
+  double med_loop = bench_median(t_loop, repeats), med_gemms = bench_median(t_gemms, repeats);
   double peak = bench_peak_mib();
 
   printf("== hnet bench %s config=copy threads=%d repeats=%d\n", tag, threads, repeats);
@@ -285,6 +296,10 @@ int bench_copy(int threads, int repeats, const char *tag, const char *dump) {
   printf("time loop forward (the rnn forward: %lld products [128,256]x[256,256], %.0f%% of its "
          "FLOPs): %.1f GFLOP/s = %.0f%% of the 128x256x256 ceiling\n", (long long)(T - 1),
          100.0 * f_loop_fwd / flops[C_RFWD], gf_rfwd, 100.0 * gf_rfwd / ceil_hh);
+  printf("time loop forward, its products alone: %.3f ms, %.1f GFLOP/s = %.0f%% of the "
+         "128x256x256 ceiling; the rest of the rnn forward (input GEMM, bias, tanh, copies): "
+         "%.3f ms\n", med_gemms * 1e3, f_loop_fwd / med_gemms * 1e-9,
+         100.0 * f_loop_fwd / med_gemms * 1e-9 / ceil_hh, (m_part[C_RFWD] - med_gemms) * 1e3);
   printf("time loop backward alone (%lld products, no weight gradients): %.3f ms, %.1f GFLOP/s = "
          "%.0f%% of the 128x256x256 ceiling\n", (long long)T, med_loop * 1e3, gf_loop,
          100.0 * gf_loop / ceil_hh);
@@ -293,15 +308,18 @@ int bench_copy(int threads, int repeats, const char *tag, const char *dump) {
          (double)loss0, (long long)(n * CP_LEN * K), (double)loss);
   printf("RESULT tag=%s config=copy threads=%d reg=0 step_ms=%.3f gflops=%.1f ceil_hh=%.1f "
          "ceil_big=%.1f bw=%.1f peak_mib=%.1f n_w=%lld n_theta=%lld loss0=%.4f reg0=0 "
-         "parts_ms=%.3f loop_fwd_pct=%.0f loop_bwd_pct=%.0f\n",
+         "parts_ms=%.3f loop_fwd_pct=%.0f loop_fwd_gemm_pct=%.0f loop_bwd_pct=%.0f\n",
          tag, threads, med_net * 1e3, f_total / med_net * 1e-9, ceil_hh, ceil_big, bw, peak,
          (long long)n_w, (long long)n_theta, (double)loss0, med_step * 1e3,
-         100.0 * gf_rfwd / ceil_hh, 100.0 * gf_loop / ceil_hh);
+         100.0 * gf_rfwd / ceil_hh, 100.0 * f_loop_fwd / med_gemms * 1e-9 / ceil_hh,
+         100.0 * gf_loop / ceil_hh);
 
   for (int p = 0; p < C_PARTS; p++) free(t[p]);
   free(t_step);
   free(t_net);
   free(t_loop);
+  free(t_gemms);
+  hn_free(zs);
   hn_optim_free(opt);
   hn_optim_free(opt_e);
   hn_tensor_release(&x);

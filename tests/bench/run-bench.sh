@@ -66,6 +66,8 @@ if [ "${1:-}" = "--compare" ]; then
     done
     "$py" tests/bench/torch_step.py --threads "$th" --repeats "$REPEATS" --config copy \
       --tag torch+copy | tee -a "$out" || exit 1
+    "$py" tests/bench/torch_step.py --threads "$th" --repeats "$REPEATS" --config copy \
+      --rnn loop --tag torch+copy+loop | tee -a "$out" || exit 1
   done
 fi
 echo
