@@ -12,7 +12,10 @@
  *    chunk embedding 8, chunk 78,000) or pm100 (PermutedMNIST-100: 200-250-350
  *    ReLU, embedding 128, chunk embedding 12, chunk 7,500). With --reg R, R
  *    earlier tasks regularised with stored targets, at θ + the Adam step of
- *    the task loss (the look-ahead of the published runs).
+ *    the task loss (the look-ahead of the published runs). With --stored S
+ *    (> R), the targets of S earlier tasks are stored and a random R of them
+ *    regularised each step, as the learner's reg_tasks = R does (task 100
+ *    with reg_tasks 10: --reg 10 --stored 99).
  * 3. --config copy: the recurrent step of the Permuted Copy Task
  *    (bench_copy.c; --reg does not apply).
  *
@@ -21,13 +24,13 @@
  * triad bandwidth; bytes are the least traffic the part needs (each operand
  * read or written once). Every figure is a median over repeats, measured in
  * this run. Usage:
- *   bench [--threads N] [--repeats K] [--config pm10|pm100|copy] [--reg R] [--tag NAME]
- *         [--dump PATH]
+ *   bench [--threads N] [--repeats K] [--config pm10|pm100|copy] [--reg R] [--stored S]
+ *         [--tag NAME] [--dump PATH]
  *
  * Each workload ends with one RESULT line of key=value pairs, read by
  * run-bench.sh: step_ms, gflops, the ceilings, peak_mib, and what the
  * PyTorch twin (torch_step.py) must match: n_w (generated weights), n_theta,
- * reg (earlier tasks regularised), loss0 and reg0 (the first step's task
+ * reg and stored (earlier tasks regularised per step, targets stored), loss0 and reg0 (the first step's task
  * loss and regulariser: same magnitude on both sides, not the same values,
  * as the data and initial values come from different generators), setup_s
  * (the earlier tasks' targets). --dump PATH writes the first step's inputs
@@ -46,17 +49,18 @@ static const char *part_names[N_PARTS] = {
     "hypernet backward", "look-ahead step", "regulariser", "optimiser (Adam)"};
 
 int main(int argc, char **argv) {
-  int threads = 0, repeats = 20, n_reg = 0;
+  int threads = 0, repeats = 20, n_reg = 0, n_stored = -1;
   const char *tag = "", *config = "pm10", *dump = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--reg") && i + 1 < argc) n_reg = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--stored") && i + 1 < argc) n_stored = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--tag") && i + 1 < argc) tag = argv[++i];
     else if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
     else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump = argv[++i];
     else {
-      fprintf(stderr, "usage: bench [--threads N] [--repeats K] [--config pm10|pm100|copy] [--reg R] "
+      fprintf(stderr, "usage: bench [--threads N] [--repeats K] [--config pm10|pm100|copy] [--reg R] [--stored S] "
                       "[--tag NAME] [--dump PATH]\n");
       return 2;
     }
@@ -73,6 +77,12 @@ int main(int argc, char **argv) {
   }
   if (repeats < 3) repeats = 3;
   if (n_reg < 0) n_reg = 0;
+  if (n_stored < 0) n_stored = n_reg;
+  if (n_stored < n_reg || (n_stored > 0 && n_reg == 0)) {
+    fprintf(stderr, "bench: --stored %d with --reg %d; the stored targets must cover the "
+                    "regularised tasks (--stored >= --reg >= 1)\n", n_stored, n_reg);
+    return 2;
+  }
   CHECK(hn_threads_set(threads));
   threads = hn_threads_get();
   if (copy) return bench_copy(threads, repeats, tag, dump);
@@ -112,11 +122,17 @@ int main(int argc, char **argv) {
   const int64_t ne = hc.n_emb;
   hn_hnet *h;
   CHECK(hn_hnet_new(&h, &hc));
-  const int64_t n_theta = hn_hnet_n_params(h), n_tasks = 1 + n_reg;
+  const int64_t n_theta = hn_hnet_n_params(h), n_tasks = 1 + n_stored;
 
   float *theta = bench_falloc(n_theta), *dtheta = bench_falloc(n_theta), *theta_la = bench_falloc(n_theta);
   float *E = bench_falloc(n_tasks * ne), *dE = bench_falloc(ne);
-  float *W = bench_falloc(n_w), *dW = bench_falloc(n_w), *Wstar = bench_falloc(n_reg > 0 ? n_reg * n_w : 1);
+  float *W = bench_falloc(n_w), *dW = bench_falloc(n_w), *Wstar = bench_falloc(n_stored > 0 ? (int64_t)n_stored * n_w : 1);
+  /* A subset (n_stored > n_reg): its embeddings, target rows and the
+   * permutation it is drawn from, planned once. */
+  float *Esub = bench_falloc(n_reg > 0 ? n_reg * ne : 1);
+  int64_t *rows = malloc(sizeof(int64_t) * (size_t)(n_stored > 0 ? n_stored : 1));
+  int64_t *rows0 = malloc(sizeof(int64_t) * (size_t)(n_stored > 0 ? n_stored : 1));
+  for (int64_t i = 0; i < n_stored; i++) rows[i] = rows0[i] = i;
   float *var = bench_falloc(n_w);
   hn_rng rng;
   hn_rng_init(&rng, 42, 0);
@@ -126,12 +142,12 @@ int main(int argc, char **argv) {
   double t_setup = 0;
   if (n_reg) { /* targets: the earlier tasks' outputs now, perturbed */
     double t0 = omp_get_wtime();
-    for (int64_t t = 0; t < n_reg; t += hc.max_tasks) {
-      int64_t nt = n_reg - t < hc.max_tasks ? n_reg - t : hc.max_tasks;
+    for (int64_t t = 0; t < n_stored; t += hc.max_tasks) {
+      int64_t nt = n_stored - t < hc.max_tasks ? n_stored - t : hc.max_tasks;
       CHECK(hn_hnet_forward(h, theta, E + (1 + t) * ne, nt, Wstar + t * n_w));
     }
     t_setup = omp_get_wtime() - t0;
-    for (int64_t i = 0; i < n_reg * n_w; i++) Wstar[i] += 1e-3f;
+    for (int64_t i = 0; i < (int64_t)n_stored * n_w; i++) Wstar[i] += 1e-3f;
   }
   hn_tensor x, y, logits, dlogits;
   CHECK(hn_tensor_init(&x, 2, (int64_t[]){batch, n_in}));
@@ -174,14 +190,25 @@ int main(int argc, char **argv) {
       hn_ops_add(theta_la, theta, n_theta);
     }
     tp[P_REG] = omp_get_wtime();
-    if (n_reg)
+    if (n_reg && n_stored > n_reg) { /* a random n_reg of the stored, as reg_tasks */
+      for (int64_t i = 0; i < n_reg; i++) {
+        int64_t j = i + hn_rng_below(&rng, n_stored - i), s = rows[i];
+        rows[i] = rows[j], rows[j] = s;
+        memcpy(Esub + i * ne, E + (1 + rows[i]) * ne, sizeof(float) * (size_t)ne);
+      }
+      CHECK(hn_hnet_output_reg(h, theta_la, Esub, n_reg, Wstar, rows, n_stored, NULL, 0.01f, &reg,
+                               dtheta));
+    } else if (n_reg)
       CHECK(hn_hnet_output_reg(h, theta_la, E + ne, n_reg, Wstar, NULL, n_reg, NULL, 0.01f, &reg,
                                dtheta));
     tp[P_OPT] = omp_get_wtime();
     CHECK(hn_optim_step(opt, theta, dtheta));
     CHECK(hn_optim_step(opt_e, E, dE));
     tp[N_PARTS] = omp_get_wtime();
-    if (it == -3) loss0 = loss, reg0 = reg;
+    if (it == -3) {
+      loss0 = loss, reg0 = reg;
+      memcpy(rows0, rows, sizeof(int64_t) * (size_t)n_reg);
+    }
     if (it == -2) loss1 = loss;
     if (it >= 0) {
       for (int p = 0; p < N_PARTS; p++) t[p][it] = tp[p + 1] - tp[p];
@@ -189,7 +216,7 @@ int main(int argc, char **argv) {
     }
   }
   int64_t step_allocs = hn_alloc_count() - allocs_before;
-  bench_dump_close(dump_f, dump, loss0, reg0, loss1);
+  bench_dump_close(dump_f, dump, loss0, reg0, loss1, rows0, n_reg);
   double again = bench_sgemm_gflops(128, 1000, 784, repeats * 5);
   if (again > ceil_small) ceil_small = again;
   again = bench_sgemm_gflops(2048, 2048, 2048, repeats < 5 ? repeats : 5);
@@ -226,8 +253,8 @@ int main(int argc, char **argv) {
   double med_step = bench_median(t_step, repeats);
 
   double peak = bench_peak_mib();
-  printf("== hnet bench %s config=%s threads=%d repeats=%d earlier-tasks-regularised=%d\n", tag,
-         config, threads, repeats, n_reg);
+  printf("== hnet bench %s config=%s threads=%d repeats=%d earlier-tasks-regularised=%d (of %d "
+         "stored)\n", tag, config, threads, repeats, n_reg, n_stored);
   printf("ceiling  sgemm 128x1000x784: %7.1f GFLOP/s   sgemm 2048^3: %7.1f GFLOP/s   triad: "
          "%6.1f GB/s\n",
          ceil_small, ceil_big, bw);
@@ -255,15 +282,15 @@ int main(int argc, char **argv) {
          100.0 * gf / ceil_small, 100.0 * gf / ceil_big, floor_total * 1e3,
          100.0 * floor_total / med_step);
   if (n_reg)
-    printf("set-up   targets of %d earlier tasks in %.3f s\n", n_reg, t_setup);
+    printf("set-up   targets of %d earlier tasks in %.3f s\n", n_stored, t_setup);
   printf("memory   peak resident %.1f MiB; allocations during %d timed steps: %lld; loss %.4f, "
          "regulariser %.4g\n",
          peak, repeats, (long long)step_allocs, (double)loss,
          (double)reg);
-  printf("RESULT tag=%s config=%s threads=%d reg=%d step_ms=%.3f gflops=%.1f ceil_small=%.1f "
+  printf("RESULT tag=%s config=%s threads=%d reg=%d stored=%d step_ms=%.3f gflops=%.1f ceil_small=%.1f "
          "ceil_big=%.1f bw=%.1f peak_mib=%.1f setup_s=%.3f n_w=%lld n_theta=%lld loss0=%.4f "
          "reg0=%.4g\n",
-         tag, config, threads, n_reg, med_step * 1e3, gf, ceil_small, ceil_big, bw, peak,
+         tag, config, threads, n_reg, n_stored, med_step * 1e3, gf, ceil_small, ceil_big, bw, peak,
          t_setup, (long long)n_w, (long long)n_theta, (double)loss0, (double)reg0);
 
   for (int p = 0; p < N_PARTS; p++) free(t[p]);
@@ -275,7 +302,9 @@ int main(int argc, char **argv) {
   hn_tensor_release(&logits);
   hn_tensor_release(&dlogits);
   hn_free(theta); hn_free(dtheta); hn_free(theta_la); hn_free(E); hn_free(dE);
-  hn_free(W); hn_free(dW); hn_free(Wstar); hn_free(var);
+  hn_free(W); hn_free(dW); hn_free(Wstar); hn_free(var); hn_free(Esub);
+  free(rows);
+  free(rows0);
   hn_hnet_free(h);
   hn_net_free(net);
   return 0;

@@ -37,14 +37,16 @@ double bench_peak_mib(void);
  * byte order): int64 magic, n_theta, n_emb_rows, n_emb, x numel, y numel,
  * n_reg, then floats θ, the task embeddings [n_emb_rows, n_emb] (the current
  * task's first, then the earlier tasks'), x, y; bench_dump_close appends the
- * first step's task loss and regulariser and the second step's task loss
- * (after one Adam step: it checks the gradients too). NULL path: no file.
- * Exits on a write error. */
+ * first step's task loss and regulariser, the second step's task loss
+ * (after one Adam step: it checks the gradients too) and the n_reg earlier
+ * tasks the first step regularised (0-based indices among the stored, as
+ * floats). NULL path: no file. Exits on a write error. */
 #define BENCH_DUMP_MAGIC INT64_C(0x3150534e5448424e)
 FILE *bench_dump_open(const char *path, const float *theta, int64_t n_theta, const float *E,
                       int64_t n_emb_rows, int64_t n_emb, const hn_tensor *x, const hn_tensor *y,
                       int64_t n_reg);
-void bench_dump_close(FILE *f, const char *path, float loss0, float reg0, float loss1);
+void bench_dump_close(FILE *f, const char *path, float loss0, float reg0, float loss1,
+                      const int64_t *rows0, int64_t n_reg);
 
 /* The recurrent workload (bench_copy.c): the Permuted Copy Task step. */
 int bench_copy(int threads, int repeats, const char *tag, const char *dump);

@@ -98,10 +98,15 @@ FILE *bench_dump_open(const char *path, const float *theta, int64_t n_theta, con
   return f;
 }
 
-void bench_dump_close(FILE *f, const char *path, float loss0, float reg0, float loss1) {
+void bench_dump_close(FILE *f, const char *path, float loss0, float reg0, float loss1,
+                      const int64_t *rows0, int64_t n_reg) {
   if (!f) return;
   float tail[3] = {loss0, reg0, loss1};
   dump_write(f, path, tail, sizeof(float), 3);
+  for (int64_t i = 0; i < n_reg; i++) {
+    float r = (float)rows0[i];
+    dump_write(f, path, &r, sizeof r, 1);
+  }
   if (fclose(f) != 0) {
     fprintf(stderr, "bench: cannot write %s\n", path);
     exit(1);

@@ -194,7 +194,7 @@ int bench_copy(int threads, int repeats, const char *tag, const char *dump) {
       t_step[it] = tp[C_PARTS] - tp[0];
     }
   }
-  bench_dump_close(dump_f, dump, loss0, 0.0f, loss1);
+  bench_dump_close(dump_f, dump, loss0, 0.0f, loss1, NULL, 0);
   /* The same step through the assembled net (what the learner runs). */
   for (int it = -3; it < repeats; it++) {
     double t0 = omp_get_wtime();
@@ -306,7 +306,7 @@ int bench_copy(int threads, int repeats, const char *tag, const char *dump) {
   printf("memory   peak resident %.1f MiB; allocations during the timed steps: %lld; loss at "
          "step 1 %.4f (%lld scored bits), last %.4f\n", peak, (long long)step_allocs,
          (double)loss0, (long long)(n * CP_LEN * K), (double)loss);
-  printf("RESULT tag=%s config=copy threads=%d reg=0 step_ms=%.3f gflops=%.1f ceil_hh=%.1f "
+  printf("RESULT tag=%s config=copy threads=%d reg=0 stored=0 step_ms=%.3f gflops=%.1f ceil_hh=%.1f "
          "ceil_big=%.1f bw=%.1f peak_mib=%.1f n_w=%lld n_theta=%lld loss0=%.4f reg0=0 "
          "parts_ms=%.3f loop_fwd_pct=%.0f loop_fwd_gemm_pct=%.0f loop_bwd_pct=%.0f\n",
          tag, threads, med_net * 1e3, f_total / med_net * 1e-9, ceil_hh, ceil_big, bw, peak,

@@ -71,11 +71,11 @@ function check(name, hk, tag,   t, k, f, bad, i) {
     k = tag " " t
     if (!has(k)) continue
     bad = ""
-    split("n_w n_theta reg", f, " ")
-    for (i = 1; i <= 3; i++)
+    split("n_w n_theta reg stored", f, " ")
+    for (i = 1; i <= 4; i++)
       if (r[hk, f[i]] != r[k, f[i]]) bad = bad sprintf(" %s %s vs %s", f[i], r[hk, f[i]], r[k, f[i]])
-    printf "%-46s %s thr: |W| %s, |theta| %s, reg %s; loss0 %s / %s, reg0 %s / %s%s\n",
-           name, t, r[k, "n_w"], r[k, "n_theta"], r[k, "reg"], r[hk, "loss0"], r[k, "loss0"],
+    printf "%-46s %s thr: |W| %s, |theta| %s, reg %s of %s; loss0 %s / %s, reg0 %s / %s%s\n",
+           name, t, r[k, "n_w"], r[k, "n_theta"], r[k, "reg"], r[k, "stored"], r[hk, "loss0"], r[k, "loss0"],
            r[hk, "reg0"], r[k, "reg0"], bad == "" ? "" : "  MISMATCH:" bad
     if (bad != "") failed = 1
   }
@@ -139,7 +139,7 @@ END {
 
   if (has("torch 1") || has("torch 2")) {
     print ""
-    print "== both sides' shapes (|W|, |theta| and earlier tasks must match) and the timed runs' first-step"
+    print "== both sides' shapes (|W|, |theta|, earlier tasks regularised of stored must match) and the timed runs' first-step"
     print "   loss and regulariser, hnet / PyTorch (each from its own data and init: the same magnitude;"
     print "   the exact check is the CHECK lines of torch_step.py --check above)"
     check("PermutedMNIST-10 task 1", "openmp/passive 2", "torch")

@@ -24,6 +24,9 @@ Python).
                 target network's tensors), the sum times β / R (β = 0.01), its
                 backward, and one Adam step on the summed gradients. The
                 earlier embeddings are fixed (no gradient), as in bench.c.
+--stored S      (> R) targets of S earlier tasks, a random R of them
+                regularised each step (hypnettorch's batch_size; the
+                learner's reg_tasks = R).
 
 The hypernetwork generates the target network's tensors as hypnettorch's
 ChunkedHMLP does: every chunk embedding concatenated with the task
@@ -203,21 +206,22 @@ def read_dump(path):
         _, n_theta, n_rows, n_emb, n_x, n_y, n_reg = head
         vals = array.array("f")
         vals.frombytes(f.read())
-    want = n_theta + n_rows * n_emb + n_x + n_y + 3
+    want = n_theta + n_rows * n_emb + n_x + n_y + 3 + n_reg
     if len(vals) != want:
         sys.exit(f"torch_step.py: --check {path}: {len(vals)} floats after the header, "
                  f"expected {want} (an unfinished dump?)")
     t = torch.tensor(vals)
-    parts = torch.split(t, [n_theta, n_rows * n_emb, n_x, n_y, 3])
+    parts = torch.split(t, [n_theta, n_rows * n_emb, n_x, n_y, 3, n_reg])
     return dict(theta=parts[0], E=parts[1].view(n_rows, n_emb), x=parts[2], y=parts[3],
                 n_reg=n_reg, loss0=float(parts[4][0]), reg0=float(parts[4][1]),
-                loss1=float(parts[4][2]))
+                loss1=float(parts[4][2]), rows0=[int(i) for i in parts[5]])
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", choices=sorted(CONFIGS), default="pm10")
     ap.add_argument("--reg", type=int, default=0, help="earlier tasks regularised (pm10, pm100)")
+    ap.add_argument("--stored", type=int, help="earlier tasks whose targets are stored (default --reg)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--warmup", type=int, help="untimed steps first (default 3, 1 for pm100)")
@@ -230,6 +234,10 @@ def main():
         ap.error("--reg applies to pm10 and pm100; the copy step is task 1's")
     if args.repeats < 1 or args.reg < 0:
         ap.error("--repeats must be >= 1 and --reg >= 0")
+    n_stored = args.reg if args.stored is None else args.stored
+    if n_stored < args.reg or (n_stored > 0 and args.reg == 0):
+        ap.error("--stored must be >= --reg, and --reg >= 1 with --stored")
+
     warmup = args.warmup if args.warmup is not None else (1 if args.config == "pm100" else 3)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -244,10 +252,11 @@ def main():
     else:
         batch = torch.rand(BATCH, 1024), torch.randint(0, 10, (BATCH,))
     n_reg, setup = args.reg, 0.0
-    prev_emb = torch.randn(n_reg, cfg["emb"])  # fixed: no gradient
+    prev_emb = torch.randn(n_stored, cfg["emb"])  # fixed: no gradient
     if args.check:
         d = read_dump(args.check)
-        if d["n_reg"] != n_reg or d["theta"].numel() != hn.n_theta() or d["E"].shape[1] != cfg["emb"]:
+        if (d["n_reg"] != n_reg or d["E"].shape[0] != 1 + n_stored
+                or d["theta"].numel() != hn.n_theta() or d["E"].shape[1] != cfg["emb"]):
             sys.exit(f"torch_step.py: --check {args.check}: the dump has {d['n_reg']} earlier tasks, "
                      f"|theta| {d['theta'].numel()}, embeddings of {d['E'].shape[1]}; this run "
                      f"--config {args.config} --reg {n_reg} has {hn.n_theta()} and {cfg['emb']}")
@@ -269,6 +278,7 @@ def main():
     else:
         task_loss = mlp_task(*batch)
 
+    first_ids = [d["rows0"]] if args.check else []
     if n_reg:
         t0 = time.perf_counter()
         with torch.no_grad():  # hypnettorch's get_current_targets
@@ -288,7 +298,13 @@ def main():
             d_theta = adam_delta(opt, hn.theta)
             theta_la = [p + d for p, d in zip(hn.theta, d_theta)]
             reg = 0
-            for i in range(n_reg):
+            if first_ids:  # --check: the earlier tasks hnet's first step drew
+                ids = first_ids.pop()
+            elif n_stored > n_reg:
+                ids = torch.randperm(n_stored)[:n_reg].tolist()
+            else:
+                ids = range(n_reg)
+            for i in ids:
                 pred = hn.generate(prev_emb[i:i + 1], theta_la)[0]
                 w_target = torch.cat([w.view(-1) for w in targets[i]])
                 w_pred = torch.cat([w.view(-1) for w in pred])
@@ -329,12 +345,13 @@ def main():
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     what = f" ({args.rnn})" if args.config == "copy" else ""
     print(f"torch {torch.__version__} config={args.config}{what} threads={args.threads} "
-          f"earlier-tasks-regularised={n_reg}: median step {med * 1e3:.3f} ms "
+          f"earlier-tasks-regularised={n_reg} (of {n_stored} stored): median step {med * 1e3:.3f} ms "
           f"({1 / med:.2f} steps/s) over {args.repeats} repeats; peak resident {peak:.1f} MiB; "
           f"|W| = {hn.n_w}, |theta| = {hn.n_theta()}, {hn.n_chunks} chunks; loss at step 1 "
           f"{loss0:.4f}, regulariser {reg0:.4g}"
-          + (f"; targets of {n_reg} earlier tasks in {setup:.3f} s" if n_reg else ""))
+          + (f"; targets of {n_stored} earlier tasks in {setup:.3f} s" if n_reg else ""))
     print(f"RESULT tag={args.tag} config={args.config} threads={args.threads} reg={n_reg} "
+          f"stored={n_stored} "
           f"step_ms={med * 1e3:.3f} peak_mib={peak:.1f} setup_s={setup:.3f} n_w={hn.n_w} "
           f"n_theta={hn.n_theta()} loss0={loss0:.4f} reg0={reg0:.4g}")
 
