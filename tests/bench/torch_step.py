@@ -41,11 +41,13 @@ Prints one RESULT line: median step time over the repeats, peak resident
 memory (ru_maxrss), the set-up time, the number of generated weights and of
 hypernetwork parameters, the first step's loss and regulariser.
 
---check PATH (a file of `bench --dump PATH` with the same --config and --reg):
-instead of timing, run the first step from hnet's θ, embeddings and batch
-(θ has hnet's layout: chunk embeddings, then each layer's weight and bias,
-the order used here) and compare its task loss and regulariser with hnet's;
-exit status 1 when they differ beyond float tolerance.
+--check PATH (a file of `bench --dump PATH` with the same --config, --reg and
+--stored): instead of timing, run the first two steps from hnet's θ,
+embeddings and batch (θ has hnet's layout: chunk embeddings, then each
+layer's weight and bias, the order used here; the first step regularises the
+earlier tasks hnet's drew) and compare the first step's task loss and
+regulariser and the second step's task loss (after one Adam step on θ and the
+embedding) with hnet's; exit status 1 when they differ beyond float tolerance.
 """
 import argparse
 import array
