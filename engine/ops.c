@@ -125,6 +125,90 @@ bool hn_ops_all_finite(const float *x, int64_t n) {
 
 /* ---- activations ----------------------------------------------------------- */
 
+/* tanh and the logistic sigmoid in plain float arithmetic that the compiler
+ * vectorises (glibc's scalar tanhf/expf are calls it cannot; this engine
+ * does not build with -ffast-math, under which glibc would offer vector
+ * versions). Measured against double tanh and 1/(1+e^-x), in ulp of the
+ * rounded exact value: over every 7th float with |x| <= 12 (312,775,242
+ * values) tanh 1.44 ulp, sigmoid 2.0 ulp at most, both 9e-8 absolute; over
+ * every 53rd float with |x| <= 88 sigmoid 2.39 ulp (tests/test_ops.c bounds
+ * both at 3 ulp). ±0 keep their sign, ±inf give ±1 (sigmoid 1 and, as for
+ * any x < -88, 6.1e-39), NaN gives NaN.
+ *
+ *   exp_core(x)  x = k ln2 + r, |r| <= ln2/2: k from the round-to-nearest of
+ *                adding 1.5*2^23 (whose low bits then hold k, which also
+ *                builds 2^k), r by Cody-Waite with a two-part ln2, e^r by a
+ *                least-squares polynomial (relative error 4e-9); x must lie
+ *                in [-87, 88] (or be NaN), where 2^k is a normal float.
+ *   tanh         |x| < 0.55: x + x s P(s), s = x^2, P fitted to (tanh x / x
+ *                - 1)/s (relative error 1.2e-9); else 1 - 2/(e^{2|x|} + 1)
+ *                with |x| capped at 10 (tanh rounds to 1 from 9.02), the
+ *                sign copied from x.
+ *   sigmoid      1/(1 + e^-x), -x clamped to [-87, 88] (beyond, the result
+ *                is 1, or 6.1e-39 where the exact value is smaller).
+ * The clamps compare so that NaN passes through; select_f keeps them
+ * branch-free. */
+typedef union f32_bits {
+  float f;
+  uint32_t u;
+} f32_bits;
+
+static inline float exp_core(float x) {
+  const float round_magic = 0x1.8p23f;
+  f32_bits j = {.f = x * 0x1.715476p0f + round_magic};
+  float k = j.f - round_magic;
+  float r = (x - k * 0x1.63p-1f) - k * -0x1.bd0106p-13f;
+  float p = 0x1.6d9904p-10f;
+  p = 0x1.123d88p-7f + r * p;
+  p = 0x1.55547cp-5f + r * p;
+  p = 0x1.55548cp-3f + r * p;
+  p = 0.5f + r * p;
+  float e = 1.0f + (r + r * r * p);
+  f32_bits two_k = {.u = (j.u - 0x4B400000u + 127u) << 23};
+  return e * two_k.f;
+}
+
+/* c ? t : f as a bitwise select. With a plain ?: the compiler threads the
+ * constant arm (a clamp's bound) into a path of its own, and that branch
+ * stops the loop from vectorising. */
+static inline float select_f(bool c, float t, float f) {
+  f32_bits T = {.f = t}, F = {.f = f}, R;
+  uint32_t m = 0u - (uint32_t)c;
+  R.u = (T.u & m) | (F.u & ~m);
+  return R.f;
+}
+
+static inline float tanh_one(float x) {
+  float a = fabsf(x), s = a * a;
+  float p = -0x1.9c9d8ep-8f;
+  p = 0x1.598242p-6f + s * p;
+  p = -0x1.b9319cp-5f + s * p;
+  p = 0x1.110d64p-3f + s * p;
+  p = -0x1.55554cp-2f + s * p;
+  float small = a + a * (s * p);
+  float b = select_f(a > 10.0f, 10.0f, a);
+  float big = 1.0f - 2.0f / (exp_core(2.0f * b) + 1.0f);
+  return copysignf(select_f(a < 0.55f, small, big), x);
+}
+
+static inline float sigmoid_one(float x) {
+  float m = -x;
+  m = select_f(m > 88.0f, 88.0f, m);
+  m = select_f(m < -87.0f, -87.0f, m);
+  return 1.0f / (1.0f + exp_core(m));
+}
+
+HN_SIMD_CLONES void hn_ops_tanh(float *y, const float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = tanh_one(x[i]);
+}
+
+HN_SIMD_CLONES void hn_ops_sigmoid(float *y, const float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = sigmoid_one(x[i]);
+}
+
+/* The parallel activations hand blocks of this many to the kernels above. */
+#define ACT_BLOCK 4096
+
 void hn_ops_act_forward(hn_act_kind kind, float alpha, const float *x, float *y, int64_t n) {
   switch (kind) {
     case HN_ACT_RELU:
@@ -133,11 +217,12 @@ void hn_ops_act_forward(hn_act_kind kind, float alpha, const float *x, float *y,
       break;
     case HN_ACT_TANH:
 #pragma omp parallel for schedule(static) if (n > HN_OMP_MIN_WORK)
-      for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+      for (int64_t i = 0; i < n; i += ACT_BLOCK) hn_ops_tanh(y + i, x + i, HN_MIN(ACT_BLOCK, n - i));
       break;
     case HN_ACT_SIGMOID:
 #pragma omp parallel for schedule(static) if (n > HN_OMP_MIN_WORK)
-      for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+      for (int64_t i = 0; i < n; i += ACT_BLOCK)
+        hn_ops_sigmoid(y + i, x + i, HN_MIN(ACT_BLOCK, n - i));
       break;
     case HN_ACT_ELU:
 #pragma omp parallel for schedule(static) if (n > HN_OMP_MIN_WORK)

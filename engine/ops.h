@@ -27,6 +27,12 @@ double hn_ops_sqnorm(const float *x, int64_t n);
 double hn_ops_sqdist(const float *a, const float *b, int64_t n);    /* Σ (a-b)^2    */
 bool hn_ops_all_finite(const float *x, int64_t n);
 
+/* y = tanh x and y = 1/(1 + e^-x), n values, serial (call them per slice
+ * from a parallel loop); y may equal x. Within 3 ulp of the exact values
+ * (ops.c says how), the same bits on any x86-64. */
+void hn_ops_tanh(float *y, const float *x, int64_t n);
+void hn_ops_sigmoid(float *y, const float *x, int64_t n);
+
 /* Activations, elementwise over n values. Backward overwrites dx; it may use x
  * or y (whichever is cheaper for the kind). */
 void hn_ops_act_forward(hn_act_kind kind, float alpha, const float *x, float *y, int64_t n);

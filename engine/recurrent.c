@@ -46,8 +46,9 @@
 #include <math.h>
 #include <string.h>
 
-/* Elementwise work per element for the OpenMP threshold: tanhf/expf cost
- * some 10-20 flops each, so a step is worth forking from ~2k elements. */
+/* Elementwise work per element for the OpenMP threshold: the vectorised
+ * tanh and sigmoid (hn_ops_tanh, hn_ops_sigmoid) cost some 20 flops each,
+ * so a step is worth forking from ~2k elements. */
 #define CELL_COST 16
 
 typedef enum rec_kind { REC_RNN, REC_LSTM, REC_GRU } rec_kind;
@@ -150,9 +151,11 @@ static int rec_param_slices(const hn_recurrent *cfg, rec_kind kind, const char *
   return 4;
 }
 
-static inline float sigm(float z) { return 1.0f / (1.0f + expf(-z)); }
-
 /* ---- cells, one step t over the batch --------------------------------------------- */
+
+/* Each cell runs its nonlinearities as whole-row passes of hn_ops_tanh and
+ * hn_ops_sigmoid (vectorised; the gates of one kind lie contiguous in a
+ * row), the rest in plain loops. */
 
 /* rnn: Z[b, t] holds the pre-activation; it becomes h_t (0 when padded). */
 static void rnn_step(const rec_buf *bf, int64_t n, int64_t T, int64_t H, int64_t t) {
@@ -160,7 +163,7 @@ static void rnn_step(const rec_buf *bf, int64_t n, int64_t T, int64_t H, int64_t
   for (int64_t b = 0; b < n; b++) {
     float *z = bf->Z + (b * T + t) * H;
     if ((float)t < bf->L[b])
-      for (int64_t j = 0; j < H; j++) z[j] = tanhf(z[j]);
+      hn_ops_tanh(z, z, H);
     else
       for (int64_t j = 0; j < H; j++) z[j] = 0.0f;
   }
@@ -174,13 +177,12 @@ static void lstm_step(const rec_buf *bf, int64_t n, int64_t T, int64_t H, int64_
           *h = bf->Hs + (b * T + t) * H;
     if ((float)t < bf->L[b]) {
       const float *cp = t > 0 ? c - H : bf->C0 + b * H;
-      for (int64_t j = 0; j < H; j++) {
-        float i = sigm(z[j]), f = sigm(z[H + j]), g = tanhf(z[2 * H + j]),
-              o = sigm(z[3 * H + j]);
-        z[j] = i, z[H + j] = f, z[2 * H + j] = g, z[3 * H + j] = o;
-        c[j] = f * cp[j] + i * g;
-        h[j] = o * tanhf(c[j]);
-      }
+      hn_ops_sigmoid(z, z, 2 * H); /* i, f */
+      hn_ops_tanh(z + 2 * H, z + 2 * H, H);
+      hn_ops_sigmoid(z + 3 * H, z + 3 * H, H);
+      for (int64_t j = 0; j < H; j++) c[j] = z[H + j] * cp[j] + z[j] * z[2 * H + j];
+      hn_ops_tanh(h, c, H);
+      for (int64_t j = 0; j < H; j++) h[j] *= z[3 * H + j];
     } else {
       memset(z, 0, (size_t)(4 * H) * sizeof *z);
       memset(c, 0, (size_t)H * sizeof *c);
@@ -199,13 +201,17 @@ static void gru_step(const rec_buf *bf, const float *bhn, int64_t n, int64_t T, 
           *h = bf->Hs + (b * T + t) * H;
     if ((float)t < bf->L[b]) {
       const float *hp = t > 0 ? h - H : bf->H0 + b * H;
+      for (int64_t j = 0; j < 2 * H; j++) z[j] += zh[j];
+      hn_ops_sigmoid(z, z, 2 * H); /* r, z */
       for (int64_t j = 0; j < H; j++) {
         float hn = zh[2 * H + j] + bhn[j];
-        float r = sigm(z[j] + zh[j]), u = sigm(z[H + j] + zh[H + j]);
-        float c = tanhf(z[2 * H + j] + r * hn);
         zh[2 * H + j] = hn;
-        z[j] = r, z[H + j] = u, z[2 * H + j] = c;
-        h[j] = (1.0f - u) * c + u * hp[j];
+        z[2 * H + j] += z[j] * hn;
+      }
+      hn_ops_tanh(z + 2 * H, z + 2 * H, H);
+      for (int64_t j = 0; j < H; j++) {
+        float u = z[H + j];
+        h[j] = (1.0f - u) * z[2 * H + j] + u * hp[j];
       }
     } else {
       memset(z, 0, (size_t)(3 * H) * sizeof *z);
@@ -258,9 +264,10 @@ static void lstm_step_back(const hn_recurrent *cfg, const rec_buf *bf, const flo
     const float *z = bf->Z + (b * T + t) * 4 * H, *c = bf->C + (b * T + t) * H;
     const float *cp = t > 0 ? c - H : bf->C0 + b * H, *d = bf->dh + b * H,
                 *g = dy_at(cfg, dy, bf->L, b, T, t);
+    hn_ops_tanh(dz + 3 * H, c, H); /* tanh c_t, read below before dz[3H + j] is set */
     for (int64_t j = 0; j < H; j++) {
       float i = z[j], f = z[H + j], gg = z[2 * H + j], o = z[3 * H + j];
-      float tc = tanhf(c[j]);
+      float tc = dz[3 * H + j];
       float gh = g ? d[j] + g[j] : d[j];
       float gc = e[j] + gh * o * (1.0f - tc * tc);
       dz[j] = gc * gg * i * (1.0f - i);
