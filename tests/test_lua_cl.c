@@ -663,6 +663,54 @@ static void test_seams_and_context(void **state) {
       "assert(done:result_of() == done:result_of(nil) and done:result_of().R == done.R)\n");
 }
 
+/* Gradient-norm clipping in the baselines (plain.lua's step, here EWC on
+ * task 2, so that the clipped gradient holds the penalty's too): each step
+ * equals Adam on the unclipped learner's gradient at the same weights,
+ * scaled by c/‖g‖ when ‖g‖ > c, bit for bit, and unscaled when below. */
+static void test_baseline_clipping(void **state) {
+  (void)state;
+  hntl_run_fresh(
+      "local tasks = {}\n"
+      "for i = 1, 2 do\n"
+      "  tasks[i] = hnet.synthetic.blobs{ n_classes = 2, dim = 4, n_per_class = 100,\n"
+      "                                   n_test_per_class = 20, seed = i }\n"
+      "end\n"
+      "local info = { n_tasks = 2, n_outputs = 2, input_shape = {4}, kind = 'classification',\n"
+      "  scenario = 'domain', heads = { { offset = 0, n = 2 }, { offset = 0, n = 2 } },\n"
+      "  masks = function() return nil end }\n"
+      "for _, c in ipairs{ 1e-3, 1e9 } do\n"
+      "  local function make(clip)\n"
+      "    local L = hnet.learners.ewc{ target = {'mlp', hidden = {8}}, iterations = 0, batch = 16,\n"
+      "      lr = 1e-2, lambda = 1e3, clip_grad_norm = clip }\n"
+      "    L:setup(info)\n"
+      "    -- task 1 untrained: both anchor the penalty at the same weights\n"
+      "    L:begin_task(1, tasks[1]); L:end_task(1, tasks[1]); L:begin_task(2, tasks[2])\n"
+      "    return L\n"
+      "  end\n"
+      "  local L, R = make(c), make(0)\n"
+      "  local Wref, ref = L.W:clone(), hnet.adam{ n = L.n_w, lr = 1e-2 }\n"
+      "  local pen_seen = false\n"
+      "  for it = 1, 5 do\n"
+      "    R.W:copy(Wref)\n"
+      "    local loss, pen = L:train_step(it)\n"
+      "    local rloss, rpen = R:train_step(it)\n"
+      "    assert(loss == rloss and pen == rpen, 'step ' .. it .. ': another batch or other weights')\n"
+      "    pen_seen = pen_seen or pen > 0\n"
+      "    local g = R.dW:clone()\n"
+      "    local n = g:norm()\n"
+      "    if c < 1 then\n"
+      "      assert(n > c, 'nothing to clip')\n"
+      "      g:scale(c / n)\n"
+      "    else\n"
+      "      assert(n < c, 'the gradient is above c')\n"
+      "    end\n"
+      "    ref:step(Wref, g)\n"
+      "    assert(L.W:sqdist(Wref) == 0, ('c = %g, step %d: W differs from the written-out step'):format(c, it))\n"
+      "  end\n"
+      "  assert(pen_seen, 'the penalty was never active')\n"
+      "end\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics_hand_made),
@@ -678,6 +726,7 @@ int main(void) {
       cmocka_unit_test(test_chance_watch),
       cmocka_unit_test(test_learner_protocol),
       cmocka_unit_test(test_seams_and_context),
+      cmocka_unit_test(test_baseline_clipping),
   };
   return cmocka_run_group_tests_name("continual learning (Lua)", tests, NULL, NULL);
 }

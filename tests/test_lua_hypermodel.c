@@ -3,8 +3,8 @@
  * its step against the same step written out with the engine's primitives
  * (generate, target forward, cross-entropy, both backward passes, Adam),
  * with the output regulariser and its look-ahead, the multi-task step
- * (mean loss, dense Adam over the embedding table), the frozen-θ pass, and
- * the errors for bad options. The comparisons are exact: the model must do
+ * (mean loss, dense Adam over the embedding table), the frozen-θ pass,
+ * gradient-norm clipping, and the errors for bad options. The comparisons are exact: the model must do
  * the same operations in the same order. */
 #include "harness.h"
 #include "lua_harness.h"
@@ -136,6 +136,64 @@ static void test_frozen_pass(void **state) {
          "assert(dE:rows(2, 2):norm() == 0 and dE:rows(3, 3):norm() == 0, 'items 2 and 3 were backpropagated')\n");
 }
 
+/* Gradient-norm clipping (begin's clip_grad_norm = c): the step equals the
+ * written-out step whose gradient of θ and e (task loss plus regulariser)
+ * is scaled by c/‖g‖ when ‖g‖ > c, bit for bit; with c above ‖g‖ it is the
+ * unclipped step, bit for bit; the norm it returns is ‖g‖ before clipping
+ * and the clipped gradient's norm is c (to float rounding: 1e-5). */
+static void test_clipped_step(void **state) {
+  (void)state;
+  hntl_run_fresh(SETUP
+         "local beta = 0.1\n"
+         "for _, c in ipairs{ 1e-3, 1e6 } do\n"
+         "  local m, u, r = model(), model(), model()\n"
+         "  for _, mm in ipairs{ m, u } do\n"
+         "    mm:begin(mm.E:rows(2, 2), { lr = 1e-2, clip_grad_norm = mm == m and c or 0 })\n"
+         "    mm:fix_targets(mm.E:rows(1, 1), { beta = beta })\n"
+         "  end\n"
+         "  local Wstar = r.h:forward(r.theta, r.E:rows(1, 1)):clone()\n"
+         "  local er = r.E:rows(2, 2)\n"
+         "  local ot, oe = hnet.adam{ n = r.n_theta, lr = 1e-2 }, hnet.adam{ n = 4, lr = 1e-2 }\n"
+         "  local o = { kind = 'classification', fault = function(what, v) error(what .. ' ' .. v) end }\n"
+         "  for it = 1, 3 do\n"
+         "    local loss, reg, norm = m:step({ { x = x, y = y } }, o)\n"
+         "    local _, _, unorm = u:step({ { x = x, y = y } }, o)\n"
+         "    assert(unorm == nil, 'no clipping: no norm')\n"
+         "    local W = r.h:forward(r.theta, er):clone()\n"
+         "    local out = r.net:forward(W, x, { train = true })\n"
+         "    local dout = hnet.tensor(out:shape())\n"
+         "    local l = hnet.loss.xent(out, y, { grad = dout })\n"
+         "    local dW, dth, de = hnet.tensor(1, r.n_w), hnet.tensor(r.n_theta), hnet.tensor(1, 4)\n"
+         "    r.net:backward(W, dout, dW)\n"
+         "    r.h:backward(r.theta, dW, dth, de)\n"
+         "    local Wp = r.h:forward(r.theta, r.E:rows(1, 1)):clone()\n"
+         "    local dWp = hnet.tensor(1, r.n_w)\n"
+         "    local g = hnet.cl.output_reg(Wp, Wstar, beta, dWp)\n"
+         "    r.h:backward(r.theta, dWp, dth, nil)\n"
+         "    local n = math.sqrt(dth:sqnorm() + de:sqnorm())\n"
+         "    assert(norm == n, ('step %d: norm %.9g, by hand %.9g'):format(it, norm, n))\n"
+         "    if c < 1 then\n"
+         "      assert(n > c, 'the gradient is not above c: nothing was clipped')\n"
+         "      dth:scale(c / n); de:scale(c / n)\n"
+         "      local nc = math.sqrt(dth:sqnorm() + de:sqnorm())\n"
+         "      assert(math.abs(nc - c) <= 1e-5 * c, ('clipped norm %.9g, not %g'):format(nc, c))\n"
+         "    else\n"
+         "      assert(n < c, 'the gradient is above c')\n"
+         "    end\n"
+         "    ot:step(r.theta, dth)\n"
+         "    oe:step(er, de)\n"
+         "    assert(loss == l and reg == g, ('step %d: loss or regulariser differs'):format(it))\n"
+         "    assert(it == 1 or g > 0, 'the regulariser is not active')\n"
+         "    same(m.theta, r.theta, 'theta'); same(m.E, r.E, 'E')\n"
+         "    if c < 1 then\n"
+         "      assert(m.theta:sqdist(u.theta) > 0, 'the clipped step is the unclipped one')\n"
+         "    else\n"
+         "      same(m.theta, u.theta, 'theta (unclipped)'); same(m.E, u.E, 'E (unclipped)')\n"
+         "    end\n"
+         "  end\n"
+         "end\n");
+}
+
 static void test_bad_options(void **state) {
   (void)state;
   run_err("local hm = require 'hnet.hypermodel'\nhm.build{ bogus = 1 }", "unknown option 'bogus'");
@@ -206,6 +264,7 @@ int main(void) {
       cmocka_unit_test(test_step_is_the_written_out_step),
       cmocka_unit_test(test_multi_task_step),
       cmocka_unit_test(test_frozen_pass),
+      cmocka_unit_test(test_clipped_step),
       cmocka_unit_test(test_bad_options),
       cmocka_unit_test(test_output_reg_binding),
   };

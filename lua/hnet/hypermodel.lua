@@ -20,7 +20,7 @@
 --   m:begin(e, o)                     train e (one row of E, or all of E): fresh Adam states
 --   m:fix_targets(Eprev, o)           the regulariser's targets W*_j = h(e_j; θ), fixed now
 --   m:regularise(theta_at)            β/n Σ_j ‖h(e_j; theta_at) − W*_j‖², its gradient into dθ
---   m:step(items, o)                  one training step: pass, regulariser, optimisers
+--   m:step(items, o)                  one training step: pass, regulariser, clipping, optimisers
 --   m:forward(W, x, out, stats, lengths)  the target net in eval mode under weights W
 --
 -- θ frozen (few-shot adaptation): pass no dtheta. Only the embeddings
@@ -191,10 +191,13 @@ end
 -- for e (o.lr_emb, default o.lr). e is one row of E (a continual learner's
 -- current task) or all of E (multi-task training: each step's gradient rows
 -- are added into their tasks' rows). o.train_theta = false: θ is not
--- updated. No regulariser until fix_targets.
+-- updated. o.clip_grad_norm = c > 0: each step scales the gradients of θ
+-- (when trained) and e together to a joint L2 norm of at most c
+-- (learners.common.clip_grad_norm). No regulariser until fix_targets.
 function Model:begin(e, o)
   self.e, self.reg, self.multi = e, nil, rawequal(e, self.E)
   self.train_theta = o.train_theta ~= false
+  self.clip = o.clip_grad_norm or 0
   self.dtheta = self.dtheta or hnet.tensor(self.n_theta)
   self.opt_theta = hnet.adam { n = self.n_theta, lr = o.lr, beta1 = o.beta1, beta2 = o.beta2 }
   self.opt_e = hnet.adam { n = e:numel(), lr = o.lr_emb or o.lr, beta1 = o.beta1, beta2 = o.beta2 }
@@ -259,8 +262,12 @@ end
 -- item (its loss is the step's loss); with e all of E, each item names its
 -- row (task =) and the loss is the mean over the items. o = { kind =,
 -- loss = (as for pass), rng =, fault = fn(what, value) for a non-finite
--- "loss" or "regulariser" }.
--- Returns the loss and the regulariser.
+-- "loss" or "regulariser" }. With clipping (begin's clip_grad_norm) the
+-- gradient of the task loss plus the regulariser is clipped, as in the
+-- reference; a look-ahead's Δθ is the Adam step of the unclipped task
+-- gradient.
+-- Returns the loss, the regulariser and (when clipping) the gradient's norm
+-- before clipping.
 function Model:step(items, o)
   local multi, m = self.multi, #items
   local _, _, dE = self:buffers(m)
@@ -292,7 +299,6 @@ function Model:step(items, o)
     reg = self:regularise(at)
     if not finite(reg) then o.fault("regulariser", reg) end
   end
-  if self.train_theta then self.opt_theta:step(self.theta, self.dtheta) end
   if multi then
     local dEall = self.dEall or hnet.tensor(self.E:size(1), self.n_emb)
     self.dEall = dEall
@@ -300,8 +306,13 @@ function Model:step(items, o)
     for i, it in ipairs(items) do dEall:rows(it.task, it.task):add(dE:rows(i, i)) end
     dE = dEall
   end
+  local norm
+  if self.clip > 0 then
+    norm = common.clip_grad_norm(self.clip, self.train_theta and { self.dtheta, dE } or { dE })
+  end
+  if self.train_theta then self.opt_theta:step(self.theta, self.dtheta) end
   self.opt_e:step(self.e, dE)
-  return loss, reg
+  return loss, reg, norm
 end
 
 --- `./hnet help` entries (lua/hnet/help.lua reads them).

@@ -22,6 +22,13 @@ M.SHARED = {
   { name = "seed", type = "integer", default = 1, help = "seed of the learner's random numbers (init, batches)" },
 }
 
+--- Gradient-norm clipping, an option of the hypernetwork learner and the
+-- baselines: the reference runs (Ehret et al., ICLR 2021, mariacer/cl_in_rnns)
+-- apply torch.nn.utils.clip_grad_norm_ to the gradient of the total loss
+-- over every parameter their one optimiser trains, just before its step.
+M.CLIP_GRAD_NORM = { name = "clip_grad_norm", type = "number", default = 0, min = 0,
+  help = "before each optimiser step, scale the gradients of all trained parameters together (task loss plus regulariser or penalty) so that their joint L2 norm is at most this, as the reference's --clip_grad_norm; 0: off" }
+
 --- The options of a recurrent target, { "rnn", ... } (hnet.spec): an
 -- optional token embedding, stacked recurrent layers (every one but the
 -- last returns all its steps), and a linear read-out applied at the last
@@ -242,6 +249,26 @@ end
 
 --- Is v a finite number?
 function M.finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
+
+--- Clip a gradient by its norm: when the joint L2 norm ‖g‖ of the tensors
+-- in grads (a list) exceeds c > 0, scale each by c/‖g‖ (torch's
+-- clip_grad_norm_ divides by ‖g‖ + 1e-6; the difference is below float
+-- rounding for any ‖g‖ > c). Each squared norm is a fixed-block reduction in
+-- double (t:sqnorm, hn_ops_sqnorm), summed in list order: the same bits at
+-- any thread count. Returns ‖g‖ before clipping. A non-finite norm leaves
+-- the gradients as they are, so that the optimiser step carries the NaN or
+-- Inf to the run's watch, which names the tensor (scaling by c/Inf = 0
+-- would hide it).
+function M.clip_grad_norm(c, grads)
+  local s = 0
+  for _, g in ipairs(grads) do s = s + g:sqnorm() end
+  local norm = math.sqrt(s)
+  if norm > c and norm < math.huge then
+    local k = c / norm
+    for _, g in ipairs(grads) do g:scale(k) end
+  end
+  return norm
+end
 
 --- Call fn(x_view, y_view, first_row, lengths_view) over the rows of data
 -- in slices of at most `size` rows (views: no copies; lengths_view nil when

@@ -98,6 +98,8 @@ end
 
 function Learner:name() return "hnet_tir" end
 function Learner:options() return self.o end
+-- Runs checkpointed before clip_grad_norm existed trained unclipped.
+function Learner:implied_options() return { clip_grad_norm = 0 } end
 function Learner:task_conditioned() return true end
 function Learner:hint(what) return self.cls:hint(what) end
 

@@ -12,6 +12,9 @@
 -- earlier tasks per step (the sum is then divided by that number). With
 -- `lookahead`, the regulariser is evaluated at θ + Δθ, Δθ being the Adam step
 -- the task loss alone would take (held constant), as in the paper's runs.
+-- With `clip_grad_norm` c > 0, the gradient of θ and e_T (the task loss's
+-- plus the regulariser's) is scaled to a joint L2 norm of at most c before
+-- the Adam steps, as the recurrent reference runs do (c = 1).
 -- θ is initialised by `init`: "hyperfan" (default: the generated weights get
 -- the target network's own init variance, and the hypernetwork's hidden path
 -- is scaled down (max_h_l1 = 2, hn_hnet_init_capped in hnet.h) so that an
@@ -61,6 +64,7 @@ M.cli = spec.extend(common.SHARED, {
   { name = "store_targets", type = "boolean", default = true,
     help = "store the targets W*_t (false: recompute them from a snapshot of θ*)" },
   { name = "train_theta", type = "boolean", default = true, help = "train θ (false: only the task embeddings learn)" },
+  common.CLIP_GRAD_NORM,
   { name = "init", type = "string", default = "hyperfan", choices = { "hyperfan", "xavier" },
     help = "θ's initialisation (hyperfan: the target net's init variance; xavier: hypercl's)" },
 })
@@ -85,7 +89,7 @@ function Learner:options() return self.o end
 
 -- Options that came after hypernetwork runs were first checkpointed, with
 -- the value those runs used: a checkpoint without one resumes under it.
-function Learner:implied_options() return { init = "hyperfan" } end
+function Learner:implied_options() return { init = "hyperfan", clip_grad_norm = 0 } end
 
 function Learner:schedule()
   local o = self.o
@@ -149,7 +153,8 @@ function Learner:begin_task(t, task)
   self.e = m:draw_embedding(self.E:rows(t, t), o.emb_var, self.rng)
   if self.stats then self.stats[t] = self.net:init_stats() end
   -- Fresh optimisers per task, as in the paper's code.
-  m:begin(self.e, { lr = o.lr, beta1 = o.beta1, beta2 = o.beta2, train_theta = o.train_theta })
+  m:begin(self.e, { lr = o.lr, beta1 = o.beta1, beta2 = o.beta2, train_theta = o.train_theta,
+                    clip_grad_norm = o.clip_grad_norm })
   self.opt_theta, self.opt_e = m.opt_theta, m.opt_e
   -- Regulariser targets for the p earlier tasks: one batched pass.
   self.n_reg = 0

@@ -34,7 +34,7 @@ function M.class(name, extra, cls, init)
   cls = cls or {}
   cls.__index = cls
   setmetatable(cls, { __index = Plain })
-  cls.cli = spec.extend(common.SHARED, extra)
+  cls.cli = spec.extend(spec.extend(common.SHARED, { common.CLIP_GRAD_NORM }), extra)
   cls.learner_name = name
   return {
     class = cls,
@@ -52,6 +52,8 @@ end
 
 function Plain:name() return self.learner_name end
 function Plain:options() return self.o end
+-- Runs checkpointed before clip_grad_norm existed trained unclipped.
+function Plain:implied_options() return { clip_grad_norm = 0 } end
 function Plain:schedule()
   local o = self.o
   return { iterations = o.iterations, batch = o.batch, eval_batch = o.eval_batch }
@@ -140,6 +142,8 @@ function Plain:train_step(it, view)
   net:backward(self.W, dlogits, self.dW, lengths and { lengths = lengths } or nil)
   if self.after_step then self.g:copy(self.dW) end
   local pen = self.penalty and self:penalty(self.dW) or 0
+  -- the gradient of the task loss plus the penalty, as the reference clips
+  if o.clip_grad_norm > 0 then common.clip_grad_norm(o.clip_grad_norm, { self.dW }) end
   if self.after_step then self.W_old:copy(self.W) end
   self.opt:step(self.W, self.dW)
   if self.after_step then
