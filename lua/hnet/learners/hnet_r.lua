@@ -40,6 +40,8 @@ local mod = plain.class("hnet_r", {
   { name = "batch", type = "integer", default = 128, min = 1, help = "training mini-batch size" },
   { name = "iterations", type = "integer", default = 2000, min = 0,
     help = "training iterations per task of the classifier and of the replay model (n_iter)" },
+  { name = "clip_grad_norm", type = "number", default = 0, min = 0,
+    help = "the classifier's gradient-norm clipping (learners.common.CLIP_GRAD_NORM; the replay model is not); 0: off" },
   { name = "l_rew", type = "number", default = 0.5, min = 0, max = 1,
     help = "weight of the replayed inputs' loss against the current task's (1 - l_rew)" },
   { name = "hard_targets", type = "boolean", default = false,

@@ -65,6 +65,8 @@ M.cli = spec.extend(hypernet.cli, {
     help = "the classifier's regulariser at θ + Δθ (the reference's default)" },
   { name = "init", type = "string", default = "xavier", choices = { "hyperfan", "xavier" },
     help = "θ's initialisation (xavier: hypercl's)" },
+  { name = "clip_grad_norm", type = "number", default = 0, min = 0,
+    help = "the classifier's gradient-norm clipping (learners.common.CLIP_GRAD_NORM; the replay model and the task-inference network are not); 0: off" },
   { name = "tir_hidden", type = "int_list", default = { 400, 400 },
     help = "the task-inference MLP's hidden sizes (class_fc_arch)" },
   { name = "tir_lr", type = "number", default = 1e-3, min = 0, help = "the task-inference network's Adam learning rate (class_lr)" },
