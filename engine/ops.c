@@ -133,7 +133,9 @@ bool hn_ops_all_finite(const float *x, int64_t n) {
  * values) tanh 1.44 ulp, sigmoid 2.0 ulp at most, both 9e-8 absolute; over
  * every 53rd float with |x| <= 88 sigmoid 2.39 ulp (tests/test_ops.c bounds
  * both at 3 ulp). ±0 keep their sign, ±inf give ±1 (sigmoid 1 and, as for
- * any x < -88, 6.1e-39), NaN gives NaN.
+ * any x < -88, 6.1e-39), NaN gives NaN. Built as SSE2 and as AVX2 with FMA
+ * available (HN_SIMD_CLONES, -ffp-contract=off), both give the same bits:
+ * compared over every 61st float bit pattern.
  *
  *   exp_core(x)  x = k ln2 + r, |r| <= ln2/2: k from the round-to-nearest of
  *                adding 1.5*2^23 (whose low bits then hold k, which also
