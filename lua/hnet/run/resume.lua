@@ -102,6 +102,11 @@ end
 
 --- The first SIGINT/SIGTERM: checkpoint, say how to resume, exit 128 + sig.
 function methods:interrupted(sig, phase, task, it)
+  if self.silent then
+    -- A distributed run's other rank: rank 0 checkpoints and tells. Leave
+    -- the job cleanly (MPI_Finalize waits for rank 0 to get there too).
+    hnet.dist.exit(128 + sig)
+  end
   local name = sig == 2 and "SIGINT" or sig == 15 and "SIGTERM" or ("signal " .. sig)
   if self.ckpt_path then
     self:checkpoint(phase, task, it)
@@ -115,6 +120,7 @@ function methods:interrupted(sig, phase, task, it)
   pcall(self.write_outputs, self, false)
   io.stdout:flush()
   io.stderr:flush()
+  if self.group then hnet.dist.exit(128 + sig) end
   os.exit(128 + sig, true)
 end
 
