@@ -14,8 +14,9 @@
 --   learner:distribute(g)              -- after setup, before the first task
 --   local lo, hi = g:share(n)          -- this rank's items of 1..n (hi < lo: none)
 --   g:check_same("after task 3", { theta, E }, stop)  -- every rank: same bits? any stop?
-local hnet = require "hnet"
 local dist = require "hnet.dist"
+-- hnet.sys, read when called (hnet's init requires this module).
+local function sys() return require("hnet").sys end
 
 local M = {}
 
@@ -25,9 +26,6 @@ local SPLIT = { data = { data = true }, tasks = { tasks = true }, both = { data 
 local Group = {}
 Group.__index = Group
 M.Group = Group
-
---- "data", "tasks" or "both" (nil when s is none of them).
-function M.split_ok(s) return SPLIT[s] ~= nil end
 
 --- A group over every rank of the job (of one rank without mpirun).
 -- o = { split = "data" | "tasks" | "both", check_every_step = (compare the
@@ -64,14 +62,14 @@ end
 --- Does this rank want the run to stop (SIGINT/SIGTERM caught by
 -- hnet.sys)? Agreed through the step's allreduce (self.stopped).
 function Group:stop_wanted()
-  return hnet.sys.interrupted() ~= nil
+  return sys().interrupted() ~= nil
 end
 
 --- The signal that stops the run after an agreed stop: this rank's own, or
 -- SIGTERM for a rank that caught none (mpirun signals the ranks one by one).
 function Group:stop_signal()
   if not self.stopped then return nil end
-  return hnet.sys.interrupted() or 15
+  return sys().interrupted() or 15
 end
 
 --- Collective: compare a checksum of `tensors` (a list, or a list of
@@ -103,7 +101,8 @@ end
 --- `./hnet help` entries (lua/hnet/help.lua reads them).
 M.HELP = {
   { name = "hnet.distributed.group", sig = "hnet.distributed.group{ split =, check_every_step = } -> group",
-    about = "the ranks of an mpirun job training one run: split = \"data\" (rows of each batch), \"tasks\" (the regulariser's earlier tasks) or \"both\"" },
+    about = "the ranks of an mpirun job training one run: split = \"data\" (rows of each batch), \"tasks\" (the regulariser's earlier tasks) or \"both\"",
+    notes = "options: split (required: data, tasks or both), check_every_step (false: compare the ranks' parameter checksums at each task's end only); give the group to learner:distribute(group) after setup, or use hnet.run's distributed option; docs/distributed_training.md" },
 }
 
 return M

@@ -80,6 +80,7 @@ function methods:resume_hint()
     -- HNET_PATH too: a learner found there must be found again.
     local cmd, hp = {}, os.getenv("HNET_PATH")
     if hp and hp ~= "" then cmd[1] = "HNET_PATH=" .. shell_quote(hp) end
+    if self.group and self.group.size > 1 then cmd[#cmd + 1] = ("mpirun -np %d"):format(self.group.size) end
     cmd[#cmd + 1] = shell_quote(ctx.program or "./hnet")
     for _, f in ipairs(ctx.flags or {}) do cmd[#cmd + 1] = shell_quote(f) end
     cmd[#cmd + 1] = shell_quote(ctx.script)
