@@ -6,6 +6,7 @@
 --   ./hnet tests/mpi_train.lua --out DIR [--distributed --dist_split S] [--lookahead]
 --       [--theta_out F]   rank 0 writes θ then E there (raw little-endian floats)
 --       [--perturb IT]    test hook: rank 1 changes θ after iteration IT of task 1
+--       [--stop_task T --stop_it IT]  checkpoint after iteration IT of task T and return
 --       [--watch_writes]  ranks other than 0 report any file they write
 local hnet = require "hnet"
 local E = hnet.experiment
@@ -21,6 +22,8 @@ local o, ctx = E.options(arg, {
   store_targets = { true, "store W*" },
   theta_out = { "", "rank 0 writes θ and E here as raw floats" },
   perturb = { 0, "test hook: rank 1 adds 1e-3 to θ[1] after this iteration of task 1 (0: never)" },
+  stop_task = { 0, "test hook: stop (checkpoint and return) after --stop_it of this task (0: never)" },
+  stop_it = { 1, "the iteration --stop_task stops after" },
   watch_writes = { false, "ranks other than 0 report every file they write (test of rank 0 writing alone)" },
 }, "mpi_train.lua: a tiny distributed hypernetwork run")
 
@@ -70,14 +73,16 @@ local learner = hnet.learners.hypernet {
   beta = 0.05, lr = o.lr, batch = o.batch, iterations = o.iterations, eval_batch = 60,
   lookahead = o.lookahead, reg_tasks = o.reg_tasks, store_targets = o.store_targets, seed = o.seed,
 }
+local testing = require "hnet.run.testing"
 local hooks = {}
+if o.stop_task > 0 then hooks = testing.stop_after { task = o.stop_task, iteration = o.stop_it } end
 if o.perturb > 0 then
   hooks.after_step = function(_, t, it)
     if rank == 1 and t == 1 and it == o.perturb then learner.theta:set(1, learner.theta:get(1) + 1e-3) end
     return false
   end
 end
-local run = require("hnet.run.testing").run(learner, stream, { out = o.out, context = ctx, quiet = o.quiet,
+local run = testing.run(learner, stream, { out = o.out, context = ctx, quiet = o.quiet,
                                                                plots = false, force = o.force }, hooks)
 if rank == 0 and o.theta_out ~= "" then
   local parts = {}
