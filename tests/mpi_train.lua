@@ -7,6 +7,7 @@
 --       [--theta_out F]   rank 0 writes θ then E there (raw little-endian floats)
 --       [--perturb IT]    test hook: rank 1 changes θ after iteration IT of task 1
 --       [--stop_task T --stop_it IT]  checkpoint after iteration IT of task T and return
+--       [--signal_rank R --signal_it IT]  rank R alone catches SIGTERM after iteration IT
 --       [--watch_writes]  ranks other than 0 report any file they write
 local hnet = require "hnet"
 local E = hnet.experiment
@@ -24,6 +25,8 @@ local o, ctx = E.options(arg, {
   perturb = { 0, "test hook: rank 1 adds 1e-3 to θ[1] after this iteration of task 1 (0: never)" },
   stop_task = { 0, "test hook: stop (checkpoint and return) after --stop_it of this task (0: never)" },
   stop_it = { 1, "the iteration --stop_task stops after" },
+  signal_rank = { -1, "test hook: this rank sends itself SIGTERM after --signal_it of task 1 (-1: none)" },
+  signal_it = { 1, "the iteration after which --signal_rank signals itself" },
   watch_writes = { false, "ranks other than 0 report every file they write (test of rank 0 writing alone)" },
 }, "mpi_train.lua: a tiny distributed hypernetwork run")
 
@@ -80,6 +83,15 @@ if o.perturb > 0 then
   hooks.after_step = function(_, t, it)
     if rank == 1 and t == 1 and it == o.perturb then learner.theta:set(1, learner.theta:get(1) + 1e-3) end
     return false
+  end
+end
+if o.signal_rank >= 0 then
+  local stop = hooks.after_step
+  hooks.after_step = function(r, t, it)
+    if rank == o.signal_rank and t == 1 and it == o.signal_it then
+      os.execute("kill -TERM " .. hnet.sys.getpid())
+    end
+    return stop and stop(r, t, it) or false
   end
 end
 local run = testing.run(learner, stream, { out = o.out, context = ctx, quiet = o.quiet,

@@ -213,6 +213,23 @@ static void test_sigterm_checkpoints_once(void **state) {
   if (access(path, F_OK) != 0) fail_msg("no checkpoint at %s", path);
 }
 
+/* SIGTERM caught by one rank alone (rank 1 signals itself after step 30):
+ * the stop is agreed in the next step's allreduce, so both ranks stop after
+ * step 31 and rank 0 checkpoints there; a rank that stopped on its own
+ * signal would leave rank 0 waiting in its allreduce (the timeout ends it). */
+static void test_one_ranks_signal_stops_all(void **state) {
+  (void)state;
+  char args[1024];
+  snprintf(args, sizeof args, "--out %s/sig1 --distributed --tasks 2 --iterations 100 --signal_rank 1 --signal_it 30",
+           tmpdir);
+  hnt_proc *p = launch(2, 20, args);
+  if (p->status == 0) fail_msg("the interrupted run ended with status 0:\n%s", p->err);
+  hnt_expect_in(p->err, "interrupted by SIGTERM at task 1, iteration 31; checkpoint written to", "the agreed stop");
+  const char *first = strstr(p->err, "checkpoint written to");
+  if (!first || strstr(first + 1, "checkpoint written to")) fail_msg("not exactly one checkpoint:\n%s", p->err);
+  hnt_expect_not_in(p->err, "MPI_ABORT", "an aborted job");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ranks_equal_one_process),
@@ -220,6 +237,7 @@ int main(void) {
       cmocka_unit_test(test_checkpoints_move_between_ranks_and_one),
       cmocka_unit_test(test_rank0_writes_alone),
       cmocka_unit_test(test_sigterm_checkpoints_once),
+      cmocka_unit_test(test_one_ranks_signal_stops_all),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
