@@ -40,7 +40,7 @@ function M.group(o)
   end
   return setmetatable({ split = o.split, data = s.data or false, tasks = s.tasks or false,
                         rank = dist.rank(), size = dist.size(), check_every_step = o.check_every_step or false,
-                        stopped = false, allreduces = 0 }, Group)
+                        stopped = false, allreduces = 0, comm_seconds = 0 }, Group)
 end
 
 --- This rank's items of 1..n (rank `rank`'s when given), as lo, hi
@@ -53,10 +53,15 @@ function Group:share(n, rank)
   return lo, hi
 end
 
---- t summed over every rank, in place (counted in self.allreduces).
+--- t summed over every rank, in place (counted in self.allreduces, its
+-- wall time, waiting for the slowest rank included, in self.comm_seconds).
 function Group:allreduce(t)
   self.allreduces = self.allreduces + 1
-  return dist.allreduce(t)
+  local clock = sys().clock
+  local t0 = clock()
+  dist.allreduce(t)
+  self.comm_seconds = self.comm_seconds + (clock() - t0)
+  return t
 end
 
 --- Does this rank want the run to stop (SIGINT/SIGTERM caught by
