@@ -230,6 +230,21 @@ static void test_one_ranks_signal_stops_all(void **state) {
   hnt_expect_not_in(p->err, "MPI_ABORT", "an aborted job");
 }
 
+/* A rank started with another option (mpirun's MPMD form: rank 1 gets
+ * another --lr) ends the job with a message before training, not a hang. */
+static void test_mismatched_option_ends_the_job(void **state) {
+  (void)state;
+  char out[512];
+  snprintf(out, sizeof out, "%s/mismatch", tmpdir);
+  const char *argv[] = {"timeout", "-s", "TERM", "30", "mpirun", "--allow-run-as-root", "--oversubscribe",
+                        "-np", "1", "./hnet", "--threads", "1", "tests/mpi_train.lua", "--out", out,
+                        "--distributed", ":", "-np", "1", "./hnet", "--threads", "1", "tests/mpi_train.lua",
+                        "--out", out, "--distributed", "--lr", "0.02", NULL};
+  hnt_proc *p = hnt_spawn(tmpdir, argv, ENV, NULL);
+  if (p->status == 0) fail_msg("the mismatched job finished (status 0):\n%s", p->err);
+  hnt_expect_in(p->err, "rank(s) 1 differ from rank 0 in the run's options", "the mismatch message");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ranks_equal_one_process),
@@ -238,6 +253,7 @@ int main(void) {
       cmocka_unit_test(test_rank0_writes_alone),
       cmocka_unit_test(test_sigterm_checkpoints_once),
       cmocka_unit_test(test_one_ranks_signal_stops_all),
+      cmocka_unit_test(test_mismatched_option_ends_the_job),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -103,6 +103,23 @@ function Group:check_same(where, tensors, stop)
   return any_stop
 end
 
+--- Collective: every rank's `text` (what must be the same on every rank:
+-- the run's options and seed) compared across the ranks; a difference ends
+-- the job (hnet.dist.abort) naming the ranks that differ from rank 0 — a
+-- rank started with other options would otherwise wait in a collective the
+-- others never make, or train another run.
+function Group:agree(what, text)
+  local all = dist.allgather(text)
+  local differ = {}
+  for r, s in ipairs(all) do
+    if s ~= all[1] then differ[#differ + 1] = tostring(r - 1) end
+  end
+  if #differ > 0 then
+    dist.abort(("hnet.distributed: rank(s) %s differ from rank 0 in %s: start every rank with the same command (mpirun -np N ./hnet SCRIPT ARGS)")
+      :format(table.concat(differ, ", "), what))
+  end
+end
+
 --- `./hnet help` entries (lua/hnet/help.lua reads them).
 M.HELP = {
   { name = "hnet.distributed.group", sig = "hnet.distributed.group{ split =, check_every_step = } -> group",

@@ -173,7 +173,15 @@ function M.start(self)
   learner:setup { n_tasks = T, n_outputs = n_outputs, input_shape = first.input_shape,
                   kind = self.task_kind, heads = heads, scenario = sc,
                   masks = function(t, n_seen) return scenario.mask(sc, heads, n_outputs, t, n_seen) end }
-  if group then learner:distribute(group) end
+  if group then
+    local flat = require("hnet.run.directory").flatten({ fp = self.fp, split = group.split,
+                                                         check = group.check_every_step, resume = resume_path or "" }, "")
+    local keys = {}
+    for k, v in pairs(flat) do keys[#keys + 1] = k .. "=" .. tostring(v) end
+    table.sort(keys)
+    group:agree("the run's options (learner, its options, stream, scenario, seed, split, resume)", table.concat(keys, "\n"))
+    learner:distribute(group)
+  end
   self.can_ckpt = learner:state() ~= nil
   self.ckpt_path = self.out and self.can_ckpt and (self.out .. "/" .. resume.CKPT_FILE) or nil
   local start, first_it = 1, 1
@@ -196,6 +204,7 @@ function M.start(self)
                learner:name())
     end
   end
+  if group then group:check_same("at the start (initialised or restored)", learner:watch(), false) end
   for i = start, T do
     local task = stream:get(i)
     local from = i == start and first_it or 1
