@@ -39,7 +39,7 @@ local learner = hnet.learners.hypernet {
 learner:setup { n_tasks = k, n_outputs = 10, input_shape = { 1024 }, kind = "classification" }
 local group
 if o.distributed then
-  hnet.dist.require_built("--distributed")
+  hnet.distributed.require_built("--distributed")
   group = hnet.distributed.group { split = o.dist_split }
   learner:distribute(group)
 end

@@ -110,7 +110,9 @@ static void test_refused_without_mpi(void **state) {
   run_err(SETUP "hnet.run(learner{}, hnet.stream.from({ tasks[1] }), { distributed = 'data' })",
           "--distributed (one run trained over the ranks of an mpirun job) needs hnet built with Open MPI: "
           "run `make MPI=1`");
-  run_err("hnet.run(nil, nil, { distributed = 'rows' })", "distributed");
+  run_err("hnet.experiment.options({ [0] = 'x.lua', '--distributed', '--out', '/tmp/hnet_dist_never' },\n"
+          "  { resumable = true })",
+          "--distributed (one run trained over the ranks of an mpirun job) needs hnet built with Open MPI");
 }
 
 /* Other learners, and a data split the target cannot take, are refused. */

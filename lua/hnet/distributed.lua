@@ -27,6 +27,13 @@ local Group = {}
 Group.__index = Group
 M.Group = Group
 
+--- Raise (level 0: the message alone, for the command line) unless this
+-- hnet was built with MPI: hnet.dist.require_built's message, naming `what`.
+function M.require_built(what)
+  local ok, msg = pcall(dist.require_built, what)
+  if not ok then error(msg, 0) end
+end
+
 --- A group over every rank of the job (of one rank without mpirun).
 -- o = { split = "data" | "tasks" | "both", check_every_step = (compare the
 -- parameters' checksums after every step, not only at each task's end) }.
@@ -122,6 +129,9 @@ end
 
 --- `./hnet help` entries (lua/hnet/help.lua reads them).
 M.HELP = {
+  { name = "hnet.distributed.require_built", sig = "hnet.distributed.require_built(what)",
+    about = "raise hnet.dist.require_built's message (without a position) unless built with MPI",
+    notes = "positional arguments only; this rank alone" },
   { name = "hnet.distributed.group", sig = "hnet.distributed.group{ split =, check_every_step = } -> group",
     about = "the ranks of an mpirun job training one run: split = \"data\" (rows of each batch), \"tasks\" (the regulariser's earlier tasks) or \"both\"",
     notes = "options: split (required: data, tasks or both), check_every_step (false: compare the ranks' parameter checksums at each task's end only); give the group to learner:distribute(group) after setup, or use hnet.run's distributed option; docs/distributed_training.md" },

@@ -161,7 +161,10 @@ function M.options(args, own, title)
   local ctx = require("hnet.run").command_of(args)
   ctx.resume, ctx.resume_strict = resume and o.out or nil, resume ~= nil
   ctx.checkpoint_every, ctx.out, ctx.seed = o.checkpoint_every, o.out, o.seed
-  if o.distributed then ctx.distributed, ctx.dist_check = o.dist_split, o.dist_check end
+  if resumable and o.distributed then
+    require("hnet.distributed").require_built("--distributed (one run trained over the ranks of an mpirun job)")
+    ctx.distributed, ctx.dist_check = o.dist_split, o.dist_check
+  end
   if nested then
     ctx.root = root
     if not ctx.resume and root.resume then ctx.resume, ctx.resume_strict = o.out, false end

@@ -291,7 +291,7 @@ function M.new(learner, stream, opts)
   local split = opts.distributed
   if split == nil and ctx then split = ctx.distributed end
   if split then
-    hnet.dist.require_built("--distributed (one run trained over the ranks of an mpirun job)")
+    distributed.require_built("--distributed (one run trained over the ranks of an mpirun job)")
     local check = opts.dist_check
     if check == nil and ctx then check = ctx.dist_check end
     self.group = distributed.group { split = split, check_every_step = check }
