@@ -8,6 +8,7 @@
 --       [--perturb IT]    test hook: rank 1 changes θ after iteration IT of task 1
 --       [--stop_task T --stop_it IT]  checkpoint after iteration IT of task T and return
 --       [--signal_rank R --signal_it IT]  rank R alone catches SIGTERM after iteration IT
+--       [--ready_file F]  rank 0 creates F once training is under way
 --       [--watch_writes]  ranks other than 0 report any file they write
 local hnet = require "hnet"
 local E = hnet.experiment
@@ -18,6 +19,7 @@ local o, ctx = E.options(arg, {
   iterations = { 40, "steps per task" },
   batch = { 30, "the global batch" },
   lr = { 1e-2, "learning rate" },
+  scenario = { "task-given", "task-given (CL1), domain (CL2) or class (CL3)" },
   lookahead = { false, "look-ahead regulariser" },
   reg_tasks = { 0, "a random subset of this many earlier tasks per step (0: all)" },
   store_targets = { true, "store W*" },
@@ -27,6 +29,7 @@ local o, ctx = E.options(arg, {
   stop_it = { 1, "the iteration --stop_task stops after" },
   signal_rank = { -1, "test hook: this rank sends itself SIGTERM after --signal_it of task 1 (-1: none)" },
   signal_it = { 1, "the iteration after which --signal_rank signals itself" },
+  ready_file = { "", "test hook: rank 0 creates this file after iteration 20 of task 1 (training is under way)" },
   watch_writes = { false, "ranks other than 0 report every file they write (test of rank 0 writing alone)" },
 }, "mpi_train.lua: a tiny distributed hypernetwork run")
 
@@ -94,7 +97,14 @@ if o.signal_rank >= 0 then
     return stop and stop(r, t, it) or false
   end
 end
-local run = testing.run(learner, stream, { out = o.out, context = ctx, quiet = o.quiet,
+if o.ready_file ~= "" then
+  local before = hooks.after_step
+  hooks.after_step = function(r, t, it)
+    if rank == 0 and t == 1 and it == 20 then assert(hnet.sys.write_file(o.ready_file, "ready\n")) end
+    return before and before(r, t, it) or false
+  end
+end
+local run = testing.run(learner, stream, { out = o.out, context = ctx, quiet = o.quiet, scenario = o.scenario,
                                                                plots = false, force = o.force }, hooks)
 if rank == 0 and o.theta_out ~= "" then
   local parts = {}

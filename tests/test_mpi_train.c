@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char tmpdir[256];
@@ -133,6 +136,20 @@ static void test_ranks_equal_one_process(void **state) {
     if (!(d <= TOL)) fail_msg("%s over %d ranks: θ differs from one process by %.3g (tolerance %g)", cases[c].split,
                               cases[c].np, d, TOL);
   }
+  /* The class scenario (CL3: one growing head, the task inferred) trains the
+   * same way over the ranks, rank 0 evaluating; with a random subset of 3
+   * earlier tasks per step (drawn alike on every rank, then divided). */
+  snprintf(ref_path, sizeof ref_path, "%s/cl3.bin", tmpdir);
+  snprintf(args, sizeof args, "--out %s/cl3 --scenario class --reg_tasks 3 --theta_out %s", tmpdir, ref_path);
+  expect_ok(launch(0, 0, args), "the one-process CL3 run");
+  snprintf(got_path, sizeof got_path, "%s/cl3_3.bin", tmpdir);
+  snprintf(args, sizeof args, "--out %s/cl3_3 --scenario class --reg_tasks 3 --theta_out %s --distributed", tmpdir, got_path);
+  hnt_proc *p = launch(3, 0, args);
+  expect_ok(p, args);
+  hnt_expect_in(p->out, "final accuracy", "rank 0's CL3 result line");
+  double d = rel_diff(ref_path, got_path);
+  printf("  CL3, subsets of 3, both over 3 ranks: relative difference of θ, E %.3g\n", d);
+  if (!(d <= TOL)) fail_msg("CL3 over 3 ranks: θ differs from one process by %.3g (tolerance %g)", d, TOL);
 }
 
 /* Rank 1 changes θ after step 5 of task 1 (a test hook of the script): the
@@ -195,20 +212,69 @@ static void test_rank0_writes_alone(void **state) {
   }
 }
 
-/* SIGTERM on mpirun: every rank stops after the same step, rank 0 writes
- * one checkpoint and says how to resume, no rank is killed or aborts. */
+/* Start argv with stdout and stderr into files under tmpdir, wait until
+ * `ready` exists (training under way), send SIGTERM to the process (mpirun)
+ * and wait for it; returns its status (128 + signal if a signal ended it),
+ * its stderr in err. Fails after 60 s of either wait. */
+static int run_then_term(const char *const *argv, const char *ready, char *err, size_t n) {
+  char errpath[512], outpath[512];
+  snprintf(errpath, sizeof errpath, "%s/term.err", tmpdir);
+  snprintf(outpath, sizeof outpath, "%s/term.out", tmpdir);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    if (!freopen(outpath, "w", stdout) || !freopen(errpath, "w", stderr)) _exit(126);
+    execvp(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  int waited = 0, status = 0;
+  while (access(ready, F_OK) != 0) {
+    if (waitpid(pid, &status, WNOHANG) == pid) fail_msg("the run ended before it was under way (status %d)", status);
+    if (++waited > 1200) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      fail_msg("the run was not under way after 60 s");
+    }
+    usleep(50000);
+  }
+  kill(pid, SIGTERM);
+  for (waited = 0; waitpid(pid, &status, WNOHANG) != pid; waited++) {
+    if (waited > 1200) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      fail_msg("the run did not end within 60 s of SIGTERM");
+    }
+    usleep(50000);
+  }
+  FILE *f = fopen(errpath, "r");
+  assert_non_null(f);
+  size_t k = fread(err, 1, n - 1, f);
+  err[k] = 0;
+  fclose(f);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* SIGTERM on mpirun (which passes it to every rank): every rank stops after
+ * the same step, rank 0 writes one checkpoint and says how to resume, no rank
+ * is killed or aborts. */
 static void test_sigterm_checkpoints_once(void **state) {
   (void)state;
-  char args[1024], path[512];
-  snprintf(args, sizeof args, "--out %s/sig --distributed --tasks 2 --iterations 100000000", tmpdir);
-  hnt_proc *p = launch(2, 4, args);
-  if (p->status == 0) fail_msg("the interrupted run ended with status 0:\n%s", p->err);
-  hnt_expect_in(p->err, "interrupted by SIGTERM at task 1, iteration", "the interrupt message");
-  hnt_expect_in(p->err, "resume with mpirun -np 2 ./hnet", "the resume hint");
-  const char *first = strstr(p->err, "checkpoint written to");
-  if (!first || strstr(first + 1, "checkpoint written to")) fail_msg("not exactly one checkpoint:\n%s", p->err);
-  hnt_expect_not_in(p->err, "MPI_ABORT", "an aborted job");
-  hnt_expect_not_in(p->err, "without calling \"finalize\"", "a rank that left without MPI_Finalize");
+  char out[512], ready[512], path[512];
+  static char err[HNT_PROC_OUT];
+  snprintf(out, sizeof out, "%s/sig", tmpdir);
+  snprintf(ready, sizeof ready, "%s/sig.ready", tmpdir);
+  const char *argv[] = {"mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2", "./hnet", "--threads", "1",
+                        "tests/mpi_train.lua", "--quiet", "--out", out, "--distributed", "--tasks", "2",
+                        "--iterations", "100000000", "--ready_file", ready, NULL};
+  int status = run_then_term(argv, ready, err, sizeof err);
+  if (status == 0) fail_msg("the interrupted run ended with status 0:\n%s", err);
+  hnt_expect_in(err, "interrupted by SIGTERM at task 1, iteration", "the interrupt message");
+  hnt_expect_in(err, "resume with mpirun -np 2 ./hnet", "the resume hint");
+  const char *first = strstr(err, "checkpoint written to");
+  if (!first || strstr(first + 1, "checkpoint written to")) fail_msg("not exactly one checkpoint:\n%s", err);
+  hnt_expect_not_in(err, "MPI_ABORT", "an aborted job");
+  hnt_expect_not_in(err, "without calling \"finalize\"", "a rank that left without MPI_Finalize");
   snprintf(path, sizeof path, "%s/sig/checkpoint.hnck", tmpdir);
   if (access(path, F_OK) != 0) fail_msg("no checkpoint at %s", path);
 }

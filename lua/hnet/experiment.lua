@@ -157,7 +157,10 @@ function M.options(args, own, title)
     return d:sub(1, #base + 1) == base .. "/"
   end
   local nested = root and under(o.out, root.out) or false
-  if not (nested and root.resume) then M.check_out(o, resumable, resume ~= nil) end
+  -- A distributed run's other ranks leave --out to rank 0, which may be
+  -- writing into it by the time they look.
+  local others = resumable and o.distributed and hnet.dist.rank() ~= 0
+  if not (nested and root.resume) and not others then M.check_out(o, resumable, resume ~= nil) end
   local ctx = require("hnet.run").command_of(args)
   ctx.resume, ctx.resume_strict = resume and o.out or nil, resume ~= nil
   ctx.checkpoint_every, ctx.out, ctx.seed = o.checkpoint_every, o.out, o.seed
