@@ -127,8 +127,34 @@ function Group:agree(what, text)
   end
 end
 
+--- Add an experiment's options --distributed, --dist_split and
+-- --dist_check to `spec` (hnet.experiment.options, for scripts whose runs
+-- all go through hnet.run with the script's context).
+function M.add_options(spec)
+  spec.distributed = { false, "train each run over the ranks of the mpirun job (make MPI=1; hypernet learner), split as --dist_split says" }
+  spec.dist_split = { "both", "what --distributed splits over the ranks: data (each batch's rows), tasks (the regulariser's earlier tasks) or both",
+                      choices = M.SPLITS }
+  spec.dist_check = { false, "with --distributed: compare the ranks' parameters after every step (not only at task ends)" }
+end
+
+--- After parsing the options add_options added: refuse --distributed in
+-- a build without MPI; returns true on the ranks other than 0 of a
+-- distributed run, which leave the check of --out to rank 0 (it may be
+-- writing there by the time they look).
+function M.apply_options(o)
+  if not o.distributed then return false end
+  M.require_built("--distributed (one run trained over the ranks of an mpirun job)")
+  return dist.rank() ~= 0
+end
+
 --- `./hnet help` entries (lua/hnet/help.lua reads them).
 M.HELP = {
+  { name = "hnet.distributed.add_options", sig = "hnet.distributed.add_options(spec)",
+    about = "add --distributed, --dist_split and --dist_check to an experiment's option spec (hnet.experiment.options does, for resumable scripts)",
+    notes = "positional arguments only; this rank alone" },
+  { name = "hnet.distributed.apply_options", sig = "hnet.distributed.apply_options(o) -> boolean",
+    about = "refuse --distributed without MPI; true on a distributed run's ranks other than 0 (they leave --out to rank 0)",
+    notes = "positional arguments only; this rank alone" },
   { name = "hnet.distributed.require_built", sig = "hnet.distributed.require_built(what)",
     about = "raise hnet.dist.require_built's message (without a position) unless built with MPI",
     notes = "positional arguments only; this rank alone" },

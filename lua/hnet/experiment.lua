@@ -109,11 +109,7 @@ function M.options(args, own, title)
   if resumable then
     spec.resume = { nil, "continue the interrupted run in this directory (its --out)", type = "string" }
     spec.checkpoint_every = { 10.0, "minutes between checkpoints within a task (0: only at task ends)", min = 0 }
-    -- One run over the ranks of an mpirun job (hnet.run's distributed option).
-    spec.distributed = { false, "train each run over the ranks of the mpirun job (make MPI=1; hypernet learner), split as --dist_split says" }
-    spec.dist_split = { "both", "what --distributed splits over the ranks: data (each batch's rows), tasks (the regulariser's earlier tasks) or both",
-                        choices = require("hnet.distributed").SPLITS }
-    spec.dist_check = { false, "with --distributed: compare the ranks' parameters after every step (not only at task ends)" }
+    require("hnet.distributed").add_options(spec) -- --distributed, --dist_split, --dist_check
   end
   for k, v in pairs(own) do if k ~= "out_default" and k ~= "resumable" then spec[k] = v end end
   if own.learners and own.learners.accept == hnet.learners.exists then
@@ -157,17 +153,12 @@ function M.options(args, own, title)
     return d:sub(1, #base + 1) == base .. "/"
   end
   local nested = root and under(o.out, root.out) or false
-  -- A distributed run's other ranks leave --out to rank 0, which may be
-  -- writing into it by the time they look.
-  local others = resumable and o.distributed and hnet.dist.rank() ~= 0
+  local others = resumable and require("hnet.distributed").apply_options(o) -- rank 0 checks --out alone
   if not (nested and root.resume) and not others then M.check_out(o, resumable, resume ~= nil) end
   local ctx = require("hnet.run").command_of(args)
   ctx.resume, ctx.resume_strict = resume and o.out or nil, resume ~= nil
   ctx.checkpoint_every, ctx.out, ctx.seed = o.checkpoint_every, o.out, o.seed
-  if resumable and o.distributed then
-    require("hnet.distributed").require_built("--distributed (one run trained over the ranks of an mpirun job)")
-    ctx.distributed, ctx.dist_check = o.dist_split, o.dist_check
-  end
+  if resumable and o.distributed then ctx.distributed, ctx.dist_check = o.dist_split, o.dist_check end
   if nested then
     ctx.root = root
     if not ctx.resume and root.resume then ctx.resume, ctx.resume_strict = o.out, false end
