@@ -17,7 +17,7 @@ local o, ctx = E.options(arg, {
   resumable = true, out_default = "runs/mpi_train",
   tasks = { 5, "tasks in the stream" },
   iterations = { 40, "steps per task" },
-  batch = { 30, "the global batch" },
+  batch = { 32, "the global batch (3 ranks split by data: 10, 11 and 11 rows)" },
   lr = { 1e-2, "learning rate" },
   scenario = { "task-given", "task-given (CL1), domain (CL2) or class (CL3)" },
   lookahead = { false, "look-ahead regulariser" },
