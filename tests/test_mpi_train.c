@@ -108,7 +108,8 @@ static double rel_diff(const char *ref_path, const char *got_path) {
 }
 
 /* 1 vs 2 vs 3 ranks, split by data, by earlier tasks and both, with and
- * without look-ahead: θ and E after 200 steps within TOL of one process. */
+ * without look-ahead: θ and E after 200 steps within TOL of one process
+ * (and bit for bit equal with --distributed in one process). */
 static void test_ranks_equal_one_process(void **state) {
   (void)state;
   static const struct { const char *split; int np; int lookahead; } cases[] = {
@@ -120,6 +121,17 @@ static void test_ranks_equal_one_process(void **state) {
     snprintf(ref_path, sizeof ref_path, "%s/ref%d.bin", tmpdir, la);
     snprintf(args, sizeof args, "--out %s/ref%d --theta_out %s%s", tmpdir, la, ref_path, la ? " --lookahead" : "");
     expect_ok(launch(0, 0, args), "the one-process run");
+  }
+  /* --distributed in one process (alone, and under mpirun -np 1): bit for
+   * bit the plain run. */
+  snprintf(ref_path, sizeof ref_path, "%s/ref0.bin", tmpdir);
+  for (int np = 0; np <= 1; np++) {
+    snprintf(got_path, sizeof got_path, "%s/one%d.bin", tmpdir, np);
+    snprintf(args, sizeof args, "--out %s/one%d --theta_out %s --distributed", tmpdir, np, got_path);
+    expect_ok(launch(np, 0, args), args);
+    int64_t n = read_floats(ref_path, ref, CAP), m = read_floats(got_path, got, CAP);
+    assert_int_equal(n, m);
+    hnt_assert_bytes_equal(ref, got, (size_t)n * sizeof(float), "θ, E of --distributed in one process");
   }
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     snprintf(ref_path, sizeof ref_path, "%s/ref%d.bin", tmpdir, cases[c].lookahead);
