@@ -70,6 +70,9 @@ function M.step(self, items, o)
   local la = r and r.lookahead
   buf:zero()
   local own_task = g.data or g.rank == 0
+  if g.data and type(o.share) ~= "number" then
+    error("hnet.hypermodel: a step split by data needs o.share (this rank's rows / the global batch's)", 2)
+  end
   local frac = g.data and o.share or 1
   -- A rank that contributes no task term needs the task gradient only for Δθ.
   local grad = own_task or la
