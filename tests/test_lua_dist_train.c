@@ -38,7 +38,8 @@ static void run_err(const char *chunk, const char *want) {
   "local function learner(o)\n"                                                                      \
   "  local l = hnet.learners.hypernet{ target = { 'mlp', hidden = { 5 } }, hnet = { embedding = 3,\n" \
   "    hidden = { 6 }, chunk = 0 }, beta = 0.05, lr = 1e-2, batch = 12, iterations = 12,\n"         \
-  "    lookahead = o.lookahead, reg_tasks = o.reg_tasks or 0, store_targets = o.store ~= false, seed = 3 }\n" \
+  "    lookahead = o.lookahead, reg_tasks = o.reg_tasks or 0, store_targets = o.store ~= false, seed = 3,\n" \
+  "    clip_grad_norm = o.clip or 0 }\n"                                                                \
   "  l:setup{ n_tasks = 4, n_outputs = 3, input_shape = { 6 }, kind = 'classification' }\n"        \
   "  return l\n"                                                                                     \
   "end\n"                                                                                            \
@@ -58,15 +59,22 @@ static void test_group_of_one_is_the_plain_step(void **state) {
   hntl_run_fresh(SETUP
                  "assert(hnet.dist.size() == 1)\n"
                  "for _, o in ipairs{ {}, { lookahead = true }, { reg_tasks = 2 }, { store = false },\n"
-                 "                    { lookahead = true, reg_tasks = 2 } } do\n"
+                 "                    { lookahead = true, reg_tasks = 2 }, { lookahead = true, clip = 0.05 } } do\n"
                  "  local a = learner(o)\n"
                  "  train(a)\n"
+                 /* gradient-norm clipping at 0.05 changes the run (it clips) */
+                 "  if o.clip then\n"
+                 "    local u = learner{ lookahead = true }\n"
+                 "    train(u)\n"
+                 "    assert(u.theta:sqdist(a.theta) > 0, 'clipping at 0.05 clipped nothing')\n"
+                 "  end\n"
                  "  for _, split in ipairs(D.SPLITS) do\n"
                  "    local b = learner(o)\n"
                  "    local g = D.group{ split = split }\n"
                  "    b:distribute(g)\n"
                  "    local counts = train(b, g)\n"
                  "    local what = split .. (o.lookahead and ' look-ahead' or '') .. (o.reg_tasks and ' subset' or '')\n"
+                 "      .. (o.clip and ' clipped' or '')\n"
                  "    assert(a.theta:sqdist(b.theta) == 0, what .. ': theta differs')\n"
                  "    assert(a.E:sqdist(b.E) == 0, what .. ': E differs')\n"
                  /* The allreduces per step: two only with look-ahead, both

@@ -59,7 +59,8 @@ end
 
 --- One training step over the group (see the file's header); the model's
 -- Model:step with o.share = this rank's rows / the global batch's (data
--- split). Returns the global loss and regulariser; sets group.stopped.
+-- split). Returns the global loss and regulariser (and, when clipping,
+-- the summed gradient's norm); sets group.stopped.
 function M.step(self, items, o)
   local g = self.group
   if self.multi or #items ~= 1 then
@@ -118,9 +119,14 @@ function M.step(self, items, o)
   g.stopped = sc:get(2) > 0
   if not finite(loss) then o.fault("loss", loss) end
   if r and not finite(reg) then o.fault("regulariser", reg) end
+  -- the summed gradient, the same on every rank: every rank clips alike
+  local norm
+  if self.clip > 0 then
+    norm = require("hnet.learners.common").clip_grad_norm(self.clip, self.train_theta and { dth, de } or { de })
+  end
   if self.train_theta then self.opt_theta:step(self.theta, dth) end
   self.opt_e:step(self.e, de)
-  return loss, reg
+  return loss, reg, norm
 end
 
 return M
