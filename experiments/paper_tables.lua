@@ -216,7 +216,9 @@ if want.permuted then
 end
 local md = "## Results" .. (o.quick and " (--quick smoke run: not comparable)" or "") .. "\n\n"
   .. table.concat(sections, "\n")
-print(md)
-assert(hnet.sys.mkdir_p(o.out))
-assert(hnet.sys.write_file(o.out .. "/paper_tables.md", md))
+if hnet.dist.rank() == 0 then -- under mpirun every rank has the tables; rank 0 writes them
+  print(md)
+  assert(hnet.sys.mkdir_p(o.out))
+  assert(hnet.sys.write_file(o.out .. "/paper_tables.md", md))
+end
 return all
