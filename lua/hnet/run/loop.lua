@@ -167,6 +167,7 @@ function M.start(self)
     if phase == "finished" then
       self:log("hnet.run: the run in %s is already finished; its results are loaded, nothing is trained", self.out)
       -- Killed between its last checkpoint and its last files: write them.
+      self:plots()
       self:write_outputs(true)
       return self
     end

@@ -1,0 +1,176 @@
+/* test_mpi_sweep.c — sweeps over the ranks of an mpirun job (MPI builds
+ * only: make check-mpi). tests/mpi/sweep.lua makes 6 runs of uneven length
+ * (4 learners, 2 scenarios, Split MNIST subset) through
+ * hnet.experiment.compare; tests/mpi/same_runs.lua compares two
+ * experiments' run directories bit for bit (timings, memory and the
+ * command line aside: see its header).
+ *   - alone, at -np 2 and at -np 3: the same run directories and the same
+ *     printed table (seconds aside), every run at --threads 1 (a run's
+ *     figures are repeatable for a given thread count);
+ *   - one rank SIGKILLed mid-sweep ends the job; the same command with
+ *     --resume finishes it, resuming the interrupted run from its
+ *     checkpoint, and the result equals the uninterrupted sweep;
+ *   - a rank that cannot read the data, and ranks that made different lists
+ *     of runs (another --learners, another --lambda on one rank), end the
+ *     job with a message naming the problem, not a hang (under timeout). */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char tmp[256];
+#define MPIRUN "mpirun", "--allow-run-as-root", "--oversubscribe"
+/* The sweep's arguments: long enough runs that a kill lands mid-sweep. */
+#define SWEEP "./hnet", "--threads", "1", "tests/mpi/sweep.lua", "--quiet", "--iterations", "300", \
+              "--learners", "hypernet,finetune,ewc,separate"
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(tmp, sizeof tmp, "/tmp/hnet-mpi-sweep-XXXXXX");
+  return mkdtemp(tmp) ? 0 : -1;
+}
+static int teardown(void **state) {
+  (void)state;
+  return hnt_remove_dir(tmp);
+}
+
+static const char *path(const char *name) {
+  static char p[4][512];
+  static int k = 0;
+  k = (k + 1) % 4;
+  snprintf(p[k], sizeof p[k], "%s/%s", tmp, name);
+  return p[k];
+}
+
+/* The table lines ("| ..."), each without its last cell (seconds). */
+static void table_of(const char *out, char *table, size_t cap) {
+  table[0] = '\0';
+  for (const char *line = out; *line;) {
+    const char *end = strchr(line, '\n');
+    size_t n = end ? (size_t)(end - line) : strlen(line);
+    if (n > 0 && line[0] == '|') {
+      size_t keep = n - 1; /* drop "| seconds |" */
+      while (keep > 0 && line[keep - 1] != '|') keep--;
+      if (keep > 0) keep--;
+      while (keep > 0 && line[keep - 1] != '|') keep--;
+      strncat(table, line, keep < cap - strlen(table) - 2 ? keep : cap - strlen(table) - 2);
+      strcat(table, "\n");
+    }
+    line = end ? end + 1 : line + n;
+  }
+}
+
+static void expect_same_runs(const char *a, const char *b) {
+  const char *argv[] = { "./hnet", "tests/mpi/same_runs.lua", a, b, NULL };
+  const hnt_proc *r = hnt_spawn(tmp, argv, NULL, NULL);
+  if (r->status != 0) fail_msg("%s and %s differ:\n%s%s", a, b, r->out, r->err);
+  hnt_expect_in(r->out, "same: 6 runs", "same_runs.lua");
+}
+
+static char table1[8192];
+
+/* The single-process sweep, once: the reference of the other tests. */
+static void reference(void) {
+  if (table1[0]) return;
+  const char *argv[] = { SWEEP, "--out", path("np1"), NULL };
+  const hnt_proc *r = hnt_spawn(tmp, argv, NULL, NULL);
+  if (r->status != 0) fail_msg("the sweep alone failed (%d):\n%s", r->status, r->err);
+  table_of(r->out, table1, sizeof table1);
+  hnt_expect_in(table1, "| hypernet | class |", "the single-process table");
+}
+
+static void test_ranks_give_the_same_runs(void **state) {
+  (void)state;
+  reference();
+  const char *np[] = { "2", "3" };
+  for (int k = 0; k < 2; k++) {
+    char out[32], table[8192];
+    snprintf(out, sizeof out, "np%s", np[k]);
+    const char *argv[] = { "timeout", "300", MPIRUN, "-np", np[k], SWEEP, "--out", path(out), NULL };
+    const hnt_proc *r = hnt_spawn(tmp, argv, NULL, NULL);
+    if (r->status != 0) fail_msg("the sweep at -np %s failed (%d):\n%s", np[k], r->status, r->err);
+    table_of(r->out, table, sizeof table);
+    assert_string_equal(table, table1);
+    expect_same_runs(path("np1"), path(out));
+  }
+}
+
+/* Start the sweep at -np 2, SIGKILL rank 1's process once a run has
+ * finished and another has a task's checkpoint but no plots yet (mid-sweep,
+ * mid-run; mpirun then ends rank 0 with SIGTERM, which checkpoints its run
+ * where it is), then resume with the same command. */
+static const char kill_script[] =
+    "D=$1; P=$2; shift 2\n"
+    "\"$@\" --out \"$D\" --pids \"$P\" >\"$D.out\" 2>\"$D.err\" &\n"
+    "M=$!; i=0; killed=no\n"
+    "while [ $i -lt 3000 ] && kill -0 $M 2>/dev/null; do\n"
+    "  if [ -f \"$P/rank1\" ] && ls \"$D\"/*/summary.json >/dev/null 2>&1; then\n"
+    "    for c in \"$D\"/*/checkpoint.hnck; do\n"
+    "      d=${c%/checkpoint.hnck}\n"
+    "      if [ -f \"$c\" ] && [ ! -f \"$d/summary.json\" ] && [ ! -f \"$d/accuracy_matrix.png\" ]; then\n"
+    "        kill -KILL $(cat \"$P/rank1\"); killed=yes; break\n"
+    "      fi\n"
+    "    done\n"
+    "  fi\n"
+    "  [ $killed = yes ] && break\n"
+    "  i=$((i + 1)); sleep 0.01\n"
+    "done\n"
+    "wait $M; rc=$?\n"
+    "echo \"killed=$killed rc=$rc\"\n";
+
+static void test_killed_sweep_resumes(void **state) {
+  (void)state;
+  reference();
+  const char *argv[] = { "timeout", "300", "sh", "-c", kill_script, "kill", path("killed"), path("pids"),
+                         MPIRUN, "-np", "2", SWEEP, NULL };
+  const hnt_proc *r = hnt_spawn(tmp, argv, NULL, NULL);
+  hnt_expect_in(r->out, "killed=yes", "the kill mid-sweep");
+  hnt_expect_not_in(r->out, "rc=0", "mpirun after a rank was killed");
+  /* Something was left to do: a run without its summary. */
+  const char *ls[] = { "sh", "-c", "for d in \"$1\"/*/; do [ -f \"$d/summary.json\" ] || echo unfinished; done", "ls",
+                       path("killed"), NULL };
+  hnt_expect_in(hnt_spawn(tmp, ls, NULL, NULL)->out, "unfinished", "the killed sweep's runs");
+  const char *again[] = { "timeout", "300", MPIRUN, "-np", "2", SWEEP, "--resume", path("killed"), NULL };
+  r = hnt_spawn(tmp, again, NULL, NULL);
+  if (r->status != 0) fail_msg("the resumed sweep failed (%d):\n%s", r->status, r->err);
+  char table[8192];
+  table_of(r->out, table, sizeof table);
+  assert_string_equal(table, table1);
+  expect_same_runs(path("np1"), path("killed"));
+  /* At least one run continued from a checkpoint written before its end. */
+  const char *grep[] = { "sh", "-c",
+                         "for d in \"$1\"/*/; do grep -q 'resuming' \"$d/log.txt\" && ! grep -q 'already finished' "
+                         "\"$d/log.txt\" && echo resumed-mid-run; done; true",
+                         "grep", path("killed"), NULL };
+  hnt_expect_in(hnt_spawn(tmp, grep, NULL, NULL)->out, "resumed-mid-run", "the resumed sweep's logs");
+}
+
+/* mpirun's MPMD form gives one rank other options or environment. */
+static void expect_job_fails(const char *out, const char *env1, const char *extra1, const char *message) {
+  const char *argv[] = { "timeout", "120", MPIRUN, "-np", "1", SWEEP, "--out", path(out), ":",
+                         "-np", "1", "-x", env1, SWEEP, "--out", path(out), extra1 ? extra1 : NULL,
+                         extra1 ? "1" : NULL, NULL };
+  if (extra1 && strcmp(extra1, "--learners") == 0) argv[sizeof argv / sizeof *argv - 2] = "hypernet,finetune";
+  const hnt_proc *r = hnt_spawn(tmp, argv, NULL, NULL);
+  if (r->status == 124) fail_msg("%s: the job hung (killed by timeout)", out);
+  assert_int_not_equal(r->status, 0);
+  hnt_expect_in(r->err, message, out);
+  hnt_expect_in(r->err, "hnet (rank ", out);
+}
+
+static void test_errors_end_the_job(void **state) {
+  (void)state;
+  expect_job_fails("nodata", "HNET_DATA=/nonexistent", NULL, "dataset 'mnist' not found in /nonexistent/mnist");
+  expect_job_fails("learners", "HNET_TEST=1", "--learners", "the ranks disagree on the list of runs: rank 0 has 6 runs, rank 1 has 3");
+  expect_job_fails("lambda", "HNET_TEST=1", "--lambda", "('ewc-task-given') has other settings on rank 1");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_ranks_give_the_same_runs),
+      cmocka_unit_test(test_killed_sweep_resumes),
+      cmocka_unit_test(test_errors_end_the_job),
+  };
+  return cmocka_run_group_tests_name("mpi_sweep", tests, setup, teardown);
+}
