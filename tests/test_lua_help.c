@@ -583,7 +583,7 @@ static const char *const coverage_fixture =
     "  hnet.Optim:reset hnet.Optim:lr hnet.Optim:state hnet.Optim:set_state hnet.Optim:step_count hnet.Optim:n\n"
     "  hnet.Optim:kind hnet.Optim:config hnet.Optim:free]])\n"
     "TABLES = { 'loss', 'vae', 'transform', 'gen', 'stream', 'tasks', 'fewshot', 'synthetic', 'maml', 'plot',\n"
-    "           'metrics', 'shift', 'datasets', 'experiment', 'hypermodel', 'run', 'learners', 'dist' }\n"
+    "           'metrics', 'shift', 'datasets', 'experiment', 'hypermodel', 'run', 'learners', 'dist', 'sweep' }\n"
     "function COVERAGE()\n"
     "  local seen, missing = {}, {}\n"
     "  local function look(name, f)\n"

@@ -335,7 +335,7 @@ M.HELP = {
     spec = M.LEARNER_OPTIONS, about = "each learner's options from the command line and the experiment's settings (def: argument #2)" },
   { name = "hnet.experiment.compare", sig = "hnet.experiment.compare(opts) -> rows", spec = M.COMPARE_OPTIONS,
     about = "run each learner under each scenario on one stream; one result row per run; under mpirun -np N the runs are spread over the ranks (docs/distributed.md)" },
-  { name = "hnet.experiment.grid", sig = "hnet.experiment.grid(opts) -> rows", spec = M.GRID_OPTIONS,
+  { name = "hnet.experiment.grid", also = { "hnet.sweep.grid" }, sig = "hnet.experiment.grid(opts) -> rows", spec = M.GRID_OPTIONS,
     about = "one learner over every combination of option values (one run each, row.point its values); under mpirun -np N spread over the ranks like compare" },
 }
 
