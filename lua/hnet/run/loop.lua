@@ -166,9 +166,12 @@ function M.start(self)
     self:log("hnet.run: resuming %s from %s (%s)", self.out, resume.CKPT_FILE, resume.describe(phase, task, it))
     if phase == "finished" then
       self:log("hnet.run: the run in %s is already finished; its results are loaded, nothing is trained", self.out)
-      -- Killed between its last checkpoint and its last files: write them.
-      self:plots()
-      self:write_outputs(true)
+      if hnet.sys.exists(self.out .. "/summary.json") then
+        self:write_log()
+      else -- stopped between its last checkpoint and its last files: write them
+        self:plots()
+        self:write_outputs(true)
+      end
       return self
     end
     if phase == "in_task" then start, first_it = task, it + 1 else start = task + 1 end
