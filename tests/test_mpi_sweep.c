@@ -22,8 +22,9 @@
 static char tmp[256];
 #define MPIRUN "mpirun", "--allow-run-as-root", "--oversubscribe"
 /* The sweep's arguments: long enough runs that a kill lands mid-sweep. */
-#define SWEEP "./hnet", "--threads", "1", "tests/mpi/sweep.lua", "--quiet", "--iterations", "300", \
-              "--learners", "hypernet,finetune,ewc,separate"
+#define SWEEP_LOUD "./hnet", "--threads", "1", "tests/mpi/sweep.lua", "--iterations", "300", \
+                   "--learners", "hypernet,finetune,ewc,separate"
+#define SWEEP SWEEP_LOUD, "--quiet"
 
 static int setup(void **state) {
   (void)state;
@@ -43,17 +44,19 @@ static const char *path(const char *name) {
   return p[k];
 }
 
-/* The table lines ("| ..."), each without its last cell (seconds). */
-static void table_of(const char *out, char *table, size_t cap) {
+/* The table lines ("| ..."), each without its last cell (seconds) when
+ * drop_last. */
+static void table_of(const char *out, char *table, size_t cap, int drop_last) {
   table[0] = '\0';
   for (const char *line = out; *line;) {
     const char *end = strchr(line, '\n');
     size_t n = end ? (size_t)(end - line) : strlen(line);
     if (n > 0 && line[0] == '|') {
-      size_t keep = n - 1; /* drop "| seconds |" */
-      while (keep > 0 && line[keep - 1] != '|') keep--;
-      if (keep > 0) keep--;
-      while (keep > 0 && line[keep - 1] != '|') keep--;
+      size_t keep = n;
+      if (drop_last) { /* drop " seconds |" */
+        keep = n - 1;
+        while (keep > 0 && line[keep - 1] != '|') keep--;
+      }
       strncat(table, line, keep < cap - strlen(table) - 2 ? keep : cap - strlen(table) - 2);
       strcat(table, "\n");
     }
@@ -76,7 +79,7 @@ static void reference(void) {
   const char *argv[] = { SWEEP, "--out", path("np1"), NULL };
   const hnt_proc *r = hnt_spawn(tmp, argv, NULL, NULL);
   if (r->status != 0) fail_msg("the sweep alone failed (%d):\n%s", r->status, r->err);
-  table_of(r->out, table1, sizeof table1);
+  table_of(r->out, table1, sizeof table1, 1);
   hnt_expect_in(table1, "| hypernet | class |", "the single-process table");
 }
 
@@ -90,30 +93,56 @@ static void test_ranks_give_the_same_runs(void **state) {
     const char *argv[] = { "timeout", "300", MPIRUN, "-np", np[k], SWEEP, "--out", path(out), NULL };
     const hnt_proc *r = hnt_spawn(tmp, argv, NULL, NULL);
     if (r->status != 0) fail_msg("the sweep at -np %s failed (%d):\n%s", np[k], r->status, r->err);
-    table_of(r->out, table, sizeof table);
+    table_of(r->out, table, sizeof table, 1);
     assert_string_equal(table, table1);
     expect_same_runs(path("np1"), path(out));
   }
 }
 
-/* Start the sweep at -np 2, SIGKILL rank 1's process once a run has
- * finished and another has a task's checkpoint but no plots yet (mid-sweep,
- * mid-run; mpirun then ends rank 0 with SIGTERM, which checkpoints its run
- * where it is), then resume with the same command. */
+/* paper_tables.lua loops over seeds and runs nested experiments: under
+ * mpirun all their runs go out at once (hnet.sweep.batch). Alone and at
+ * -np 3: the same run directories, the same printed tables (seconds aside)
+ * and the same paper_tables.md and nested experiments' files (rank 0 alone
+ * writes them). */
+static void test_paper_tables_batch(void **state) {
+  (void)state;
+  const char *alone[] = { "./hnet", "--threads", "1", "experiments/paper_tables.lua", "--quick", "--quiet",
+                          "--only", "toy", "--seeds", "2", "--out", path("pt1"), NULL };
+  const hnt_proc *r = hnt_spawn(tmp, alone, NULL, NULL);
+  if (r->status != 0) fail_msg("paper_tables alone failed (%d):\n%s", r->status, r->err);
+  char t1[8192], t3[8192];
+  table_of(r->out, t1, sizeof t1, 1);
+  hnt_expect_in(t1, "| separate |", "paper_tables alone");
+  const char *np3[] = { "timeout", "300", MPIRUN, "-np", "3", "./hnet", "--threads", "1", "experiments/paper_tables.lua",
+                        "--quick", "--quiet", "--only", "toy", "--seeds", "2", "--out", path("pt3"), NULL };
+  r = hnt_spawn(tmp, np3, NULL, NULL);
+  if (r->status != 0) fail_msg("paper_tables at -np 3 failed (%d):\n%s", r->status, r->err);
+  table_of(r->out, t3, sizeof t3, 1);
+  assert_string_equal(t3, t1);
+  const char *argv[] = { "./hnet", "tests/mpi/same_runs.lua", path("pt1"), path("pt3"), NULL };
+  r = hnt_spawn(tmp, argv, NULL, NULL);
+  if (r->status != 0) fail_msg("paper_tables alone and at -np 3 differ:\n%s%s", r->out, r->err);
+  hnt_expect_in(r->out, "same: 8 runs", "same_runs.lua on paper_tables");
+  const char *files[] = { "cmp", path("pt1/toy_regression-seed2/curves.csv"), path("pt3/toy_regression-seed2/curves.csv"),
+                          NULL };
+  assert_int_equal(hnt_spawn(tmp, files, NULL, NULL)->status, 0);
+  const char *tables[] = { "cmp", path("pt1/paper_tables.md"), path("pt3/paper_tables.md"), NULL };
+  assert_int_equal(hnt_spawn(tmp, tables, NULL, NULL)->status, 0);
+}
+
+/* Start the sweep at -np 2 (progress lines tagged with their rank) and
+ * SIGKILL rank 1's process when it reports the end of task 2 of a run: the
+ * run has a checkpoint after task 1 at least and is not finished, other runs
+ * are finished or not started. mpirun then ends the job (rank 0 gets
+ * SIGTERM, which checkpoints its run where it is). */
 static const char kill_script[] =
     "D=$1; P=$2; shift 2\n"
     "\"$@\" --out \"$D\" --pids \"$P\" >\"$D.out\" 2>\"$D.err\" &\n"
     "M=$!; i=0; killed=no\n"
-    "while [ $i -lt 3000 ] && kill -0 $M 2>/dev/null; do\n"
-    "  if [ -f \"$P/rank1\" ] && ls \"$D\"/*/summary.json >/dev/null 2>&1; then\n"
-    "    for c in \"$D\"/*/checkpoint.hnck; do\n"
-    "      d=${c%/checkpoint.hnck}\n"
-    "      if [ -f \"$c\" ] && [ ! -f \"$d/summary.json\" ] && [ ! -f \"$d/accuracy_matrix.png\" ]; then\n"
-    "        kill -KILL $(cat \"$P/rank1\"); killed=yes; break\n"
-    "      fi\n"
-    "    done\n"
+    "while [ $i -lt 6000 ] && kill -0 $M 2>/dev/null; do\n"
+    "  if [ -f \"$P/rank1\" ] && grep -q '^\\[[0-9]*,1\\]<stdout>:after task 2/3' \"$D.out\"; then\n"
+    "    kill -KILL $(cat \"$P/rank1\"); killed=yes; break\n"
     "  fi\n"
-    "  [ $killed = yes ] && break\n"
     "  i=$((i + 1)); sleep 0.01\n"
     "done\n"
     "wait $M; rc=$?\n"
@@ -123,7 +152,7 @@ static void test_killed_sweep_resumes(void **state) {
   (void)state;
   reference();
   const char *argv[] = { "timeout", "300", "sh", "-c", kill_script, "kill", path("killed"), path("pids"),
-                         MPIRUN, "-np", "2", SWEEP, NULL };
+                         MPIRUN, "--tag-output", "-np", "2", SWEEP_LOUD, "--verbose", NULL };
   const hnt_proc *r = hnt_spawn(tmp, argv, NULL, NULL);
   hnt_expect_in(r->out, "killed=yes", "the kill mid-sweep");
   hnt_expect_not_in(r->out, "rc=0", "mpirun after a rank was killed");
@@ -135,7 +164,7 @@ static void test_killed_sweep_resumes(void **state) {
   r = hnt_spawn(tmp, again, NULL, NULL);
   if (r->status != 0) fail_msg("the resumed sweep failed (%d):\n%s", r->status, r->err);
   char table[8192];
-  table_of(r->out, table, sizeof table);
+  table_of(r->out, table, sizeof table, 1);
   assert_string_equal(table, table1);
   expect_same_runs(path("np1"), path("killed"));
   /* At least one run continued from a checkpoint written before its end. */
@@ -169,6 +198,7 @@ static void test_errors_end_the_job(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ranks_give_the_same_runs),
+      cmocka_unit_test(test_paper_tables_batch),
       cmocka_unit_test(test_killed_sweep_resumes),
       cmocka_unit_test(test_errors_end_the_job),
   };

@@ -152,12 +152,14 @@ function M.run(opts)
         if p.train then jobs[#jobs + 1] = job(name, p.sc) end
       end
     end
-    for i, run in ipairs(require("hnet.sweep").run(jobs, "hnet.experiment.compare")) do done[jobs[i].name] = run end
+    for i, run in ipairs(require("hnet.sweep").take(jobs, "hnet.experiment.compare", spec.context)) do
+      done[jobs[i].name] = run
+    end
   end
   local function train(name, sc)
     local run = done[name .. "-" .. sc]
     if not run then -- one process; or, over ranks, a row the carrier could not give after all
-      run = require("hnet.sweep").run({ job(name, sc) }, "hnet.experiment.compare")[1]
+      run = require("hnet.sweep").take({ job(name, sc) }, "hnet.experiment.compare", spec.context)[1]
     end
     if not spec.quiet and hnet.dist.rank() == 0 then run:report() end
     return run

@@ -80,24 +80,27 @@ local function load(job)
   local o = {}
   for k, v in pairs(job.opts) do o[k] = v end
   o.resume, o.force = o.out, nil
+  hnet.seed(job.seed)
   return require("hnet.run").load(job.learner, job.stream, o)
 end
 
--- Train job i in one process: the default generator restarts from seed0.
-local function train(job, seed0)
-  hnet.seed(seed0)
+-- Train a job: the default generator restarts from the job's seed.
+local function train(job)
+  hnet.seed(job.seed)
   return hnet.run(job.learner, job.stream, job.opts)
 end
 
 --- Run `jobs` (see the top of this file); returns their runs, in the jobs'
 -- order. what: the caller's name for messages. Over several ranks every
--- job needs opts.out.
+-- job needs opts.out. A job's seed (job.seed, default hnet.seed() now) is
+-- hnet.seed() while it runs; hnet.seed() is as it was afterwards.
 function M.run(jobs, what)
   what = what or "hnet.sweep.run"
   local seed0 = hnet.seed()
+  for _, job in ipairs(jobs) do job.seed = job.seed or seed0 end
   local runs = {}
   if hnet.dist.size() == 1 then
-    for i, job in ipairs(jobs) do runs[i] = train(job, seed0) end
+    for i, job in ipairs(jobs) do runs[i] = train(job) end
     hnet.seed(seed0)
     return runs
   end
@@ -109,13 +112,90 @@ function M.run(jobs, what)
   end
   M.agree(jobs, what)
   for i in hnet.dist.jobs(#jobs) do
-    runs[i] = train(jobs[i], seed0)
+    runs[i] = train(jobs[i])
   end
-  hnet.seed(seed0)
   for i, job in ipairs(jobs) do
     if not runs[i] then runs[i] = load(job) end
   end
+  hnet.seed(seed0)
   return runs
+end
+
+-- ---- batches: every run of a script at once ------------------------------------------
+-- A script that makes one compare (or grid) call per seed, experiment or
+-- setting would meet the other ranks at the end of each call, and a call
+-- with fewer runs than ranks leaves ranks idle. hnet.sweep.batch runs the
+-- script's body twice over several ranks: first collecting the runs of
+-- every call (none trains; each call ends the nested experiment that made
+-- it, which hnet.sweep.nested catches), then all of them at once, then the
+-- body again, every call finding its runs done. In one process the body
+-- runs once. The state lives in the script's context (hnet.experiment.options).
+
+--- The error object a compare/grid call raises while its runs are collected.
+M.COLLECTED = setmetatable({}, { __tostring = function()
+  return "hnet.sweep: runs collected (a compare or grid call inside hnet.sweep.batch, outside hnet.sweep.nested)"
+end })
+
+local function state_of(context)
+  local root = context and (context.root or context)
+  return root, root and root.sweep
+end
+
+--- What compare and grid call instead of M.run: inside a batch's first
+-- pass, add the jobs to the batch and raise M.COLLECTED; inside its second,
+-- the runs the batch made (any other job runs now, over the ranks);
+-- otherwise M.run(jobs).
+function M.take(jobs, what, context)
+  local _, s = state_of(context)
+  if s and s.collect then
+    for _, job in ipairs(jobs) do
+      job.seed = job.seed or hnet.seed()
+      s.collect[#s.collect + 1] = job
+    end
+    error(M.COLLECTED, 0)
+  end
+  if not (s and s.done) then return M.run(jobs, what) end
+  local runs, rest, at = {}, {}, {}
+  for i, job in ipairs(jobs) do
+    runs[i] = job.opts.out and s.done[job.opts.out]
+    if not runs[i] then rest[#rest + 1], at[#at + 1] = job, i end
+  end
+  for k, run in ipairs(#rest > 0 and M.run(rest, what) or {}) do runs[at[k]] = run end
+  return runs
+end
+
+--- fn(...) for a nested experiment inside a batch: its results, or {}
+-- when its compare/grid call was collected.
+function M.nested(fn, ...)
+  local res = table.pack(pcall(fn, ...))
+  if res[1] then return table.unpack(res, 2, res.n) end
+  if res[2] == M.COLLECTED then return {} end
+  error(res[2], 0)
+end
+
+--- body() with every run of every compare/grid call it makes (inside
+-- hnet.sweep.nested) spread over the ranks at once; returns body's results.
+-- context: the script's (hnet.experiment.options's second result).
+function M.batch(context, body)
+  if hnet.dist.size() == 1 then return body() end
+  local root = state_of(context)
+  if type(root) ~= "table" then
+    error("bad argument #1 to 'hnet.sweep.batch' (the script's context expected: the second result of hnet.experiment.options)", 2)
+  end
+  local seed0 = hnet.seed()
+  root.sweep = { collect = {} }
+  local ok, err = pcall(body)
+  local jobs = root.sweep.collect
+  root.sweep = nil
+  if not ok then error(err, 0) end
+  hnet.seed(seed0)
+  local done = {}
+  for i, run in ipairs(M.run(jobs, "hnet.sweep.batch")) do done[jobs[i].opts.out] = run end
+  root.sweep = { done = done }
+  local res = table.pack(pcall(body))
+  root.sweep = nil
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
 end
 
 --- hnet.experiment.grid: one learner over every combination of option
@@ -191,7 +271,7 @@ function M.grid(opts)
   end
   local row = require("hnet.compare").row
   local rows = {}
-  for i, run in ipairs(M.run(jobs, f)) do
+  for i, run in ipairs(M.take(jobs, f, o.context)) do
     local j = jobs[i]
     if not o.quiet and hnet.dist.rank() == 0 then run:report() end
     rows[i] = row(o.learner .. " " .. j.label, run.scenario, run.summary, run, nil, j.opts.out)
@@ -205,6 +285,15 @@ M.HELP = {
   { name = "hnet.sweep.run", sig = "hnet.sweep.run(jobs, what) -> runs",
     about = "run independent hnet.run jobs { name =, learner =, stream =, opts = }: in order in one process; under mpirun -np N spread over the ranks (rank 0 hands them out as ranks finish; every job needs opts.out on a shared file system), then every rank has every run (its own, the others read back from their directories)",
     notes = "positional arguments; collective under mpirun: every rank calls it with the same jobs (checked)" },
+  { name = "hnet.sweep.take", sig = "hnet.sweep.take(jobs, what, context) -> runs",
+    about = "hnet.sweep.run, or inside hnet.sweep.batch: collect the jobs (first pass) or give the batch's runs (second pass); what compare and grid call",
+    notes = "positional arguments; collective under mpirun" },
+  { name = "hnet.sweep.batch", sig = "hnet.sweep.batch(context, body) -> body's results",
+    about = "run body twice over several ranks: collect every compare/grid call's runs (nested experiments through hnet.sweep.nested), run them all at once, then body again with the runs done; one process: body once",
+    notes = "positional arguments; collective under mpirun; context: hnet.experiment.options's second result" },
+  { name = "hnet.sweep.nested", sig = "hnet.sweep.nested(fn, ...) -> fn's results",
+    about = "fn(...) (a nested experiment's chunk) inside hnet.sweep.batch: {} when its compare/grid call was collected",
+    notes = "positional arguments" },
   { name = "hnet.sweep.agree", sig = "hnet.sweep.agree(jobs, what)",
     about = "raise, naming the first difference, unless every rank made the same jobs (names, learner options, seed); collective",
     notes = "positional arguments" },
