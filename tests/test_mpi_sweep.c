@@ -7,9 +7,13 @@
  *   - alone, at -np 2 and at -np 3: the same run directories and the same
  *     printed table (seconds aside), every run at --threads 1 (a run's
  *     figures are repeatable for a given thread count);
+ *   - hnet.experiment.grid alone and at -np 2, and paper_tables.lua (nested
+ *     experiments over seeds, hnet.sweep.batch) alone and at -np 3: the
+ *     same run directories and tables;
  *   - one rank SIGKILLed mid-sweep ends the job; the same command with
- *     --resume finishes it, resuming the interrupted run from its
- *     checkpoint, and the result equals the uninterrupted sweep;
+ *     --resume finishes it (at -np 2, and a copy alone), resuming the
+ *     interrupted run from its checkpoint, and the result equals the
+ *     uninterrupted sweep;
  *   - a rank that cannot read the data, and ranks that made different lists
  *     of runs (another --learners, another --lambda on one rank), end the
  *     job with a message naming the problem, not a hang (under timeout). */
@@ -99,6 +103,28 @@ static void test_ranks_give_the_same_runs(void **state) {
   }
 }
 
+/* hnet.experiment.grid (4 points) alone and at -np 2: the same runs and
+ * table, one row per point in the grid's order. */
+static void test_grid(void **state) {
+  (void)state;
+  char t1[8192], t2[8192];
+  const char *alone[] = { SWEEP, "--grid", "--out", path("grid1"), NULL };
+  const hnt_proc *r = hnt_spawn(tmp, alone, NULL, NULL);
+  if (r->status != 0) fail_msg("the grid alone failed (%d):\n%s", r->status, r->err);
+  table_of(r->out, t1, sizeof t1, 1);
+  hnt_expect_in(t1, "| ewc lambda=1,lr=0.001 | task-given |", "the grid's first row");
+  hnt_expect_in(t1, "| ewc lambda=100,lr=0.01 | task-given |", "the grid's last row");
+  const char *np2[] = { "timeout", "300", MPIRUN, "-np", "2", SWEEP, "--grid", "--out", path("grid2"), NULL };
+  r = hnt_spawn(tmp, np2, NULL, NULL);
+  if (r->status != 0) fail_msg("the grid at -np 2 failed (%d):\n%s", r->status, r->err);
+  table_of(r->out, t2, sizeof t2, 1);
+  assert_string_equal(t2, t1);
+  const char *argv[] = { "./hnet", "tests/mpi/same_runs.lua", path("grid1"), path("grid2"), NULL };
+  r = hnt_spawn(tmp, argv, NULL, NULL);
+  if (r->status != 0) fail_msg("the grid alone and at -np 2 differ:\n%s%s", r->out, r->err);
+  hnt_expect_in(r->out, "same: 4 runs", "same_runs.lua on the grid");
+}
+
 /* paper_tables.lua loops over seeds and runs nested experiments: under
  * mpirun all their runs go out at once (hnet.sweep.batch). Alone and at
  * -np 3: the same run directories, the same printed tables (seconds aside)
@@ -160,6 +186,13 @@ static void test_killed_sweep_resumes(void **state) {
   const char *ls[] = { "sh", "-c", "for d in \"$1\"/*/; do [ -f \"$d/summary.json\" ] || echo unfinished; done", "ls",
                        path("killed"), NULL };
   hnt_expect_in(hnt_spawn(tmp, ls, NULL, NULL)->out, "unfinished", "the killed sweep's runs");
+  /* A copy resumes in one process (no mpirun) to the same result too. */
+  const char *copy[] = { "cp", "-r", path("killed"), path("killed1"), NULL };
+  assert_int_equal(hnt_spawn(tmp, copy, NULL, NULL)->status, 0);
+  const char *alone[] = { SWEEP, "--resume", path("killed1"), NULL };
+  r = hnt_spawn(tmp, alone, NULL, NULL);
+  if (r->status != 0) fail_msg("the killed sweep resumed alone failed (%d):\n%s", r->status, r->err);
+  expect_same_runs(path("np1"), path("killed1"));
   const char *again[] = { "timeout", "300", MPIRUN, "-np", "2", SWEEP, "--resume", path("killed"), NULL };
   r = hnt_spawn(tmp, again, NULL, NULL);
   if (r->status != 0) fail_msg("the resumed sweep failed (%d):\n%s", r->status, r->err);
@@ -198,6 +231,7 @@ static void test_errors_end_the_job(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ranks_give_the_same_runs),
+      cmocka_unit_test(test_grid),
       cmocka_unit_test(test_paper_tables_batch),
       cmocka_unit_test(test_killed_sweep_resumes),
       cmocka_unit_test(test_errors_end_the_job),

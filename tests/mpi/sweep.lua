@@ -16,6 +16,7 @@ local o, context = E.options(arg, {
   scenarios = E.scenarios_option("task-given,class"),
   iterations = { 30, "training iterations per task (the hypernetwork: 3x)" },
   pids = { nil, "write this rank's pid to DIR/rank<r>", type = "string" },
+  grid = { false, "instead: hnet.experiment.grid, ewc over lambda in {1, 100} x lr in {0.001, 0.01}, task-given" },
 }, "tests/mpi/sweep.lua: a small sweep over ranks")
 if o.pids then
   assert(hnet.sys.mkdir_p(o.pids))
@@ -28,6 +29,20 @@ local learner_options = E.learner_options(o, {
   learner = { hypernet = { hnet = { embedding = 8, hidden = { 16 }, chunk = 600, chunk_embedding = 8 },
                            iterations = 3 * o.iterations } },
 })
+if o.grid then
+  local rows = E.grid {
+    context = context, stream = stream, learner = "ewc", out = o.out, force = o.force, quiet = o.quiet,
+    verbose = o.verbose, eval_max = 200, meta = { experiment = "grid-test", seed = o.seed },
+    grid = { lambda = { 1.0, 100.0 }, lr = { 0.001, 0.01 } },
+    learner_options = function(p)
+      local t = learner_options("ewc")
+      t.lambda, t.lr = p.lambda, p.lr
+      return t
+    end,
+  }
+  E.finish(rows, o, ("grid test, seed %d, %d iterations per task"):format(o.seed, o.iterations))
+  return rows
+end
 local rows = E.compare {
   context = context, stream = stream, learners = hnet.cli.list(o.learners),
   scenarios = hnet.cli.list(o.scenarios), learner_options = learner_options, out = o.out,
