@@ -225,7 +225,7 @@ static void test_errors_end_the_job(void **state) {
   (void)state;
   expect_job_fails("nodata", "HNET_DATA=/nonexistent", NULL, "dataset 'mnist' not found in /nonexistent/mnist");
   expect_job_fails("learners", "HNET_TEST=1", "--learners", "the ranks disagree on the list of runs: rank 0 has 6 runs, rank 1 has 3");
-  expect_job_fails("lambda", "HNET_TEST=1", "--lambda", "('ewc-task-given') has other settings on rank 1");
+  expect_job_fails("lambda", "HNET_TEST=1", "--lambda", "/lambda/ewc-task-given') has other settings on rank 1");
 }
 
 int main(void) {

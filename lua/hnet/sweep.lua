@@ -13,8 +13,9 @@
 -- script goes on alike on every rank.
 --
 -- A run is single-process and seeded, so where it runs does not change its
--- figures: before each job the default generator restarts from the seed
--- the sweep began with (hnet.seed), so that no run sees another's draws.
+-- figures: before each job the default generator restarts from the job's
+-- seed (hnet.seed() when the job was made), so that no run sees another's
+-- draws, in one process too.
 -- Its figures depend on the thread count (GEMM's summation order), which is
 -- recorded in options.json: runs are bit-identical for equal --threads.
 local hnet = require "hnet"
@@ -36,7 +37,7 @@ end
 local function signature(job)
   local o = job.opts or {}
   local parts = { job.name, job.learner:name(), tostring(o.scenario), tostring(o.out),
-                  tostring(job.stream.name), tostring(job.stream:len()), tostring(hnet.seed()),
+                  tostring(job.stream.name), tostring(job.stream:len()), tostring(job.seed or hnet.seed()),
                   tostring(o.eval_max), type(o.inference) == "function" and "function" or tostring(o.inference) }
   local flat = directory.flatten(job.learner:options(), "")
   local keys = {}
@@ -50,7 +51,9 @@ end
 -- naming the first difference, when they did not. Collective.
 function M.agree(jobs, what)
   local lines = {}
-  for i, job in ipairs(jobs) do lines[i] = job.name .. "\t" .. signature(job) end
+  -- A run is named by its directory when it has one: a batch holds runs of
+  -- the same name from several experiments and seeds.
+  for i, job in ipairs(jobs) do lines[i] = (job.opts.out or job.name) .. "\t" .. signature(job) end
   local all = hnet.dist.allgather(table.concat(lines, "\n"))
   for r = 1, #all do
     if all[r] ~= all[1] then
