@@ -132,7 +132,8 @@ $(ENGINE_TEST_BIN): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/harness.
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
 
 # ---- benchmarks (never part of make test) ----------------------------------
-$(BUILD)/bench: $(BUILD)/tests/bench/bench.o $(LIBHNET)
+BENCH_OBJ := $(addprefix $(BUILD)/tests/bench/,bench.o bench_common.o bench_copy.o)
+$(BUILD)/bench: $(BENCH_OBJ) $(LIBHNET)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 bench: deps-build

@@ -513,13 +513,18 @@ hn_status hn_loss_entropy(const hn_tensor *logits, const uint8_t *mask, hn_tenso
   return HN_OK;
 }
 
-/* Shared body of the per-row scores below: max_prob = 1 / Σ exp(x_j - m)
- * (the largest probability is exp(0) / s), logsumexp = m + log s. */
+/* The per-row scores below. max_prob = 1 / s with s = Σ exp(x_j - m) (the
+ * largest probability is exp(0) / s); logsumexp = m + log s; max_logprob =
+ * -log1p(r) with r = s - 1 summed without the largest logit's own term, so
+ * that it stays exact where p_max rounds to 1 in float (r < 6e-8): a
+ * confident network's rows would otherwise all score 1 and tie. */
+typedef enum { SCORE_MAX_PROB, SCORE_LOGSUMEXP, SCORE_MAX_LOGPROB } score_kind;
+
 static hn_status per_row_score(const char *who, const hn_tensor *logits, const uint8_t *mask,
-                               hn_tensor *out, bool lse) {
+                               hn_tensor *out, score_kind kind) {
   HN_TRY(check_logits(who, logits));
   int64_t n = logits->shape[0], c = logits->shape[1];
-  HN_TRY(check_rows(who, lse ? "lse" : "p", out, n, logits));
+  HN_TRY(check_rows(who, kind == SCORE_LOGSUMEXP ? "lse" : "p", out, n, logits));
   HN_TRY(check_mask(who, mask, c));
   const float *x = logits->data;
   float *o = out->data;
@@ -531,16 +536,34 @@ static hn_status per_row_score(const char *who, const hn_tensor *logits, const u
       continue;
     }
     float m = row_max(xr, c, mask);
+    if (kind == SCORE_MAX_LOGPROB) {
+      double rest = 0.0;
+      bool skipped = false; /* the first largest logit's exp(0) term */
+      for (int64_t j = 0; j < c; j++) {
+        if (mask && !mask[j]) continue;
+        if (!skipped && xr[j] == m) {
+          skipped = true;
+          continue;
+        }
+        rest += exp((double)xr[j] - (double)m);
+      }
+      o[r] = (float)-log1p(rest);
+      continue;
+    }
     double s = row_sumexp(xr, c, mask, m);
-    o[r] = lse ? (float)((double)m + log(s)) : (float)(1.0 / s);
+    o[r] = kind == SCORE_LOGSUMEXP ? (float)((double)m + log(s)) : (float)(1.0 / s);
   }
   return HN_OK;
 }
 
 hn_status hn_loss_max_prob(const hn_tensor *logits, const uint8_t *mask, hn_tensor *p) {
-  return per_row_score("hn_loss_max_prob", logits, mask, p, false);
+  return per_row_score("hn_loss_max_prob", logits, mask, p, SCORE_MAX_PROB);
+}
+
+hn_status hn_loss_max_logprob(const hn_tensor *logits, const uint8_t *mask, hn_tensor *lp) {
+  return per_row_score("hn_loss_max_logprob", logits, mask, lp, SCORE_MAX_LOGPROB);
 }
 
 hn_status hn_loss_logsumexp(const hn_tensor *logits, const uint8_t *mask, hn_tensor *lse) {
-  return per_row_score("hn_loss_logsumexp", logits, mask, lse, true);
+  return per_row_score("hn_loss_logsumexp", logits, mask, lse, SCORE_LOGSUMEXP);
 }

@@ -64,6 +64,11 @@ hn_status hn_loss_entropy(const hn_tensor *logits, const uint8_t *mask, hn_tenso
 /* Largest (masked) softmax probability per row into p [n]; NaN for a
  * non-finite row. A task-inference score (maximum softmax probability). */
 hn_status hn_loss_max_prob(const hn_tensor *logits, const uint8_t *mask, hn_tensor *p);
+/* log of the largest (masked) softmax probability per row into lp [n]
+ * (<= 0), computed so that it stays exact where that probability rounds to
+ * 1 in float; NaN for a non-finite row. The max_prob task-inference score
+ * without float saturation. */
+hn_status hn_loss_max_logprob(const hn_tensor *logits, const uint8_t *mask, hn_tensor *lp);
 /* log Σ_j exp(x_j) over the (masked) logits per row into lse [n]; NaN for a
  * non-finite row. Its negative is the energy score of Liu et al. (2020). */
 hn_status hn_loss_logsumexp(const hn_tensor *logits, const uint8_t *mask, hn_tensor *lse);

@@ -8,6 +8,8 @@
 --   ./hnet experiments/step_timing.lua --task 1
 --   ./hnet experiments/step_timing.lua --task 10                      (PermutedMNIST-10 config)
 --   ./hnet experiments/step_timing.lua --task 100 --config pm100      (PermutedMNIST-100 config)
+--   mpirun -np 2 ./hnet experiments/step_timing.lua --task 100 --config pm100 --distributed --dist_split tasks
+--                                  (the step over 2 ranks, make MPI=1; docs/distributed_training.md)
 local hnet = require "hnet"
 local E = hnet.experiment
 
@@ -19,6 +21,8 @@ local o = E.options(arg, {
   lookahead = { true, "look-ahead regulariser (evaluated at theta + the Adam step the task loss would take)" },
   reg_tasks = { 0, "regularise a random subset of this many earlier tasks (0: all)" },
   store_targets = { true, "store W*_t (else recompute them from a snapshot of theta)" },
+  distributed = { false, "the step over the ranks of the mpirun job (make MPI=1), split as --dist_split says" },
+  dist_split = { "both", "data (each batch's rows), tasks (the earlier tasks) or both", choices = hnet.distributed.SPLITS },
 }, "step_timing.lua: time one training step at task k")
 if o.quick then o.steps = 2 end
 local HN = {
@@ -33,6 +37,12 @@ local learner = hnet.learners.hypernet {
   store_targets = o.store_targets, seed = o.seed, eval_batch = 128,
 }
 learner:setup { n_tasks = k, n_outputs = 10, input_shape = { 1024 }, kind = "classification" }
+local group
+if o.distributed then
+  hnet.distributed.require_built("--distributed")
+  group = hnet.distributed.group { split = o.dist_split }
+  learner:distribute(group)
+end
 if k > 1 then learner.E:rows(1, k - 1):copy(learner.h:embeddings(k - 1, { rng = hnet.rng(o.seed, 9) })) end
 local rng = hnet.rng(o.seed, 3)
 local x = hnet.rand({ 1024, 1024 }, rng)
@@ -44,18 +54,29 @@ local t0 = hnet.sys.clock()
 learner:begin_task(k, task)
 local setup_s = hnet.sys.clock() - t0
 for it = 1, 2 do learner:train_step(it) end
-local times = {}
+local times, comm = {}, {}
 for it = 1, o.steps do
+  local c0 = group and group.comm_seconds or 0
   local s = hnet.sys.clock()
   learner:train_step(it)
   times[it] = hnet.sys.clock() - s
+  comm[it] = group and group.comm_seconds - c0 or 0
 end
-table.sort(times)
+local function median(v)
+  table.sort(v)
+  local n = #v
+  return n % 2 == 1 and v[(n + 1) // 2] or 0.5 * (v[n // 2] + v[n // 2 + 1])
+end
+local med_comm = median(comm)
 local n = #times
-local med = n % 2 == 1 and times[(n + 1) // 2] or 0.5 * (times[n // 2] + times[n // 2 + 1])
+local med = median(times)
 local line = ("task %d, config %s, %s earlier tasks regularised, look-ahead %s, %d threads: median step %.1f ms over %d steps (targets for task %d computed in %.2f s); |theta| = %d, |W| = %d, peak memory %.0f MiB")
   :format(k, o.config, o.reg_tasks > 0 and tostring(math.min(o.reg_tasks, k - 1)) or tostring(k - 1),
           tostring(o.lookahead), hnet.threads(), med * 1e3, n, k, setup_s, learner.n_theta,
           learner.n_w, hnet.sys.peak_rss_mib())
-print(line)
+if group then
+  line = line .. ("; %d ranks split by %s: %d allreduce(s) per step of %d floats, median %.1f ms of the step in them")
+    :format(group.size, group.split, group.step_allreduces, learner.model.fused:numel(), med_comm * 1e3)
+end
+if hnet.dist.rank() == 0 then print(line) end
 return { median_ms = med * 1e3, line = line }

@@ -130,11 +130,45 @@ static int dist_abort(lua_State *L) {
   return luaL_error(L, "%s", msg);
 }
 
+/* hnet.dist.checksum(t, ...) -> integer: 64-bit FNV-1a over the bytes of
+ * every tensor given, in order. Equal on two ranks exactly when their floats
+ * are equal bit for bit (up to a 2^-64 collision): what a distributed run
+ * compares across ranks to see that they hold the same parameters. Local. */
+static int dist_checksum(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_argcheck(L, n >= 1, 1, "at least one tensor expected");
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (int i = 1; i <= n; i++) {
+    hnl_tensor *u = hnl_tensor_check(L, i);
+    const unsigned char *p = (const unsigned char *)u->t.data;
+    size_t bytes = (size_t)u->t.numel * sizeof(float);
+    for (size_t k = 0; k < bytes; k++) {
+      h ^= p[k];
+      h *= 0x100000001b3ull;
+    }
+  }
+  lua_pushinteger(L, (lua_Integer)h);
+  return 1;
+}
+
+/* hnet.dist.exit(code): leave the job (MPI_Finalize, which waits for every
+ * rank to leave too) and end the process with status code, flushing stdio;
+ * what os.exit does for a process of its own (os.exit would leave without
+ * MPI_Finalize, and mpirun would kill the ranks still at work). */
+static int dist_exit(lua_State *L) {
+  lua_Integer code = luaL_checkinteger(L, 1);
+  fflush(NULL);
+  hn_dist_finalize();
+  exit((int)code);
+  return 0;
+}
+
 static const luaL_Reg dist_funcs[] = {
   { "built", dist_built },         { "rank", dist_rank },     { "size", dist_size },
   { "local_size", dist_local_size }, { "allreduce", dist_allreduce }, { "bcast", dist_bcast },
   { "allgather", dist_allgather }, { "barrier", dist_barrier }, { "jobs", dist_jobs },
-  { "abort", dist_abort },         { NULL, NULL },
+  { "abort", dist_abort },         { "checksum", dist_checksum }, { "exit", dist_exit },
+  { NULL, NULL },
 };
 
 void hnl_open_dist(lua_State *L) {

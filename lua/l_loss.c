@@ -8,6 +8,7 @@
  *   hnet.loss.argmax(logits, { mask = m, out = t })               -> tensor [n]
  *   hnet.loss.entropy(logits, { mask = m, out = t })              -> tensor [n]
  *   hnet.loss.max_prob(logits, { mask = m, out = t })             -> tensor [n]
+ *   hnet.loss.max_logprob(logits, { mask = m, out = t })          -> tensor [n]
  *   hnet.loss.logsumexp(logits, { mask = m, out = t })            -> tensor [n]
  *   hnet.loss.bits(y, target, { grad = dy, offset = c })  -> loss, n_correct, n_scored
  *
@@ -153,7 +154,7 @@ static int l_accuracy(lua_State *L) {
   return 2;
 }
 
-typedef enum { ROW_ARGMAX, ROW_ENTROPY, ROW_MAX_PROB, ROW_LOGSUMEXP } row_kind;
+typedef enum { ROW_ARGMAX, ROW_ENTROPY, ROW_MAX_PROB, ROW_MAX_LOGPROB, ROW_LOGSUMEXP } row_kind;
 
 static int per_row(lua_State *L, row_kind kind) {
   hnl_tensor *logits = hnl_tensor_check(L, 1);
@@ -172,6 +173,7 @@ static int per_row(lua_State *L, row_kind kind) {
   case ROW_ARGMAX: st = hn_loss_argmax(&logits->t, mask, &out->t); break;
   case ROW_ENTROPY: st = hn_loss_entropy(&logits->t, mask, &out->t); break;
   case ROW_MAX_PROB: st = hn_loss_max_prob(&logits->t, mask, &out->t); break;
+  case ROW_MAX_LOGPROB: st = hn_loss_max_logprob(&logits->t, mask, &out->t); break;
   case ROW_LOGSUMEXP: st = hn_loss_logsumexp(&logits->t, mask, &out->t); break;
   }
   hnl_check(L, st);
@@ -181,12 +183,13 @@ static int per_row(lua_State *L, row_kind kind) {
 static int l_argmax(lua_State *L) { return per_row(L, ROW_ARGMAX); }
 static int l_entropy(lua_State *L) { return per_row(L, ROW_ENTROPY); }
 static int l_max_prob(lua_State *L) { return per_row(L, ROW_MAX_PROB); }
+static int l_max_logprob(lua_State *L) { return per_row(L, ROW_MAX_LOGPROB); }
 static int l_logsumexp(lua_State *L) { return per_row(L, ROW_LOGSUMEXP); }
 
 static const luaL_Reg loss_funcs[] = {
     {"xent", l_xent},         {"mse", l_mse},         {"gauss_nll", l_gauss_nll},
     {"accuracy", l_accuracy}, {"argmax", l_argmax},   {"entropy", l_entropy},
-    {"max_prob", l_max_prob}, {"logsumexp", l_logsumexp}, {"bits", l_bits}, {NULL, NULL},
+    {"max_prob", l_max_prob}, {"max_logprob", l_max_logprob}, {"logsumexp", l_logsumexp}, {"bits", l_bits}, {NULL, NULL},
 };
 
 void hnl_open_loss(lua_State *L) {

@@ -259,10 +259,43 @@ static void test_max_prob_logsumexp(void **state) {
   assert_float_equal(p[3], 0.25, 1e-7);
   assert_float_equal(l[3], log(4.0), 1e-6);
   assert_true(isnan(p[4]) && isnan(l[4]));
+  /* The log of p_max: the double reference log(1 / s), masked and not. */
+  for (int masked = 0; masked <= 1; masked++) {
+    const uint8_t *mask = masked ? head : NULL;
+    assert_int_equal(hn_loss_max_logprob(&lx, mask, &lp), HN_OK);
+    for (int r = 0; r < N; r++) {
+      double m = -1e300, s = 0;
+      bool finite = true;
+      for (int j = 0; j < C; j++) {
+        if (mask && !mask[j]) continue;
+        finite = finite && isfinite(x[r * C + j]);
+        m = fmax(m, (double)x[r * C + j]);
+      }
+      if (!finite) {
+        assert_true(isnan(p[r]));
+        continue;
+      }
+      for (int j = 0; j < C; j++)
+        if (!mask || mask[j]) s += exp((double)x[r * C + j] - m);
+      assert_float_equal(p[r], -log(s), 1e-6);
+    }
+  }
+  /* Confident rows: p_max is 1.0f for both, the log-probabilities still
+   * order them (a margin of 30 is less sure than one of 40). */
+  float xc[2 * C] = {30.0f, 0.0f, 0.0f, 0.0f, 0.0f, 40.0f, 0.0f, 0.0f};
+  float pc[2], lpc[2];
+  hn_tensor lxc = view2(xc, 2, C), lpp = view1(pc, 2), llp = view1(lpc, 2);
+  assert_int_equal(hn_loss_max_prob(&lxc, NULL, &lpp), HN_OK);
+  assert_int_equal(hn_loss_max_logprob(&lxc, NULL, &llp), HN_OK);
+  assert_true(pc[0] == 1.0f && pc[1] == 1.0f);
+  assert_true(fabs((double)lpc[0] + 3.0 * exp(-30.0)) < 1e-3 * 3.0 * exp(-30.0));
+  assert_true(fabs((double)lpc[1] + 3.0 * exp(-40.0)) < 1e-3 * 3.0 * exp(-40.0));
+  assert_true(lpc[0] < lpc[1] && lpc[1] < 0.0f);
   /* A wrong output size leaves the output untouched. */
   float out[3] = {SENTINEL, SENTINEL, SENTINEL};
   hn_tensor lo3 = view1(out, 3);
   assert_int_equal(hn_loss_max_prob(&lx, NULL, &lo3), HN_ERR_SHAPE);
+  assert_int_equal(hn_loss_max_logprob(&lx, NULL, &lo3), HN_ERR_SHAPE);
   assert_int_equal(hn_loss_logsumexp(&lx, NULL, &lo3), HN_ERR_SHAPE);
   assert_true(strstr(hn_errmsg(), "hn_loss_logsumexp") != NULL);
   assert_all(out, 3, SENTINEL, "scores after errors");

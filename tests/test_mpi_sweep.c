@@ -125,6 +125,22 @@ static void test_grid(void **state) {
   hnt_expect_in(r->out, "same: 4 runs", "same_runs.lua on the grid");
 }
 
+/* With --distributed every run trains over both ranks: compare then runs
+ * them one after the other on every rank instead of handing them out (a
+ * run handed to one rank would wait for the other forever: timeout). */
+static void test_distributed_runs_in_turn(void **state) {
+  (void)state;
+  const char *argv[] = { "timeout", "120", MPIRUN, "-np", "2", "./hnet", "--threads", "1", "tests/mpi/sweep.lua",
+                         "--quiet", "--iterations", "20", "--learners", "hypernet", "--distributed",
+                         "--out", path("dist"), NULL };
+  const hnt_proc *r = hnt_spawn(tmp, argv, NULL, NULL);
+  if (r->status == 124) fail_msg("--distributed under compare hung");
+  if (r->status != 0) fail_msg("--distributed under compare failed (%d):\n%s", r->status, r->err);
+  hnt_expect_in(r->out, "| hypernet | class |", "--distributed's table");
+  const char *ls[] = { "test", "-f", path("dist/hypernet-class/summary.json"), NULL };
+  assert_int_equal(hnt_spawn(tmp, ls, NULL, NULL)->status, 0);
+}
+
 /* paper_tables.lua loops over seeds and runs nested experiments: under
  * mpirun all their runs go out at once (hnet.sweep.batch). Alone and at
  * -np 3: the same run directories, the same printed tables (seconds aside)
@@ -233,6 +249,7 @@ int main(void) {
       cmocka_unit_test(test_ranks_give_the_same_runs),
       cmocka_unit_test(test_grid),
       cmocka_unit_test(test_paper_tables_batch),
+      cmocka_unit_test(test_distributed_runs_in_turn),
       cmocka_unit_test(test_killed_sweep_resumes),
       cmocka_unit_test(test_errors_end_the_job),
   };

@@ -19,7 +19,7 @@ end
 
 local LOCAL = "positional arguments only; this rank alone (no communication)"
 local COLLECTIVE = "positional arguments only; collective: every rank calls it, in the same order, or the job waits"
-local COLLECTIVES = { allreduce = true, bcast = true, allgather = true, barrier = true, jobs = true }
+local COLLECTIVES = { allreduce = true, bcast = true, allgather = true, barrier = true, jobs = true, exit = true }
 local function f(name, sig, about)
   return { name = "hnet.dist." .. name, sig = sig, about = about, notes = COLLECTIVES[name] and COLLECTIVE or LOCAL }
 end
@@ -35,6 +35,10 @@ M.HELP = {
   f("jobs", "for job in hnet.dist.jobs(n) do ... end",
     "hand out jobs 1..n to ranks as they finish (rank 0 serves the queue while it works); every rank calls it with the same n; its end is a barrier"),
   f("abort", "hnet.dist.abort(message)", "print message and end every rank of the job with status 1 (alone: raise it)"),
+  f("checksum", "hnet.dist.checksum(t, ...) -> integer",
+    "a 64-bit hash (FNV-1a) of the tensors' bytes: equal on two ranks when their floats are equal bit for bit"),
+  f("exit", "hnet.dist.exit(code)",
+    "leave the job (MPI_Finalize: waits until every rank leaves) and end this process with status code"),
   f("require_built", "hnet.dist.require_built(what)", "raise unless built with MPI, naming what needs it"),
 }
 

@@ -108,6 +108,7 @@ function M.options(args, own, title)
   if resumable then
     spec.resume = { nil, "continue the interrupted run in this directory (its --out)", type = "string" }
     spec.checkpoint_every = { 10.0, "minutes between checkpoints within a task (0: only at task ends)", min = 0 }
+    require("hnet.distributed").add_options(spec) -- --distributed, --dist_split, --dist_check
   end
   for k, v in pairs(own) do if k ~= "out_default" and k ~= "resumable" then spec[k] = v end end
   if own.learners and own.learners.accept == hnet.learners.exists then
@@ -151,10 +152,12 @@ function M.options(args, own, title)
     return d:sub(1, #base + 1) == base .. "/"
   end
   local nested = root and under(o.out, root.out) or false
-  if not (nested and root.resume) then M.check_out(o, resumable, resume ~= nil) end
+  local others = resumable and require("hnet.distributed").apply_options(o) -- rank 0 checks --out alone
+  if not (nested and root.resume) and not others then M.check_out(o, resumable, resume ~= nil) end
   local ctx = require("hnet.run").command_of(args)
   ctx.resume, ctx.resume_strict = resume and o.out or nil, resume ~= nil
   ctx.checkpoint_every, ctx.out, ctx.seed = o.checkpoint_every, o.out, o.seed
+  if resumable and o.distributed then ctx.distributed, ctx.dist_check = o.dist_split, o.dist_check end
   if nested then
     ctx.root = root
     if not ctx.resume and root.resume then ctx.resume, ctx.resume_strict = o.out, false end

@@ -19,8 +19,9 @@
 --   m:pass(E, items, o)               forward and backward for the rows of E, one item per row
 --   m:begin(e, o)                     train e (one row of E, or all of E): fresh Adam states
 --   m:fix_targets(Eprev, o)           the regulariser's targets W*_j = h(e_j; θ), fixed now
---   m:regularise(theta_at)            β/n Σ_j ‖h(e_j; theta_at) − W*_j‖², its gradient into dθ
+--   m:regularise(theta_at [, lo, hi]) β/n Σ_j ‖h(e_j; theta_at) − W*_j‖², its gradient into dθ
 --   m:step(items, o)                  one training step: pass, regulariser, optimisers
+--   m:distribute(group)               steps over the ranks of an mpirun job (hnet.hypermodel_dist)
 --   m:forward(W, x, out, stats, lengths)  the target net in eval mode under weights W
 --
 -- θ frozen (few-shot adaptation): pass no dtheta. Only the embeddings
@@ -217,7 +218,19 @@ function Model:fix_targets(Eprev, o)
   if self.h:max_tasks() < n then self.h:reserve(n) end
   local r = { beta = o.beta, p = p, n = n, store = o.store ~= false, lookahead = o.lookahead, rng = o.rng,
               Eprev = Eprev }
-  if r.store then
+  local g = self.group
+  if r.store and g and g.tasks and n == p and g.size > 1 then
+    -- In the row blocks the ranks regularise (hnet.hypermodel_dist), on
+    -- every rank alike: a pass's bits depend on its row count, and so
+    -- h(e_j; θ*) − W*_j is exactly 0 at θ*, as in one process. Otherwise
+    -- Adam's first step of the task turns that last-bit residual into
+    -- steps of the learning rate's size.
+    r.Wstar_prev = self.Wstar:rows(1, p)
+    for rk = 0, g.size - 1 do
+      local lo, hi = g:share(p, rk)
+      if hi >= lo then forward_passes(self.h, self.theta, Eprev:rows(lo, hi), r.Wstar_prev:rows(lo, hi)) end
+    end
+  elseif r.store then
     r.Wstar_prev = self.Wstar:rows(1, p)
     forward_passes(self.h, self.theta, Eprev, r.Wstar_prev)
   else
@@ -229,7 +242,7 @@ function Model:fix_targets(Eprev, o)
   r.E = Eprev
   if n < p then
     if not self.Esub or self.Esub:size(1) < n then self.Esub = hnet.tensor(n, self.n_emb) end
-    r.E, r.idx = self.Esub:rows(1, n), {}
+    r.E, r.idx, r.idx_part = self.Esub:rows(1, n), {}, {}
   end
   self.reg = r
   return r
@@ -237,21 +250,47 @@ end
 
 --- The regulariser at theta_at: adds its gradient to dθ, returns its value.
 -- One fused pass (hypernet:output_reg): the generated weights of the earlier
--- tasks are never materialised.
-function Model:regularise(theta_at)
+-- tasks are never materialised. lo, hi (default 1, n): only terms lo..hi of
+-- the step's n (a rank's share in a distributed step), still weighted β/n;
+-- the random subset is drawn in full either way, so that every rank's
+-- generator stays in step.
+function Model:regularise(theta_at, lo, hi)
   local r = self.reg
-  local rows
-  if r.n < r.p then -- a random subset of the earlier embeddings this step
+  local sub = r.n < r.p
+  if sub then -- a random subset of the earlier embeddings this step
     local perm = r.rng:permutation(r.p)
     for i = 1, r.n do r.idx[i] = perm[i] end
-    hnet.transform.gather(r.Eprev, r.idx, { out = r.E })
+  end
+  lo, hi = lo or 1, hi or r.n
+  if hi < lo then return 0 end
+  local k = hi - lo + 1
+  -- output_reg divides by the rows it is given: β·k/n over k rows is β/n each.
+  local beta = k == r.n and r.beta or r.beta * k / r.n
+  local E, rows, targets = r.E, nil, r.Wstar_prev
+  if sub then
     rows = r.idx
+    if k < r.n then
+      rows = r.idx_part
+      for i = 1, k do rows[i] = r.idx[lo + i - 1] end
+      for i = #rows, k + 1, -1 do rows[i] = nil end
+      E = r.E:rows(1, k)
+    end
+    hnet.transform.gather(r.Eprev, rows, { out = E })
+  elseif k < r.n then
+    E = r.Eprev:rows(lo, hi)
+    if r.store then targets = r.Wstar_prev:rows(lo, hi) end
   end
   if r.store then
-    return self.h:output_reg(theta_at, r.E, { targets = r.Wstar_prev, rows = rows, beta = r.beta,
-                                              dtheta = self.dtheta })
+    return self.h:output_reg(theta_at, E, { targets = targets, rows = rows, beta = beta, dtheta = self.dtheta })
   end
-  return self.h:output_reg(theta_at, r.E, { theta_star = r.theta_star, beta = r.beta, dtheta = self.dtheta })
+  return self.h:output_reg(theta_at, E, { theta_star = r.theta_star, beta = beta, dtheta = self.dtheta })
+end
+
+--- Train over the ranks of `group` (hnet.distributed.group) from now on:
+-- every step's gradients are summed over the ranks (hnet.hypermodel_dist).
+-- A continual learner's model only (one embedding trained at a time).
+function Model:distribute(group)
+  require("hnet.hypermodel_dist").attach(self, group)
 end
 
 --- One training step of what begin chose. items: a list of
@@ -259,9 +298,11 @@ end
 -- item (its loss is the step's loss); with e all of E, each item names its
 -- row (task =) and the loss is the mean over the items. o = { kind =,
 -- loss = (as for pass), rng =, fault = fn(what, value) for a non-finite
--- "loss" or "regulariser" }.
+-- "loss" or "regulariser", share = (distributed by data: this rank's rows
+-- over the global batch's) }.
 -- Returns the loss and the regulariser.
 function Model:step(items, o)
+  if self.group then return require("hnet.hypermodel_dist").step(self, items, o) end
   local multi, m = self.multi, #items
   local _, _, dE = self:buffers(m)
   local E = self.e

@@ -33,6 +33,7 @@ for _, k in ipairs { "net", "hypernet", "mlp", "lenet", "zenkenet" } do M[k] = n
 M.adam, M.sgd, M.loss, M.vae = train.adam, train.sgd, train.loss, train.vae
 for _, k in ipairs { "idx_read", "idx_read_labeled", "idx_write", "cifar10_read", "transform" } do M[k] = data[k] end
 M.dist = require "hnet.dist"
+M.distributed = require "hnet.distributed"
 
 -- ---- lazy submodules ---------------------------------------------------------
 

@@ -93,16 +93,34 @@ local function train(job)
   return hnet.run(job.learner, job.stream, job.opts)
 end
 
+-- A job trained over every rank (hnet.run's distributed option, or the
+-- script's --distributed: docs/distributed_training.md).
+local function distributed(job)
+  local o = job.opts
+  if o.distributed ~= nil then return true end
+  return o.context ~= nil and o.context.distributed ~= nil -- what hnet.run reads
+end
+
 --- Run `jobs` (see the top of this file); returns their runs, in the jobs'
 -- order. what: the caller's name for messages. Over several ranks every
 -- job needs opts.out. A job's seed (job.seed, default hnet.seed() now) is
--- hnet.seed() while it runs; hnet.seed() is as it was afterwards.
+-- hnet.seed() while it runs; hnet.seed() is as it was afterwards. Jobs
+-- that each train over every rank (--distributed) run one after the other
+-- on every rank, as in one process.
 function M.run(jobs, what)
   what = what or "hnet.sweep.run"
   local seed0 = hnet.seed()
-  for _, job in ipairs(jobs) do job.seed = job.seed or seed0 end
+  local n_dist = 0
+  for _, job in ipairs(jobs) do
+    job.seed = job.seed or seed0
+    if distributed(job) then n_dist = n_dist + 1 end
+  end
+  if n_dist > 0 and n_dist < #jobs then
+    error(("%s: %d of the %d runs train over every rank (distributed) and the others alone: give every run the same distributed option")
+      :format(what, n_dist, #jobs), 3)
+  end
   local runs = {}
-  if hnet.dist.size() == 1 then
+  if hnet.dist.size() == 1 or n_dist > 0 then
     for i, job in ipairs(jobs) do runs[i] = train(job) end
     hnet.seed(seed0)
     return runs
@@ -180,8 +198,8 @@ end
 -- hnet.sweep.nested) spread over the ranks at once; returns body's results.
 -- context: the script's (hnet.experiment.options's second result).
 function M.batch(context, body)
-  if hnet.dist.size() == 1 then return body() end
   local root = state_of(context)
+  if hnet.dist.size() == 1 or (type(root) == "table" and root.distributed ~= nil) then return body() end
   if type(root) ~= "table" then
     error("bad argument #1 to 'hnet.sweep.batch' (the script's context expected: the second result of hnet.experiment.options)", 2)
   end

@@ -12,95 +12,36 @@
  *    chunk embedding 8, chunk 78,000) or pm100 (PermutedMNIST-100: 200-250-350
  *    ReLU, embedding 128, chunk embedding 12, chunk 7,500). With --reg R, R
  *    earlier tasks regularised with stored targets, at θ + the Adam step of
- *    the task loss (the look-ahead of the published runs).
+ *    the task loss (the look-ahead of the published runs). With --stored S
+ *    (> R), the targets of S earlier tasks are stored and a random R of them
+ *    regularised each step, as the learner's reg_tasks = R does (task 100
+ *    with reg_tasks 10: --reg 10 --stored 99).
+ * 3. --config copy: the recurrent step of the Permuted Copy Task
+ *    (bench_copy.c; --reg does not apply).
  *
  * Per part: time, GFLOP/s, GB/s and the fraction of its floor, the floor
  * being the larger of FLOPs / the 2048^3 sgemm ceiling and bytes / the
  * triad bandwidth; bytes are the least traffic the part needs (each operand
  * read or written once). Every figure is a median over repeats, measured in
  * this run. Usage:
- *   bench [--threads N] [--repeats K] [--config pm10|pm100] [--reg R] [--tag NAME]
+ *   bench [--threads N] [--repeats K] [--config pm10|pm100|copy] [--reg R] [--stored S]
+ *         [--tag NAME] [--dump PATH]
+ *
+ * Each workload ends with one RESULT line of key=value pairs, read by
+ * run-bench.sh: step_ms, gflops, the ceilings, peak_mib, and what the
+ * PyTorch twin (torch_step.py) must match: n_w (generated weights), n_theta,
+ * reg and stored (earlier tasks regularised per step, targets stored), loss0 and reg0 (the first step's task
+ * loss and regulariser: same magnitude on both sides, not the same values,
+ * as the data and initial values come from different generators), setup_s
+ * (the earlier tasks' targets). --dump PATH writes the first step's inputs
+ * and results (bench.h), from which `torch_step.py --check PATH` runs the
+ * same step and compares: both sides must compute the same thing.
  */
-#include "../../engine/hn.h"
+#include "bench.h"
 
 #include <omp.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-#define CHECK(call)                                                        \
-  do {                                                                     \
-    hn_status st_ = (call);                                                \
-    if (st_ != HN_OK) {                                                    \
-      fprintf(stderr, "bench: %s failed: %s\n", #call, hn_errmsg());       \
-      exit(1);                                                             \
-    }                                                                      \
-  } while (0)
-
-static float *falloc(int64_t n) {
-  float *p = hn_calloc((size_t)n * sizeof(float));
-  if (!p) {
-    fprintf(stderr, "bench: out of memory (%lld floats)\n", (long long)n);
-    exit(1);
-  }
-  return p;
-}
-
-/* GFLOP/s of C[m,n] = A[m,k] B[k,n]^T, median over repeats. */
-static double sgemm_gflops(int64_t m, int64_t n, int64_t k, int repeats) {
-  float *a = falloc(m * k), *b = falloc(n * k), *c = falloc(m * n);
-  hn_rng r;
-  hn_rng_init(&r, 1, 0);
-  hn_rng_fill_uniform(&r, a, m * k, -1, 1);
-  hn_rng_fill_uniform(&r, b, n * k, -1, 1);
-  double *t = malloc(sizeof(double) * (size_t)repeats);
-  CHECK(hn_blas_gemm("bench", false, true, m, n, k, 1, a, b, 0, c)); /* warm-up */
-  for (int i = 0; i < repeats; i++) {
-    double t0 = omp_get_wtime();
-    CHECK(hn_blas_gemm("bench", false, true, m, n, k, 1, a, b, 0, c));
-    t[i] = omp_get_wtime() - t0;
-  }
-  double med = median(t, repeats);
-  free(t);
-  hn_free(a);
-  hn_free(b);
-  hn_free(c);
-  return 2.0 * (double)m * (double)n * (double)k / med * 1e-9;
-}
-
-/* GB/s of the triad a = b + s·c over three n-float arrays, median over
- * repeats (3 n floats moved per pass). */
-static double triad_gbs(int64_t n, int repeats) {
-  float *a = falloc(n), *b = falloc(n), *c = falloc(n);
-  for (int64_t i = 0; i < n; i++) b[i] = 1.0f, c[i] = 2.0f;
-  double *t = malloc(sizeof(double) * (size_t)repeats);
-  for (int it = -1; it < repeats; it++) {
-    double t0 = omp_get_wtime();
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) a[i] = b[i] + 0.5f * c[i];
-    if (it >= 0) t[it] = omp_get_wtime() - t0;
-  }
-  double med = median(t, repeats);
-  volatile float sink = a[n / 2];
-  (void)sink;
-  free(t);
-  hn_free(a);
-  hn_free(b);
-  hn_free(c);
-  return 3.0 * (double)n * sizeof(float) / med * 1e-9;
-}
 
 enum { P_HFWD, P_TFWD, P_LOSS, P_TBWD, P_HBWD, P_LA, P_REG, P_OPT, N_PARTS };
 static const char *part_names[N_PARTS] = {
@@ -108,38 +49,52 @@ static const char *part_names[N_PARTS] = {
     "hypernet backward", "look-ahead step", "regulariser", "optimiser (Adam)"};
 
 int main(int argc, char **argv) {
-  int threads = 0, repeats = 20, n_reg = 0;
-  const char *tag = "", *config = "pm10";
+  int threads = 0, repeats = 20, n_reg = 0, n_stored = -1;
+  const char *tag = "", *config = "pm10", *dump = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--reg") && i + 1 < argc) n_reg = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--stored") && i + 1 < argc) n_stored = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--tag") && i + 1 < argc) tag = argv[++i];
     else if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+    else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump = argv[++i];
     else {
-      fprintf(stderr, "usage: bench [--threads N] [--repeats K] [--config pm10|pm100] [--reg R] "
-                      "[--tag NAME]\n");
+      fprintf(stderr, "usage: bench [--threads N] [--repeats K] [--config pm10|pm100|copy] [--reg R] [--stored S] "
+                      "[--tag NAME] [--dump PATH]\n");
       return 2;
     }
   }
-  bool pm100 = !strcmp(config, "pm100");
-  if (!pm100 && strcmp(config, "pm10")) {
-    fprintf(stderr, "bench: --config %s; use pm10 or pm100\n", config);
+  bool pm100 = !strcmp(config, "pm100"), copy = !strcmp(config, "copy");
+  if (!pm100 && !copy && strcmp(config, "pm10")) {
+    fprintf(stderr, "bench: --config %s; use pm10, pm100 or copy\n", config);
+    return 2;
+  }
+  if (copy && n_reg) {
+    fprintf(stderr, "bench: --reg %d with --config copy; the recurrent step is task 1's (leave "
+                    "out --reg)\n", n_reg);
     return 2;
   }
   if (repeats < 3) repeats = 3;
   if (n_reg < 0) n_reg = 0;
+  if (n_stored < 0) n_stored = n_reg;
+  if (n_stored < n_reg || (n_stored > 0 && n_reg == 0)) {
+    fprintf(stderr, "bench: --stored %d with --reg %d; the stored targets must cover the "
+                    "regularised tasks (--stored >= --reg >= 1)\n", n_stored, n_reg);
+    return 2;
+  }
   CHECK(hn_threads_set(threads));
   threads = hn_threads_get();
+  if (copy) return bench_copy(threads, repeats, tag, dump);
 
   /* The ceilings are measured before and after the step and the larger
    * median kept: on a shared machine a neighbour's burst can halve one
    * measurement, and a ceiling that is too low would flatter the step's
    * percentage. */
-  double ceil_small = sgemm_gflops(128, 1000, 784, repeats * 5);
-  double ceil_big = sgemm_gflops(2048, 2048, 2048, repeats < 5 ? repeats : 5);
+  double ceil_small = bench_sgemm_gflops(128, 1000, 784, repeats * 5);
+  double ceil_big = bench_sgemm_gflops(2048, 2048, 2048, repeats < 5 ? repeats : 5);
   const int64_t triad_n = (int64_t)1 << 24; /* 64 MiB per array */
-  double bw = triad_gbs(triad_n, 10);
+  double bw = bench_triad_gbs(triad_n, 10);
 
   /* ---- the step ---------------------------------------------------------- */
   const int64_t batch = 128, n_in = 1024, n_cls = 10;
@@ -167,12 +122,18 @@ int main(int argc, char **argv) {
   const int64_t ne = hc.n_emb;
   hn_hnet *h;
   CHECK(hn_hnet_new(&h, &hc));
-  const int64_t n_theta = hn_hnet_n_params(h), n_tasks = 1 + n_reg;
+  const int64_t n_theta = hn_hnet_n_params(h), n_tasks = 1 + n_stored;
 
-  float *theta = falloc(n_theta), *dtheta = falloc(n_theta), *theta_la = falloc(n_theta);
-  float *E = falloc(n_tasks * ne), *dE = falloc(ne);
-  float *W = falloc(n_w), *dW = falloc(n_w), *Wstar = falloc(n_reg > 0 ? n_reg * n_w : 1);
-  float *var = falloc(n_w);
+  float *theta = bench_falloc(n_theta), *dtheta = bench_falloc(n_theta), *theta_la = bench_falloc(n_theta);
+  float *E = bench_falloc(n_tasks * ne), *dE = bench_falloc(ne);
+  float *W = bench_falloc(n_w), *dW = bench_falloc(n_w), *Wstar = bench_falloc(n_stored > 0 ? (int64_t)n_stored * n_w : 1);
+  /* A subset (n_stored > n_reg): its embeddings, target rows and the
+   * permutation it is drawn from, planned once. */
+  float *Esub = bench_falloc(n_reg > 0 ? n_reg * ne : 1);
+  int64_t *rows = malloc(sizeof(int64_t) * (size_t)(n_stored > 0 ? n_stored : 1));
+  int64_t *rows0 = malloc(sizeof(int64_t) * (size_t)(n_stored > 0 ? n_stored : 1));
+  for (int64_t i = 0; i < n_stored; i++) rows[i] = rows0[i] = i;
+  float *var = bench_falloc(n_w);
   hn_rng rng;
   hn_rng_init(&rng, 42, 0);
   CHECK(hn_net_init_var(net, NULL, var));
@@ -181,12 +142,12 @@ int main(int argc, char **argv) {
   double t_setup = 0;
   if (n_reg) { /* targets: the earlier tasks' outputs now, perturbed */
     double t0 = omp_get_wtime();
-    for (int64_t t = 0; t < n_reg; t += hc.max_tasks) {
-      int64_t nt = n_reg - t < hc.max_tasks ? n_reg - t : hc.max_tasks;
+    for (int64_t t = 0; t < n_stored; t += hc.max_tasks) {
+      int64_t nt = n_stored - t < hc.max_tasks ? n_stored - t : hc.max_tasks;
       CHECK(hn_hnet_forward(h, theta, E + (1 + t) * ne, nt, Wstar + t * n_w));
     }
     t_setup = omp_get_wtime() - t0;
-    for (int64_t i = 0; i < n_reg * n_w; i++) Wstar[i] += 1e-3f;
+    for (int64_t i = 0; i < (int64_t)n_stored * n_w; i++) Wstar[i] += 1e-3f;
   }
   hn_tensor x, y, logits, dlogits;
   CHECK(hn_tensor_init(&x, 2, (int64_t[]){batch, n_in}));
@@ -195,16 +156,18 @@ int main(int argc, char **argv) {
   CHECK(hn_tensor_init(&dlogits, 2, (int64_t[]){batch, n_cls}));
   hn_rng_fill_uniform(&rng, x.data, x.numel, 0, 1);
   for (int64_t i = 0; i < batch; i++) y.data[i] = (float)hn_rng_below(&rng, n_cls);
-  hn_optim *opt;
+  hn_optim *opt, *opt_e; /* θ and the task embedding, as the learner */
   hn_optim_cfg oc = hn_optim_defaults(HN_OPTIM_ADAM);
   oc.lr = 1e-4f;
   CHECK(hn_optim_new(&opt, n_theta, &oc));
+  CHECK(hn_optim_new(&opt_e, ne, &oc));
   hn_run run = {.train = true, .rng = &rng, .stats = NULL};
+  FILE *dump_f = bench_dump_open(dump, theta, n_theta, E, n_tasks, ne, &x, &y, n_reg);
 
   double *t[N_PARTS], *t_step = malloc(sizeof(double) * (size_t)repeats);
   for (int p = 0; p < N_PARTS; p++) t[p] = malloc(sizeof(double) * (size_t)repeats);
   int64_t allocs_before = 0;
-  float loss = 0, reg = 0;
+  float loss = 0, reg = 0, loss0 = 0, reg0 = 0, loss1 = 0;
   for (int it = -3; it < repeats; it++) { /* 3 warm-up steps */
     if (it == 0) allocs_before = hn_alloc_count();
     double tp[N_PARTS + 1];
@@ -227,23 +190,38 @@ int main(int argc, char **argv) {
       hn_ops_add(theta_la, theta, n_theta);
     }
     tp[P_REG] = omp_get_wtime();
-    if (n_reg)
+    if (n_reg && n_stored > n_reg) { /* a random n_reg of the stored, as reg_tasks */
+      for (int64_t i = 0; i < n_reg; i++) {
+        int64_t j = i + hn_rng_below(&rng, n_stored - i), s = rows[i];
+        rows[i] = rows[j], rows[j] = s;
+        memcpy(Esub + i * ne, E + (1 + rows[i]) * ne, sizeof(float) * (size_t)ne);
+      }
+      CHECK(hn_hnet_output_reg(h, theta_la, Esub, n_reg, Wstar, rows, n_stored, NULL, 0.01f, &reg,
+                               dtheta));
+    } else if (n_reg)
       CHECK(hn_hnet_output_reg(h, theta_la, E + ne, n_reg, Wstar, NULL, n_reg, NULL, 0.01f, &reg,
                                dtheta));
     tp[P_OPT] = omp_get_wtime();
     CHECK(hn_optim_step(opt, theta, dtheta));
+    CHECK(hn_optim_step(opt_e, E, dE));
     tp[N_PARTS] = omp_get_wtime();
+    if (it == -3) {
+      loss0 = loss, reg0 = reg;
+      memcpy(rows0, rows, sizeof(int64_t) * (size_t)n_reg);
+    }
+    if (it == -2) loss1 = loss;
     if (it >= 0) {
       for (int p = 0; p < N_PARTS; p++) t[p][it] = tp[p + 1] - tp[p];
       t_step[it] = tp[N_PARTS] - tp[0];
     }
   }
   int64_t step_allocs = hn_alloc_count() - allocs_before;
-  double again = sgemm_gflops(128, 1000, 784, repeats * 5);
+  bench_dump_close(dump_f, dump, loss0, reg0, loss1, rows0, n_reg);
+  double again = bench_sgemm_gflops(128, 1000, 784, repeats * 5);
   if (again > ceil_small) ceil_small = again;
-  again = sgemm_gflops(2048, 2048, 2048, repeats < 5 ? repeats : 5);
+  again = bench_sgemm_gflops(2048, 2048, 2048, repeats < 5 ? repeats : 5);
   if (again > ceil_big) ceil_big = again;
-  again = triad_gbs(triad_n, 10);
+  again = bench_triad_gbs(triad_n, 10);
   if (again > bw) bw = again;
 
   /* FLOPs (2 per multiply-add). Backward of a linear layer costs two GEMMs
@@ -272,12 +250,11 @@ int main(int argc, char **argv) {
       f4 * 7.0 * (double)n_theta};                                   /* θ g m v; θ m v  */
   double f_total = 0, b_total = 0;
   for (int p = 0; p < N_PARTS; p++) f_total += flops[p], b_total += bytes[p];
-  double med_step = median(t_step, repeats);
+  double med_step = bench_median(t_step, repeats);
 
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  printf("== hnet bench %s config=%s threads=%d repeats=%d earlier-tasks-regularised=%d\n", tag,
-         config, threads, repeats, n_reg);
+  double peak = bench_peak_mib();
+  printf("== hnet bench %s config=%s threads=%d repeats=%d earlier-tasks-regularised=%d (of %d "
+         "stored)\n", tag, config, threads, repeats, n_reg, n_stored);
   printf("ceiling  sgemm 128x1000x784: %7.1f GFLOP/s   sgemm 2048^3: %7.1f GFLOP/s   triad: "
          "%6.1f GB/s\n",
          ceil_small, ceil_big, bw);
@@ -291,7 +268,7 @@ int main(int argc, char **argv) {
   double floor_total = 0;
   for (int p = 0; p < N_PARTS; p++) {
     if ((p == P_REG || p == P_LA) && !n_reg) continue;
-    double m = median(t[p], repeats);
+    double m = bench_median(t[p], repeats);
     double fl = fmax(flops[p] / (ceil_big * 1e9), bytes[p] / (bw * 1e9));
     floor_total += fl;
     printf("%-20s %10.1f %10.1f %10.3f %9.1f %8.1f %10.0f%%\n", part_names[p], flops[p] * 1e-6,
@@ -305,25 +282,29 @@ int main(int argc, char **argv) {
          100.0 * gf / ceil_small, 100.0 * gf / ceil_big, floor_total * 1e3,
          100.0 * floor_total / med_step);
   if (n_reg)
-    printf("set-up   targets of %d earlier tasks in %.3f s\n", n_reg, t_setup);
+    printf("set-up   targets of %d earlier tasks in %.3f s\n", n_stored, t_setup);
   printf("memory   peak resident %.1f MiB; allocations during %d timed steps: %lld; loss %.4f, "
          "regulariser %.4g\n",
-         (double)ru.ru_maxrss / 1024.0, repeats, (long long)step_allocs, (double)loss,
+         peak, repeats, (long long)step_allocs, (double)loss,
          (double)reg);
-  printf("RESULT tag=%s threads=%d step_ms=%.3f gflops=%.1f ceil_small=%.1f ceil_big=%.1f "
-         "bw=%.1f peak_mib=%.1f\n",
-         tag, threads, med_step * 1e3, gf, ceil_small, ceil_big, bw,
-         (double)ru.ru_maxrss / 1024.0);
+  printf("RESULT tag=%s config=%s threads=%d reg=%d stored=%d step_ms=%.3f gflops=%.1f ceil_small=%.1f "
+         "ceil_big=%.1f bw=%.1f peak_mib=%.1f setup_s=%.3f n_w=%lld n_theta=%lld loss0=%.4f "
+         "reg0=%.4g\n",
+         tag, config, threads, n_reg, n_stored, med_step * 1e3, gf, ceil_small, ceil_big, bw, peak,
+         t_setup, (long long)n_w, (long long)n_theta, (double)loss0, (double)reg0);
 
   for (int p = 0; p < N_PARTS; p++) free(t[p]);
   free(t_step);
   hn_optim_free(opt);
+  hn_optim_free(opt_e);
   hn_tensor_release(&x);
   hn_tensor_release(&y);
   hn_tensor_release(&logits);
   hn_tensor_release(&dlogits);
   hn_free(theta); hn_free(dtheta); hn_free(theta_la); hn_free(E); hn_free(dE);
-  hn_free(W); hn_free(dW); hn_free(Wstar); hn_free(var);
+  hn_free(W); hn_free(dW); hn_free(Wstar); hn_free(var); hn_free(Esub);
+  free(rows);
+  free(rows0);
   hn_hnet_free(h);
   hn_net_free(net);
   return 0;

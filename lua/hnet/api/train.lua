@@ -68,6 +68,10 @@ M.LOSS = {
     { name = "mask", type = "any", help = MASK_HELP },
     { name = "out", type = "tensor", help = "[n] to write the probabilities into (default: a new tensor)" },
   },
+  max_logprob = {
+    { name = "mask", type = "any", help = MASK_HELP },
+    { name = "out", type = "tensor", help = "[n] to write the log-probabilities into (default: a new tensor)" },
+  },
   logsumexp = {
     { name = "mask", type = "any", help = MASK_HELP },
     { name = "out", type = "tensor", help = "[n] to write the values into (default: a new tensor)" },
@@ -117,7 +121,7 @@ for k, f in pairs(core.loss) do M.loss[k] = f end
 for _, k in ipairs { "xent", "mse", "gauss_nll", "accuracy", "bce_logits", "kd", "bits" } do
   M.loss[k] = two_args(core.loss[k], M.LOSS[k], "hnet.loss." .. k)
 end
-for _, k in ipairs { "argmax", "entropy", "max_prob", "logsumexp", "kl_gauss" } do
+for _, k in ipairs { "argmax", "entropy", "max_prob", "max_logprob", "logsumexp", "kl_gauss" } do
   M.loss[k] = one_arg(core.loss[k], M.LOSS[k], "hnet.loss." .. k)
 end
 
@@ -149,6 +153,8 @@ M.HELP = {
     about = "the softmax entropy of each row" },
   { name = "hnet.loss.max_prob", sig = "hnet.loss.max_prob(logits, opts) -> tensor [n]", spec = M.LOSS.max_prob,
     about = "the largest softmax probability of each row (NaN for a row with NaN or Inf)" },
+  { name = "hnet.loss.max_logprob", sig = "hnet.loss.max_logprob(logits, opts) -> tensor [n]", spec = M.LOSS.max_logprob,
+    about = "the log of the largest softmax probability of each row, exact where that probability rounds to 1 in float (NaN for a row with NaN or Inf)" },
   { name = "hnet.loss.logsumexp", sig = "hnet.loss.logsumexp(logits, opts) -> tensor [n]", spec = M.LOSS.logsumexp,
     about = "log Σ exp of each row's logits (its negative: the energy score)" },
   { name = "hnet.loss.bce_logits", sig = "hnet.loss.bce_logits(x, target, opts) -> loss", spec = M.LOSS.bce_logits,

@@ -98,6 +98,13 @@ function Learner:train_task(_, _, hooks)
   return it
 end
 
+--- Train one run over the ranks of an mpirun job (hnet.distributed.group;
+-- hnet.run's `distributed` option), after setup: only a learner that
+-- divides its step over ranks defines it.
+function Learner:distribute()
+  error(("learner '%s' cannot train one run over several processes (--distributed): only the hypernetwork learner (hypernet) divides its training step over ranks; run it without --distributed"):format(self:name()), 0)
+end
+
 --- After task t trained (consolidation: Fisher, anchors, ...).
 function Learner:end_task() end
 

@@ -101,17 +101,21 @@ end
 local Batcher = {}
 Batcher.__index = Batcher
 
-function M.batcher(data, batch, rng)
+function M.batcher(data, batch, rng, part)
   local n = data.x:size(1)
   local b = math.min(batch, n)
+  -- part = { lo =, hi = }: only rows lo..hi of each batch are gathered (a
+  -- rank's share in a run distributed by data); the order is drawn whole.
+  local lo, hi = part and part.lo or 1, part and part.hi or b
+  local k = hi - lo + 1
   local xs, ys = data.x:shape(), data.y:shape()
-  xs[1], ys[1] = b, b
+  xs[1], ys[1] = k, k
   local self = setmetatable({
-    data = data, n = n, batch = b, rng = rng, pos = n + 1, order = nil,
+    data = data, n = n, batch = b, rng = rng, pos = n + 1, order = nil, lo = lo, k = k,
     idx = {}, x = hnet.tensor(xs), y = hnet.tensor(ys),
-    lengths = data.lengths and hnet.tensor(b) or nil,
+    lengths = data.lengths and hnet.tensor(k) or nil,
   }, Batcher)
-  for i = 1, b do self.idx[i] = i end
+  for i = 1, k do self.idx[i] = i end
   return self
 end
 
@@ -123,7 +127,7 @@ function Batcher:next()
     self.pos = 1
   end
   local idx, order, p = self.idx, self.order, self.pos
-  for i = 1, self.batch do idx[i] = order[p + i - 1] end
+  for i = 1, self.k do idx[i] = order[p + self.lo + i - 2] end
   self.pos = p + self.batch
   hnet.transform.gather(self.data.x, idx, { out = self.x })
   hnet.transform.gather(self.data.y, idx, { out = self.y })

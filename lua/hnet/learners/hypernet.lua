@@ -159,7 +159,53 @@ function Learner:begin_task(t, task)
                                                 store = o.store_targets, lookahead = o.lookahead })
     self.Wstar, self.Wstar_prev, self.theta_star = m.Wstar, r.Wstar_prev, r.theta_star
   end
-  self.batcher = common.batcher(task.train, o.batch, self.rng)
+  local b = math.min(o.batch, task.train.x:size(1))
+  local group = self.group
+  if group and group.data then
+    local lo, hi = group:share(b)
+    if hi < lo then
+      error(("%s: distributed by data over %d ranks, but task %d's batch has %d rows: give every rank one (batch >= %d, or distributed = \"tasks\")")
+        :format(FNAME, group.size, t, b, group.size), 0)
+    end
+    self.batcher = common.batcher(task.train, o.batch, self.rng, { lo = lo, hi = hi })
+    self.share = (hi - lo + 1) / b
+  else
+    self.batcher = common.batcher(task.train, o.batch, self.rng)
+    self.share = 1
+  end
+end
+
+-- Does the target spec drop units at random in training (a dropout layer
+-- or option > 0)? Dropout draws per row from the learner's generator.
+local function has_dropout(v, seen)
+  if type(v) ~= "table" then return false end
+  seen = seen or {}
+  if seen[v] then return false end
+  seen[v] = true
+  if v[1] == "dropout" and (tonumber(v[2]) or 0) > 0 then return true end
+  if (tonumber(v.dropout) or 0) > 0 then return true end
+  for _, x in pairs(v) do if has_dropout(x, seen) then return true end end
+  return false
+end
+
+--- Train over the ranks of `group` (hnet.distributed.group), after setup
+-- and before the first task: the model's steps sum their shares'
+-- gradients over the ranks (hnet.hypermodel_dist). Split by data, each
+-- rank draws the whole batch order and gathers only its rows; BatchNorm
+-- (statistics of the whole batch) and dropout (masks drawn row by row from
+-- the one generator) would then differ from one process and are refused.
+function Learner:distribute(group)
+  if not self.model then error(FNAME .. ": distribute after setup, before the first task", 2) end
+  if group.data then
+    local why = self.net:n_stats() > 0 and "BatchNorm (its statistics are the whole batch's)"
+      or has_dropout(self.o.target) and "dropout (its masks are drawn row by row from one generator)"
+    if why then
+      error(("%s: distributed = \"%s\" splits each batch's rows over the ranks, and the target network has %s: use distributed = \"tasks\", or a target without it")
+        :format(FNAME, group.split, why), 0)
+    end
+  end
+  self.group = group
+  self.model:distribute(group)
 end
 
 -- The regulariser term: adds its gradient to dtheta, returns its value.
@@ -183,7 +229,7 @@ function Learner:train_step(it)
   local kind = self.info.kind
   local item = { x = x, y = kind == "regression" and y:view(n, 1) or y, out = logits, dout = dlogits,
                  stats = self.stats and self.stats[self.t], lengths = lengths }
-  return m:step({ item }, { kind = kind, rng = self.rng, fault = function(what, v)
+  return m:step({ item }, { kind = kind, rng = self.rng, share = self.share, fault = function(what, v)
     if what == "loss" then
       self:fault("the task loss", v, it, { { "theta (hypernetwork parameters)", self.theta },
         { "e (task embedding)", self.e }, { "W (generated weights)", m.W },

@@ -91,8 +91,10 @@ end
 M.policies = {
   entropy = { about = "lowest predictive entropy of the softmax (HNET+ENT, the paper's)",
               score = entropy_score },
+  -- The log-probability: a confident network's p_max rounds to 1 in
+  -- float for most inputs, and the tasks would tie.
   max_prob = { about = "highest maximum softmax probability (Hendrycks & Gimpel, 2017)",
-               score = function(out) return negated(hnet.loss.max_prob(out):flat_table()) end },
+               score = function(out) return negated(hnet.loss.max_logprob(out):flat_table()) end },
   energy = { about = "lowest energy, -logsumexp of the logits (Liu et al., 2020)",
              score = function(out) return negated(hnet.loss.logsumexp(out):flat_table()) end },
   entropy_noise = { about = ("lowest predictive entropy averaged over the input and %d copies with Gaussian pixel noise (std %g)")

@@ -14,17 +14,27 @@
 --                 (hnet.run.testing installs it; hnet.run has none): true
 --                 checkpoints there and returns the run early (run.stopped)
 --   scan          the numerical watch, every 10 s and at a task's end
---   interrupt     a SIGINT/SIGTERM: checkpoint and exit
+--   interrupt     a SIGINT/SIGTERM: checkpoint and exit (distributed: the
+--                 stop the ranks agreed on in the step's allreduce)
 --   checkpoint    every `checkpoint_every` minutes
+--   same          distributed with dist_check: the ranks' parameters compared
+--
+-- Distributed (opts.distributed, hnet.distributed): every rank runs the
+-- loop alike; rank 0 alone writes the run directory, checkpoints, plots and
+-- prints; the ranks compare their parameters' checksums at each task's end
+-- and agree there on a stop.
 local hnet = require "hnet"
 local progress = require "hnet.progress"
 local scenario = require "hnet.run.scenario"
 local result = require "hnet.run.result"
 local resume = require "hnet.run.resume"
 local watch = require "hnet.run.watch"
+local distributed = require "hnet.distributed"
 
 local M = {}
 local Run = {}
+-- Where the ranks other than 0 of a distributed run print: nowhere.
+local NULL_OUT = { write = function() end, flush = function() end }
 Run.__index = Run
 M.Run = Run
 
@@ -75,13 +85,20 @@ local function step_hooks(self, i, task, where)
   list[#list + 1] = function(it)
     if it == iters or hnet.sys.clock() - self.scan_clock >= 10 then self:scan(i, it) end
   end
+  local group = self.group
   list[#list + 1] = function(it)
-    local sig = hnet.sys.interrupted()
+    local sig
+    if group then sig = group:stop_signal() else sig = hnet.sys.interrupted() end
     if sig then self:interrupted(sig, "in_task", i, it) end
   end
   list[#list + 1] = function(it)
     if every > 0 and self.can_ckpt and hnet.sys.clock() - self.ckpt_clock >= every then
       self:checkpoint("in_task", i, it)
+    end
+  end
+  if group and group.check_every_step then
+    list[#list + 1] = function(it)
+      group:check_same(("at task %d, iteration %d"):format(i, it), self.learner:watch(), false)
     end
   end
   return function(it, loss, reg)
@@ -143,12 +160,28 @@ function M.start(self)
   end
   local resume_path = resume.source(self.opts, self.context)
   self.out = self.opts.out
+  local group = self.group
+  if group and group.rank ~= 0 then
+    -- It reads a checkpoint to resume (resume_path) and writes nothing.
+    self.out, self.silent = nil, true
+    self.progress = progress.new { quiet = true, out = NULL_OUT,
+                                   sink = function(line) self.log_lines[#self.log_lines + 1] = line end }
+  end
   self.fp = self:fingerprint()
   self:prepare_dir(resume_path ~= nil)
   local heads, n_outputs = self.heads, self.n_outputs
   learner:setup { n_tasks = T, n_outputs = n_outputs, input_shape = first.input_shape,
                   kind = self.task_kind, heads = heads, scenario = sc,
                   masks = function(t, n_seen) return scenario.mask(sc, heads, n_outputs, t, n_seen) end }
+  if group then
+    local flat = require("hnet.run.directory").flatten({ fp = self.fp, split = group.split,
+                                                         check = group.check_every_step, resume = resume_path or "" }, "")
+    local keys = {}
+    for k, v in pairs(flat) do keys[#keys + 1] = k .. "=" .. tostring(v) end
+    table.sort(keys)
+    group:agree("the run's options (learner, its options, stream, scenario, seed, split, resume)", table.concat(keys, "\n"))
+    learner:distribute(group)
+  end
   self.can_ckpt = learner:state() ~= nil
   self.ckpt_path = self.out and self.can_ckpt and (self.out .. "/" .. resume.CKPT_FILE) or nil
   local start, first_it = 1, 1
@@ -183,6 +216,7 @@ function M.start(self)
                learner:name())
     end
   end
+  if group then group:check_same("at the start (initialised or restored)", learner:watch(), false) end
   for i = start, T do
     local task = stream:get(i)
     local from = i == start and first_it or 1
@@ -226,6 +260,10 @@ function M.start(self)
     if i < T then self:checkpoint("task_done", i) end
     self:write_outputs(false)
     local sig = hnet.sys.interrupted()
+    if group then
+      group:check_same(("after task %d"):format(i), learner:watch(), sig ~= nil)
+      sig = group:stop_signal()
+    end
     if sig and i < T then self:interrupted(sig, "task_done", i) end
   end
   self.summary = self:summarise()
@@ -262,6 +300,14 @@ function M.new(learner, stream, opts)
   local every = opts.checkpoint_every
   if every == nil then every = ctx and ctx.checkpoint_every or 10 end
   self.ckpt_every = every
+  local split = opts.distributed
+  if split == nil and ctx then split = ctx.distributed end
+  if split then
+    distributed.require_built("--distributed (one run trained over the ranks of an mpirun job)")
+    local check = opts.dist_check
+    if check == nil and ctx then check = ctx.dist_check end
+    self.group = distributed.group { split = split, check_every_step = check }
+  end
   return self
 end
 

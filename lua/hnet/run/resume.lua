@@ -80,6 +80,7 @@ function methods:resume_hint()
     -- HNET_PATH too: a learner found there must be found again.
     local cmd, hp = {}, os.getenv("HNET_PATH")
     if hp and hp ~= "" then cmd[1] = "HNET_PATH=" .. shell_quote(hp) end
+    if self.group and self.group.size > 1 then cmd[#cmd + 1] = ("mpirun -np %d"):format(self.group.size) end
     cmd[#cmd + 1] = shell_quote(ctx.program or "./hnet")
     for _, f in ipairs(ctx.flags or {}) do cmd[#cmd + 1] = shell_quote(f) end
     cmd[#cmd + 1] = shell_quote(ctx.script)
@@ -102,6 +103,11 @@ end
 
 --- The first SIGINT/SIGTERM: checkpoint, say how to resume, exit 128 + sig.
 function methods:interrupted(sig, phase, task, it)
+  if self.silent then
+    -- A distributed run's other rank: rank 0 checkpoints and tells. Leave
+    -- the job cleanly (MPI_Finalize waits for rank 0 to get there too).
+    hnet.dist.exit(128 + sig)
+  end
   local name = sig == 2 and "SIGINT" or sig == 15 and "SIGTERM" or ("signal " .. sig)
   if self.ckpt_path then
     self:checkpoint(phase, task, it)
@@ -115,6 +121,7 @@ function methods:interrupted(sig, phase, task, it)
   pcall(self.write_outputs, self, false)
   io.stdout:flush()
   io.stderr:flush()
+  if self.group then hnet.dist.exit(128 + sig) end
   os.exit(128 + sig, true)
 end
 

@@ -23,6 +23,10 @@ return {
   { name = "plots", type = "boolean", default = true, help = "write PNG plots through gnuplot" },
   { name = "name", type = "string", help = "a label stored in options.json" },
   { name = "meta", type = "table", help = "a table stored in options.json" },
+  { name = "distributed", type = "string", choices = require("hnet.distributed").SPLITS,
+    help = "train this run over the ranks of an mpirun job (make MPI=1): split each batch's rows (data), the regulariser's earlier tasks (tasks) or both; default: the context's --distributed, else one process" },
+  { name = "dist_check", type = "boolean",
+    help = "distributed: compare the ranks' parameter checksums after every step, not only at each task's end (default: the context's --dist_check)" },
   { name = "context", type = "table",
     help = "the script's context (hnet.experiment.options's second result): its command line, for the run directory and the resume hint" },
 }
