@@ -92,7 +92,7 @@ LIBHNET := $(BUILD)/libhnet.a
 # No bare .SECONDARY: (every target secondary): it let a missing
 # build/san/hnet go unbuilt while ./hnet from another build was newer than
 # its objects, so the sanitizer run tested an unsanitized ./hnet.
-.PHONY: all test run data deps deps-build deps-data deps-mpi check-mpi bench bench-compare clean check-tests install uninstall
+.PHONY: all test run data deps deps-build deps-data deps-mpi check-mpi bench bench-compare bench-mpi clean check-tests install uninstall
 all: $(LIBHNET) hnet hnet.so
 
 $(BUILD)/%.o: %.c
@@ -140,6 +140,12 @@ bench: deps-build
 	@$(MAKE) --no-print-directory BLAS=openmp build/openmp/bench
 	@$(MAKE) --no-print-directory BLAS=pthread build/pthread/bench
 	@sh tests/bench/run-bench.sh
+
+# Sweep throughput over ranks (runs per hour at 1 and 2 ranks): an MPI build.
+bench-mpi: deps-build deps-mpi
+	@sh datasets/fetch.sh mnist
+	@$(MAKE) --no-print-directory MPI=1 all
+	@sh tests/bench/run-bench-mpi.sh
 
 bench-compare: deps-build
 	@sh .ci/install-packages $(PKGS_BENCH)

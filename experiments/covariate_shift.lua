@@ -151,9 +151,10 @@ for _, kind in ipairs(KINDS) do
   md[#md + 1] = ""
 end
 local text = table.concat(md, "\n")
-print(text)
+local lead = hnet.dist.rank() == 0 -- under mpirun, rank 0 prints and writes
+if lead then print(text) end
 
-if o.out then
+if o.out and lead then
   assert(hnet.sys.mkdir_p(o.out))
   assert(hnet.sys.write_file(o.out .. "/results.md", text))
   assert(hnet.sys.write_file(o.out .. "/covariate.csv", table.concat(csv, "\n") .. "\n"))

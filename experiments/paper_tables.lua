@@ -64,7 +64,7 @@ local function run_experiment(file, seed, extra, tag)
   local chunk = assert(loadfile(args[0]))
   local saved = arg
   arg = args
-  local rows = chunk()
+  local rows = hnet.sweep.nested(chunk) -- {} while hnet.sweep.batch collects its runs
   arg = saved
   return rows
 end
@@ -196,27 +196,36 @@ end
 local toy_seeds = o.seeds > 1 and ("mean ± SE over seeds 1..%d"):format(o.seeds) or "seed 1"
 local seeds_text = toy_seeds
 if baseline_seeds ~= o.seeds then seeds_text = ("%s; baselines over seeds 1..%d"):format(seeds_text, baseline_seeds) end
-local all = {}
-if want.toy then -- every learner over seeds 1..o.seeds
-  local per_seed = {}
-  for seed = 1, o.seeds do per_seed[#per_seed + 1] = run_experiment("toy_regression", seed) end
-  all.toy = table_of("Toy regression (" .. toy_seeds .. ")", per_seed)
-end
-if want.split then
-  local what = o.mnist == "mnist" and "10k subset" or "full MNIST"
-  all.split = section(("Split MNIST, %s (%s)"):format(what, seeds_text), "split_mnist", { "--dataset", o.mnist },
-                      "task-given,domain,class")
-end
-if want.permuted then
-  local published = o.permuted == "mnist_full"
-  all.permuted = section(("%s (%s)"):format(published and "PermutedMNIST-10, full MNIST" or "Permuted Fashion-MNIST-10",
-                                           seeds_text),
-                         "permuted_fashion", { "--dataset", o.permuted },
-                         published and "task-given,domain,class" or "task-given,class")
-end
+-- Under mpirun every run of every experiment and seed is handed out at
+-- once (hnet.sweep.batch: the body runs twice, first to collect the runs);
+-- alone the body runs once.
+local all = hnet.sweep.batch(context, function()
+  sections = {}
+  local all = {}
+  if want.toy then -- every learner over seeds 1..o.seeds
+    local per_seed = {}
+    for seed = 1, o.seeds do per_seed[#per_seed + 1] = run_experiment("toy_regression", seed) end
+    all.toy = table_of("Toy regression (" .. toy_seeds .. ")", per_seed)
+  end
+  if want.split then
+    local what = o.mnist == "mnist" and "10k subset" or "full MNIST"
+    all.split = section(("Split MNIST, %s (%s)"):format(what, seeds_text), "split_mnist", { "--dataset", o.mnist },
+                        "task-given,domain,class")
+  end
+  if want.permuted then
+    local published = o.permuted == "mnist_full"
+    all.permuted = section(("%s (%s)"):format(published and "PermutedMNIST-10, full MNIST" or "Permuted Fashion-MNIST-10",
+                                             seeds_text),
+                           "permuted_fashion", { "--dataset", o.permuted },
+                           published and "task-given,domain,class" or "task-given,class")
+  end
+  return all
+end)
 local md = "## Results" .. (o.quick and " (--quick smoke run: not comparable)" or "") .. "\n\n"
   .. table.concat(sections, "\n")
-print(md)
-assert(hnet.sys.mkdir_p(o.out))
-assert(hnet.sys.write_file(o.out .. "/paper_tables.md", md))
+if hnet.dist.rank() == 0 then -- under mpirun every rank has the tables; rank 0 writes them
+  print(md)
+  assert(hnet.sys.mkdir_p(o.out))
+  assert(hnet.sys.write_file(o.out .. "/paper_tables.md", md))
+end
 return all

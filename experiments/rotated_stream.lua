@@ -72,7 +72,7 @@ for _, dname in ipairs(hnet.cli.list(o.datasets)) do
   for _, r in ipairs(rows) do
     r.dataset = dname
     all_rows[#all_rows + 1] = r
-    if r.dir and r.learner == "hypernet" then
+    if r.dir and r.learner == "hypernet" and hnet.dist.rank() == 0 then -- under mpirun, rank 0 writes
       -- A row read off another scenario's run lives in that run's
       -- directory, beside its own plot.
       local file = r.shared_with and ("accuracy_%s.png"):format((r.scenario:gsub("-", "_"))) or "accuracy.png"
@@ -85,8 +85,8 @@ for _, dname in ipairs(hnet.cli.list(o.datasets)) do
     :format(dname, o.tasks, o.step, o.seed, o.iterations))
 end
 local text = table.concat(md, "\n")
-print(text)
-if o.out then
+if hnet.dist.rank() == 0 then print(text) end
+if o.out and hnet.dist.rank() == 0 then
   assert(hnet.sys.mkdir_p(o.out))
   assert(hnet.sys.write_file(o.out .. "/results.md", text))
 end

@@ -64,11 +64,13 @@ for t = 1, stream:len() do
     end
   end
 end
-assert(hnet.sys.mkdir_p(o.out))
-assert(hnet.sys.write_file(o.out .. "/curves.csv", table.concat(csv, "\n") .. "\n"))
-local ok, why = hnet.plot.lines { out = o.out .. "/curves.png", series = series, xlabel = "x",
-  ylabel = "y", title = "toy regression: fits after the last task" }
-if not ok then print(why) end
+if hnet.dist.rank() == 0 then -- under mpirun, rank 0 writes the experiment's files
+  assert(hnet.sys.mkdir_p(o.out))
+  assert(hnet.sys.write_file(o.out .. "/curves.csv", table.concat(csv, "\n") .. "\n"))
+  local ok, why = hnet.plot.lines { out = o.out .. "/curves.png", series = series, xlabel = "x",
+    ylabel = "y", title = "toy regression: fits after the last task" }
+  if not ok then print(why) end
+end
 
 E.finish(rows, o, ("Toy regression, seed %d, %d iterations per task (published hypernetwork MSE: 0.00419, 0.00239, 0.00607)")
   :format(o.seed, o.iterations))

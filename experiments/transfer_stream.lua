@@ -229,12 +229,12 @@ for _, sname in ipairs(hnet.cli.list(o.streams)) do
       curve_rows[#curve_rows + 1] = { stream = sname, fraction = f, n_train = n_train, condition = cond,
         curve = curve, mean = s / #curve, final = curve[#curve].acc, old = old, from = from }
       series[#series + 1] = { name = cond, x = xs, y = ys, style = "linespoints" }
-      if not o.quiet then
+      if not o.quiet and hnet.dist.rank() == 0 then
         print(("transfer_stream: %s, %g of the new task (%d samples), %s: final %.2f%%")
           :format(sname, f, n_train, cond, curve[#curve].acc))
       end
     end
-    if o.out then
+    if o.out and hnet.dist.rank() == 0 then -- under mpirun, rank 0 writes
       assert(hnet.sys.mkdir_p(o.out))
       local ok, msg = hnet.plot.lines { out = ("%s/curve-%s-%g.png"):format(o.out, sname, f), series = series,
         title = ("new task (%s, %g of its training data): test accuracy"):format(sname, f),
@@ -271,8 +271,8 @@ for _, r in ipairs(curve_rows) do
 end
 md[#md + 1] = table.concat(lines, "\n") .. "\n"
 local text = table.concat(md, "\n")
-print(text)
-if o.out then
+if hnet.dist.rank() == 0 then print(text) end
+if o.out and hnet.dist.rank() == 0 then
   assert(hnet.sys.mkdir_p(o.out))
   assert(hnet.sys.write_file(o.out .. "/results.md", text))
   assert(hnet.sys.write_file(o.out .. "/curves.csv", table.concat(csv, "\n") .. "\n"))

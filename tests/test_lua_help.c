@@ -586,7 +586,7 @@ static const char *const coverage_fixture =
     "  hnet.Optim:kind hnet.Optim:config hnet.Optim:free]])\n"
     "TABLES = { 'loss', 'vae', 'transform', 'gen', 'stream', 'tasks', 'fewshot', 'synthetic', 'maml', 'plot',\n"
     "           'metrics', 'shift', 'datasets', 'experiment', 'hypermodel', 'run', 'learners', 'dist',\n"
-    "           'distributed' }\n"
+    "           'distributed', 'sweep' }\n"
     "function COVERAGE()\n"
     "  local seen, missing = {}, {}\n"
     "  local function look(name, f)\n"

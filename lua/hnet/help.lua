@@ -20,7 +20,7 @@ local M = {}
 M.MODULES = {
   "hnet.api.nets", "hnet.api.train", "hnet.api.data", "hnet.run", "hnet.stream", "hnet.tasks",
   "hnet.datasets", "hnet.experiment", "hnet.hypermodel", "hnet.fewshot", "hnet.maml", "hnet.synthetic",
-  "hnet.shift", "hnet.metrics", "hnet.plot", "hnet.learners", "hnet.dist", "hnet.distributed",
+  "hnet.shift", "hnet.metrics", "hnet.plot", "hnet.learners", "hnet.dist", "hnet.distributed", "hnet.sweep",
 }
 
 -- Every help entry of every module in M.MODULES, in order (read each time:

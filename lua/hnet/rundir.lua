@@ -56,6 +56,14 @@ function M.kind(dir)
   if k ~= "directory" then return "file", "is not a directory" end
   local names = sys.list_dir(dir)
   if not names then return "other", "cannot be listed" end
+  -- What a write stopped by a kill leaves (hnet.sys.write_file's NAME.tmp,
+  -- a checkpoint's NAME.tmp.PID.N) is hnet's: a run killed while it made
+  -- its directory starts again there.
+  local own = {}
+  for _, n in ipairs(names) do
+    if not (n:match("%.tmp$") or n:match("%.tmp%.%d+%.%d+$")) then own[#own + 1] = n end
+  end
+  names = own
   if #names == 0 then return "empty", "is empty" end
   if M.is_run(dir) then return "run", "is a run directory" end
   if is_experiment(dir, DEPTH) then return "experiment", "is an experiment's directory" end

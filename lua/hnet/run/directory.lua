@@ -219,6 +219,14 @@ function methods:prepare_dir(resuming)
   end
   local ok, err = hnet.sys.mkdir_p(dir)
   if not ok then error("hnet.run: " .. err, 0) end
+  -- A write stopped by a kill leaves its temporary file (hnet.sys.write_file's
+  -- NAME.tmp, a checkpoint's NAME.tmp.PID.N): the run that goes on here
+  -- removes it (hnet.run.load, which writes nothing, leaves it).
+  if not self.load_only then
+    for _, f in ipairs(hnet.sys.list_dir(dir) or {}) do
+      if f:match("%.tmp$") or f:match("%.tmp%.%d+%.%d+$") then os.remove(dir .. "/" .. f) end
+    end
+  end
   if resuming then return end
   -- A fresh run (perhaps forced over an old one): no stale results stay behind.
   for _, f in ipairs { "summary.json", M.CKPT_FILE, "accuracy_matrix.png", "accuracy_over_stream.png" } do

@@ -178,12 +178,24 @@ function M.run(learner, stream, opts)
   return loop.start(M.prepare(learner, stream, opts))
 end
 
+--- The finished run in opts.resume read back, writing nothing: its
+-- summary, results and the learner's final state (from its checkpoint), as
+-- hnet.run returned it when it finished. opts: hnet.run's, with the same
+-- learner, stream and options as the run had. For sweeps (hnet.sweep).
+function M.load(learner, stream, opts)
+  local run = M.prepare(learner, stream, opts)
+  run.load_only = true
+  return loop.start(run)
+end
+
 --- `./hnet help` entries (lua/hnet/help.lua reads them).
 M.HELP = {
   { name = "hnet.run", also = { "hnet.run.run" }, sig = "hnet.run(learner, stream, opts) -> run",
     about = "train a learner on a stream of tasks and evaluate it as it goes", spec = require "hnet.run.spec" },
   { name = "hnet.run.prepare", sig = "hnet.run.prepare(learner, stream, opts) -> run",
     about = "check hnet.run's arguments and make the run, not started (hnet.run.loop.start starts it)", spec = require "hnet.run.spec" },
+  { name = "hnet.run.load", sig = "hnet.run.load(learner, stream, opts) -> run",
+    about = "the finished run in opts.resume read back, writing nothing (summary, results, the learner's final state); the same learner, stream and options as it ran with", spec = require "hnet.run.spec" },
 }
 
 return setmetatable(M, { __call = function(_, ...) return M.run(...) end })

@@ -189,10 +189,22 @@ function M.start(self)
   self.ckpt_clock, self.scan_clock = self.t0, self.t0
   if resume_path then
     local phase, task, it = self:restore(resume_path)
+    if self.load_only then -- hnet.run.load: read back, nothing written
+      if phase ~= "finished" then
+        error(("hnet.run.load: the run in %s is not finished (its checkpoint is from %s)")
+          :format(self.out, resume.describe(phase, task, it)), 0)
+      end
+      return self
+    end
     self:log("hnet.run: resuming %s from %s (%s)", self.out, resume.CKPT_FILE, resume.describe(phase, task, it))
     if phase == "finished" then
       self:log("hnet.run: the run in %s is already finished; its results are loaded, nothing is trained", self.out)
-      self:write_log()
+      if hnet.sys.exists(self.out .. "/summary.json") then
+        self:write_log()
+      else -- stopped between its last checkpoint and its last files: write them
+        self:plots()
+        self:write_outputs(true)
+      end
       return self
     end
     if phase == "in_task" then start, first_it = task, it + 1 else start = task + 1 end
