@@ -146,6 +146,7 @@ bench-mpi: deps-build deps-mpi
 	@sh datasets/fetch.sh mnist
 	@$(MAKE) --no-print-directory MPI=1 all
 	@sh tests/bench/run-bench-mpi.sh
+	@sh tests/bench/run-bench-mpi-train.sh
 
 bench-compare: deps-build
 	@sh .ci/install-packages $(PKGS_BENCH)

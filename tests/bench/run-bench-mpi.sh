@@ -8,7 +8,8 @@
 #   BENCH_MPI_SEEDS   seeds of the sweep (default 3)
 #   BENCH_MPI_ONLY    paper_tables.lua --only (default split; toy for a check in seconds)
 #   BENCH_MPI_RANKS   rank counts (default "1 2")
-# Sections (b) and (c) (distributed training) are in their own script.
+# Sections (b) and (c) (distributed training) are in run-bench-mpi-train.sh,
+# which make bench-mpi runs next.
 set -eu
 cd "$(dirname "$0")/../.."
 seeds=${BENCH_MPI_SEEDS:-3}
