@@ -143,3 +143,10 @@ void hntl_assert_err(lua_State *L, const char *chunk, const char *expect) {
     fail_msg("expected an error containing '%s'; the chunk succeeded:\n%s", expect, chunk);
   if (!strstr(msg, expect)) fail_msg("the error message lacks '%s': %s", expect, msg);
 }
+
+void hntl_assert_err_fresh(const char *chunk, const char *expect) {
+  lua_State *L = hntl_newstate();
+  assert_non_null(L);
+  hntl_assert_err(L, chunk, expect);
+  lua_close(L);
+}

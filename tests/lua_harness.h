@@ -41,6 +41,8 @@ void hntl_run_fresh(const char *chunk);
 /* Run `chunk`; fail the current cmocka test unless it raised a runtime error
  * whose message contains `expect`. */
 void hntl_assert_err(lua_State *L, const char *chunk, const char *expect);
+/* hntl_assert_err in a new state of its own, closed afterwards. */
+void hntl_assert_err_fresh(const char *chunk, const char *expect);
 
 /* The repository's lua/ directory, found from the working directory (tests
  * run from the repository root) or from the test binary's location. */

@@ -12,15 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static void run_err(const char *chunk, const char *want) {
-  lua_State *L = hntl_newstate();
-  assert_non_null(L);
-  char msg[4096];
-  int st = hntl_run(L, chunk, msg, sizeof msg);
-  if (st == LUA_OK) fail_msg("expected an error containing '%s'", want);
-  if (!strstr(msg, want)) fail_msg("expected '%s' in: %s", want, msg);
-  lua_close(L);
-}
+static void run_err(const char *chunk, const char *want) { hntl_assert_err_fresh(chunk, want); }
 
 /* Three small random tasks and a hypernet learner over them. */
 #define SETUP                                                                                        \
