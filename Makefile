@@ -92,7 +92,7 @@ LIBHNET := $(BUILD)/libhnet.a
 # No bare .SECONDARY: (every target secondary): it let a missing
 # build/san/hnet go unbuilt while ./hnet from another build was newer than
 # its objects, so the sanitizer run tested an unsanitized ./hnet.
-.PHONY: all test run data deps deps-build deps-data deps-mpi check-mpi bench bench-compare bench-mpi clean check-tests install uninstall
+.PHONY: all test run data deps deps-build deps-data deps-mpi check-mpi bench bench-compare bench-mpi clean check-tests install uninstall FORCE
 all: $(LIBHNET) hnet hnet.so
 
 $(BUILD)/%.o: %.c
@@ -107,8 +107,10 @@ $(BUILD)/hnet: $(BUILD)/lua/main.o $(BIND_OBJ) $(LIBHNET)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LUA_LIBS) $(LIBS) -Wl,-E
 
 # Copy then rename: a running ./hnet keeps its old binary ("text file busy").
-hnet: $(BUILD)/hnet
-	cp $< $@.tmp && mv -f $@.tmp $@
+# Compared, not dated: ./hnet copied from another build (SAN=1, MPI=1) can be
+# newer than this build's binary, and a date rule would keep the wrong one.
+hnet: $(BUILD)/hnet FORCE
+	@cmp -s $< $@ || { echo "cp $< $@"; cp $< $@.tmp && mv -f $@.tmp $@; }
 
 # The same binding as a module for the stock lua5.4: the all-in-one C searcher
 # finds luaopen_hnet_core inside hnet.so (require "hnet.core"). -z nodelete:
@@ -117,8 +119,10 @@ hnet: $(BUILD)/hnet
 $(BUILD)/hnet.so: $(BIND_OBJ) $(LIBHNET)
 	$(CC) $(LDFLAGS) -shared -Wl,-z,nodelete -o $@ $^ $(LIBS)
 
-hnet.so: $(BUILD)/hnet.so
-	cp $< $@.tmp && mv -f $@.tmp $@
+hnet.so: $(BUILD)/hnet.so FORCE
+	@cmp -s $< $@ || { echo "cp $< $@"; cp $< $@.tmp && mv -f $@.tmp $@; }
+
+FORCE:
 
 # Engine tests link the library only; Lua tests (test_lua_*) also the binding.
 # Static pattern rules: each test's prerequisites are explicit (two pattern
