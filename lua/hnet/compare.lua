@@ -49,6 +49,26 @@ end
 -- separately. spec.context is the script's (M.options' second result),
 -- given to every run.
 
+-- The hnet.run options that compare (and hnet.experiment.grid) hand to
+-- every run as given; M.run_options builds a run's table from them.
+M.RUN_OPTIONS = {
+  { name = "force", type = "boolean", help = "hnet.run's force" },
+  { name = "quiet", type = "boolean", help = "hnet.run's quiet (and no reports)" },
+  { name = "verbose", type = "boolean", help = "hnet.run's verbose" },
+  { name = "eval_max", type = "integer", min = 1, help = "hnet.run's eval_max" },
+  { name = "inference", type = "any", help = "hnet.run's inference (a task-inference policy name or function)" },
+  { name = "meta", type = "table", help = "hnet.run's meta" },
+  { name = "context", type = "table", help = "the experiment's context (hnet.experiment.options's second result), passed to every run" },
+}
+
+--- One run's hnet.run options: its scenario and directory, and the
+-- M.RUN_OPTIONS fields of the checked options o as given.
+function M.run_options(o, sc, out)
+  local r = { scenario = sc, out = out }
+  for _, e in ipairs(M.RUN_OPTIONS) do r[e.name] = o[e.name] end
+  return r
+end
+
 -- Every learner name, scenario and learner option is checked before the
 -- first run trains: all the learners are made up front.
 M.OPTIONS = {
@@ -58,16 +78,10 @@ M.OPTIONS = {
   { name = "learner_options", type = "function", required = true,
     help = "function(name, scenario) -> the learner's options (hnet.experiment.learner_options builds one)" },
   { name = "out", type = "string", help = "root of the run directories (out/<learner>-<scenario>); none: nothing written" },
-  { name = "force", type = "boolean", help = "hnet.run's force" },
-  { name = "quiet", type = "boolean", help = "hnet.run's quiet (and no reports)" },
-  { name = "verbose", type = "boolean", help = "hnet.run's verbose" },
-  { name = "eval_max", type = "integer", min = 1, help = "hnet.run's eval_max" },
-  { name = "inference", type = "any", help = "hnet.run's inference (a task-inference policy name or function)" },
-  { name = "meta", type = "table", help = "hnet.run's meta" },
-  { name = "context", type = "table", help = "the experiment's context (hnet.experiment.options's second result), passed to every run" },
   { name = "share_training", type = "boolean", default = true,
     help = "train a learner with one network per task once and read its task-given/domain rows off that run" },
 }
+for _, e in ipairs(M.RUN_OPTIONS) do table.insert(M.OPTIONS, #M.OPTIONS, e) end
 -- compare's options checked through M.OPTIONS (hnet.spec.check:
 -- unknown keys, types, bounds, defaults), then the lists' entries and the
 -- learners made; returns the learners and the checked options. Errors name
@@ -135,12 +149,8 @@ function M.run(opts)
     return list
   end
   local function job(name, sc)
-    return { name = name .. "-" .. sc, learner = made[name][sc], stream = spec.stream, opts = {
-      scenario = sc, out = dir_of(name, sc),
-      force = spec.force, quiet = spec.quiet, verbose = spec.verbose, eval_max = spec.eval_max,
-      inference = spec.inference,
-      meta = spec.meta, context = spec.context,
-    } }
+    return { name = name .. "-" .. sc, learner = made[name][sc], stream = spec.stream,
+             opts = M.run_options(spec, sc, dir_of(name, sc)) }
   end
   -- Over several ranks every planned run trains first, spread over the
   -- ranks (hnet.sweep); the loop below then takes them in order.

@@ -20,6 +20,7 @@
 -- recorded in options.json: runs are bit-identical for equal --threads.
 local hnet = require "hnet"
 local directory = require "hnet.run.directory"
+local compare = require "hnet.compare"
 
 local M = {}
 
@@ -231,14 +232,8 @@ M.GRID_OPTIONS = {
     help = "function(point) -> the learner's options at a grid point { name = value, ... } (default: the point itself)" },
   { name = "scenario", type = "string", default = "task-given", help = "the hnet.run scenario of every run" },
   { name = "out", type = "string", help = "root of the run directories; none: nothing written (one process only)" },
-  { name = "force", type = "boolean", help = "hnet.run's force" },
-  { name = "quiet", type = "boolean", help = "hnet.run's quiet (and no reports)" },
-  { name = "verbose", type = "boolean", help = "hnet.run's verbose" },
-  { name = "eval_max", type = "integer", min = 1, help = "hnet.run's eval_max" },
-  { name = "inference", type = "any", help = "hnet.run's inference" },
-  { name = "meta", type = "table", help = "hnet.run's meta" },
-  { name = "context", type = "table", help = "the experiment's context (hnet.experiment.options's second result)" },
 }
+for _, e in ipairs(compare.RUN_OPTIONS) do M.GRID_OPTIONS[#M.GRID_OPTIONS + 1] = e end
 
 -- The grid's points in order: the last name varies fastest.
 local function points(grid, f)
@@ -285,12 +280,10 @@ function M.grid(opts)
     local label = table.concat(parts, ","):gsub("[^%w%.,=_+-]", "_")
     local lopts = o.learner_options and o.learner_options(p) or p
     jobs[i] = { name = o.learner .. "-" .. label, point = p, label = label,
-                learner = hnet.learners.new(o.learner, lopts), stream = o.stream, opts = {
-                  scenario = o.scenario, out = o.out and (o.out .. "/" .. o.learner .. "-" .. label),
-                  force = o.force, quiet = o.quiet, verbose = o.verbose, eval_max = o.eval_max,
-                  inference = o.inference, meta = o.meta, context = o.context } }
+                learner = hnet.learners.new(o.learner, lopts), stream = o.stream,
+                opts = compare.run_options(o, o.scenario, o.out and (o.out .. "/" .. o.learner .. "-" .. label)) }
   end
-  local row = require("hnet.compare").row
+  local row = compare.row
   local rows = {}
   for i, run in ipairs(M.take(jobs, f, o.context)) do
     local j = jobs[i]
