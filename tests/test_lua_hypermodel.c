@@ -27,7 +27,18 @@ static void run_err(const char *chunk, const char *want) { hntl_assert_err_fresh
   "local x = hnet.randn({ 16, 5 }, hnet.rng(2, 3), 1)\n"                                               \
   "local y = hnet.tensor(16)\n"                                                                        \
   "for i = 1, 16 do y:set(i, i % 3) end\n"                                                             \
-  "local function same(a, b, what) assert(a:sqdist(b) == 0, what .. ' differs') end\n"
+  "local function same(a, b, what) assert(a:sqdist(b) == 0, what .. ' differs') end\n"              \
+  "-- The task loss of reference model r under embedding e and its gradients by hand.\n"               \
+  "local function task_grad(r, e)\n"                                                                  \
+  "  local W = r.h:forward(r.theta, e):clone()\n"                                                     \
+  "  local out = r.net:forward(W, x, { train = true })\n"                                             \
+  "  local dout = hnet.tensor(out:shape())\n"                                                         \
+  "  local l = hnet.loss.xent(out, y, { grad = dout })\n"                                             \
+  "  local dW, dth, de = hnet.tensor(1, r.n_w), hnet.tensor(r.n_theta), hnet.tensor(1, 4)\n"          \
+  "  r.net:backward(W, dout, dW)\n"                                                                   \
+  "  r.h:backward(r.theta, dW, dth, de)\n"                                                            \
+  "  return l, dth, de\n"                                                                             \
+  "end\n"
 
 static void test_step_is_the_written_out_step(void **state) {
   (void)state;
@@ -47,13 +58,7 @@ static void test_step_is_the_written_out_step(void **state) {
          "    local loss, reg = m:step({ { x = x, y = y } }, { kind = 'classification',\n"
          "      fault = function(what, v) error(what .. ' ' .. v) end })\n"
          /* the same step by hand */
-         "    local W = r.h:forward(r.theta, er):clone()\n"
-         "    local out = r.net:forward(W, x, { train = true })\n"
-         "    local dout = hnet.tensor(out:shape())\n"
-         "    local l = hnet.loss.xent(out, y, { grad = dout })\n"
-         "    local dW, dth, de = hnet.tensor(1, r.n_w), hnet.tensor(r.n_theta), hnet.tensor(1, 4)\n"
-         "    r.net:backward(W, dout, dW)\n"
-         "    r.h:backward(r.theta, dW, dth, de)\n"
+         "    local l, dth, de = task_grad(r, er)\n"
          "    local g = 0\n"
          "    if Wstar then\n"
          "      local step = hnet.tensor(r.n_theta)\n"
@@ -151,13 +156,7 @@ static void test_clipped_step(void **state) {
          "    local loss, reg, norm = m:step({ { x = x, y = y } }, o)\n"
          "    local _, _, unorm = u:step({ { x = x, y = y } }, o)\n"
          "    assert(unorm == nil, 'no clipping: no norm')\n"
-         "    local W = r.h:forward(r.theta, er):clone()\n"
-         "    local out = r.net:forward(W, x, { train = true })\n"
-         "    local dout = hnet.tensor(out:shape())\n"
-         "    local l = hnet.loss.xent(out, y, { grad = dout })\n"
-         "    local dW, dth, de = hnet.tensor(1, r.n_w), hnet.tensor(r.n_theta), hnet.tensor(1, 4)\n"
-         "    r.net:backward(W, dout, dW)\n"
-         "    r.h:backward(r.theta, dW, dth, de)\n"
+         "    local l, dth, de = task_grad(r, er)\n"
          "    local Wp = r.h:forward(r.theta, r.E:rows(1, 1)):clone()\n"
          "    local dWp = hnet.tensor(1, r.n_w)\n"
          "    local g = hnet.cl.output_reg(Wp, Wstar, beta, dWp)\n"
