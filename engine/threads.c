@@ -21,8 +21,9 @@ int hn_threads_default(void) {
    * and no more than the cores it is bound to (mpirun binds each rank to a
    * core by default when there are no more ranks than cores). */
   int n = omp_get_num_procs();
-  int share = (int)sysconf(_SC_NPROCESSORS_ONLN) / hn_dist_local_size();
-  if (hn_dist_local_size() > 1 && share < n) n = share;
+  int ranks = hn_dist_local_size();
+  int share = (int)sysconf(_SC_NPROCESSORS_ONLN) / ranks;
+  if (ranks > 1 && share < n) n = share;
   return n >= 1 ? n : 1;
 }
 
