@@ -48,6 +48,11 @@
 #define REG_ROWS 256
 #define REG_COLS 1024
 #define REG_TILE (REG_ROWS * REG_COLS)
+/* With fewer rows than REG_ROWS (a few earlier tasks of a small chunked
+ * network) the tile grows wider instead, up to this many columns, so that a
+ * step does not pay a fork/join and three small GEMMs for every 1024 columns
+ * (Split MNIST: 41 tiles per step became 2 to 8). */
+#define REG_COLS_MAX 16384
 /* The padded output rows of a truncated network go through a scratch of at
  * most this many floats (whole tasks, at least one): 16 MiB. */
 #define OUT_SCRATCH (1 << 22)
@@ -67,6 +72,7 @@ struct hn_hnet {
   float *ws;                         /* the one workspace allocation         */
   float *x0, *z[HN_HNET_MAX_HIDDEN], *a[HN_HNET_MAX_HIDDEN], *o, *g[2];
   float *tile[2];                    /* the regulariser's output tiles       */
+  double dbacc[REG_COLS_MAX];        /* the regulariser's bias sums, a tile  */
   int64_t fwd_tasks;                 /* tasks of the last forward, -1: none  */
 };
 
@@ -504,7 +510,7 @@ static void reg_tile(const hn_hnet *h, int64_t r0, int64_t rw, int64_t c0, int64
                      const int64_t *star_rows, float s, float *o, double *dbacc, double *sq) {
   int64_t nc = h->n_chunks, ch = h->dim[h->n_layers], n_out = h->cfg.n_out;
   int64_t n_strips = (cw + COL_BLOCK - 1) / COL_BLOCK;
-  double part[REG_COLS / COL_BLOCK];
+  double part[REG_COLS_MAX / COL_BLOCK];
 #pragma omp parallel for schedule(static) if (rw * cw > HN_OMP_MIN_WORK)
   for (int64_t sb = 0; sb < n_strips; sb++) {
     int64_t j0 = sb * COL_BLOCK, j1 = HN_MIN(cw, j0 + COL_BLOCK);
@@ -576,11 +582,15 @@ hn_status hn_hnet_output_reg(hn_hnet *h, const float *theta, const float *e, int
   const float *bs = theta_star ? theta_star + h->off_b[L - 1] : NULL;
   float s = (float)(2.0 * (double)beta / (double)n_tasks);
   float *o = h->tile[0], *ts = theta_star ? h->tile[1] : NULL, *dA = h->g[0];
-  double sq = 0.0, dbacc[REG_COLS];
+  double sq = 0.0, *dbacc = h->dbacc;
+  /* The tile's width: REG_COLS, or wider (whole strips) when there are
+   * fewer rows than a tile holds. */
+  int64_t tw = REG_TILE / HN_MIN(rows, REG_ROWS) / COL_BLOCK * COL_BLOCK;
+  tw = HN_MIN(HN_MAX(tw, REG_COLS), REG_COLS_MAX);
   /* Column blocks outside, row blocks inside: a column block's slice of the
    * output layer (U, dθ.U, the bias sums) is reused by every row block. */
-  for (int64_t c0 = 0; c0 < ch; c0 += REG_COLS) {
-    int64_t cw = HN_MIN(REG_COLS, ch - c0);
+  for (int64_t c0 = 0; c0 < ch; c0 += tw) {
+    int64_t cw = HN_MIN(tw, ch - c0);
     for (int64_t j = 0; j < cw; j++) dbacc[j] = 0.0;
     for (int64_t r0 = 0; r0 < rows; r0 += REG_ROWS) {
       int64_t rw = HN_MIN(REG_ROWS, rows - r0);

@@ -155,7 +155,8 @@ static void check_reg(const hn_hnet_cfg *cfg, target_kind kind, int64_t T, const
   hn_hnet_free(h);
 }
 
-/* Tiles are 256 chunk rows by 1024 columns: these sizes cut them both ways. */
+/* Tiles are 256 chunk rows by 1024 columns, wider when there are fewer
+ * rows: these sizes cut them both ways. */
 static void test_chunked(void **state) {
   (void)state;
   /* 2500 = 1100 + 1100 + 300: two column tiles per chunk (1024 + 76), the
@@ -168,6 +169,12 @@ static void test_chunked(void **state) {
   check_reg(&cfg, SUBSET, 90, "chunked, subset of stored rows");
   check_reg(&cfg, RECOMPUTED, 90, "chunked, recomputed");
   check_reg(&cfg, STORED, 1, "chunked, one task");
+  /* Few rows widen the tile (up to 16384 columns): 2 tasks x 3 chunks of
+   * 20000 (the last 5000) cut each full chunk into 16384 + 3616 columns. */
+  hn_hnet_cfg wide = {.n_out = 45000, .n_emb = 3, .n_hidden = 1, .hidden = {4},
+                      .act = HN_ACT_RELU, .chunk = 20000, .n_chunk_emb = 2, .max_tasks = 2};
+  check_reg(&wide, STORED, 2, "wide tiles, stored");
+  check_reg(&wide, RECOMPUTED, 2, "wide tiles, recomputed");
 }
 
 static void test_full_and_shallow(void **state) {
