@@ -1,0 +1,125 @@
+/* test_blas.c — the GEMM wrappers against a naive double reference, the
+ * narrow products hnet computes itself (C[M, N ≤ 32] = A[M, K] · B[K, N], K
+ * long: engine/blas.c) above all: every lane count, row-group remainders, the
+ * last rows of B read through a padded copy, leading dimensions larger than
+ * the matrices, alpha and beta; 1 vs 2 threads bitwise; bad shapes. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float *falloc(int64_t n) {
+  float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+  assert_non_null(p);
+  return p;
+}
+
+typedef struct shape {
+  int64_t m, n, k;
+} shape;
+
+/* N from 1 to 32 (each lane width 8/16/24/32 and its group size), M not a
+ * multiple of any group, K around the narrow threshold (512) and the block of
+ * B rows (128). The last ones go to OpenBLAS (K short, N wide, transposed). */
+static const shape narrow[] = {{1, 1, 512},   {2, 3, 600},    {5, 7, 1000},  {7, 8, 513},
+                               {13, 9, 777},  {12, 10, 4200}, {6, 16, 2048}, {9, 17, 640},
+                               {11, 24, 1500}, {27, 25, 3001}, {4, 32, 1300}, {50, 31, 520},
+                               {3, 5, 100},   {20, 40, 900}};
+
+/* C = alpha·op(A)·op(B) + beta·C0 in double; the error allowed for a float
+ * sum of K products: K·2⁻²³ of the sum of their magnitudes (a wrong lane or
+ * row is off by the magnitude itself). */
+static void check_gemm(const shape *s, bool ld_pad, float alpha, float beta, uint64_t seed) {
+  int64_t m = s->m, n = s->n, k = s->k;
+  int64_t lda = k + (ld_pad ? 3 : 0), ldb = n + (ld_pad ? 5 : 0), ldc = n + (ld_pad ? 2 : 0);
+  float *a = falloc(m * lda), *b = falloc(k * ldb), *c = falloc(m * ldc), *c0 = falloc(m * ldc);
+  hnt_fill_uniform(a, m * lda, -1, 1, seed);
+  hnt_fill_uniform(b, k * ldb, -1, 1, seed + 1);
+  hnt_fill_uniform(c0, m * ldc, -1, 1, seed + 2);
+  memcpy(c, c0, sizeof(float) * (size_t)(m * ldc));
+  assert_int_equal(hn_blas_gemm_ld("test", false, false, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                                   ldc),
+                   HN_OK);
+  for (int64_t i = 0; i < m; i++) {
+    for (int64_t j = 0; j < n; j++) {
+      double ref = 0, mag = 0;
+      for (int64_t l = 0; l < k; l++) {
+        double p = (double)a[i * lda + l] * (double)b[l * ldb + j];
+        ref += p;
+        mag += fabs(p);
+      }
+      ref = (double)alpha * ref + (double)beta * (double)c0[i * ldc + j];
+      double tol = ((double)k * 0x1p-23 + 1e-6) * (fabs((double)alpha) * mag + fabs((double)beta));
+      if (fabs((double)c[i * ldc + j] - ref) > tol)
+        fail_msg("GEMM %lld x %lld x %lld (ld %s, alpha %g, beta %g): C[%lld, %lld] = %.8g, "
+                 "reference %.8g (tolerance %.3g)",
+                 (long long)m, (long long)n, (long long)k, ld_pad ? "padded" : "packed",
+                 (double)alpha, (double)beta, (long long)i, (long long)j, (double)c[i * ldc + j],
+                 ref, tol);
+    }
+    /* the padding between rows of C is never written */
+    for (int64_t j = n; j < ldc; j++) assert_true(c[i * ldc + j] == c0[i * ldc + j]);
+  }
+  free(a);
+  free(b);
+  free(c);
+  free(c0);
+}
+
+static void test_matches_double(void **state) {
+  (void)state;
+  for (size_t i = 0; i < sizeof narrow / sizeof narrow[0]; i++) {
+    check_gemm(&narrow[i], false, 1.0f, 0.0f, 10 * i + 1);
+    check_gemm(&narrow[i], true, 1.0f, 1.0f, 10 * i + 2);
+    check_gemm(&narrow[i], true, 0.5f, -2.0f, 10 * i + 3);
+  }
+}
+
+/* The narrow products sum each element over K in order: the same bytes at 1
+ * and 2 threads. */
+static void test_threads_bitwise(void **state) {
+  (void)state;
+  int saved = hn_threads_get();
+  for (size_t i = 0; i < sizeof narrow / sizeof narrow[0]; i++) {
+    const shape *s = &narrow[i];
+    if (s->n > 32 || s->k < 512) continue;
+    float *a = falloc(s->m * s->k), *b = falloc(s->k * s->n), *c[2];
+    hnt_fill_uniform(a, s->m * s->k, -1, 1, 70 + i);
+    hnt_fill_uniform(b, s->k * s->n, -1, 1, 80 + i);
+    for (int t = 0; t < 2; t++) {
+      c[t] = falloc(s->m * s->n);
+      hn_threads_set(t + 1);
+      assert_int_equal(hn_blas_gemm("test", false, false, s->m, s->n, s->k, 1.0f, a, b, 0.0f, c[t]),
+                       HN_OK);
+    }
+    hnt_assert_bytes_equal(c[0], c[1], sizeof(float) * (size_t)(s->m * s->n),
+                           "narrow product, 1 vs 2 threads");
+    free(a);
+    free(b);
+    free(c[0]);
+    free(c[1]);
+  }
+  hn_threads_set(saved);
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  float a[4] = {1, 2, 3, 4}, b[4] = {1, 0, 0, 1}, c[4] = {7, 7, 7, 7};
+  assert_int_equal(hn_blas_gemm("caller", false, false, -1, 2, 2, 1.0f, a, b, 0.0f, c),
+                   HN_ERR_SHAPE);
+  hnt_expect_in(hn_errmsg(), "caller", "error message");
+  assert_int_equal(hn_blas_gemm_ld("caller", false, false, 2, 2, 2, 1.0f, a, 1, b, 2, 0.0f, c, 2),
+                   HN_ERR_SHAPE);
+  hnt_expect_in(hn_errmsg(), "leading dimension", "error message");
+  for (int i = 0; i < 4; i++) assert_true(c[i] == 7.0f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_matches_double),
+      cmocka_unit_test(test_threads_bitwise),
+      cmocka_unit_test(test_errors),
+  };
+  return cmocka_run_group_tests_name("blas", tests, NULL, NULL);
+}
