@@ -15,24 +15,17 @@ ARCH_LIB := /usr/lib/x86_64-linux-gnu
 
 # OpenBLAS build. Debian's alternatives point -lopenblas at the pthread build
 # even when the OpenMP one is installed, so we link the chosen build by its own
-# folder with an rpath. `make bench` measures both builds under both
-# OMP_WAIT_POLICY settings. Two runs on this project's 2-core machine
-# (2026-11-29, median of 10/20 PermutedMNIST-10 steps at 2 threads; the first
-# while other work shared the cores, the second on an idle machine after the
-# hypernetwork forward had been made ~2 ms faster):
-#                        shared     idle
-#   openmp  + passive   24.7 ms   22.2 ms
-#   openmp  + active    26.5 ms   21.0 ms
-#   pthread + passive   24.4 ms   28.5 ms
-#   pthread + active    63.9 ms   98.1 ms
-# With active waiting, idle OpenMP threads spin on the cores that OpenBLAS's
-# own pthreads need (2.6x to 4.4x slower with the pthread build); passive
-# waiting removes that. We keep the OpenMP build with passive waiting: one
-# thread pool serves both our loops and BLAS (hn_threads_set cannot
-# oversubscribe), and passive costs at most ~6% on an idle machine while
-# spinning costs more as soon as the cores are shared, which they are here.
-# ./hnet sets OMP_WAIT_POLICY=passive for itself unless the user chose a
-# policy (lua/main.c), and so do the tests (tests/run-all.sh).
+# folder with an rpath. We use the OpenMP build: one thread pool serves both
+# our loops and BLAS (hn_threads_set cannot oversubscribe). `make bench`
+# measures both builds under three OpenMP wait policies. With unbounded
+# spinning (active) idle OpenMP threads take the cores that OpenBLAS's own
+# pthreads need (2.6x to 4.4x slower with the pthread build, 2026-11-29);
+# with passive waiting every parallel region wakes sleeping threads, ~46 us
+# each here, and a small step enters 50 to 150 regions (Split MNIST: a whole
+# run 102.6 s passive, 86.8 s spinning briefly, 2026-12-07). ./hnet and the
+# bench therefore spin for a bounded time, then sleep (GOMP_SPINCOUNT,
+# engine/threads.h) unless the user chose a policy; the tests run passive
+# (tests/run-all.sh): their speed does not matter and the machine is shared.
 BLAS ?= openmp
 BLAS_DIR := $(ARCH_LIB)/openblas-$(BLAS)
 BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-$(BLAS)
@@ -140,7 +133,8 @@ BENCH_OBJ := $(addprefix $(BUILD)/tests/bench/,bench.o bench_common.o bench_copy
 $(BUILD)/bench: $(BENCH_OBJ) $(LIBHNET)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-bench: deps-build
+bench: deps-build deps-data
+	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BLAS=openmp build/openmp/bench
 	@$(MAKE) --no-print-directory BLAS=pthread build/pthread/bench
 	@sh tests/bench/run-bench.sh
@@ -152,8 +146,9 @@ bench-mpi: deps-build deps-mpi
 	@sh tests/bench/run-bench-mpi.sh
 	@sh tests/bench/run-bench-mpi-train.sh
 
-bench-compare: deps-build
+bench-compare: deps-build deps-data
 	@sh .ci/install-packages $(PKGS_BENCH)
+	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory BLAS=openmp build/openmp/bench
 	@$(MAKE) --no-print-directory BLAS=pthread build/pthread/bench
 	@sh tests/bench/run-bench.sh --compare

@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -40,4 +41,11 @@ hn_status hn_threads_set(int n) {
 int hn_threads_get(void) {
   if (budget == 0) hn_threads_set(0);
   return budget;
+}
+
+bool hn_threads_set_wait_env(void) {
+  if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return false;
+  char count[32];
+  snprintf(count, sizeof count, "%d", HN_THREADS_SPIN_COUNT);
+  return setenv("GOMP_SPINCOUNT", count, 1) == 0;
 }

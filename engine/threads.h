@@ -17,4 +17,19 @@ int hn_threads_get(void);
  * the node (hn_dist_local_size), at most the cores the rank is bound to. */
 int hn_threads_default(void);
 
+/* How idle OpenMP threads wait for the next parallel region. libgomp reads
+ * it from the environment once, when it is loaded, so a program sets it
+ * first thing and re-executes itself (./hnet and the bench do). hnet's
+ * choice: spin for HN_THREADS_SPIN_COUNT iterations (a few hundred
+ * microseconds here), then sleep. A training step enters 50 to 150
+ * parallel regions (the GEMMs' and the element-wise kernels'); waking
+ * sleeping threads for each (OMP_WAIT_POLICY=passive) cost ~46 µs per
+ * region on the 2-core machine against ~2 µs while they spin, and spinning
+ * without a bound (active) takes cores from other processes on a shared
+ * machine. Sets GOMP_SPINCOUNT unless the user chose a policy
+ * (OMP_WAIT_POLICY or GOMP_SPINCOUNT is set); true when it set it (the
+ * caller then re-executes itself), false otherwise. */
+#define HN_THREADS_SPIN_COUNT 10000
+bool hn_threads_set_wait_env(void);
+
 #endif

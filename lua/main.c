@@ -458,20 +458,16 @@ static int pmain(lua_State *L) {
   return 0;
 }
 
-/* OpenMP threads that spin while waiting for work steal the cores that
- * OpenBLAS and the other thread need on a shared two-core machine: `make
- * bench` measured the passive policy as fast or faster in every build (see
- * the Makefile). libgomp reads OMP_WAIT_POLICY once, when it is loaded, so
- * when the user has not chosen a policy we set passive and re-execute
- * ourselves once; if that fails we simply go on with the default. */
-static void prefer_passive_wait(char **argv) {
-  if (getenv("OMP_WAIT_POLICY")) return; /* set now: no second re-exec */
-  if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
-  execv("/proc/self/exe", argv);
+/* The OpenMP wait policy (engine/threads.h): set before libgomp is loaded,
+ * so when hn_threads_set_wait_env sets it we re-execute ourselves once (the
+ * variable is then set: no second re-exec); if that fails we go on with
+ * libgomp's default. */
+static void prefer_wait_policy(char **argv) {
+  if (hn_threads_set_wait_env()) execv("/proc/self/exe", argv);
 }
 
 int main(int argc, char **argv) {
-  prefer_passive_wait(argv);
+  prefer_wait_policy(argv);
   options o;
   memset(&o, 0, sizeof o);
   o.argc = argc;

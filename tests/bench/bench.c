@@ -42,6 +42,7 @@
 #include <omp.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { P_HFWD, P_TFWD, P_LOSS, P_TBWD, P_HBWD, P_LA, P_REG, P_OPT, N_PARTS };
 static const char *part_names[N_PARTS] = {
@@ -49,6 +50,8 @@ static const char *part_names[N_PARTS] = {
     "hypernet backward", "look-ahead step", "regulariser", "optimiser (Adam)"};
 
 int main(int argc, char **argv) {
+  /* ./hnet's OpenMP wait policy unless the caller chose one (engine/threads.h) */
+  if (hn_threads_set_wait_env()) execv("/proc/self/exe", argv);
   int threads = 0, repeats = 20, n_reg = 0, n_stored = -1;
   const char *tag = "", *config = "pm10", *dump = NULL;
   for (int i = 1; i < argc; i++) {

@@ -2,10 +2,13 @@
 # make bench / make bench-compare: every figure measured in this one run.
 #   run-bench.sh [--compare]
 # Runs the engine bench built against both OpenBLAS builds (OpenMP and
-# pthread) under both OMP_WAIT_POLICY settings, at 1 and 2 threads, then issue
-# 15's regulariser workloads and issue 18's recurrent step; with --compare the
-# same steps in PyTorch (tests/bench/torch_step.py) at 1 and 2 threads, and
-# the goal tables with the ratios against PyTorch's faster thread setting.
+# pthread) under three OpenMP wait policies (./hnet's, passive, active), at 1
+# and 2 threads, then issue 15's regulariser workloads, issue 18's recurrent
+# step and a whole Split MNIST run (./hnet, full MNIST: fetched if missing);
+# with --compare the same steps in PyTorch (tests/bench/torch_step.py) and
+# the same Split MNIST run (tests/bench/torch_split_mnist_ent.py, ~8 min) at
+# 1 and 2 threads, and the goal tables with the ratios against PyTorch's
+# faster thread setting.
 # Repeats: BENCH_REPEATS (default 20), BENCH_REPEATS_PM100 for the
 # PermutedMNIST-100 steps (default 5; seconds each), BENCH_REPEATS_PM100_TORCH
 # for PyTorch's (default 3; ~6 s each at task 100).
@@ -14,11 +17,25 @@ REPEATS=${BENCH_REPEATS:-20}
 R100=${BENCH_REPEATS_PM100:-5}
 RT100=${BENCH_REPEATS_PM100_TORCH:-3}
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+runs=$(mktemp -d)
+trap 'rm -rf "$out" "$runs"' EXIT
+# with_policy POLICY CMD...: CMD under an OpenMP wait policy. spin is
+# ./hnet's own (engine/threads.h: spin briefly, then sleep), which ./hnet and
+# the bench set for themselves when neither variable is set; passive and
+# active are OMP_WAIT_POLICY's.
+with_policy() {
+  p=$1
+  shift
+  if [ "$p" = spin ]; then
+    env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$@"
+  else
+    env -u GOMP_SPINCOUNT OMP_WAIT_POLICY="$p" "$@"
+  fi
+}
 for blas in openmp pthread; do
-  for policy in passive active; do
+  for policy in spin passive active; do
     for th in 1 2; do
-      OMP_WAIT_POLICY=$policy "build/$blas/bench" --threads "$th" --repeats "$REPEATS" \
+      with_policy "$policy" "build/$blas/bench" --threads "$th" --repeats "$REPEATS" \
         --tag "$blas/$policy" | tee -a "$out" || exit 1
     done
   done
@@ -28,17 +45,28 @@ done
 # and with a random 10 of the 99 stored targets per step (reg_tasks 10); each
 # in its own process, so that its peak memory is its own. PermutedMNIST-100
 # steps take seconds: fewer repeats.
-OMP_WAIT_POLICY=passive build/openmp/bench --threads 2 --repeats "$REPEATS" --reg 9 \
-  --tag "openmp/passive+reg9" | tee -a "$out" || exit 1
+with_policy spin build/openmp/bench --threads 2 --repeats "$REPEATS" --reg 9 \
+  --tag "openmp/spin+reg9" | tee -a "$out" || exit 1
 for reg in 99 10; do
-  OMP_WAIT_POLICY=passive build/openmp/bench --threads 2 --repeats "$R100" --config pm100 \
-    --reg "$reg" --stored 99 --tag "openmp/passive+pm100+reg$reg" | tee -a "$out" || exit 1
+  with_policy spin build/openmp/bench --threads 2 --repeats "$R100" --config pm100 \
+    --reg "$reg" --stored 99 --tag "openmp/spin+pm100+reg$reg" | tee -a "$out" || exit 1
 done
 # The recurrent step (issue 18): the Permuted Copy Task, 1 and 2 threads.
 for th in 1 2; do
-  OMP_WAIT_POLICY=passive build/openmp/bench --threads "$th" --repeats "$REPEATS" --config copy \
-    --tag "openmp/passive+copy" | tee -a "$out" || exit 1
+  with_policy spin build/openmp/bench --threads "$th" --repeats "$REPEATS" --config copy \
+    --tag "openmp/spin+copy" | tee -a "$out" || exit 1
 done
+# A whole run (issue 15): Split MNIST on full MNIST as published (5 tasks of
+# 2000 iterations, CL1), ./hnet at 2 threads from its start to its exit, data
+# loading and every evaluation included.
+sh datasets/fetch.sh mnist_full >/dev/null || exit 1
+t0=$(date +%s.%N)
+with_policy spin ./hnet --threads 2 experiments/split_mnist.lua --dataset mnist_full \
+  --learners hypernet --scenarios task-given --seed 1 --out "$runs/split_mnist" --quiet \
+  >"$runs/split_mnist.log" 2>&1 || { cat "$runs/split_mnist.log"; exit 1; }
+t1=$(date +%s.%N)
+acc=$(sed -n 's/.*"acc":\([0-9.]*\).*/\1/p' "$runs/split_mnist"/*/summary.json | head -n 1)
+echo "RESULT tag=openmp/spin+split threads=2 run_s=$(awk "BEGIN { print $t1 - $t0 }") acc=$acc" | tee -a "$out"
 if [ "${1:-}" = "--compare" ]; then
   # Debian's interpreter, which has python3-torch (not a python3 earlier in PATH).
   py=/usr/bin/python3
@@ -70,6 +98,16 @@ if [ "${1:-}" = "--compare" ]; then
       --tag torch+copy | tee -a "$out" || exit 1
     "$py" tests/bench/torch_step.py --threads "$th" --repeats "$REPEATS" --config copy \
       --rnn loop --tag torch+copy+loop | tee -a "$out" || exit 1
+    # The whole Split MNIST run: the same method and configuration written in
+    # PyTorch (its regulariser a loop over the earlier tasks, as hypnettorch's),
+    # timed the same way; its CL1 accuracy beside hnet's.
+    t0=$(date +%s.%N)
+    "$py" tests/bench/torch_split_mnist_ent.py --threads "$th" --seed 1 --data data/mnist_full \
+      >"$runs/torch_split.log" 2>&1 || { cat "$runs/torch_split.log"; exit 1; }
+    t1=$(date +%s.%N)
+    acc=$(sed -n 's/.*CL1 \([0-9.]*\);.*/\1/p' "$runs/torch_split.log")
+    echo "RESULT tag=torch+split threads=$th run_s=$(awk "BEGIN { print $t1 - $t0 }") acc=$acc" |
+      tee -a "$out"
   done
 fi
 echo

@@ -14,7 +14,7 @@ the task whose network has the lowest predictive entropy (CL3).
 
     python3 tests/bench/torch_split_mnist_ent.py --seed 1 --data data/mnist_full
 
-Debian's python3-torch on the CPU, one thread; about 8 minutes per seed on
+Debian's python3-torch on the CPU, one thread (--threads); about 8 minutes per seed on
 the 2-core machine. hnet itself never depends on Python. The random streams
 differ from hnet's, so seeds agree only in distribution.
 """
@@ -109,10 +109,11 @@ def main():
     ap.add_argument("--data", default="data/mnist_full", help="folder with the four MNIST .gz files")
     ap.add_argument("--iterations", type=int, default=2000)
     ap.add_argument("--beta", type=float, default=0.01)
+    ap.add_argument("--threads", type=int, default=1, help="PyTorch's intra-op threads")
     ap.add_argument("--hypercl_entropy", action="store_true",
                     help="also compute the entropy as hypercl's test does and count disagreements")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
     n_tasks, batch = 5, 128
