@@ -20,4 +20,10 @@ hn_status hn_blas_gemm_ld(const char *who, bool trans_a, bool trans_b, int64_t m
                           int64_t k, float alpha, const float *a, int64_t lda, const float *b,
                           int64_t ldb, float beta, float *c, int64_t ldc);
 
+/* C[N,N] = alpha · Aᵀ·A (beta 0), A stored [K,N] with leading dimension
+ * lda: one triangle by BLAS ssyrk (half a GEMM's FLOPs), mirrored, so C is
+ * exactly symmetric. */
+hn_status hn_blas_gram(const char *who, int64_t n, int64_t k, float alpha, const float *a,
+                       int64_t lda, float *c, int64_t ldc);
+
 #endif

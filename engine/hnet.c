@@ -34,47 +34,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_LAYERS (HN_HNET_MAX_HIDDEN + 1)
 /* Random task embeddings per chunk used to estimate E[h^2] for hyperfan. */
 #define HYPERFAN_SAMPLES 256
 /* Rows per batch of that estimate (bounds its scratch). */
 #define HYPERFAN_ROWS 16384
-/* Column block for the grouped sums of the input gradients. */
-#define COL_BLOCK 64
-/* The fused regulariser (hn_hnet_output_reg) runs the output layer in tiles
- * of REG_ROWS chunk rows by REG_COLS output columns: 1 MiB of floats, so a
- * tile stays in cache from its forward GEMM through the difference to the
- * targets to both backward GEMMs. */
-#define REG_ROWS 256
-#define REG_COLS 1024
-#define REG_TILE (REG_ROWS * REG_COLS)
-/* With fewer rows than REG_ROWS (a few earlier tasks of a small chunked
- * network) the tile grows wider instead, up to this many columns, so that a
- * step does not pay a fork/join and three small GEMMs for every 1024 columns
- * (Split MNIST: 41 tiles per step became 2 to 8). */
-#define REG_COLS_MAX 16384
 /* The padded output rows of a truncated network go through a scratch of at
  * most this many floats (whole tasks, at least one): 16 MiB. */
 #define OUT_SCRATCH (1 << 22)
-
-struct hn_hnet {
-  hn_hnet_cfg cfg;
-  hn_layout layout;
-  int n_layers;                      /* n_hidden + 1                         */
-  int64_t dim[MAX_LAYERS + 1];       /* layer widths, dim[0] = input width   */
-  int64_t n_chunks;                  /* 1 for a full network                 */
-  int64_t off_cemb;                  /* offset of chunk_emb in θ, -1 if full */
-  int64_t off_w[MAX_LAYERS], off_b[MAX_LAYERS];
-  bool truncated;                    /* n_chunks * dim[L] != n_out           */
-  int64_t maxw;                      /* widest layer input (gradient buffers) */
-  int64_t cap;                       /* tasks per pass the workspace holds   */
-  int64_t o_tasks;                   /* tasks the output scratch o holds     */
-  float *ws;                         /* the one workspace allocation         */
-  float *x0, *z[HN_HNET_MAX_HIDDEN], *a[HN_HNET_MAX_HIDDEN], *o, *g[2];
-  float *tile[2];                    /* the regulariser's output tiles       */
-  double dbacc[REG_COLS_MAX];        /* the regulariser's bias sums, a tile  */
-  int64_t fwd_tasks;                 /* tasks of the last forward, -1: none  */
-};
 
 /* ---- construction ----------------------------------------------------------- */
 
@@ -132,8 +98,8 @@ static int64_t ws_floats(const hn_hnet *h, int64_t cap) {
   if (!mul_ok(rows, widths, &total)) return -1;
   if (total > INT64_MAX - out_tasks(h, cap) * h->n_chunks * h->dim[h->n_layers]) return -1;
   total += out_tasks(h, cap) * h->n_chunks * h->dim[h->n_layers];
-  if (total > INT64_MAX - 2 * REG_TILE) return -1;
-  total += 2 * REG_TILE;
+  if (total > INT64_MAX - 2 * HN_HNET_REG_TILE) return -1;
+  total += 2 * HN_HNET_REG_TILE;
   if (!mul_ok(total, (int64_t)sizeof(float), &t)) return -1;
   return total;
 }
@@ -158,7 +124,7 @@ static void ws_assign(hn_hnet *h, float *ws, int64_t cap) {
   h->g[1] = p;
   p += rows * h->maxw;
   h->tile[0] = p;
-  h->tile[1] = p + REG_TILE;
+  h->tile[1] = p + HN_HNET_REG_TILE;
   h->ws = ws;
   h->cap = cap;
 }
@@ -228,6 +194,7 @@ void hn_hnet_free(hn_hnet *h) {
   if (!h) return;
   hn_layout_release(&h->layout);
   hn_free(h->ws);
+  hn_free(h->gram);
   hn_free(h);
 }
 
@@ -285,10 +252,8 @@ static hn_status layer_forward(const hn_hnet *h, const float *theta, int l, cons
   return HN_OK;
 }
 
-/* The input rows and the hidden layers over n_tasks embeddings (Z and A kept
- * for backward); *last: the output layer's input rows [R, dim[L-1]]. */
-static hn_status hidden_forward(hn_hnet *h, const float *theta, const float *e, int64_t n_tasks,
-                                const float **last) {
+hn_status hn_hnet_hidden_forward(hn_hnet *h, const float *theta, const float *e, int64_t n_tasks,
+                                 const float **last) {
   int64_t rows = n_tasks * h->n_chunks;
   build_input(h, theta, e, n_tasks, h->x0);
   const float *x = h->x0;
@@ -324,7 +289,7 @@ hn_status hn_hnet_forward(hn_hnet *h, const float *theta, const float *e, int64_
   int64_t rows = n_tasks * h->n_chunks;
   int L = h->n_layers;
   const float *x;
-  HN_TRY(hidden_forward(h, theta, e, n_tasks, &x));
+  HN_TRY(hn_hnet_hidden_forward(h, theta, e, n_tasks, &x));
   if (!h->truncated) {
     HN_TRY(layer_forward(h, theta, L - 1, x, rows, W));
   } else {
@@ -362,13 +327,13 @@ hn_status hn_hnet_forward(hn_hnet *h, const float *theta, const float *e, int64_
  * order, so the result does not depend on the thread count. */
 static void group_sums(const float *x, int64_t ld, int64_t col0, int64_t ncols, int64_t n_groups,
                        int64_t gs, int64_t len, int64_t ks, float *out) {
-  int64_t n_cb = (ncols + COL_BLOCK - 1) / COL_BLOCK;
+  int64_t n_cb = (ncols + HN_HNET_COL_BLOCK - 1) / HN_HNET_COL_BLOCK;
   int64_t n_items = n_groups * n_cb;
 #pragma omp parallel for schedule(static) if (n_groups * len * ncols > HN_OMP_MIN_WORK)
   for (int64_t it = 0; it < n_items; it++) {
     int64_t g = it / n_cb, cb = it % n_cb;
-    int64_t c0 = cb * COL_BLOCK, c1 = HN_MIN(ncols, c0 + COL_BLOCK);
-    double acc[COL_BLOCK];
+    int64_t c0 = cb * HN_HNET_COL_BLOCK, c1 = HN_MIN(ncols, c0 + HN_HNET_COL_BLOCK);
+    double acc[HN_HNET_COL_BLOCK];
     for (int64_t c = c0; c < c1; c++) acc[c - c0] = 0.0;
     for (int64_t k = 0; k < len; k++) {
       const float *xr = x + (g * gs + k * ks) * ld + col0;
@@ -378,9 +343,6 @@ static void group_sums(const float *x, int64_t ld, int64_t col0, int64_t ncols, 
     for (int64_t c = c0; c < c1; c++) og[c] += (float)acc[c - c0];
   }
 }
-
-static hn_status backward_from(hn_hnet *h, const float *theta, int top, const float *dz, int buf,
-                               int64_t n_tasks, float *dtheta, float *de);
 
 hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, float *dtheta,
                            float *de) {
@@ -397,7 +359,7 @@ hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, floa
                    (long long)n_tasks, (long long)h->cfg.n_out);
   int L = h->n_layers;
   /* The last layer is linear: dZ = dO = dW when the rows are not padded. */
-  if (!h->truncated) return backward_from(h, theta, L - 1, dW, 0, n_tasks, dtheta, de);
+  if (!h->truncated) return hn_hnet_backward_from(h, theta, L - 1, dW, 0, n_tasks, dtheta, de);
 
   /* Padded rows: per pass of the scratch's tasks, dW's rows scattered into
    * the padded chunk layout (zeros in the truncated tail), then the output
@@ -427,14 +389,11 @@ hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, floa
   if (!need_dx) return HN_OK;
   if (L > 1) /* dZ_{L-2} = act'(Z_{L-2}) ⊙ dA_{L-2}, in place */
     hn_ops_act_backward(h->cfg.act, h->cfg.act_alpha, h->z[L - 2], h->a[L - 2], dx, dx, n_tasks * nc * k);
-  return backward_from(h, theta, L - 2, dx, 1, n_tasks, dtheta, de);
+  return hn_hnet_backward_from(h, theta, L - 2, dx, 1, n_tasks, dtheta, de);
 }
 
-/* Backward from layer top down: dz holds dZ_top [R, dim[top+1]] (for top = -1,
- * dX_0), the next input gradient goes to g[buf]; then the input gradient's
- * task part is summed into de and its chunk part into dθ.chunk_emb. */
-static hn_status backward_from(hn_hnet *h, const float *theta, int top, const float *dz, int buf,
-                               int64_t n_tasks, float *dtheta, float *de) {
+hn_status hn_hnet_backward_from(hn_hnet *h, const float *theta, int top, const float *dz, int buf,
+                                int64_t n_tasks, float *dtheta, float *de) {
   static const char who[] = "hn_hnet_backward";
   int64_t nc = h->n_chunks, rows = n_tasks * nc;
   bool chunked = h->off_cemb >= 0;
@@ -466,155 +425,6 @@ static hn_status backward_from(hn_hnet *h, const float *theta, int top, const fl
   if (chunked && dtheta) /* chunk i: rows t*nc + i, t < n_tasks */
     group_sums(dz, d0, n_emb, h->cfg.n_chunk_emb, nc, 1, n_tasks, nc, dtheta + h->off_cemb);
   return HN_OK;
-}
-
-/* ---- the output regulariser, fused ------------------------------------------------- */
-
-/* One row of a tile strip, n columns: w = o + b, the target wt = t (+ bs
- * when recomputed), d = w − wt; sq += d² and db += s·d per column (double),
- * o = s·d. Squares per column: the loop vectorises (no chain of dependent
- * double adds). Built for AVX2 too (HN_SIMD_CLONES): the same bits. */
-HN_SIMD_CLONES static void reg_row(int64_t n, float *o, const float *b, const float *t, const float *bs, float s,
-                    double *sq, double *db) {
-  if (bs) {
-    for (int64_t j = 0; j < n; j++) {
-      float w = o[j] + b[j], wt = t[j] + bs[j];
-      double dd = (double)w - (double)wt;
-      sq[j] += dd * dd;
-      float g = s * (w - wt);
-      o[j] = g;
-      db[j] += (double)g;
-    }
-  } else {
-    for (int64_t j = 0; j < n; j++) {
-      float w = o[j] + b[j], wt = t[j];
-      double dd = (double)w - (double)wt;
-      sq[j] += dd * dd;
-      float g = s * (w - wt);
-      o[j] = g;
-      db[j] += (double)g;
-    }
-  }
-}
-
-/* One tile [rw, cw] of the output layer at rows r0.., columns c0..: on entry
- * o holds the GEMM part A·U^T of h(e; θ) and, when targets are recomputed, ts
- * that of h(e; θ*). Adds the bias, takes the difference d = W − W* to the
- * targets, adds Σ d² (double) to *sq and Σ_rows s·d to dbacc (double, per
- * column), and leaves s·d in o (0 past the end of a truncated chunk). Strips
- * of COL_BLOCK columns run in parallel; within a strip the squares are
- * summed per column, then the columns and the strips in order, so the bits
- * do not depend on the thread count. */
-static void reg_tile(const hn_hnet *h, int64_t r0, int64_t rw, int64_t c0, int64_t cw,
-                     const float *b, const float *bs, const float *ts, const float *w_star,
-                     const int64_t *star_rows, float s, float *o, double *dbacc, double *sq) {
-  int64_t nc = h->n_chunks, ch = h->dim[h->n_layers], n_out = h->cfg.n_out;
-  int64_t n_strips = (cw + COL_BLOCK - 1) / COL_BLOCK;
-  double part[REG_COLS_MAX / COL_BLOCK];
-#pragma omp parallel for schedule(static) if (rw * cw > HN_OMP_MIN_WORK)
-  for (int64_t sb = 0; sb < n_strips; sb++) {
-    int64_t j0 = sb * COL_BLOCK, j1 = HN_MIN(cw, j0 + COL_BLOCK);
-    double sqc[COL_BLOCK];
-    for (int64_t j = 0; j < COL_BLOCK; j++) sqc[j] = 0.0;
-    for (int64_t rr = 0; rr < rw; rr++) {
-      int64_t r = r0 + rr, t = r / nc, i = r % nc;
-      /* valid columns of this row: the chunk may end before the tile does */
-      int64_t len = HN_MAX(0, HN_MIN(cw, n_out - i * ch - c0));
-      int64_t nv = HN_MAX(0, HN_MIN(j1, len) - j0);
-      float *orow = o + rr * cw + j0;
-      const float *trow = ts ? ts + rr * cw + j0
-                             : w_star + (star_rows ? star_rows[t] : t) * n_out + i * ch + c0 + j0;
-      reg_row(nv, orow, b + j0, trow, bs ? bs + j0 : NULL, s, sqc, dbacc + j0);
-      for (int64_t j = nv; j < j1 - j0; j++) orow[j] = 0.0f;
-    }
-    double acc = 0.0;
-    for (int64_t j = 0; j < j1 - j0; j++) acc += sqc[j];
-    part[sb] = acc;
-  }
-  for (int64_t sb = 0; sb < n_strips; sb++) *sq += part[sb];
-}
-
-hn_status hn_hnet_output_reg(hn_hnet *h, const float *theta, const float *e, int64_t n_tasks,
-                             const float *w_star, const int64_t *star_rows, int64_t n_star,
-                             const float *theta_star, float beta, float *loss, float *dtheta) {
-  static const char who[] = "hn_hnet_output_reg";
-  if (!h) return hn_fail(HN_ERR_ARG, "%s: hypernetwork is NULL", who);
-  if (n_tasks < 0 || n_tasks > h->cap)
-    return hn_fail(n_tasks < 0 ? HN_ERR_ARG : HN_ERR_SHAPE,
-                   "%s: n_tasks = %lld but the workspace holds %lld; call hn_hnet_reserve(h, "
-                   "%lld) first (n_tasks >= 0)",
-                   who, (long long)n_tasks, (long long)h->cap, (long long)HN_MAX(0, n_tasks));
-  if (!w_star == !theta_star)
-    return hn_fail(HN_ERR_ARG, "%s: give the targets either stored (w_star) or as the "
-                               "parameters that generate them (theta_star), exactly one",
-                   who);
-  if (!isfinite(beta) || beta < 0.0f)
-    return hn_fail(HN_ERR_ARG, "%s: beta = %g; use a finite value >= 0", who, (double)beta);
-  if (n_tasks > 0 && (!theta || !e))
-    return hn_fail(HN_ERR_ARG, "%s: theta or e is NULL (e must be [%lld, %lld])", who,
-                   (long long)n_tasks, (long long)h->cfg.n_emb);
-  if (w_star) {
-    if (!star_rows && n_star < n_tasks)
-      return hn_fail(HN_ERR_SHAPE, "%s: w_star has %lld rows for %lld task embeddings; give "
-                                   "one row per embedding, or star_rows",
-                     who, (long long)n_star, (long long)n_tasks);
-    for (int64_t t = 0; star_rows && t < n_tasks; t++)
-      if (star_rows[t] < 0 || star_rows[t] >= n_star)
-        return hn_fail(HN_ERR_ARG, "%s: star_rows[%lld] = %lld; use a row of w_star, 0 to %lld",
-                       who, (long long)t, (long long)star_rows[t], (long long)(n_star - 1));
-  }
-  h->fwd_tasks = -1; /* the workspace no longer holds a forward to differentiate */
-  if (n_tasks == 0) {
-    if (loss) *loss = 0.0f;
-    return HN_OK;
-  }
-  int L = h->n_layers;
-  int64_t rows = n_tasks * h->n_chunks, ch = h->dim[L], k = h->dim[L - 1];
-  const float *A, *As = NULL;
-  if (theta_star) { /* the targets' last hidden rows, kept in g[1] */
-    HN_TRY(hidden_forward(h, theta_star, e, n_tasks, &As));
-    memcpy(h->g[1], As, (size_t)(rows * k) * sizeof(float));
-    As = h->g[1];
-  }
-  HN_TRY(hidden_forward(h, theta, e, n_tasks, &A));
-  const float *U = theta + h->off_w[L - 1], *b = theta + h->off_b[L - 1];
-  const float *Us = theta_star ? theta_star + h->off_w[L - 1] : NULL;
-  const float *bs = theta_star ? theta_star + h->off_b[L - 1] : NULL;
-  float s = (float)(2.0 * (double)beta / (double)n_tasks);
-  float *o = h->tile[0], *ts = theta_star ? h->tile[1] : NULL, *dA = h->g[0];
-  double sq = 0.0, *dbacc = h->dbacc;
-  /* The tile's width: REG_COLS, or wider (whole strips) when there are
-   * fewer rows than a tile holds. */
-  int64_t tw = REG_TILE / HN_MIN(rows, REG_ROWS) / COL_BLOCK * COL_BLOCK;
-  tw = HN_MIN(HN_MAX(tw, REG_COLS), REG_COLS_MAX);
-  /* Column blocks outside, row blocks inside: a column block's slice of the
-   * output layer (U, dθ.U, the bias sums) is reused by every row block. */
-  for (int64_t c0 = 0; c0 < ch; c0 += tw) {
-    int64_t cw = HN_MIN(tw, ch - c0);
-    for (int64_t j = 0; j < cw; j++) dbacc[j] = 0.0;
-    for (int64_t r0 = 0; r0 < rows; r0 += REG_ROWS) {
-      int64_t rw = HN_MIN(REG_ROWS, rows - r0);
-      HN_TRY(hn_blas_gemm(who, false, true, rw, cw, k, 1.0f, A + r0 * k, U + c0 * k, 0.0f, o));
-      if (ts)
-        HN_TRY(hn_blas_gemm(who, false, true, rw, cw, k, 1.0f, As + r0 * k, Us + c0 * k, 0.0f,
-                            ts));
-      reg_tile(h, r0, rw, c0, cw, b + c0, bs ? bs + c0 : NULL, ts, w_star, star_rows, s, o,
-               dbacc, &sq);
-      if (!dtheta) continue;
-      /* dθ.U[c0..] += Gᵀ·A, dA += G·U[c0..] (the first column block writes dA) */
-      HN_TRY(hn_blas_gemm(who, true, false, cw, k, rw, 1.0f, o, A + r0 * k, 1.0f,
-                          dtheta + h->off_w[L - 1] + c0 * k));
-      HN_TRY(hn_blas_gemm(who, false, false, rw, k, cw, 1.0f, o, U + c0 * k, c0 ? 1.0f : 0.0f,
-                          dA + r0 * k));
-    }
-    if (dtheta)
-      for (int64_t j = 0; j < cw; j++) dtheta[h->off_b[L - 1] + c0 + j] += (float)dbacc[j];
-  }
-  if (loss) *loss = (float)((double)beta / (double)n_tasks * sq);
-  if (!dtheta) return HN_OK;
-  if (L > 1) /* dZ_{L-2} = act'(Z_{L-2}) ⊙ dA, in place */
-    hn_ops_act_backward(h->cfg.act, h->cfg.act_alpha, h->z[L - 2], h->a[L - 2], dA, dA, rows * k);
-  return backward_from(h, theta, L - 2, dA, 1, n_tasks, dtheta, NULL);
 }
 
 /* ---- Xavier initialisation ------------------------------------------------------------- */

@@ -118,9 +118,14 @@ hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, floa
  * fixed). The targets are stored, W*_t = row star_rows[t] of w_star
  * [n_star, n_out] (star_rows NULL: row t), or recomputed, W*_t = h(e_t;
  * theta_star) (w_star NULL); give exactly one. Never materialises the
- * generated weights: the hidden layers run over all chunk rows, the output
- * layer in cache-sized tiles, each tile's forward, difference, bias sums and
- * both backward products done while it is hot. n_tasks <= hn_hnet_max_tasks.
+ * generated weights: the hidden layers run over all chunk rows; the output
+ * layer, against stored targets, in cache-sized tiles (each tile's forward,
+ * difference, bias sums and both backward products done while it is hot),
+ * against recomputed ones through Gram matrices of the differences of θ
+ * and θ* (hnet_reg.c: no product of size rows × chunk; exactly 0 value and
+ * gradient at θ = θ*; a scratch of chunk · (2·k + 1) floats, k the last
+ * hidden width, allocated at the first such call). n_tasks <=
+ * hn_hnet_max_tasks.
  * Discards the last forward (hn_hnet_backward refuses until the next one).
  * Bad arguments leave loss and dtheta untouched. */
 hn_status hn_hnet_output_reg(hn_hnet *h, const float *theta, const float *e, int64_t n_tasks,

@@ -99,4 +99,53 @@ int64_t hn_module_store_lengths(float *L, const int64_t *lengths, int64_t n, int
 hn_status hn_module_same_lengths(const char *who, const float *L, const int64_t *lengths,
                                  int64_t n);
 
+/* ---- the hypernetwork (hnet.c; its output regulariser, hnet_reg.c) ---------- */
+
+#include "hnet.h"
+
+/* Column block for grouped sums and the regulariser's tile strips. */
+#define HN_HNET_COL_BLOCK 64
+/* The regulariser with stored targets runs the output layer in tiles of
+ * HN_HNET_REG_ROWS chunk rows by HN_HNET_REG_COLS output columns: 1 MiB of
+ * floats, so a tile stays in cache from its forward GEMM through the
+ * difference to the targets to both backward GEMMs. */
+#define HN_HNET_REG_ROWS 256
+#define HN_HNET_REG_COLS 1024
+#define HN_HNET_REG_TILE (HN_HNET_REG_ROWS * HN_HNET_REG_COLS)
+/* With fewer rows than a tile holds (a few earlier tasks of a small chunked
+ * network) the tile grows wider instead, up to this many columns, so that a
+ * step does not pay a fork/join and three small GEMMs for every 1024 columns
+ * (Split MNIST: 41 tiles per step became 2 to 8). */
+#define HN_HNET_REG_COLS_MAX 16384
+
+struct hn_hnet {
+  hn_hnet_cfg cfg;
+  hn_layout layout;
+  int n_layers;                             /* n_hidden + 1                          */
+  int64_t dim[HN_HNET_MAX_HIDDEN + 2];      /* layer widths, dim[0] = input width    */
+  int64_t n_chunks;                         /* 1 for a full network                  */
+  int64_t off_cemb;                         /* offset of chunk_emb in θ, -1 if full  */
+  int64_t off_w[HN_HNET_MAX_HIDDEN + 1], off_b[HN_HNET_MAX_HIDDEN + 1];
+  bool truncated;                           /* n_chunks * dim[L] != n_out            */
+  int64_t maxw;                             /* widest layer input (gradient buffers) */
+  int64_t cap;                              /* tasks per pass the workspace holds    */
+  int64_t o_tasks;                          /* tasks the output scratch o holds      */
+  float *ws;                                /* the one workspace allocation          */
+  float *x0, *z[HN_HNET_MAX_HIDDEN], *a[HN_HNET_MAX_HIDDEN], *o, *g[2];
+  float *tile[2];                           /* the regulariser's output tiles        */
+  double dbacc[HN_HNET_REG_COLS_MAX];       /* the regulariser's bias sums, a tile   */
+  float *gram;     /* the regulariser's Gram scratch (recomputed targets), NULL until used */
+  int64_t fwd_tasks;                        /* tasks of the last forward, -1: none   */
+};
+
+/* The input rows and the hidden layers over n_tasks embeddings (Z and A kept
+ * for backward); *last: the output layer's input rows [R, dim[L-1]]. */
+hn_status hn_hnet_hidden_forward(hn_hnet *h, const float *theta, const float *e, int64_t n_tasks,
+                                 const float **last);
+/* Backward from layer top down: dz holds dZ_top [R, dim[top+1]] (for top = -1,
+ * dX_0), the next input gradient goes to g[buf]; then the input gradient's
+ * task part is summed into de and its chunk part into dθ.chunk_emb. */
+hn_status hn_hnet_backward_from(hn_hnet *h, const float *theta, int top, const float *dz, int buf,
+                                int64_t n_tasks, float *dtheta, float *de);
+
 #endif

@@ -2,9 +2,10 @@
  * narrow products hnet computes itself (C[M, N ≤ 32] = A[M, K]·B[K, N], K
  * long: engine/blas.c) above all: every lane count, row-group remainders, the
  * last rows of B read through a padded copy, leading dimensions larger than
- * the matrices, alpha and beta; 1 vs 2 threads bitwise for those; the other
+ * the matrices, alpha and beta; M long with K short; 1 vs 2 threads bitwise
+ * for those; the other
  * narrow shapes of the hypernetwork's output layer (Aᵀ·B, A·Bᵀ), which go to
- * OpenBLAS; bad shapes. */
+ * OpenBLAS; the Gram product AᵀA; bad shapes. */
 #include "harness.h"
 
 #include <math.h>
@@ -35,7 +36,10 @@ static const shape narrow[] = {
     {true, false, 2100, 32, 130}, {true, false, 777, 17, 5},   {true, false, 530, 8, 256},
     {false, true, 1, 512, 1},    {false, true, 12, 4200, 10},  {false, true, 27, 1000, 25},
     {false, true, 5, 530, 32},   {false, true, 8, 777, 17},    {false, true, 256, 1024, 24},
-    {false, false, 3, 5, 100},   {false, false, 20, 40, 900},  {false, true, 20, 100, 40}};
+    {false, false, 3, 5, 100},   {false, false, 20, 40, 900},  {false, true, 20, 100, 40},
+    /* M long, K short: hnet's too (from M 4096, K 16) */
+    {false, false, 4096, 25, 51}, {false, false, 5001, 1, 16},  {false, false, 4100, 32, 300},
+    {false, false, 4096, 9, 15}, {false, false, 4095, 24, 20}};
 
 /* C = alpha·op(A)·op(B) + beta·C0 in double; the error allowed for a float
  * sum of K products: K·2⁻²³ of the sum of their magnitudes (a wrong lane or
@@ -108,7 +112,7 @@ static void test_threads_bitwise(void **state) {
                        HN_OK);
     }
     /* hnet's own products sum in a fixed order; OpenBLAS's may not */
-    bool own = !s->ta && !s->tb && s->n <= 32 && s->k >= 512;
+    bool own = !s->ta && !s->tb && s->n <= 32 && (s->k >= 512 || (s->m >= 4096 && s->k >= 16));
     if (own)
       hnt_assert_bytes_equal(c[0], c[1], sizeof(float) * (size_t)(s->m * s->n),
                              "narrow product, 1 vs 2 threads");
@@ -118,6 +122,42 @@ static void test_threads_bitwise(void **state) {
     free(c[1]);
   }
   hn_threads_set(saved);
+}
+
+/* hn_blas_gram: C = alpha·AᵀA against double, exactly symmetric, the padding
+ * between C's rows untouched; K = 0 gives zeros. */
+static void test_gram(void **state) {
+  (void)state;
+  const int64_t sizes[][2] = {{1, 1}, {51, 3000}, {7, 4}, {33, 1000}, {5, 0}};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    int64_t n = sizes[s][0], k = sizes[s][1], lda = n + 3, ldc = n + 2;
+    float *a = falloc(k * lda), *c = falloc(n * ldc);
+    hnt_fill_uniform(a, k * lda, -1, 1, 90 + s);
+    for (int64_t i = 0; i < n * ldc; i++) c[i] = 5.0f;
+    assert_int_equal(hn_blas_gram("test", n, k, 0.5f, a, lda, c, ldc), HN_OK);
+    for (int64_t i = 0; i < n; i++) {
+      for (int64_t j = 0; j < n; j++) {
+        double ref = 0, mag = 0;
+        for (int64_t l = 0; l < k; l++) {
+          double p = (double)a[l * lda + i] * (double)a[l * lda + j];
+          ref += p;
+          mag += fabs(p);
+        }
+        double tol = ((double)k * 0x1p-23 + 1e-6) * 0.5 * mag;
+        if (fabs((double)c[i * ldc + j] - 0.5 * ref) > tol)
+          fail_msg("Gram %lld x %lld: C[%lld, %lld] = %.8g, reference %.8g", (long long)n,
+                   (long long)k, (long long)i, (long long)j, (double)c[i * ldc + j], 0.5 * ref);
+        assert_true(c[i * ldc + j] == c[j * ldc + i]);
+      }
+      for (int64_t j = n; j < ldc; j++) assert_true(c[i * ldc + j] == 5.0f);
+    }
+    free(a);
+    free(c);
+  }
+  float a[4] = {1, 2, 3, 4}, c[4] = {7, 7, 7, 7};
+  assert_int_equal(hn_blas_gram("caller", 2, 2, 1.0f, a, 1, c, 2), HN_ERR_SHAPE);
+  hnt_expect_in(hn_errmsg(), "leading dimension", "error message");
+  for (int i = 0; i < 4; i++) assert_true(c[i] == 7.0f);
 }
 
 static void test_errors(void **state) {
@@ -136,6 +176,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_matches_double),
       cmocka_unit_test(test_threads_bitwise),
+      cmocka_unit_test(test_gram),
       cmocka_unit_test(test_errors),
   };
   return cmocka_run_group_tests_name("blas", tests, NULL, NULL);

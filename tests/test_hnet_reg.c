@@ -5,6 +5,7 @@
  * the unfused path (forward, dW = 2β/n (W − W*), backward); stored targets,
  * a subset of stored rows, recomputed targets (θ*), full and chunked
  * networks with tiles cut in both directions and a truncated last chunk;
+ * recomputed targets (the Gram form) near θ* and exactly at it;
  * errors leaving outputs untouched; threads. And the output layer of a
  * truncated network in passes through its bounded scratch. */
 #include "harness.h"
@@ -80,7 +81,9 @@ static void unfused_grad(const reg_ctx *c, float *dtheta) {
 
 typedef enum { STORED, SUBSET, RECOMPUTED } target_kind;
 
-static void check_reg(const hn_hnet_cfg *cfg, target_kind kind, int64_t T, const char *name) {
+/* pert: θ* = θ + U(−pert, pert) for recomputed targets. */
+static void check_reg_at(const hn_hnet_cfg *cfg, target_kind kind, int64_t T, float pert,
+                         const char *name) {
   hn_hnet *h = make(cfg);
   int64_t np = hn_hnet_n_params(h), n_out = cfg->n_out, n_emb = cfg->n_emb;
   int64_t n_star = kind == SUBSET ? 2 * T + 1 : T;
@@ -89,8 +92,7 @@ static void check_reg(const hn_hnet_cfg *cfg, target_kind kind, int64_t T, const
   int64_t *rows = malloc(sizeof(int64_t) * (size_t)T);
   hnt_fill_uniform(theta, np, -0.3f, 0.3f, 11);
   hnt_fill_normal(e, T * n_emb, 1.0f, 12);
-  /* the targets: θ* = θ + a perturbation of the size a task's training makes */
-  hnt_fill_uniform(theta_star, np, -0.05f, 0.05f, 13);
+  hnt_fill_uniform(theta_star, np, -pert, pert, 13);
   for (int64_t i = 0; i < np; i++) theta_star[i] += theta[i];
   hnt_fill_uniform(Ws, n_star * n_out, -1.0f, 1.0f, 14);
   for (int64_t t = 0; t < T; t++) rows[t] = (t * 7 + 3) % n_star; /* distinct, out of order */
@@ -102,12 +104,17 @@ static void check_reg(const hn_hnet_cfg *cfg, target_kind kind, int64_t T, const
 
   /* The value: float forward against the double definition. Each term is a
    * difference of float-rounded values (relative ~1e-6 of |W| ~ 1), summed
-   * in double: 1e-5 relative. */
+   * in double: 1e-5 relative. With θ* within pert of θ the float hidden
+   * rows of θ and θ* (rounded to ~6e-8 of their size) differ by ~pert of
+   * their size, so each difference carries up to ~6e-8/pert relative error;
+   * independent roundings mostly cancel in the sum of squares: 6e-5
+   * measured at pert 1e-4 (any float forward has this error, not only the
+   * Gram form), bound 3e-8/pert when larger than 1e-5. */
   float loss = -1.0f, loss2 = -1.0f;
   memset(dt, 0, sizeof(float) * (size_t)np);
   assert_int_equal(run_reg(&c, &loss, dt), HN_OK);
-  double want = ref_loss(&c);
-  if (!(fabs((double)loss - want) <= 1e-5 * want))
+  double want = ref_loss(&c), vtol = fmax(1e-5, 3e-8 / (double)pert);
+  if (!(fabs((double)loss - want) <= vtol * want))
     fail_msg("%s: loss %.9g, the definition gives %.9g", name, (double)loss, want);
   assert_int_equal(run_reg(&c, &loss2, NULL), HN_OK); /* value only: the same bits */
   assert_true(loss2 == loss);
@@ -155,6 +162,11 @@ static void check_reg(const hn_hnet_cfg *cfg, target_kind kind, int64_t T, const
   hn_hnet_free(h);
 }
 
+/* θ* = θ + a perturbation of the size a task's training makes. */
+static void check_reg(const hn_hnet_cfg *cfg, target_kind kind, int64_t T, const char *name) {
+  check_reg_at(cfg, kind, T, 0.05f, name);
+}
+
 /* Tiles are 256 chunk rows by 1024 columns, wider when there are fewer
  * rows: these sizes cut them both ways. */
 static void test_chunked(void **state) {
@@ -177,6 +189,46 @@ static void test_chunked(void **state) {
   check_reg(&wide, RECOMPUTED, 2, "wide tiles, recomputed");
 }
 
+/* Recomputed targets go through Gram matrices of the differences θ − θ*:
+ * exactly 0 at θ = θ* (Adam would turn a last-bit residual into a step of
+ * the learning rate's size), as accurate near θ* as far from it (nothing
+ * large cancels), and no allocation after the first call. */
+static void test_recomputed_near_theta_star(void **state) {
+  (void)state;
+  hn_hnet_cfg cfg = {.n_out = 2500, .n_emb = 3, .n_hidden = 2, .hidden = {5, 4},
+                     .act = HN_ACT_ELU, .act_alpha = 1.0f, .chunk = 1100, .n_chunk_emb = 2,
+                     .max_tasks = 7};
+  hn_hnet_cfg full = {.n_out = 1500, .n_emb = 4, .n_hidden = 1, .hidden = {6},
+                      .act = HN_ACT_TANH, .max_tasks = 4};
+  check_reg_at(&cfg, RECOMPUTED, 7, 1e-3f, "chunked, recomputed, θ* near θ");
+  check_reg_at(&full, RECOMPUTED, 4, 1e-4f, "full, recomputed, θ* near θ");
+  const hn_hnet_cfg *cfgs[2] = {&cfg, &full};
+  for (int c = 0; c < 2; c++) {
+    hn_hnet *h = make(cfgs[c]);
+    int64_t np = hn_hnet_n_params(h), T = cfgs[c]->max_tasks, n_emb = cfgs[c]->n_emb;
+    float *theta = falloc(np), *theta_star = falloc(np), *e = falloc(T * n_emb), *dt = falloc(np);
+    hnt_fill_uniform(theta, np, -0.3f, 0.3f, 51);
+    hnt_fill_normal(e, T * n_emb, 1.0f, 52);
+    memcpy(theta_star, theta, sizeof(float) * (size_t)np);
+    memset(dt, 0, sizeof(float) * (size_t)np);
+    float loss = -1.0f;
+    assert_int_equal(hn_hnet_output_reg(h, theta, e, T, NULL, NULL, 0, theta_star, 0.5f, &loss, dt),
+                     HN_OK);
+    assert_true(loss == 0.0f);
+    for (int64_t i = 0; i < np; i++)
+      if (dt[i] != 0.0f) fail_msg("θ = θ*: dθ[%lld] = %g, not 0", (long long)i, (double)dt[i]);
+    int64_t a0 = hn_alloc_count();
+    assert_int_equal(hn_hnet_output_reg(h, theta, e, T, NULL, NULL, 0, theta_star, 0.5f, &loss, dt),
+                     HN_OK);
+    assert_int_equal(hn_alloc_count(), a0);
+    hn_free(theta);
+    hn_free(theta_star);
+    hn_free(e);
+    hn_free(dt);
+    hn_hnet_free(h);
+  }
+}
+
 static void test_full_and_shallow(void **state) {
   (void)state;
   hn_hnet_cfg full = {.n_out = 1500, .n_emb = 4, .n_hidden = 1, .hidden = {6},
@@ -195,14 +247,16 @@ static void test_full_and_shallow(void **state) {
 
 /* The same loss and dθ at 1 and 2 threads up to GEMM blocking, identical
  * bytes for the same thread count. */
-static void test_threads(void **state) {
-  (void)state;
+static void check_threads(bool recomputed) {
   hn_hnet_cfg cfg = {.n_out = 5000, .n_emb = 4, .n_hidden = 2, .hidden = {16, 16},
                      .act = HN_ACT_RELU, .chunk = 1300, .n_chunk_emb = 4, .max_tasks = 80};
   hn_hnet *h = make(&cfg);
   int64_t np = hn_hnet_n_params(h), T = 80;
   float *theta = falloc(np), *e = falloc(T * 4), *Ws = falloc(T * 5000), *dt[3];
+  float *theta_star = falloc(np);
   hnt_fill_uniform(theta, np, -0.3f, 0.3f, 21);
+  hnt_fill_uniform(theta_star, np, -0.05f, 0.05f, 24);
+  for (int64_t i = 0; i < np; i++) theta_star[i] += theta[i];
   hnt_fill_normal(e, T * 4, 1.0f, 22);
   hnt_fill_uniform(Ws, T * 5000, -1, 1, 23);
   float loss[3];
@@ -211,7 +265,8 @@ static void test_threads(void **state) {
     dt[k] = falloc(np);
     memset(dt[k], 0, sizeof(float) * (size_t)np);
     hn_threads_set(threads[k]);
-    assert_int_equal(hn_hnet_output_reg(h, theta, e, T, Ws, NULL, T, NULL, 0.5f, &loss[k], dt[k]),
+    assert_int_equal(hn_hnet_output_reg(h, theta, e, T, recomputed ? NULL : Ws, NULL, T,
+                                        recomputed ? theta_star : NULL, 0.5f, &loss[k], dt[k]),
                      HN_OK);
   }
   hn_threads_set(saved);
@@ -224,9 +279,16 @@ static void test_threads(void **state) {
   hnt_assert_close(dt[1], dt[0], np, 1e-5, 1e-6 * big, "dθ, 1 vs 2 threads");
   for (int k = 0; k < 3; k++) hn_free(dt[k]);
   hn_free(theta);
+  hn_free(theta_star);
   hn_free(e);
   hn_free(Ws);
   hn_hnet_free(h);
+}
+
+static void test_threads(void **state) {
+  (void)state;
+  check_threads(false);
+  check_threads(true);
 }
 
 static void expect_error(hn_status got, hn_status want, const char *words) {
@@ -342,6 +404,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chunked),
       cmocka_unit_test(test_full_and_shallow),
+      cmocka_unit_test(test_recomputed_near_theta_star),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_output_scratch_passes),
