@@ -20,7 +20,7 @@ local o = E.options(arg, {
   steps = { 10, "timed steps (after 2 warm-up steps)" },
   lookahead = { true, "look-ahead regulariser (evaluated at theta + the Adam step the task loss would take)" },
   reg_tasks = { 0, "regularise a random subset of this many earlier tasks (0: all)" },
-  store_targets = { true, "store W*_t (else recompute them from a snapshot of theta)" },
+  store_targets = { false, "store W*_t (default: recompute them from a snapshot of theta, through Gram matrices)" },
   distributed = { false, "the step over the ranks of the mpirun job (make MPI=1), split as --dist_split says" },
   dist_split = { "both", "data (each batch's rows), tasks (the earlier tasks) or both", choices = hnet.distributed.SPLITS },
 }, "step_timing.lua: time one training step at task k")

@@ -40,18 +40,23 @@ static void run_err(const char *chunk, const char *want) { hntl_assert_err_fresh
   "  return l, dth, de\n"                                                                             \
   "end\n"
 
+/* The targets stored (written out: forward, hnet.cl.output_reg, backward)
+ * and recomputed from θ* (the default; written out: hypernet:output_reg with
+ * the snapshot). */
 static void test_step_is_the_written_out_step(void **state) {
   (void)state;
   hntl_run_fresh(SETUP
+         "for _, store in ipairs{ true, false } do\n"
          "local m, r = model(), model()\n"
          "local beta = 0.1\n"
          "for task = 1, 2 do\n"
          "  local e, er = m.E:rows(task, task), r.E:rows(task, task)\n"
          "  m:begin(e, { lr = 1e-2 })\n"
-         "  local Wstar\n"
+         "  local Wstar, theta_star\n"
          "  if task > 1 then\n"
-         "    m:fix_targets(m.E:rows(1, 1), { beta = beta, lookahead = true })\n"
-         "    Wstar = r.h:forward(r.theta, r.E:rows(1, 1)):clone()\n"
+         "    m:fix_targets(m.E:rows(1, 1), { beta = beta, lookahead = true, store = store })\n"
+         "    if store then Wstar = r.h:forward(r.theta, r.E:rows(1, 1)):clone()\n"
+         "    else theta_star = r.theta:clone() end\n"
          "  end\n"
          "  local ot, oe = hnet.adam{ n = r.n_theta, lr = 1e-2 }, hnet.adam{ n = 4, lr = 1e-2 }\n"
          "  for it = 1, 3 do\n"
@@ -68,6 +73,11 @@ static void test_step_is_the_written_out_step(void **state) {
          "      local dWp = hnet.tensor(1, r.n_w)\n"
          "      g = hnet.cl.output_reg(Wp, Wstar, beta, dWp)\n"
          "      r.h:backward(at, dWp, dth, nil)\n"
+         "    elseif theta_star then\n"
+         "      local step = hnet.tensor(r.n_theta)\n"
+         "      ot:delta(r.theta, dth, step)\n"
+         "      local at = r.theta:clone():add(step)\n"
+         "      g = r.h:output_reg(at, r.E:rows(1, 1), { theta_star = theta_star, beta = beta, dtheta = dth })\n"
          "    end\n"
          "    ot:step(r.theta, dth)\n"
          "    oe:step(er, de)\n"
@@ -76,6 +86,7 @@ static void test_step_is_the_written_out_step(void **state) {
          "    assert(task == 1 or reg > 0, 'the regulariser is not active')\n"
          "    same(m.theta, r.theta, 'theta'); same(m.E, r.E, 'E')\n"
          "  end\n"
+         "end\n"
          "end\n");
 }
 
@@ -146,7 +157,7 @@ static void test_clipped_step(void **state) {
          "  local m, u, r = model(), model(), model()\n"
          "  for _, mm in ipairs{ m, u } do\n"
          "    mm:begin(mm.E:rows(2, 2), { lr = 1e-2, clip_grad_norm = mm == m and c or 0 })\n"
-         "    mm:fix_targets(mm.E:rows(1, 1), { beta = beta })\n"
+         "    mm:fix_targets(mm.E:rows(1, 1), { beta = beta, store = true })\n"
          "  end\n"
          "  local Wstar = r.h:forward(r.theta, r.E:rows(1, 1)):clone()\n"
          "  local er = r.E:rows(2, 2)\n"

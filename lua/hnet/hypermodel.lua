@@ -207,19 +207,20 @@ end
 --- Fix the output regulariser's targets W*_j = h(e_j; θ) for the p rows of
 -- Eprev (a view of E, or rows the caller gathered; read again every step).
 -- o = { beta =, n = (a random subset of n of the p each step, drawn from
--- rng; default p), rng =, store = (false: keep θ* and recompute W* each
--- step), lookahead = (the regulariser at θ + Δθ, Δθ the Adam step of the
--- task loss alone) }. Returns the regulariser's state (Wstar_prev = the
+-- rng; default p), rng =, store = (true: store W* [p, n_w]; default: keep
+-- a snapshot θ* and recompute, which the engine does through Gram matrices
+-- without forming W*: less memory and far fewer FLOPs), lookahead = (the
+-- regulariser at θ + Δθ, Δθ the Adam step of the task loss alone) }. Returns the regulariser's state (Wstar_prev = the
 -- stored targets [p, n_w], theta_star, E = the embeddings of the last step).
 function Model:fix_targets(Eprev, o)
   local p, n_w = Eprev:size(1), self.n_w
   local n = o.n or p
-  if o.store ~= false and (not self.Wstar or self.Wstar:size(1) < p) then
+  if o.store == true and (not self.Wstar or self.Wstar:size(1) < p) then
     -- once for every task the model has an embedding for
     self.Wstar = hnet.tensor(math.max(p, self.E and self.E:size(1) or p), n_w)
   end
   if self.h:max_tasks() < n then self.h:reserve(n) end
-  local r = { beta = o.beta, p = p, n = n, store = o.store ~= false, lookahead = o.lookahead, rng = o.rng,
+  local r = { beta = o.beta, p = p, n = n, store = o.store == true, lookahead = o.lookahead, rng = o.rng,
               Eprev = Eprev }
   local g = self.group
   if r.store and g and g.tasks and n == p and g.size > 1 then

@@ -261,7 +261,10 @@ function Model:save(s, prefix, in_task)
     common.save_optim(s, prefix .. ".opt_theta", m.opt_theta)
     common.save_optim(s, prefix .. ".opt_e", m.opt_e)
     common.save_optim(s, prefix .. ".opt_enc", self.opt_enc)
-    if self.n_reg > 0 then s[prefix .. ".Wstar"] = self.reg.Wstar_prev end
+    if self.n_reg > 0 then -- the regulariser's targets: stored, or the θ* they come from
+      local r = self.reg
+      s[prefix .. (r.store and ".Wstar" or ".theta_star")] = r.store and r.Wstar_prev or r.theta_star
+    end
   end
 end
 
@@ -279,7 +282,10 @@ function Model:load(s, prefix, in_task, t)
     common.load_optim(s, prefix .. ".opt_theta", m.opt_theta)
     common.load_optim(s, prefix .. ".opt_e", m.opt_e)
     common.load_optim(s, prefix .. ".opt_enc", self.opt_enc)
-    if self.n_reg > 0 then common.load_tensor(s, prefix .. ".Wstar", self.reg.Wstar_prev) end
+    if self.n_reg > 0 then
+      local r = self.reg
+      common.load_tensor(s, prefix .. (r.store and ".Wstar" or ".theta_star"), r.store and r.Wstar_prev or r.theta_star)
+    end
   end
   self.fresh = {} -- θ and E replaced
 end
