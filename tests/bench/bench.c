@@ -11,11 +11,14 @@
  *    --config pm10 (PermutedMNIST-10: chunked 25-25 ELU, task embedding 24,
  *    chunk embedding 8, chunk 78,000) or pm100 (PermutedMNIST-100: 200-250-350
  *    ReLU, embedding 128, chunk embedding 12, chunk 7,500). With --reg R, R
- *    earlier tasks regularised with stored targets, at θ + the Adam step of
- *    the task loss (the look-ahead of the published runs). With --stored S
- *    (> R), the targets of S earlier tasks are stored and a random R of them
- *    regularised each step, as the learner's reg_tasks = R does (task 100
- *    with reg_tasks 10: --reg 10 --stored 99).
+ *    earlier tasks regularised at θ + the Adam step of the task loss (the
+ *    look-ahead of the published runs), their targets the outputs of a
+ *    snapshot θ* (--targets recomputed, the learner's default: θ* = θ with
+ *    1e-3 added to the output layer's bias, the regulariser through Gram
+ *    matrices) or stored (--targets stored: the outputs of θ plus 1e-3, the
+ *    same values, the regulariser in tiles). With --stored S (> R), S earlier
+ *    tasks and a random R of them regularised each step, as the learner's
+ *    reg_tasks = R does (task 100 with reg_tasks 10: --reg 10 --stored 99).
  * 3. --config copy: the recurrent step of the Permuted Copy Task
  *    (bench_copy.c; --reg does not apply).
  *
@@ -25,12 +28,12 @@
  * read or written once). Every figure is a median over repeats, measured in
  * this run. Usage:
  *   bench [--threads N] [--repeats K] [--config pm10|pm100|copy] [--reg R] [--stored S]
- *         [--tag NAME] [--dump PATH]
+ *         [--targets recomputed|stored] [--tag NAME] [--dump PATH]
  *
  * Each workload ends with one RESULT line of key=value pairs, read by
  * run-bench.sh: step_ms, gflops, the ceilings, peak_mib, and what the
  * PyTorch twin (torch_step.py) must match: n_w (generated weights), n_theta,
- * reg and stored (earlier tasks regularised per step, targets stored), loss0 and reg0 (the first step's task
+ * reg and stored (earlier tasks regularised per step, of how many), targets, loss0 and reg0 (the first step's task
  * loss and regulariser: same magnitude on both sides, not the same values,
  * as the data and initial values come from different generators), setup_s
  * (the earlier tasks' targets). --dump PATH writes the first step's inputs
@@ -53,7 +56,7 @@ int main(int argc, char **argv) {
   /* ./hnet's OpenMP wait policy unless the caller chose one (engine/threads.h) */
   if (hn_threads_set_wait_env()) execv("/proc/self/exe", argv);
   int threads = 0, repeats = 20, n_reg = 0, n_stored = -1;
-  const char *tag = "", *config = "pm10", *dump = NULL;
+  const char *tag = "", *config = "pm10", *dump = NULL, *targets = "recomputed";
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = atoi(argv[++i]);
@@ -62,13 +65,19 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--tag") && i + 1 < argc) tag = argv[++i];
     else if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
     else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump = argv[++i];
+    else if (!strcmp(argv[i], "--targets") && i + 1 < argc) targets = argv[++i];
     else {
       fprintf(stderr, "usage: bench [--threads N] [--repeats K] [--config pm10|pm100|copy] [--reg R] [--stored S] "
-                      "[--tag NAME] [--dump PATH]\n");
+                      "[--targets recomputed|stored] [--tag NAME] [--dump PATH]\n");
       return 2;
     }
   }
   bool pm100 = !strcmp(config, "pm100"), copy = !strcmp(config, "copy");
+  bool stored = !strcmp(targets, "stored");
+  if (!stored && strcmp(targets, "recomputed")) {
+    fprintf(stderr, "bench: --targets %s; use recomputed or stored\n", targets);
+    return 2;
+  }
   if (!pm100 && !copy && strcmp(config, "pm10")) {
     fprintf(stderr, "bench: --config %s; use pm10, pm100 or copy\n", config);
     return 2;
@@ -129,7 +138,9 @@ int main(int argc, char **argv) {
 
   float *theta = bench_falloc(n_theta), *dtheta = bench_falloc(n_theta), *theta_la = bench_falloc(n_theta);
   float *E = bench_falloc(n_tasks * ne), *dE = bench_falloc(ne);
-  float *W = bench_falloc(n_w), *dW = bench_falloc(n_w), *Wstar = bench_falloc(n_stored > 0 ? (int64_t)n_stored * n_w : 1);
+  float *W = bench_falloc(n_w), *dW = bench_falloc(n_w);
+  float *Wstar = stored ? bench_falloc(n_stored > 0 ? (int64_t)n_stored * n_w : 1) : NULL;
+  float *theta_star = stored ? NULL : bench_falloc(n_theta);
   /* A subset (n_stored > n_reg): its embeddings, target rows and the
    * permutation it is drawn from, planned once. */
   float *Esub = bench_falloc(n_reg > 0 ? n_reg * ne : 1);
@@ -143,7 +154,7 @@ int main(int argc, char **argv) {
   CHECK(hn_hnet_init(h, theta, var, 1.0f, &rng));
   hn_rng_fill_normal(&rng, E, n_tasks * ne, 0, 1);
   double t_setup = 0;
-  if (n_reg) { /* targets: the earlier tasks' outputs now, perturbed */
+  if (n_reg && stored) { /* targets: the earlier tasks' outputs now, perturbed */
     double t0 = omp_get_wtime();
     for (int64_t t = 0; t < n_stored; t += hc.max_tasks) {
       int64_t nt = n_stored - t < hc.max_tasks ? n_stored - t : hc.max_tasks;
@@ -151,6 +162,12 @@ int main(int argc, char **argv) {
     }
     t_setup = omp_get_wtime() - t0;
     for (int64_t i = 0; i < (int64_t)n_stored * n_w; i++) Wstar[i] += 1e-3f;
+  } else if (n_reg) { /* the snapshot θ*, its outputs those targets up to rounding */
+    double t0 = omp_get_wtime();
+    memcpy(theta_star, theta, sizeof(float) * (size_t)n_theta);
+    const hn_layout_entry *ob = hn_layout_find(hn_hnet_layout(h), pm100 ? "l3.bias" : "l2.bias");
+    for (int64_t i = 0; i < hc.chunk; i++) theta_star[ob->offset + i] += 1e-3f;
+    t_setup = omp_get_wtime() - t0;
   }
   hn_tensor x, y, logits, dlogits;
   CHECK(hn_tensor_init(&x, 2, (int64_t[]){batch, n_in}));
@@ -199,11 +216,11 @@ int main(int argc, char **argv) {
         rows[i] = rows[j], rows[j] = s;
         memcpy(Esub + i * ne, E + (1 + rows[i]) * ne, sizeof(float) * (size_t)ne);
       }
-      CHECK(hn_hnet_output_reg(h, theta_la, Esub, n_reg, Wstar, rows, n_stored, NULL, 0.01f, &reg,
-                               dtheta));
+      CHECK(hn_hnet_output_reg(h, theta_la, Esub, n_reg, Wstar, stored ? rows : NULL, n_stored,
+                               theta_star, 0.01f, &reg, dtheta));
     } else if (n_reg)
-      CHECK(hn_hnet_output_reg(h, theta_la, E + ne, n_reg, Wstar, NULL, n_reg, NULL, 0.01f, &reg,
-                               dtheta));
+      CHECK(hn_hnet_output_reg(h, theta_la, E + ne, n_reg, Wstar, NULL, n_reg, theta_star, 0.01f,
+                               &reg, dtheta));
     tp[P_OPT] = omp_get_wtime();
     CHECK(hn_optim_step(opt, theta, dtheta));
     CHECK(hn_optim_step(opt_e, E, dE));
@@ -240,9 +257,19 @@ int main(int argc, char **argv) {
   double f_tbwd = 2.0 * f_tfwd - 2.0 * (double)batch * (double)n_in * 1000.0;
   double f_hbwd = 2.0 * f_hfwd;
   double f_opt = 10.0 * (double)n_theta; /* ~10 flops per element */
-  /* the regulariser: the hypernetwork's forward and backward over n_reg
-   * tasks, ~6 flops per generated weight for the difference and sums */
-  double f_reg = 3.0 * (double)hn_hnet_flops(h, n_reg) + 6.0 * (double)n_reg * (double)n_w;
+  /* the regulariser. Stored targets: the hypernetwork's forward and backward
+   * over n_reg tasks, ~6 flops per generated weight for the difference and
+   * sums. Recomputed (engine/hnet_reg.c): the hidden layers' forward for θ
+   * and θ* and their backward, then the Gram form of the output layer: G
+   * (one triangle, chunk·m² for m = 2k + 1), S and the input gradient
+   * (8·rows·k²), the weight gradient (2·chunk·m·(k + 1)). */
+  int64_t rows_reg = (int64_t)n_reg * hn_hnet_n_chunks(h);
+  double k_last = hc.n_hidden ? hc.hidden[hc.n_hidden - 1] : ne + hc.n_chunk_emb, m_g = 2 * k_last + 1;
+  double f_hid = (double)hn_hnet_flops(h, n_reg) - 2.0 * (double)rows_reg * k_last * (double)hc.chunk;
+  double f_reg = stored ? 3.0 * (double)hn_hnet_flops(h, n_reg) + 6.0 * (double)n_reg * (double)n_w
+                        : 4.0 * f_hid + (double)hc.chunk * m_g * m_g +
+                              8.0 * (double)rows_reg * k_last * k_last +
+                              2.0 * (double)hc.chunk * m_g * (k_last + 1);
   double flops[N_PARTS] = {f_hfwd, f_tfwd, 4.0 * batch * n_cls, f_tbwd, f_hbwd,
                            n_reg ? 12.0 * (double)n_theta : 0.0, f_reg, f_opt};
   double bytes[N_PARTS] = {
@@ -252,14 +279,17 @@ int main(int argc, char **argv) {
       f4 * (2.0 * (double)n_w + (double)batch * n_in),               /* W in, dW out    */
       f4 * ((double)n_w + 3.0 * (double)n_out_layer),                /* dW, U in, dU    */
       n_reg ? f4 * 7.0 * (double)n_theta : 0.0,                      /* θ g m v, Δ; θ_la */
-      n_reg ? f4 * ((double)n_reg * (double)n_w + 3.0 * (double)n_out_layer) : 0.0,
+      !n_reg ? 0.0 /* stored: the targets, U, dU; recomputed: U, U*, dU, M (written, read twice), the rows */
+             : stored ? f4 * ((double)n_reg * (double)n_w + 3.0 * (double)n_out_layer)
+                      : f4 * (3.0 * (double)n_out_layer + 3.0 * (double)hc.chunk * m_g +
+                              6.0 * (double)rows_reg * k_last),
       f4 * 7.0 * (double)n_theta};                                   /* θ g m v; θ m v  */
   double f_total = 0, b_total = 0;
   for (int p = 0; p < N_PARTS; p++) f_total += flops[p], b_total += bytes[p];
   double med_step = bench_median(t_step, repeats);
 
-  printf("== hnet bench %s config=%s threads=%d repeats=%d earlier-tasks-regularised=%d (of %d "
-         "stored)\n", tag, config, threads, repeats, n_reg, n_stored);
+  printf("== hnet bench %s config=%s threads=%d repeats=%d earlier-tasks-regularised=%d (of %d, "
+         "targets %s)\n", tag, config, threads, repeats, n_reg, n_stored, targets);
   printf("ceiling  sgemm 128x1000x784: %7.1f GFLOP/s   sgemm 2048^3: %7.1f GFLOP/s   triad: "
          "%6.1f GB/s\n",
          ceil_small, ceil_big, bw);
@@ -287,15 +317,15 @@ int main(int argc, char **argv) {
          100.0 * gf / ceil_small, 100.0 * gf / ceil_big, floor_total * 1e3,
          100.0 * floor_total / med_step);
   if (n_reg)
-    printf("set-up   targets of %d earlier tasks in %.3f s\n", n_stored, t_setup);
+    printf("set-up   targets of %d earlier tasks (%s) in %.3f s\n", n_stored, targets, t_setup);
   printf("memory   peak resident %.1f MiB; allocations during %d timed steps: %lld; loss %.4f, "
          "regulariser %.4g\n",
          peak, repeats, (long long)step_allocs, (double)loss,
          (double)reg);
-  printf("RESULT tag=%s config=%s threads=%d reg=%d stored=%d step_ms=%.3f gflops=%.1f ceil_small=%.1f "
+  printf("RESULT tag=%s config=%s threads=%d reg=%d stored=%d targets=%s step_ms=%.3f gflops=%.1f ceil_small=%.1f "
          "ceil_big=%.1f bw=%.1f peak_mib=%.1f setup_s=%.3f n_w=%lld n_theta=%lld loss0=%.4f "
          "reg0=%.4g\n",
-         tag, config, threads, n_reg, n_stored, med_step * 1e3, gf, ceil_small, ceil_big, bw, peak,
+         tag, config, threads, n_reg, n_stored, targets, med_step * 1e3, gf, ceil_small, ceil_big, bw, peak,
          t_setup, (long long)n_w, (long long)n_theta, (double)loss0, (double)reg0);
 
   for (int p = 0; p < N_PARTS; p++) free(t[p]);
@@ -307,7 +337,7 @@ int main(int argc, char **argv) {
   hn_tensor_release(&logits);
   hn_tensor_release(&dlogits);
   hn_free(theta); hn_free(dtheta); hn_free(theta_la); hn_free(E); hn_free(dE);
-  hn_free(W); hn_free(dW); hn_free(Wstar); hn_free(var); hn_free(Esub);
+  hn_free(W); hn_free(dW); hn_free(Wstar); hn_free(theta_star); hn_free(var); hn_free(Esub);
   free(rows);
   free(rows0);
   hn_hnet_free(h);

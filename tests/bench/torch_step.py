@@ -229,6 +229,9 @@ def main():
     ap.add_argument("--warmup", type=int, help="untimed steps first (default 3, 1 for pm100)")
     ap.add_argument("--rnn", choices=("vf", "loop"), default="vf",
                     help="copy: torch's tanh-RNN kernel or a Python loop over the steps")
+    ap.add_argument("--targets", choices=("recomputed", "stored"), default="stored",
+                    help="accepted for bench's options: PyTorch stores the targets, as hypnettorch "
+                         "does (bench's recomputed targets have the same values)")
     ap.add_argument("--tag", default="torch")
     ap.add_argument("--check", metavar="PATH", help="compare the first step with bench --dump PATH")
     args = ap.parse_args()
