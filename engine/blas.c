@@ -191,3 +191,5 @@ hn_status hn_blas_gram(const char *who, int64_t n, int64_t k, float alpha, const
     for (int64_t j = 0; j < i; j++) c[i * ldc + j] = c[j * ldc + i];
   return HN_OK;
 }
+
+const char *hn_blas_core(void) { return openblas_get_corename(); }

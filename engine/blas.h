@@ -20,6 +20,12 @@ hn_status hn_blas_gemm_ld(const char *who, bool trans_a, bool trans_b, int64_t m
                           int64_t k, float alpha, const float *a, int64_t lda, const float *b,
                           int64_t ldb, float beta, float *c, int64_t ldc);
 
+/* The name of the kernel family OpenBLAS chose for this CPU ("Haswell",
+ * "SkylakeX", ...; OPENBLAS_CORETYPE overrides it): benchmarks print it,
+ * since a CPU newer than the OpenBLAS build falls back to "Prescott" (SSE3),
+ * several times slower. */
+const char *hn_blas_core(void);
+
 /* C[N,N] = alpha · Aᵀ·A (beta 0), A stored [K,N] with leading dimension
  * lda: one triangle by BLAS ssyrk (half a GEMM's FLOPs), mirrored, so C is
  * exactly symmetric. */

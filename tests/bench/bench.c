@@ -291,8 +291,8 @@ int main(int argc, char **argv) {
   printf("== hnet bench %s config=%s threads=%d repeats=%d earlier-tasks-regularised=%d (of %d, "
          "targets %s)\n", tag, config, threads, repeats, n_reg, n_stored, targets);
   printf("ceiling  sgemm 128x1000x784: %7.1f GFLOP/s   sgemm 2048^3: %7.1f GFLOP/s   triad: "
-         "%6.1f GB/s\n",
-         ceil_small, ceil_big, bw);
+         "%6.1f GB/s   (OpenBLAS kernels: %s)\n",
+         ceil_small, ceil_big, bw, hn_blas_core());
   printf("config   target 1024-1000-1000-10 (|W| = %lld), hypernet %s, %lld chunks of %lld, "
          "|theta| = %lld\n",
          (long long)n_w, pm100 ? "200-250-350 ReLU, emb 128, chunk emb 12"
@@ -322,10 +322,10 @@ int main(int argc, char **argv) {
          "regulariser %.4g\n",
          peak, repeats, (long long)step_allocs, (double)loss,
          (double)reg);
-  printf("RESULT tag=%s config=%s threads=%d reg=%d stored=%d targets=%s step_ms=%.3f gflops=%.1f ceil_small=%.1f "
+  printf("RESULT tag=%s config=%s threads=%d reg=%d stored=%d targets=%s blas_core=%s step_ms=%.3f gflops=%.1f ceil_small=%.1f "
          "ceil_big=%.1f bw=%.1f peak_mib=%.1f setup_s=%.3f n_w=%lld n_theta=%lld loss0=%.4f "
          "reg0=%.4g\n",
-         tag, config, threads, n_reg, n_stored, targets, med_step * 1e3, gf, ceil_small, ceil_big, bw, peak,
+         tag, config, threads, n_reg, n_stored, targets, hn_blas_core(), med_step * 1e3, gf, ceil_small, ceil_big, bw, peak,
          t_setup, (long long)n_w, (long long)n_theta, (double)loss0, (double)reg0);
 
   for (int p = 0; p < N_PARTS; p++) free(t[p]);
