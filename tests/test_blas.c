@@ -125,16 +125,30 @@ static void test_threads_bitwise(void **state) {
 }
 
 /* hn_blas_gram: C = alpha·AᵀA against double, exactly symmetric, the padding
- * between C's rows untouched; K = 0 gives zeros. */
+ * between C's rows untouched; K = 0 gives zeros; hnet's own kernel (N ≤ 64,
+ * K ≥ 4096) the same bytes at 1 and 2 threads. */
 static void test_gram(void **state) {
   (void)state;
-  const int64_t sizes[][2] = {{1, 1}, {51, 3000}, {7, 4}, {33, 1000}, {5, 0}};
+  /* OpenBLAS's ssyrk below K 4096 or above N 64; hnet's own from there */
+  const int64_t sizes[][2] = {{1, 1},    {51, 3000}, {7, 4},     {33, 1000}, {5, 0},   {65, 4096},
+                              {51, 9001}, {64, 5000}, {1, 4096}, {17, 4100}, {32, 4099}, {30, 6000}};
   for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
     int64_t n = sizes[s][0], k = sizes[s][1], lda = n + 3, ldc = n + 2;
     float *a = falloc(k * lda), *c = falloc(n * ldc);
     hnt_fill_uniform(a, k * lda, -1, 1, 90 + s);
     for (int64_t i = 0; i < n * ldc; i++) c[i] = 5.0f;
+    int saved = hn_threads_get();
+    hn_threads_set(1);
     assert_int_equal(hn_blas_gram("test", n, k, 0.5f, a, lda, c, ldc), HN_OK);
+    if (n <= 64 && k >= 4096) {
+      float *c2 = falloc(n * ldc);
+      memcpy(c2, c, sizeof(float) * (size_t)(n * ldc));
+      hn_threads_set(2);
+      assert_int_equal(hn_blas_gram("test", n, k, 0.5f, a, lda, c2, ldc), HN_OK);
+      hnt_assert_bytes_equal(c, c2, sizeof(float) * (size_t)(n * ldc), "Gram, 1 vs 2 threads");
+      free(c2);
+    }
+    hn_threads_set(saved);
     for (int64_t i = 0; i < n; i++) {
       for (int64_t j = 0; j < n; j++) {
         double ref = 0, mag = 0;
