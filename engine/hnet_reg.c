@@ -145,18 +145,25 @@ static hn_status tile_reg(hn_hnet *h, const float *theta, const float *A, int64_
  * way (S_last over the truncated rows, S − S_last over the others); rows
  * 0:len of [U | b] get M[0:len]·S over all rows, rows len: M[len:]·(S − S_last).
  *
- * Scratch (allocated at the first call, reused): M [chunk, m], G, G_head, S
- * and S_last [m, m], H and H_head [m, k].
+ * S is formed first (it needs only the rows), so that the bias gradient is
+ * taken in the pass that writes M, each row of M still in registers.
+ *
+ * Scratch (allocated at the first call, reused): M [chunk, m], G, G_head, S,
+ * S_last and S_full [m, m], H and H_head [m, k], S's last column over all
+ * rows and over the full ones [m] each.
  */
 
 static int64_t gram_floats(const hn_hnet *h) {
   int64_t ch = h->dim[h->n_layers], k = h->dim[h->n_layers - 1], m = 2 * k + 1;
-  return ch * m + 4 * m * m + 2 * m * k;
+  return ch * m + 5 * m * m + 2 * m * k + 2 * m;
 }
 
-/* M = [U − U* | U* | b − b*], one row per output column. */
+/* M = [U − U* | U* | b − b*], one row per output column; with db, also
+ * db[j] += s·M[j]·c (c = ca for j < len, cf after it: S[:, 2k] over the rows
+ * that reach column j), summed in order. */
 static void gram_build_m(int64_t ch, int64_t k, const float *U, const float *b, const float *Us,
-                         const float *bs, float *M) {
+                         const float *bs, float *M, int64_t len, const float *ca, const float *cf,
+                         float s, float *db) {
   int64_t m = 2 * k + 1;
 #pragma omp parallel for schedule(static) if (ch * m > HN_OMP_MIN_WORK)
   for (int64_t j = 0; j < ch; j++) {
@@ -165,6 +172,12 @@ static void gram_build_m(int64_t ch, int64_t k, const float *U, const float *b, 
     for (int64_t i = 0; i < k; i++) mj[i] = u[i] - us[i];
     memcpy(mj + k, us, (size_t)k * sizeof(float));
     mj[2 * k] = b[j] - bs[j];
+    if (db) {
+      const float *c = j < len ? ca : cf;
+      float acc = 0.0f;
+      for (int64_t i = 0; i < m; i++) acc += mj[i] * c[i];
+      db[j] += s * acc;
+    }
   }
 }
 
@@ -219,16 +232,14 @@ static hn_status gram_rows(int64_t k, const float *H, const float *A, const floa
   return HN_OK;
 }
 
-/* dθ.U[j0:j1] += s·M[j0:j1]·S[:, 0:k], dθ.b[j0:j1] += s·M[j0:j1]·S[:, 2k]. */
+/* dθ.U[j0:j1] += s·M[j0:j1]·S[:, 0:k] (the bias part: gram_build_m). */
 static hn_status gram_grad(hn_hnet *h, const float *M, const float *S, int64_t j0, int64_t j1,
                            float s, float *dtheta) {
   static const char who[] = "hn_hnet_output_reg";
   int L = h->n_layers;
   int64_t k = h->dim[L - 1], m = 2 * k + 1;
-  HN_TRY(hn_blas_gemm_ld(who, false, false, j1 - j0, k, m, s, M + j0 * m, m, S, m, 1.0f,
-                         dtheta + h->off_w[L - 1] + j0 * k, k));
-  return hn_blas_gemm_ld(who, false, false, j1 - j0, 1, m, s, M + j0 * m, m, S + 2 * k, m, 1.0f,
-                         dtheta + h->off_b[L - 1] + j0, 1);
+  return hn_blas_gemm_ld(who, false, false, j1 - j0, k, m, s, M + j0 * m, m, S, m, 1.0f,
+                         dtheta + h->off_w[L - 1] + j0 * k, k);
 }
 
 /* The output layer against h(e; θ*): A [rows, k] the rows of θ, g[1] holds
@@ -247,26 +258,32 @@ static hn_status gram_reg(hn_hnet *h, const float *theta, const float *theta_sta
                      (long long)gram_floats(h));
   }
   float *M = h->gram, *G = M + ch * m, *Gh = G + m * m, *S = Gh + m * m, *Sl = S + m * m;
-  float *H = Sl + m * m, *Hh = H + m * k;
+  float *Sf = Sl + m * m, *H = Sf + m * m, *Hh = H + m * k, *ca = Hh + m * k, *cf = ca + m;
   float *dA = h->g[1], *dAo = h->g[0];
   int64_t rw = rows * k;
 #pragma omp parallel for schedule(static) if (rw > HN_OMP_MIN_WORK)
   for (int64_t i = 0; i < rw; i++) dA[i] = A[i] - dA[i];
 
-  gram_build_m(ch, k, theta + h->off_w[L - 1], theta + h->off_b[L - 1],
-               theta_star + h->off_w[L - 1], theta_star + h->off_b[L - 1], M);
   /* len valid columns in each task's last chunk (ch when not truncated) */
   int64_t len = h->truncated ? h->cfg.n_out - (nc - 1) * ch : ch;
   /* the truncated rows: every task's last chunk, row stride nc·k */
   const float *Al = A + (nc - 1) * k, *dAl = dA + (nc - 1) * k;
-  HN_TRY(hn_blas_gram(who, m, len, 1.0f, M, m, Gh, m));
   HN_TRY(gram_s(k, A, dA, k, rows, S));
+  if (h->truncated) { /* S_full = S − S_last */
+    HN_TRY(gram_s(k, Al, dAl, nc * k, n_tasks, Sl));
+    for (int64_t i = 0; i < m * m; i++) Sf[i] = S[i] - Sl[i];
+  } else {
+    memcpy(Sf, S, (size_t)(m * m) * sizeof(float));
+  }
+  for (int64_t i = 0; i < m; i++) ca[i] = S[i * m + 2 * k], cf[i] = Sf[i * m + 2 * k];
+  gram_build_m(ch, k, theta + h->off_w[L - 1], theta + h->off_b[L - 1],
+               theta_star + h->off_w[L - 1], theta_star + h->off_b[L - 1], M, len, ca, cf, s,
+               dtheta ? dtheta + h->off_b[L - 1] : NULL);
+  HN_TRY(hn_blas_gram(who, m, len, 1.0f, M, m, Gh, m));
   if (h->truncated) {
     HN_TRY(hn_blas_gram(who, m, ch - len, 1.0f, M + len * m, m, G, m));
     for (int64_t i = 0; i < m * m; i++) G[i] += Gh[i];
-    HN_TRY(gram_s(k, Al, dAl, nc * k, n_tasks, Sl));
-    for (int64_t i = 0; i < m * m; i++) S[i] -= Sl[i]; /* S over the full rows */
-    *sq += gram_dot(m, G, S) + gram_dot(m, Gh, Sl);
+    *sq += gram_dot(m, G, Sf) + gram_dot(m, Gh, Sl);
   } else {
     *sq += gram_dot(m, Gh, S);
   }
@@ -276,8 +293,7 @@ static hn_status gram_reg(hn_hnet *h, const float *theta, const float *theta_sta
   if (h->truncated) { /* the last chunks again, with G_head */
     gram_h(k, Gh, Hh);
     HN_TRY(gram_rows(k, Hh, Al, dAl, nc * k, n_tasks, s, dAo + (nc - 1) * k));
-    HN_TRY(gram_grad(h, M, S, len, ch, s, dtheta));
-    for (int64_t i = 0; i < m * m; i++) S[i] += Sl[i]; /* S over all rows again */
+    HN_TRY(gram_grad(h, M, Sf, len, ch, s, dtheta));
   }
   return gram_grad(h, M, S, 0, len, s, dtheta);
 }
