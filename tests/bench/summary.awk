@@ -113,10 +113,10 @@ END {
   print ""
   print "== issue 15's goals: hnet (OpenMP build, ./hnet's wait policy, 2 threads) against PyTorch at"
   print "   its faster thread setting of 1 and 2 (the count in brackets; chosen per figure)"
-  printf "| %-46s | %14s | %24s | %7s | %-22s |\n", "workload", "hnet", "PyTorch", "ratio", "goal (hnet)"
-  print "|------------------------------------------------|----------------|--------------------------|---------|------------------------|"
   print "   (hnet's targets recomputed from θ*, its default, unless the row says stored; PyTorch's"
   print "   stored, as hypnettorch's; OpenBLAS kernels: " (has("openmp/spin 2") ? r["openmp/spin 2", "blas_core"] : "?") ")"
+  printf "| %-46s | %14s | %24s | %7s | %-22s |\n", "workload", "hnet", "PyTorch", "ratio", "goal (hnet)"
+  print "|------------------------------------------------|----------------|--------------------------|---------|------------------------|"
   step_row("PermutedMNIST-10 task 1", "openmp/spin 2", "torch", "<= 13 ms")
   step_row("PermutedMNIST-10 task 10 (9 earlier tasks)", "openmp/spin+reg9 2", "torch+reg9", "<= 35 ms")
   step_row("  the same, hnet's targets stored", "openmp/spin+reg9+stored 2", "torch+reg9", "-")
