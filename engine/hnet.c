@@ -9,12 +9,16 @@
  *
  * Forward, per layer l: Z_l = X_l · W_l^T + b_l  (ONE GEMM over all R rows),
  * then A_l = act(Z_l) for hidden layers. The output rows [R, dim[L]] are the
- * chunks of every task in order, so when n_chunks * chunk == n_out they ARE
- * W [n_tasks, n_out] and the last GEMM writes W directly; otherwise they go
- * to a scratch and each row is copied into W, the last chunk truncated.
+ * chunks of every task in order. A pass of at most HN_HNET_OUT_ROWS rows (a
+ * training step's one task) runs its output layer fused with the chunk
+ * layout, straight into W and back from dW (hnet_out.c). A larger pass runs
+ * it as a GEMM: when n_chunks * chunk == n_out the rows ARE W [n_tasks,
+ * n_out] and the GEMM writes W directly; otherwise they go to a scratch and
+ * each row is copied into W, the last chunk truncated.
  *
- * Backward of the last forward: dO = dW (or dW scattered into the padded
- * chunk layout, zeros in the truncated tail), then per layer from the top:
+ * Backward of the last forward: dO = dW (or, for a large pass, dW scattered
+ * into the padded chunk layout, zeros in the truncated tail), then per layer
+ * from the top:
  *   dθ.W_l += dZ_l^T · X_l  (GEMM, beta = 1),  dθ.b_l += Σ_rows dZ_l,
  *   dX_l = dZ_l · W_l,  dZ_{l-1} = act'(dX_l)  (in place).
  * dX_0 [R, dim[0]] splits into the task part (summed over chunks into de)
@@ -22,7 +26,8 @@
  *
  * Workspace (one allocation, planned for `cap` tasks): X_0, Z_l and A_l per
  * hidden layer, the output scratch (only when truncating; reused for dO in
- * backward) and two gradient buffers of the widest layer input. Backward
+ * backward), two gradient buffers of the widest layer input, the
+ * regulariser's tiles and the fused output layer's scratch. Backward
  * leaves X_0, Z and A intact, so it can run again on the same forward.
  */
 #include "hnet.h"
@@ -98,8 +103,9 @@ static int64_t ws_floats(const hn_hnet *h, int64_t cap) {
   if (!mul_ok(rows, widths, &total)) return -1;
   if (total > INT64_MAX - out_tasks(h, cap) * h->n_chunks * h->dim[h->n_layers]) return -1;
   total += out_tasks(h, cap) * h->n_chunks * h->dim[h->n_layers];
-  if (total > INT64_MAX - 2 * HN_HNET_REG_TILE) return -1;
-  total += 2 * HN_HNET_REG_TILE;
+  int64_t fixed = 2 * HN_HNET_REG_TILE + hn_hnet_out_floats(h->dim[h->n_layers - 1]);
+  if (total > INT64_MAX - fixed) return -1;
+  total += fixed;
   if (!mul_ok(total, (int64_t)sizeof(float), &t)) return -1;
   return total;
 }
@@ -125,6 +131,7 @@ static void ws_assign(hn_hnet *h, float *ws, int64_t cap) {
   p += rows * h->maxw;
   h->tile[0] = p;
   h->tile[1] = p + HN_HNET_REG_TILE;
+  h->out = p + 2 * HN_HNET_REG_TILE;
   h->ws = ws;
   h->cap = cap;
 }
@@ -290,15 +297,15 @@ hn_status hn_hnet_forward(hn_hnet *h, const float *theta, const float *e, int64_
   int L = h->n_layers;
   const float *x;
   HN_TRY(hn_hnet_hidden_forward(h, theta, e, n_tasks, &x));
-  if (!h->truncated) {
+  if (rows <= HN_HNET_OUT_ROWS) {
+    hn_hnet_out_forward(h, theta, x, rows, W);
+  } else if (!h->truncated) {
     HN_TRY(layer_forward(h, theta, L - 1, x, rows, W));
   } else {
     /* The output rows are padded chunks: per pass of the scratch's tasks,
      * one GEMM into the scratch, then the bias is added while the rows are
-     * copied into W (truncating the last chunk of each task): one pass over
-     * memory instead of a bias pass and a copy (measured: the hypernetwork
-     * forward of the PermutedMNIST-10 step went from 4.4 to 2.1 ms). A row's
-     * bits do not depend on the pass it is in. */
+     * copied into W (truncating the last chunk of each task). A row's bits
+     * do not depend on the pass it is in. */
     int64_t nc = h->n_chunks, chunk = h->cfg.chunk, n_out = h->cfg.n_out, k = h->dim[L - 1];
     float *o = h->o;
     const float *b = theta + h->off_b[L - 1];
@@ -344,6 +351,16 @@ static void group_sums(const float *x, int64_t ld, int64_t col0, int64_t ncols, 
   }
 }
 
+/* From the output layer's input gradient dx (in g[0]) down. */
+static hn_status backward_below_out(hn_hnet *h, const float *theta, float *dx, int64_t n_tasks,
+                                    float *dtheta, float *de) {
+  int L = h->n_layers;
+  if (L > 1) /* dZ_{L-2} = act'(Z_{L-2}) ⊙ dA_{L-2}, in place */
+    hn_ops_act_backward(h->cfg.act, h->cfg.act_alpha, h->z[L - 2], h->a[L - 2], dx, dx,
+                        n_tasks * h->n_chunks * h->dim[L - 1]);
+  return hn_hnet_backward_from(h, theta, L - 2, dx, 1, n_tasks, dtheta, de);
+}
+
 hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, float *dtheta,
                            float *de) {
   static const char who[] = "hn_hnet_backward";
@@ -358,6 +375,14 @@ hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, floa
     return hn_fail(HN_ERR_ARG, "%s: theta or dW is NULL (dW must be [%lld, %lld])", who,
                    (long long)n_tasks, (long long)h->cfg.n_out);
   int L = h->n_layers;
+  int64_t nc = h->n_chunks, chunk = h->cfg.chunk, n_out = h->cfg.n_out, k = h->dim[L - 1];
+  bool need_dx = L > 1 || de != NULL || (h->off_cemb >= 0 && dtheta != NULL);
+  const float *x = L > 1 ? h->a[L - 2] : h->x0, *U = theta + h->off_w[L - 1];
+  float *dx = h->g[0];
+  if (n_tasks * nc <= HN_HNET_OUT_ROWS) {
+    hn_hnet_out_backward(h, theta, x, dW, n_tasks * nc, dtheta, need_dx ? dx : NULL);
+    return need_dx ? backward_below_out(h, theta, dx, n_tasks, dtheta, de) : HN_OK;
+  }
   /* The last layer is linear: dZ = dO = dW when the rows are not padded. */
   if (!h->truncated) return hn_hnet_backward_from(h, theta, L - 1, dW, 0, n_tasks, dtheta, de);
 
@@ -365,10 +390,7 @@ hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, floa
    * the padded chunk layout (zeros in the truncated tail), then the output
    * layer's products for those rows. One pass when the forward fits the
    * scratch (a single task always does). */
-  int64_t nc = h->n_chunks, chunk = h->cfg.chunk, n_out = h->cfg.n_out, k = h->dim[L - 1];
-  bool need_dx = L > 1 || de != NULL || (h->off_cemb >= 0 && dtheta != NULL);
-  const float *x = L > 1 ? h->a[L - 2] : h->x0, *U = theta + h->off_w[L - 1];
-  float *o = h->o, *dx = h->g[0];
+  float *o = h->o;
   for (int64_t t0 = 0; t0 < n_tasks; t0 += h->o_tasks) {
     int64_t r0 = t0 * nc, rw = HN_MIN(h->o_tasks, n_tasks - t0) * nc;
 #pragma omp parallel for schedule(static) if (rw * chunk > HN_OMP_MIN_WORK)
@@ -386,10 +408,7 @@ hn_status hn_hnet_backward(hn_hnet *h, const float *theta, const float *dW, floa
     if (need_dx)
       HN_TRY(hn_blas_gemm(who, false, false, rw, k, chunk, 1.0f, o, U, 0.0f, dx + r0 * k));
   }
-  if (!need_dx) return HN_OK;
-  if (L > 1) /* dZ_{L-2} = act'(Z_{L-2}) ⊙ dA_{L-2}, in place */
-    hn_ops_act_backward(h->cfg.act, h->cfg.act_alpha, h->z[L - 2], h->a[L - 2], dx, dx, n_tasks * nc * k);
-  return hn_hnet_backward_from(h, theta, L - 2, dx, 1, n_tasks, dtheta, de);
+  return need_dx ? backward_below_out(h, theta, dx, n_tasks, dtheta, de) : HN_OK;
 }
 
 hn_status hn_hnet_backward_from(hn_hnet *h, const float *theta, int top, const float *dz, int buf,

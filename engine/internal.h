@@ -135,6 +135,7 @@ struct hn_hnet {
   float *tile[2];                           /* the regulariser's output tiles        */
   double dbacc[HN_HNET_REG_COLS_MAX];       /* the regulariser's bias sums, a tile   */
   float *gram;     /* the regulariser's Gram scratch (recomputed targets), NULL until used */
+  float *out;      /* the fused output layer's scratch (hnet_out.c)                        */
   int64_t fwd_tasks;                        /* tasks of the last forward, -1: none   */
 };
 
@@ -147,5 +148,19 @@ hn_status hn_hnet_hidden_forward(hn_hnet *h, const float *theta, const float *e,
  * task part is summed into de and its chunk part into dθ.chunk_emb. */
 hn_status hn_hnet_backward_from(hn_hnet *h, const float *theta, int top, const float *dz, int buf,
                                 int64_t n_tasks, float *dtheta, float *de);
+
+/* The output layer of a pass of at most HN_HNET_OUT_ROWS rows, fused with the
+ * chunk layout (hnet_out.c): forward writes b + U·x_r straight into W's rows
+ * (the last chunk truncated); backward reads dW's rows in place and adds
+ * dθ.U and dθ.b (when dtheta is not NULL) and writes the input gradient dx
+ * [rows, k] (when dx is not NULL). Larger passes use GEMMs (hnet.c). */
+#define HN_HNET_OUT_ROWS 64
+/* Lanes per row of the scratch for last hidden width k; the scratch's floats. */
+int64_t hn_hnet_out_lanes(int64_t k);
+int64_t hn_hnet_out_floats(int64_t k);
+void hn_hnet_out_forward(const hn_hnet *h, const float *theta, const float *x, int64_t rows,
+                         float *W);
+void hn_hnet_out_backward(hn_hnet *h, const float *theta, const float *x, const float *dW,
+                          int64_t rows, float *dtheta, float *dx);
 
 #endif

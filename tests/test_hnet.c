@@ -3,7 +3,8 @@
  * with respect to θ, the chunk embeddings and the task embeddings, a
  * one-chunk network against the full one, batched passes against single
  * ones, hyperfan variances, Xavier init, errors, allocation, threads,
- * repeatability. */
+ * repeatability; the fused output layer of small passes against double sums
+ * and against the GEMMs of large ones. */
 #include "harness.h"
 
 #include <math.h>
@@ -140,8 +141,6 @@ static void test_gradients(void **state) {
                          .act = HN_ACT_ELU, .act_alpha = 1.0f, .chunk = 10, .n_chunk_emb = 2,
                          .max_tasks = 3};
   gradcheck_hnet(&chunked, "chunked", 3);
-  /* One task with a truncated last chunk takes the training step's path
-   * (full chunks read straight from dW, the last one padded). */
   gradcheck_hnet(&chunked, "chunked, one task", 1);
   hn_hnet_cfg linear = {.n_out = 11, .n_emb = 2, .n_hidden = 0, .act = HN_ACT_RELU, .chunk = 4,
                         .n_chunk_emb = 3, .max_tasks = 3};
@@ -150,6 +149,11 @@ static void test_gradients(void **state) {
   hn_hnet_cfg sig = {.n_out = 9, .n_emb = 5, .n_hidden = 1, .hidden = {3}, .act = HN_ACT_SIGMOID,
                      .chunk = 2, .n_chunk_emb = 1, .max_tasks = 3};
   gradcheck_hnet(&sig, "chunked sigmoid", 3);
+  /* The passes above go through the fused output layer (at most
+   * HN_HNET_OUT_ROWS rows); 3 tasks of 30 chunks through the GEMMs. */
+  hn_hnet_cfg many = {.n_out = 30, .n_emb = 2, .n_hidden = 1, .hidden = {3}, .act = HN_ACT_TANH,
+                      .chunk = 1, .n_chunk_emb = 2, .max_tasks = 3};
+  gradcheck_hnet(&many, "chunk 1, 90 rows per pass (GEMMs)", 3);
 }
 
 /* ---- (b) one chunk equals the full network ---------------------------------------- */
@@ -889,6 +893,175 @@ static void test_layout(void **state) {
   hn_hnet_free(h);
 }
 
+
+/* ---- (i) the fused output layer (hnet_out.c) ------------------------------------------ */
+
+/* The output layer of a pass of at most HN_HNET_OUT_ROWS rows, called
+ * directly on random last-hidden rows x and a random dW: forward against a
+ * double reference (the last chunk truncated, nothing written past W),
+ * backward's dθ.U, dθ.b (added to what dθ held) and dx against double sums
+ * (dW past a row's length counts as 0), each within 1e-5 of the sum of
+ * the terms' magnitudes; everything else in dθ untouched; the same bytes at
+ * 1 and 2 threads, and with either output switched off. Widths k cover one
+ * vector of lanes (k + 1 <= 16), two, the ones lane (db) at the end of a
+ * block and at the start of the next, several blocks, and more than one
+ * forward block of k; the passes cover truncated, exact and full networks. */
+typedef struct out_case {
+  int64_t n_out, chunk, k, tasks;
+} out_case;
+
+static void check_out_case(const out_case *oc) {
+  hn_hnet_cfg cfg = {.n_out = oc->n_out, .n_emb = 3, .n_hidden = 1, .hidden = {oc->k},
+                     .act = HN_ACT_ELU, .act_alpha = 1, .chunk = oc->chunk,
+                     .n_chunk_emb = oc->chunk ? 2 : 0, .max_tasks = oc->tasks};
+  hn_hnet *h = make(&cfg);
+  int64_t np = hn_hnet_n_params(h), nc = hn_hnet_n_chunks(h), k = oc->k;
+  int64_t cw = oc->chunk ? oc->chunk : oc->n_out, rows = oc->tasks * nc, n = oc->tasks * oc->n_out;
+  assert_true(rows <= HN_HNET_OUT_ROWS);
+  char what[96];
+  snprintf(what, sizeof what, "n_out %lld chunk %lld k %lld tasks %lld", (long long)oc->n_out,
+           (long long)oc->chunk, (long long)k, (long long)oc->tasks);
+  float *theta = falloc(np), *x = falloc(rows * k), *dW = falloc(n), *W[2];
+  hnt_fill_uniform(theta, np, -1, 1, 70 + k);
+  hnt_fill_uniform(x, rows * k, -1, 1, 71 + k);
+  hnt_fill_uniform(dW, n, -1, 1, 72 + k);
+  const float *U = theta + entry(h, "l1.weight")->offset, *b = theta + entry(h, "l1.bias")->offset;
+  int64_t oU = entry(h, "l1.weight")->offset, ob = entry(h, "l1.bias")->offset;
+  /* references: W, dU, db, dx in double, with the sums of |terms| */
+  double *Wr = calloc((size_t)n, sizeof(double)), *Wm = calloc((size_t)n, sizeof(double));
+  double *dUr = calloc((size_t)(cw * k), sizeof(double)), *dUm = calloc((size_t)(cw * k), sizeof(double));
+  double *dbr = calloc((size_t)cw, sizeof(double)), *dbm = calloc((size_t)cw, sizeof(double));
+  double *dxr = calloc((size_t)(rows * k), sizeof(double)), *dxm = calloc((size_t)(rows * k), sizeof(double));
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t t = r / nc, i = r % nc, len = HN_MIN(cw, oc->n_out - i * cw);
+    const float *o = dW + t * oc->n_out + i * cw;
+    for (int64_t j = 0; j < len; j++) {
+      double s = (double)b[j], m = fabs((double)b[j]);
+      for (int64_t c = 0; c < k; c++) {
+        s += (double)x[r * k + c] * (double)U[j * k + c];
+        m += fabs((double)x[r * k + c] * (double)U[j * k + c]);
+        dUr[j * k + c] += (double)o[j] * (double)x[r * k + c];
+        dUm[j * k + c] += fabs((double)o[j] * (double)x[r * k + c]);
+        dxr[r * k + c] += (double)o[j] * (double)U[j * k + c];
+        dxm[r * k + c] += fabs((double)o[j] * (double)U[j * k + c]);
+      }
+      Wr[t * oc->n_out + i * cw + j] = s;
+      Wm[t * oc->n_out + i * cw + j] = m;
+      dbr[j] += (double)o[j];
+      dbm[j] += fabs((double)o[j]);
+    }
+  }
+  float *d0 = falloc(np), *dt[2], *dx[2];
+  hnt_fill_uniform(d0, np, -1, 1, 73 + k);
+  int saved = hn_threads_get();
+  for (int th = 0; th < 2; th++) {
+    hn_threads_set(th + 1);
+    W[th] = falloc(n + 8);
+    for (int64_t i = 0; i < n + 8; i++) W[th][i] = SENTINEL;
+    hn_hnet_out_forward(h, theta, x, rows, W[th]);
+    dt[th] = falloc(np);
+    dx[th] = falloc(rows * k);
+    memcpy(dt[th], d0, sizeof(float) * (size_t)np);
+    hn_hnet_out_backward(h, theta, x, dW, rows, dt[th], dx[th]);
+  }
+  for (int i = 0; i < 8; i++) assert_true(W[0][n + i] == SENTINEL);
+  for (int64_t i = 0; i < n; i++)
+    if (!(fabs((double)W[0][i] - Wr[i]) <= 1e-5 * Wm[i] + 1e-30))
+      fail_msg("%s: W[%lld] = %.9g, reference %.9g", what, (long long)i, (double)W[0][i], Wr[i]);
+  for (int64_t i = 0; i < np; i++) {
+    double ref = (double)d0[i], m = 0;
+    if (i >= oU && i < oU + cw * k) ref += dUr[i - oU], m = dUm[i - oU];
+    else if (i >= ob && i < ob + cw) ref += dbr[i - ob], m = dbm[i - ob];
+    else if (dt[0][i] != d0[i]) fail_msg("%s: dθ[%lld] outside the output layer changed", what, (long long)i);
+    if (!(fabs((double)dt[0][i] - ref) <= 1e-5 * (m + fabs((double)d0[i])) + 1e-30))
+      fail_msg("%s: dθ[%lld] = %.9g, reference %.9g", what, (long long)i, (double)dt[0][i], ref);
+  }
+  for (int64_t i = 0; i < rows * k; i++)
+    if (!(fabs((double)dx[0][i] - dxr[i]) <= 1e-5 * dxm[i] + 1e-30))
+      fail_msg("%s: dx[%lld] = %.9g, reference %.9g", what, (long long)i, (double)dx[0][i], dxr[i]);
+  hnt_assert_bytes_equal(W[0], W[1], sizeof(float) * (size_t)n, "fused W, 1 vs 2 threads");
+  hnt_assert_bytes_equal(dt[0], dt[1], sizeof(float) * (size_t)np, "fused dθ, 1 vs 2 threads");
+  hnt_assert_bytes_equal(dx[0], dx[1], sizeof(float) * (size_t)(rows * k), "fused dx, 1 vs 2 threads");
+  /* either output alone: the same bytes */
+  memcpy(dt[1], d0, sizeof(float) * (size_t)np);
+  hn_hnet_out_backward(h, theta, x, dW, rows, dt[1], NULL);
+  hnt_assert_bytes_equal(dt[0], dt[1], sizeof(float) * (size_t)np, "fused dθ without dx");
+  hn_hnet_out_backward(h, theta, x, dW, rows, NULL, dx[1]);
+  hnt_assert_bytes_equal(dx[0], dx[1], sizeof(float) * (size_t)(rows * k), "fused dx without dθ");
+  hn_threads_set(saved);
+  for (int th = 0; th < 2; th++) {
+    hn_free(W[th]);
+    hn_free(dt[th]);
+    hn_free(dx[th]);
+  }
+  free(Wr), free(Wm), free(dUr), free(dUm), free(dbr), free(dbm), free(dxr), free(dxm);
+  hn_free(d0);
+  hn_free(theta);
+  hn_free(x);
+  hn_free(dW);
+  hn_hnet_free(h);
+}
+
+static void test_fused_output_layer(void **state) {
+  (void)state;
+  static const out_case cases[] = {
+      {2036, 100, 5, 2},    /* 21 chunks, last 36; 16 lanes */
+      {1990, 100, 15, 3},   /* last 90; ones lane at 15, the end of 16 */
+      {2000, 100, 16, 3},   /* exact multiple; 32 lanes */
+      {2001, 100, 31, 2},   /* last chunk 1; ones lane at 31 */
+      {1999, 100, 32, 1},   /* 64 lanes, ones lane opening the second block */
+      {997, 50, 45, 3},     /* two blocks of 32 lanes, the last rows of U padded */
+      {1990, 100, 140, 1},  /* k past one forward block (128) */
+      {7, 3, 40, 2},        /* chunk * k < lanes: every row of U padded */
+      {3001, 0, 25, 5},     /* full network: a row per task */
+      {20011, 500, 25, 1},  /* PermutedMNIST-like: 41 chunks, threaded */
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) check_out_case(&cases[c]);
+}
+
+/* ---- (j) passes above HN_HNET_OUT_ROWS rows (GEMMs) against the fused ones ---------------- */
+
+/* The same network generates the same weights and gradients whether a pass
+ * of tasks goes through the GEMMs (more than HN_HNET_OUT_ROWS rows) or task
+ * by task through the fused layer: 1e-6 (W) and 1e-5 (dθ, de) relative. */
+static void test_fused_matches_gemm_pass(void **state) {
+  (void)state;
+  static const int64_t ks[] = {7, 25, 40};
+  for (size_t c = 0; c < sizeof ks / sizeof ks[0]; c++) {
+    enum { T = 4, NOUT = 1990, NE = 5 };
+    hn_hnet_cfg cfg = {.n_out = NOUT, .n_emb = NE, .n_hidden = 2, .hidden = {12, ks[c]},
+                       .act = HN_ACT_ELU, .act_alpha = 1, .chunk = 100, .n_chunk_emb = 3,
+                       .max_tasks = T};
+    hn_hnet *h = make(&cfg);
+    assert_true(T * hn_hnet_n_chunks(h) > HN_HNET_OUT_ROWS && hn_hnet_n_chunks(h) <= HN_HNET_OUT_ROWS);
+    int64_t np = hn_hnet_n_params(h);
+    float *theta = falloc(np), e[T * NE], *W = falloc(T * NOUT), *W1 = falloc(NOUT);
+    float *r = falloc(T * NOUT), *dtg = falloc(np), *dtf = falloc(np), deg[T * NE], def[T * NE];
+    hnt_fill_uniform(theta, np, -0.5f, 0.5f, 80 + c);
+    hnt_fill_normal(e, T * NE, 1, 81 + c);
+    hnt_fill_uniform(r, T * NOUT, -1, 1, 82 + c);
+    memset(dtg, 0, sizeof(float) * (size_t)np);
+    memset(dtf, 0, sizeof(float) * (size_t)np);
+    memset(deg, 0, sizeof deg);
+    memset(def, 0, sizeof def);
+    assert_int_equal(hn_hnet_forward(h, theta, e, T, W), HN_OK);
+    assert_int_equal(hn_hnet_backward(h, theta, r, dtg, deg), HN_OK);
+    double sw = 0, st = 0, se = 0;
+    for (int i = 0; i < T * NOUT; i++) sw = fmax(sw, fabs((double)W[i]));
+    for (int t = 0; t < T; t++) {
+      assert_int_equal(hn_hnet_forward(h, theta, e + t * NE, 1, W1), HN_OK);
+      hnt_assert_close(W1, W + t * NOUT, NOUT, 1e-6, 1e-6 * sw, "W, fused task vs GEMM pass");
+      assert_int_equal(hn_hnet_backward(h, theta, r + t * NOUT, dtf, def + t * NE), HN_OK);
+    }
+    for (int64_t i = 0; i < np; i++) st = fmax(st, fabs((double)dtg[i]));
+    for (int i = 0; i < T * NE; i++) se = fmax(se, fabs((double)deg[i]));
+    hnt_assert_close(dtf, dtg, np, 1e-5, 1e-6 * st, "dθ, fused tasks vs GEMM pass");
+    hnt_assert_close(def, deg, T * NE, 1e-5, 1e-6 * se, "de, fused tasks vs GEMM pass");
+    hn_free(theta), hn_free(W), hn_free(W1), hn_free(r), hn_free(dtg), hn_free(dtf);
+    hn_hnet_free(h);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_layout),
@@ -902,6 +1075,8 @@ int main(void) {
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_no_alloc_and_reserve),
       cmocka_unit_test(test_threads_and_repeatability),
+      cmocka_unit_test(test_fused_output_layer),
+      cmocka_unit_test(test_fused_matches_gemm_pass),
   };
   return cmocka_run_group_tests_name("hnet", tests, NULL, NULL);
 }
