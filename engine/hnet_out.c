@@ -24,6 +24,7 @@
  *   dU[j, c] += Σ_r dW_r[j] x_r[c]   (and db[j] through a ones lane at c = k),
  *   dx_r[c]  += Σ_j dW_r[j] U[j, c]  (the slot's partial sums),
  * both from the same broadcast dW_r[j]; dW past a row's length counts as 0.
+ * The tile's dx sums run in several chains added in a fixed order.
  * dU and db are summed over r in order, each column by one slot; the slots'
  * partial dx are added in slot order: fixed bits again.
  *
@@ -172,17 +173,25 @@ bwd_tile(int JT, int NV, int64_t jt, int64_t jl, int64_t vb, int64_t rows, int64
       for (int q = 0; q < JT; q++) ov[q] = orow[q];
     else
       for (int q = 0; q < JT; q++) ov[q] = q < jl && jt + q < o->len[r] ? orow[q] : 0.0f;
-    v16f xv[2], d[2];
+    /* dx's sums in CH = 4 / NV interleaved chains (column q in chain q %
+     * CH), added pairwise into the slot's sums: a single chain would wait on
+     * the adder's latency at every column */
+    int CH = 4 / NV;
+    v16f xv[2], d[2][4];
     for (int v = 0; v < NV; v++) {
       LOAD16(xv[v], xp + r * kp + vb + 16 * v);
-      LOAD16(d[v], dxp + r * kp + vb + 16 * v);
+      for (int p = 0; p < CH; p++) d[v][p] = (v16f){0};
     }
     for (int q = 0; q < JT; q++)
       for (int v = 0; v < NV; v++) {
         du[q][v] += ov[q] * xv[v];
-        d[v] += ov[q] * u[q][v];
+        d[v][q % CH] += ov[q] * u[q][v];
       }
-    for (int v = 0; v < NV; v++) STORE16(dxp + r * kp + vb + 16 * v, d[v]);
+    for (int v = 0; v < NV; v++) {
+      v16f acc, sum = CH == 4 ? (d[v][0] + d[v][1]) + (d[v][2] + d[v][3]) : d[v][0] + d[v][1];
+      LOAD16(acc, dxp + r * kp + vb + 16 * v);
+      STORE16(dxp + r * kp + vb + 16 * v, acc + sum);
+    }
   }
   if (!dU) return;
   int64_t c1 = HN_MIN(k, vb + 16 * NV);

@@ -160,24 +160,37 @@ static int64_t gram_floats(const hn_hnet *h) {
 
 /* M = [U − U* | U* | b − b*], one row per output column; with db, also
  * db[j] += s·M[j]·c (c = ca for j < len, cf after it: S[:, 2k] over the rows
- * that reach column j), summed in order. */
+ * that reach column j), each summed in order. Rows go in groups of
+ * BUILD_ROWS whose dot products run side by side: one chain of dependent
+ * additions per row would wait on the adder's latency. */
+#define BUILD_ROWS 8
 static void gram_build_m(int64_t ch, int64_t k, const float *U, const float *b, const float *Us,
                          const float *bs, float *M, int64_t len, const float *ca, const float *cf,
                          float s, float *db) {
-  int64_t m = 2 * k + 1;
+  int64_t m = 2 * k + 1, n_groups = (ch + BUILD_ROWS - 1) / BUILD_ROWS;
 #pragma omp parallel for schedule(static) if (ch * m > HN_OMP_MIN_WORK)
-  for (int64_t j = 0; j < ch; j++) {
-    float *mj = M + j * m;
-    const float *u = U + j * k, *us = Us + j * k;
-    for (int64_t i = 0; i < k; i++) mj[i] = u[i] - us[i];
-    memcpy(mj + k, us, (size_t)k * sizeof(float));
-    mj[2 * k] = b[j] - bs[j];
-    if (db) {
-      const float *c = j < len ? ca : cf;
-      float acc = 0.0f;
-      for (int64_t i = 0; i < m; i++) acc += mj[i] * c[i];
-      db[j] += s * acc;
+  for (int64_t g = 0; g < n_groups; g++) {
+    int64_t j0 = g * BUILD_ROWS, n = HN_MIN(BUILD_ROWS, ch - j0);
+    for (int64_t j = j0; j < j0 + n; j++) {
+      float *mj = M + j * m;
+      const float *u = U + j * k, *us = Us + j * k;
+      for (int64_t i = 0; i < k; i++) mj[i] = u[i] - us[i];
+      memcpy(mj + k, us, (size_t)k * sizeof(float));
+      mj[2 * k] = b[j] - bs[j];
     }
+    if (!db) continue;
+    float acc[BUILD_ROWS] = {0.0f};
+    const float *c[BUILD_ROWS];
+    for (int64_t q = 0; q < BUILD_ROWS; q++) c[q] = j0 + q < len ? ca : cf;
+    const float *mg = M + j0 * m;
+    if (n == BUILD_ROWS) {
+      for (int64_t i = 0; i < m; i++)
+        for (int64_t q = 0; q < BUILD_ROWS; q++) acc[q] += mg[q * m + i] * c[q][i];
+    } else {
+      for (int64_t i = 0; i < m; i++)
+        for (int64_t q = 0; q < n; q++) acc[q] += mg[q * m + i] * c[q][i];
+    }
+    for (int64_t q = 0; q < n; q++) db[j0 + q] += s * acc[q];
   }
 }
 
