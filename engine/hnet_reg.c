@@ -155,7 +155,8 @@ static hn_status tile_reg(hn_hnet *h, const float *theta, const float *A, int64_
 
 static int64_t gram_floats(const hn_hnet *h) {
   int64_t ch = h->dim[h->n_layers], k = h->dim[h->n_layers - 1], m = 2 * k + 1;
-  return ch * m + 5 * m * m + 2 * m * k + 2 * m;
+  int64_t big = m <= HN_HNET_REG_PASS_MAX_M ? hn_hnet_reg_pass_floats() : ch * m;
+  return big + 5 * m * m + 2 * m * k + 2 * m;
 }
 
 /* M = [U − U* | U* | b − b*], one row per output column; with db, also
@@ -270,8 +271,10 @@ static hn_status gram_reg(hn_hnet *h, const float *theta, const float *theta_sta
       return hn_fail(HN_ERR_NOMEM, "%s: cannot allocate %lld floats of Gram scratch", who,
                      (long long)gram_floats(h));
   }
-  float *M = h->gram, *G = M + ch * m, *Gh = G + m * m, *S = Gh + m * m, *Sl = S + m * m;
+  float *G = h->gram, *Gh = G + m * m, *S = Gh + m * m, *Sl = S + m * m;
   float *Sf = Sl + m * m, *H = Sf + m * m, *Hh = H + m * k, *ca = Hh + m * k, *cf = ca + m;
+  float *M = cf + m; /* M [ch, m], or the fused pass's scratch */
+  bool fused = m <= HN_HNET_REG_PASS_MAX_M;
   float *dA = h->g[1], *dAo = h->g[0];
   int64_t rw = rows * k;
 #pragma omp parallel for schedule(static) if (rw > HN_OMP_MIN_WORK)
@@ -288,13 +291,17 @@ static hn_status gram_reg(hn_hnet *h, const float *theta, const float *theta_sta
   } else {
     memcpy(Sf, S, (size_t)(m * m) * sizeof(float));
   }
-  for (int64_t i = 0; i < m; i++) ca[i] = S[i * m + 2 * k], cf[i] = Sf[i * m + 2 * k];
-  gram_build_m(ch, k, theta + h->off_w[L - 1], theta + h->off_b[L - 1],
-               theta_star + h->off_w[L - 1], theta_star + h->off_b[L - 1], M, len, ca, cf, s,
-               dtheta ? dtheta + h->off_b[L - 1] : NULL);
-  HN_TRY(hn_blas_gram(who, m, len, 1.0f, M, m, Gh, m));
+  if (fused) { /* G_head, G_tail and the output layer's gradient in one pass */
+    hn_hnet_reg_pass(h, theta, theta_star, len, S, Sf, s, dtheta, M, Gh, G);
+  } else {
+    for (int64_t i = 0; i < m; i++) ca[i] = S[i * m + 2 * k], cf[i] = Sf[i * m + 2 * k];
+    gram_build_m(ch, k, theta + h->off_w[L - 1], theta + h->off_b[L - 1],
+                 theta_star + h->off_w[L - 1], theta_star + h->off_b[L - 1], M, len, ca, cf, s,
+                 dtheta ? dtheta + h->off_b[L - 1] : NULL);
+    HN_TRY(hn_blas_gram(who, m, len, 1.0f, M, m, Gh, m));
+    if (h->truncated) HN_TRY(hn_blas_gram(who, m, ch - len, 1.0f, M + len * m, m, G, m));
+  }
   if (h->truncated) {
-    HN_TRY(hn_blas_gram(who, m, ch - len, 1.0f, M + len * m, m, G, m));
     for (int64_t i = 0; i < m * m; i++) G[i] += Gh[i];
     *sq += gram_dot(m, G, Sf) + gram_dot(m, Gh, Sl);
   } else {
@@ -306,9 +313,9 @@ static hn_status gram_reg(hn_hnet *h, const float *theta, const float *theta_sta
   if (h->truncated) { /* the last chunks again, with G_head */
     gram_h(k, Gh, Hh);
     HN_TRY(gram_rows(k, Hh, Al, dAl, nc * k, n_tasks, s, dAo + (nc - 1) * k));
-    HN_TRY(gram_grad(h, M, Sf, len, ch, s, dtheta));
+    if (!fused) HN_TRY(gram_grad(h, M, Sf, len, ch, s, dtheta));
   }
-  return gram_grad(h, M, S, 0, len, s, dtheta);
+  return fused ? HN_OK : gram_grad(h, M, S, 0, len, s, dtheta);
 }
 
 /* ---- the entry point --------------------------------------------------------------- */

@@ -5,7 +5,8 @@
  * the unfused path (forward, dW = 2β/n (W − W*), backward); stored targets,
  * a subset of stored rows, recomputed targets (θ*), full and chunked
  * networks with tiles cut in both directions and a truncated last chunk;
- * recomputed targets (the Gram form) near θ* and exactly at it;
+ * recomputed targets (the Gram form) near θ* and exactly at it, narrow
+ * (one pass) and wide output layers;
  * errors leaving outputs untouched; threads. And the output layer of a
  * truncated network in passes through its bounded scratch. */
 #include "harness.h"
@@ -245,6 +246,26 @@ static void test_full_and_shallow(void **state) {
   check_reg(&relu, RECOMPUTED, 6, "relu, recomputed");
 }
 
+/* Recomputed targets of narrow output layers (m = 2k + 1 ≤ 64) go through
+ * one pass that never stores M (hnet_reg_pass.c: a vector of k lanes for k
+ * ≤ 16, two up to 31), wider ones through M and GEMMs: each width against
+ * the definition, truncated (the head/tail split inside a slot) and not. */
+static void test_recomputed_widths(void **state) {
+  (void)state;
+  static const int64_t ks[] = {17, 31, 32, 40};
+  for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+    hn_hnet_cfg cfg = {.n_out = 3000, .n_emb = 3, .n_hidden = 2, .hidden = {6, ks[i]},
+                       .act = HN_ACT_ELU, .act_alpha = 1.0f, .chunk = 700, .n_chunk_emb = 2,
+                       .max_tasks = 3};
+    char name[64];
+    snprintf(name, sizeof name, "k = %lld, truncated, recomputed", (long long)ks[i]);
+    check_reg(&cfg, RECOMPUTED, 3, name);
+    cfg.chunk = 750; /* 4 full chunks */
+    snprintf(name, sizeof name, "k = %lld, recomputed", (long long)ks[i]);
+    check_reg(&cfg, RECOMPUTED, 2, name);
+  }
+}
+
 /* The same loss and dθ at 1 and 2 threads up to GEMM blocking, identical
  * bytes for the same thread count. */
 static void check_threads(bool recomputed) {
@@ -404,6 +425,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chunked),
       cmocka_unit_test(test_full_and_shallow),
+      cmocka_unit_test(test_recomputed_widths),
       cmocka_unit_test(test_recomputed_near_theta_star),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_errors),
