@@ -187,18 +187,9 @@ hn_status hn_blas_gemm(const char *who, bool trans_a, bool trans_b, int64_t m, i
 #define GRAM_SLOTS 8
 #define GRAM_ROWS 64
 
-typedef float v16f __attribute__((vector_size(64)));
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define GRAM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define GRAM_CLONES
-#endif
-
 /* Rows [r0, r1) of a into p [GRAM_MAX_N][GRAM_MAX_N] (upper-triangle tiles,
  * accumulated). */
-GRAM_CLONES static void gram_slot(int64_t r0, int64_t r1, int64_t n, const float *a, int64_t lda,
+HN_V16_CLONES static void gram_slot(int64_t r0, int64_t r1, int64_t n, const float *a, int64_t lda,
                                   float *p) {
   float buf[GRAM_ROWS][GRAM_MAX_N] __attribute__((aligned(64)));
   int64_t nj = (n + 31) / 32 * 32; /* columns of the tiles, whole vectors */
@@ -210,15 +201,15 @@ GRAM_CLONES static void gram_slot(int64_t r0, int64_t r1, int64_t n, const float
     }
     for (int64_t j0 = 0; j0 < nj; j0 += 32)
       for (int64_t i0 = 0; i0 < HN_MIN(n, j0 + 32); i0 += 4) {
-        v16f s[4][2];
+        hn_v16f s[4][2];
         for (int q = 0; q < 4; q++)
           for (int v = 0; v < 2; v++) {
-            v16f t;
+            hn_v16f t;
             __builtin_memcpy(&t, p + (i0 + q) * GRAM_MAX_N + j0 + 16 * v, sizeof t);
             s[q][v] = t;
           }
         for (int64_t r = 0; r < nr; r++) {
-          v16f b0, b1;
+          hn_v16f b0, b1;
           __builtin_memcpy(&b0, &buf[r][j0], sizeof b0);
           __builtin_memcpy(&b1, &buf[r][j0 + 16], sizeof b1);
           for (int q = 0; q < 4; q++) {
@@ -229,7 +220,7 @@ GRAM_CLONES static void gram_slot(int64_t r0, int64_t r1, int64_t n, const float
         }
         for (int q = 0; q < 4; q++)
           for (int v = 0; v < 2; v++) {
-            v16f t = s[q][v];
+            hn_v16f t = s[q][v];
             __builtin_memcpy(p + (i0 + q) * GRAM_MAX_N + j0 + 16 * v, &t, sizeof t);
           }
       }

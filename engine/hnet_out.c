@@ -39,30 +39,6 @@
 #define OUT_KB 128 /* forward: rows of k per transposed copy (32 KiB)        */
 #define OUT_SLOTS 8
 
-typedef float v16f __attribute__((vector_size(64)));
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define OUT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define OUT_CLONES
-#endif
-
-/* Unaligned loads and stores through a temporary: the vectors' own
- * addresses are never taken, so they stay in registers (and no function
- * passes a vector: that would tie the ABI to the clone's instruction set). */
-#define LOAD16(dst, p)                           \
-  do {                                           \
-    v16f t_;                                     \
-    __builtin_memcpy(&t_, (p), sizeof t_);       \
-    (dst) = t_;                                  \
-  } while (0)
-#define STORE16(p, src)                          \
-  do {                                           \
-    v16f t_ = (src);                             \
-    __builtin_memcpy((p), &t_, sizeof t_);       \
-  } while (0)
-
 /* The rows of one pass: where each row's outputs are and how many. */
 typedef struct {
   float *row[HN_HNET_OUT_ROWS];
@@ -88,7 +64,7 @@ int64_t hn_hnet_out_floats(int64_t k) {
 
 /* ---- forward --------------------------------------------------------------------- */
 
-OUT_CLONES static void fwd_block(int64_t j0, int64_t jn, int64_t rows, int64_t k,
+HN_V16_CLONES static void fwd_block(int64_t j0, int64_t jn, int64_t rows, int64_t k,
                                  const float *x, const float *U, const float *b,
                                  const out_rows *o) {
   float ut[OUT_KB][OUT_JB] __attribute__((aligned(64)));
@@ -105,19 +81,19 @@ OUT_CLONES static void fwd_block(int64_t j0, int64_t jn, int64_t rows, int64_t k
     for (int64_t r = 0; r < rows; r += 2) {
       int nr = rows - r < 2 ? 1 : 2;
       const float *x0 = x + r * k + kb0, *x1 = x + (r + nr - 1) * k + kb0;
-      v16f s0[4], s1[4];
+      hn_v16f s0[4], s1[4];
       for (int v = 0; v < 4; v++) {
-        s0[v] = s1[v] = (v16f){0};
+        s0[v] = s1[v] = (hn_v16f){0};
         if (!first) {
-          LOAD16(s0[v], &acc[r][16 * v]);
-          LOAD16(s1[v], &acc[r + nr - 1][16 * v]);
+          HN_LOAD16(s0[v], &acc[r][16 * v]);
+          HN_LOAD16(s1[v], &acc[r + nr - 1][16 * v]);
         }
       }
       for (int64_t q = 0; q < kn; q++) {
         float a0 = x0[q], a1 = x1[q];
         for (int v = 0; v < 4; v++) {
-          v16f u;
-          LOAD16(u, &ut[q][16 * v]);
+          hn_v16f u;
+          HN_LOAD16(u, &ut[q][16 * v]);
           s0[v] += a0 * u;
           s1[v] += a1 * u;
         }
@@ -125,9 +101,9 @@ OUT_CLONES static void fwd_block(int64_t j0, int64_t jn, int64_t rows, int64_t k
       for (int hh = 0; hh < nr; hh++) {
         float *dst = acc[r + hh];
         for (int v = 0; v < 4; v++) {
-          v16f s = hh ? s1[v] : s0[v], bv;
-          LOAD16(bv, bb + 16 * v);
-          STORE16(dst + 16 * v, last ? s + bv : s);
+          hn_v16f s = hh ? s1[v] : s0[v], bv;
+          HN_LOAD16(bv, bb + 16 * v);
+          HN_STORE16(dst + 16 * v, last ? s + bv : s);
         }
         if (!last) continue;
         int64_t len = HN_MIN(jn, o->len[r + hh] - j0);
@@ -157,13 +133,13 @@ static inline __attribute__((always_inline)) void
 bwd_tile(int JT, int NV, int64_t jt, int64_t jl, int64_t vb, int64_t rows, int64_t k, int64_t kp,
          const float *xp, const out_rows *o, const float *U, int64_t usafe, const float *upad,
          float *dU, float *db, float *dxp) {
-  v16f du[12][2], u[12][2];
+  hn_v16f du[12][2], u[12][2];
   for (int q = 0; q < JT; q++) {
     int64_t j = jt + (q < jl ? q : 0); /* a tile's missing columns read any row; their dW is 0 */
     const float *src = j < usafe ? U + j * k + vb : upad + (j - usafe) * kp + vb;
     for (int v = 0; v < NV; v++) {
-      LOAD16(u[q][v], src + 16 * v);
-      du[q][v] = (v16f){0};
+      HN_LOAD16(u[q][v], src + 16 * v);
+      du[q][v] = (hn_v16f){0};
     }
   }
   for (int64_t r = 0; r < rows; r++) {
@@ -177,10 +153,10 @@ bwd_tile(int JT, int NV, int64_t jt, int64_t jl, int64_t vb, int64_t rows, int64
      * CH), added pairwise into the slot's sums: a single chain would wait on
      * the adder's latency at every column */
     int CH = 4 / NV;
-    v16f xv[2], d[2][4];
+    hn_v16f xv[2], d[2][4];
     for (int v = 0; v < NV; v++) {
-      LOAD16(xv[v], xp + r * kp + vb + 16 * v);
-      for (int p = 0; p < CH; p++) d[v][p] = (v16f){0};
+      HN_LOAD16(xv[v], xp + r * kp + vb + 16 * v);
+      for (int p = 0; p < CH; p++) d[v][p] = (hn_v16f){0};
     }
     for (int q = 0; q < JT; q++)
       for (int v = 0; v < NV; v++) {
@@ -188,23 +164,23 @@ bwd_tile(int JT, int NV, int64_t jt, int64_t jl, int64_t vb, int64_t rows, int64
         d[v][q % CH] += ov[q] * u[q][v];
       }
     for (int v = 0; v < NV; v++) {
-      v16f acc, sum = CH == 4 ? (d[v][0] + d[v][1]) + (d[v][2] + d[v][3]) : d[v][0] + d[v][1];
-      LOAD16(acc, dxp + r * kp + vb + 16 * v);
-      STORE16(dxp + r * kp + vb + 16 * v, acc + sum);
+      hn_v16f acc, sum = CH == 4 ? (d[v][0] + d[v][1]) + (d[v][2] + d[v][3]) : d[v][0] + d[v][1];
+      HN_LOAD16(acc, dxp + r * kp + vb + 16 * v);
+      HN_STORE16(dxp + r * kp + vb + 16 * v, acc + sum);
     }
   }
   if (!dU) return;
   int64_t c1 = HN_MIN(k, vb + 16 * NV);
   for (int64_t q = 0; q < jl; q++) {
     float s[32];
-    for (int v = 0; v < NV; v++) STORE16(s + 16 * v, du[q][v]);
+    for (int v = 0; v < NV; v++) HN_STORE16(s + 16 * v, du[q][v]);
     float *d = dU + (jt + q) * k;
     for (int64_t c = vb; c < c1; c++) d[c] += s[c - vb];
     if (k >= vb && k < vb + 16 * NV) db[jt + q] += s[k - vb];
   }
 }
 
-OUT_CLONES static void bwd_slot(int64_t j0, int64_t j1, int64_t rows, int64_t k, int64_t kp,
+HN_V16_CLONES static void bwd_slot(int64_t j0, int64_t j1, int64_t rows, int64_t k, int64_t kp,
                                 const float *xp, const out_rows *o, const float *U,
                                 int64_t usafe, const float *upad, float *dU, float *db,
                                 float *dxp) {

@@ -23,29 +23,6 @@
 #define REG_PASS_ROWS 64
 #define REG_PASS_SLOTS 8
 
-typedef float v16f __attribute__((vector_size(64)));
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define PASS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define PASS_CLONES
-#endif
-
-/* Unaligned loads and stores through a temporary: the vectors' own addresses
- * are never taken, so they stay in registers. */
-#define LOAD16(dst, p)                     \
-  do {                                     \
-    v16f t_;                               \
-    __builtin_memcpy(&t_, (p), sizeof t_); \
-    (dst) = t_;                            \
-  } while (0)
-#define STORE16(p, src)                    \
-  do {                                     \
-    v16f t_ = (src);                       \
-    __builtin_memcpy((p), &t_, sizeof t_); \
-  } while (0)
-
 int64_t hn_hnet_reg_pass_floats(void) {
   return 2 * REG_PASS_SLOTS * HN_HNET_REG_PASS_MAX_M * HN_HNET_REG_PASS_MAX_M;
 }
@@ -67,12 +44,12 @@ grad_rows(int NV, const pass_in *in, const float (*buf)[HN_HNET_REG_PASS_MAX_M],
   int64_t k = in->k, m = in->m;
   int64_t r = 0;
   for (; r + 4 <= n; r += 4) {
-    v16f a[4][2];
+    hn_v16f a[4][2];
     for (int q = 0; q < 4; q++)
-      for (int v = 0; v < NV; v++) a[q][v] = (v16f){0};
+      for (int v = 0; v < NV; v++) a[q][v] = (hn_v16f){0};
     for (int64_t i = 0; i < m; i++) {
-      v16f sv[2];
-      for (int v = 0; v < NV; v++) LOAD16(sv[v], in->Sp + i * 32 + 16 * v);
+      hn_v16f sv[2];
+      for (int v = 0; v < NV; v++) HN_LOAD16(sv[v], in->Sp + i * 32 + 16 * v);
       for (int q = 0; q < 4; q++) {
         float x = buf[r + q][i];
         for (int v = 0; v < NV; v++) a[q][v] += x * sv[v];
@@ -80,24 +57,24 @@ grad_rows(int NV, const pass_in *in, const float (*buf)[HN_HNET_REG_PASS_MAX_M],
     }
     for (int q = 0; q < 4; q++) {
       float t[32];
-      for (int v = 0; v < NV; v++) STORE16(t + 16 * v, a[q][v]);
+      for (int v = 0; v < NV; v++) HN_STORE16(t + 16 * v, a[q][v]);
       float *d = in->dU + (j0 + r + q) * k;
       for (int64_t c = 0; c < k; c++) d[c] += in->s * t[c];
     }
   }
   for (; r < n; r++) {
-    v16f a[2];
-    for (int v = 0; v < NV; v++) a[v] = (v16f){0};
+    hn_v16f a[2];
+    for (int v = 0; v < NV; v++) a[v] = (hn_v16f){0};
     for (int64_t i = 0; i < m; i++) {
       float x = buf[r][i];
       for (int v = 0; v < NV; v++) {
-        v16f sv;
-        LOAD16(sv, in->Sp + i * 32 + 16 * v);
+        hn_v16f sv;
+        HN_LOAD16(sv, in->Sp + i * 32 + 16 * v);
         a[v] += x * sv;
       }
     }
     float t[32];
-    for (int v = 0; v < NV; v++) STORE16(t + 16 * v, a[v]);
+    for (int v = 0; v < NV; v++) HN_STORE16(t + 16 * v, a[v]);
     float *d = in->dU + (j0 + r) * k;
     for (int64_t c = 0; c < k; c++) d[c] += in->s * t[c];
   }
@@ -105,7 +82,7 @@ grad_rows(int NV, const pass_in *in, const float (*buf)[HN_HNET_REG_PASS_MAX_M],
 
 /* Columns [j0, j1) into the partial G p [MAX_M][MAX_M] (upper-triangle tiles)
  * and, with gradients, into db and dU. */
-PASS_CLONES static void pass_range(const pass_in *in, int64_t j0, int64_t j1, float *p) {
+HN_V16_CLONES static void pass_range(const pass_in *in, int64_t j0, int64_t j1, float *p) {
   float buf[REG_PASS_ROWS][HN_HNET_REG_PASS_MAX_M] __attribute__((aligned(64)));
   int64_t k = in->k, m = in->m, nj = in->nj;
   for (int64_t rb = j0; rb < j1; rb += REG_PASS_ROWS) {
@@ -137,13 +114,13 @@ PASS_CLONES static void pass_range(const pass_in *in, int64_t j0, int64_t j1, fl
     /* G += Σ_r M_rᵀ M_r: tiles of 4 rows by 32 columns of G in registers */
     for (int64_t c0 = 0; c0 < nj; c0 += 32)
       for (int64_t i0 = 0; i0 < HN_MIN(m, c0 + 32); i0 += 4) {
-        v16f t[4][2];
+        hn_v16f t[4][2];
         for (int q = 0; q < 4; q++)
-          for (int v = 0; v < 2; v++) LOAD16(t[q][v], p + (i0 + q) * HN_HNET_REG_PASS_MAX_M + c0 + 16 * v);
+          for (int v = 0; v < 2; v++) HN_LOAD16(t[q][v], p + (i0 + q) * HN_HNET_REG_PASS_MAX_M + c0 + 16 * v);
         for (int64_t r = 0; r < n; r++) {
-          v16f b0, b1;
-          LOAD16(b0, &buf[r][c0]);
-          LOAD16(b1, &buf[r][c0 + 16]);
+          hn_v16f b0, b1;
+          HN_LOAD16(b0, &buf[r][c0]);
+          HN_LOAD16(b1, &buf[r][c0 + 16]);
           for (int q = 0; q < 4; q++) {
             float x = buf[r][i0 + q]; /* i0 + q < nj: a zero past m */
             t[q][0] += x * b0;
@@ -151,7 +128,7 @@ PASS_CLONES static void pass_range(const pass_in *in, int64_t j0, int64_t j1, fl
           }
         }
         for (int q = 0; q < 4; q++)
-          for (int v = 0; v < 2; v++) STORE16(p + (i0 + q) * HN_HNET_REG_PASS_MAX_M + c0 + 16 * v, t[q][v]);
+          for (int v = 0; v < 2; v++) HN_STORE16(p + (i0 + q) * HN_HNET_REG_PASS_MAX_M + c0 + 16 * v, t[q][v]);
       }
   }
 }

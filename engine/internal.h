@@ -38,6 +38,33 @@ void hn_ckpt_fail_write_after(int64_t bytes);
 #define HN_SIMD_CLONES
 #endif
 
+/* Sixteen floats in a register (GCC/Clang vector extension: one AVX-512
+ * register in the avx512f clone, two or four narrower ones in the others),
+ * for the engine's own kernels (blas.c, hnet_out.c, hnet_reg_pass.c), built
+ * three times and chosen at load time; -ffp-contract=off keeps the same
+ * operations, so the same bits, in every clone. */
+typedef float hn_v16f __attribute__((vector_size(64)));
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define HN_V16_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HN_V16_CLONES
+#endif
+/* Unaligned loads and stores through a temporary: the vectors' own
+ * addresses are never taken, so they stay in registers (and no function
+ * passes a vector: that would tie the ABI to the clone's instruction set). */
+#define HN_LOAD16(dst, p)                  \
+  do {                                     \
+    hn_v16f t_;                            \
+    __builtin_memcpy(&t_, (p), sizeof t_); \
+    (dst) = t_;                            \
+  } while (0)
+#define HN_STORE16(p, src)                 \
+  do {                                     \
+    hn_v16f t_ = (src);                    \
+    __builtin_memcpy((p), &t_, sizeof t_); \
+  } while (0)
+
 #define HN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define HN_MAX(a, b) ((a) > (b) ? (a) : (b))
 
