@@ -182,7 +182,7 @@ hn_status hn_blas_gemm(const char *who, bool trans_a, bool trans_b, int64_t m, i
  * the partial sums are added in slot order. Every element is summed in a
  * fixed order: the bits depend on neither the thread count nor the vector
  * width of the clone that runs. */
-#define GRAM_MAX_N 64
+#define GRAM_MAX_N HN_GRAM_MAX_N
 #define GRAM_MIN_K 4096
 #define GRAM_SLOTS 8
 #define GRAM_ROWS 64
@@ -199,31 +199,7 @@ HN_V16_CLONES static void gram_slot(int64_t r0, int64_t r1, int64_t n, const flo
       for (int64_t j = 0; j < n; j++) buf[r][j] = a[(rb + r) * lda + j];
       for (int64_t j = n; j < nj; j++) buf[r][j] = 0.0f;
     }
-    for (int64_t j0 = 0; j0 < nj; j0 += 32)
-      for (int64_t i0 = 0; i0 < HN_MIN(n, j0 + 32); i0 += 4) {
-        hn_v16f s[4][2];
-        for (int q = 0; q < 4; q++)
-          for (int v = 0; v < 2; v++) {
-            hn_v16f t;
-            __builtin_memcpy(&t, p + (i0 + q) * GRAM_MAX_N + j0 + 16 * v, sizeof t);
-            s[q][v] = t;
-          }
-        for (int64_t r = 0; r < nr; r++) {
-          hn_v16f b0, b1;
-          __builtin_memcpy(&b0, &buf[r][j0], sizeof b0);
-          __builtin_memcpy(&b1, &buf[r][j0 + 16], sizeof b1);
-          for (int q = 0; q < 4; q++) {
-            float x = buf[r][i0 + q]; /* i0 + q < nj: a zero past n */
-            s[q][0] += x * b0;
-            s[q][1] += x * b1;
-          }
-        }
-        for (int q = 0; q < 4; q++)
-          for (int v = 0; v < 2; v++) {
-            hn_v16f t = s[q][v];
-            __builtin_memcpy(p + (i0 + q) * GRAM_MAX_N + j0 + 16 * v, &t, sizeof t);
-          }
-      }
+    hn_gram_block_acc((const float(*)[GRAM_MAX_N])buf, nr, n, p);
   }
 }
 

@@ -111,25 +111,8 @@ HN_V16_CLONES static void pass_range(const pass_in *in, int64_t j0, int64_t j1, 
       else
         grad_rows(2, in, (const float(*)[HN_HNET_REG_PASS_MAX_M])buf, n, rb);
     }
-    /* G += Σ_r M_rᵀ M_r: tiles of 4 rows by 32 columns of G in registers */
-    for (int64_t c0 = 0; c0 < nj; c0 += 32)
-      for (int64_t i0 = 0; i0 < HN_MIN(m, c0 + 32); i0 += 4) {
-        hn_v16f t[4][2];
-        for (int q = 0; q < 4; q++)
-          for (int v = 0; v < 2; v++) HN_LOAD16(t[q][v], p + (i0 + q) * HN_HNET_REG_PASS_MAX_M + c0 + 16 * v);
-        for (int64_t r = 0; r < n; r++) {
-          hn_v16f b0, b1;
-          HN_LOAD16(b0, &buf[r][c0]);
-          HN_LOAD16(b1, &buf[r][c0 + 16]);
-          for (int q = 0; q < 4; q++) {
-            float x = buf[r][i0 + q]; /* i0 + q < nj: a zero past m */
-            t[q][0] += x * b0;
-            t[q][1] += x * b1;
-          }
-        }
-        for (int q = 0; q < 4; q++)
-          for (int v = 0; v < 2; v++) HN_STORE16(p + (i0 + q) * HN_HNET_REG_PASS_MAX_M + c0 + 16 * v, t[q][v]);
-      }
+    /* G += Σ_r M_rᵀ M_r */
+    hn_gram_block_acc((const float(*)[HN_HNET_REG_PASS_MAX_M])buf, n, m, p);
   }
 }
 
