@@ -169,14 +169,27 @@ HN_SIMD_CLONES static void adam_step_range(const adam_k *k, float *param, const 
   }
 }
 
-/* Adam over [lo, hi): the step's negative into delta, nothing else written. */
+/* Adam over [lo, hi) without a step: -u into out (delta), or param - u
+ * (look-ahead: the parameters the step would leave, the same bits as the
+ * step's param[i] -= u). Nothing else written. */
+static inline __attribute__((always_inline)) void
+adam_ahead(const adam_k *k, const float *param, const float *grad, const float *m, const float *v,
+           float *out, int64_t lo, int64_t hi, bool with_param) {
+  for (int64_t i = lo; i < hi; i++) {
+    float mn, vn;
+    float u = adam_update(k, param[i], grad[i], m[i], v[i], &mn, &vn);
+    out[i] = with_param ? param[i] - u : -u;
+  }
+}
 HN_SIMD_CLONES static void adam_delta_range(const adam_k *k, const float *param,
                                             const float *grad, const float *m, const float *v,
                                             float *delta, int64_t lo, int64_t hi) {
-  for (int64_t i = lo; i < hi; i++) {
-    float mn, vn;
-    delta[i] = -adam_update(k, param[i], grad[i], m[i], v[i], &mn, &vn);
-  }
+  adam_ahead(k, param, grad, m, v, delta, lo, hi, false);
+}
+HN_SIMD_CLONES static void adam_lookahead_range(const adam_k *k, const float *param,
+                                                const float *grad, const float *m, const float *v,
+                                                float *out, int64_t lo, int64_t hi) {
+  adam_ahead(k, param, grad, m, v, out, lo, hi, true);
 }
 
 /* Blocks of the parallel Adam loops (each block runs one clone's loop). */
@@ -205,27 +218,42 @@ hn_status hn_optim_step(hn_optim *o, float *param, const float *grad) {
   return HN_OK;
 }
 
-hn_status hn_optim_delta(const hn_optim *o, const float *param, const float *grad, float *delta) {
-  HN_TRY(check_step_args("hn_optim_delta", o, param, grad, delta));
+/* delta (with_param false) or look-ahead (true) into out; state unchanged. */
+static hn_status ahead(const char *who, const hn_optim *o, const float *param, const float *grad,
+                       float *out, bool with_param) {
+  HN_TRY(check_step_args(who, o, param, grad, out));
   int64_t n = o->n;
   if (o->cfg.kind == HN_OPTIM_ADAM) {
     adam_k k = adam_consts(&o->cfg, o->t + 1);
     const float *m = o->state, *v = o->state + n;
     int64_t nb = (n + ADAM_BLOCK - 1) / ADAM_BLOCK;
 #pragma omp parallel for schedule(static) if (n > HN_OMP_MIN_WORK / 8)
-    for (int64_t b = 0; b < nb; b++)
-      adam_delta_range(&k, param, grad, m, v, delta, b * ADAM_BLOCK,
-                       HN_MIN(n, (b + 1) * ADAM_BLOCK));
+    for (int64_t b = 0; b < nb; b++) {
+      int64_t lo = b * ADAM_BLOCK, hi = HN_MIN(n, (b + 1) * ADAM_BLOCK);
+      if (with_param)
+        adam_lookahead_range(&k, param, grad, m, v, out, lo, hi);
+      else
+        adam_delta_range(&k, param, grad, m, v, out, lo, hi);
+    }
   } else {
     const hn_optim_cfg *c = &o->cfg;
     const float *vel = o->state;
 #pragma omp parallel for schedule(static) if (n > HN_OMP_MIN_WORK / 4)
     for (int64_t i = 0; i < n; i++) {
       float vn;
-      delta[i] = -sgd_update(c, param[i], grad[i], vel[i], &vn);
+      float u = sgd_update(c, param[i], grad[i], vel[i], &vn);
+      out[i] = with_param ? param[i] - u : -u;
     }
   }
   return HN_OK;
+}
+
+hn_status hn_optim_delta(const hn_optim *o, const float *param, const float *grad, float *delta) {
+  return ahead("hn_optim_delta", o, param, grad, delta, false);
+}
+
+hn_status hn_optim_lookahead(const hn_optim *o, const float *param, const float *grad, float *out) {
+  return ahead("hn_optim_lookahead", o, param, grad, out, true);
 }
 
 void hn_optim_reset(hn_optim *o) {

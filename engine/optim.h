@@ -37,6 +37,10 @@ hn_status hn_optim_step(hn_optim *o, float *param, const float *grad);
 /* The update the next step would add to param given grad (param_new =
  * param + delta), without changing any state: the look-ahead regulariser. */
 hn_status hn_optim_delta(const hn_optim *o, const float *param, const float *grad, float *delta);
+/* The parameters the next step would leave (out = param + delta, the same
+ * bits as hn_optim_step's result), state unchanged: the look-ahead point in
+ * one pass. */
+hn_status hn_optim_lookahead(const hn_optim *o, const float *param, const float *grad, float *out);
 /* Forget all state (moments zero, step count 0). */
 void hn_optim_reset(hn_optim *o);
 /* State for checkpoints: moments (Adam: m then v, 2n floats; SGD: velocity,

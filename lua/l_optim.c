@@ -7,6 +7,7 @@
  *   opt:step(theta, dtheta)          -- theta updated in place
  *   opt:delta(theta, dtheta, out)    -- the update the next step would add
  *                                    -- (state unchanged; out optional)
+ *   opt:lookahead(theta, dtheta, out) -- theta + that update, in one pass
  *   opt:reset()  opt:lr()  opt:lr(new)  opt:step_count()  opt:n()  opt:kind()
  *   opt:state() -> a tensor copy of the moments (Adam: m then v; SGD: velocity)
  *   opt:set_state(t, step)
@@ -97,7 +98,8 @@ static int optim_step(lua_State *L) {
   return 0;
 }
 
-static int optim_delta(lua_State *L) {
+/* delta or lookahead: (param, grad, out?) -> out, a new tensor when absent */
+static int optim_ahead(lua_State *L, bool with_param) {
   hnl_optim *u = check_optim(L, 1);
   int64_t n = hn_optim_n(u->o);
   hnl_tensor *p = hnl_tensor_check_numel(L, 2, n, "param");
@@ -110,9 +112,15 @@ static int optim_delta(lua_State *L) {
     out = hnl_tensor_check_numel(L, 4, n, "out");
     lua_settop(L, 4);
   }
-  hnl_check(L, hn_optim_delta(u->o, p->t.data, g->t.data, out->t.data));
+  if (with_param)
+    hnl_check(L, hn_optim_lookahead(u->o, p->t.data, g->t.data, out->t.data));
+  else
+    hnl_check(L, hn_optim_delta(u->o, p->t.data, g->t.data, out->t.data));
   return 1;
 }
+
+static int optim_delta(lua_State *L) { return optim_ahead(L, false); }
+static int optim_lookahead(lua_State *L) { return optim_ahead(L, true); }
 
 static int optim_reset(lua_State *L) {
   hn_optim_reset(check_optim(L, 1)->o);
@@ -206,7 +214,8 @@ static int optim_tostring(lua_State *L) {
 }
 
 static const luaL_Reg methods[] = {
-    {"step", optim_step},           {"delta", optim_delta}, {"reset", optim_reset},
+    {"step", optim_step},           {"delta", optim_delta}, {"lookahead", optim_lookahead},
+    {"reset", optim_reset},
     {"lr", optim_lr},               {"state", optim_state}, {"set_state", optim_set_state},
     {"step_count", optim_step_count}, {"n", optim_n},       {"kind", optim_kind},
     {"config", optim_config},       {"free", o_release}, {NULL, NULL},

@@ -317,8 +317,10 @@ static void test_optim_and_losses(void **state) {
      "assert(o:step_count() == 2 and o:kind() == 'sgd' and o:n() == 2)\n"
      "local st, k = o:state(); assert(k == 2 and st:numel() == 2)\n"
      "assert(math.abs(st:flat_table()[1] - 0.75) < 1e-6)\n"
-     "local d = o:delta(p, g); local q = p:clone(); o:step(p, g)\n"
+     "local d = o:delta(p, g); local la = o:lookahead(p, g); local q = p:clone(); o:step(p, g)\n"
      "q:add(d); for i = 1, 2 do assert(math.abs(q:flat_table()[i] - p:flat_table()[i]) < 1e-6) end\n"
+     "for i = 1, 2 do assert(la:flat_table()[i] == p:flat_table()[i]) end\n"
+     "assert(not pcall(o.lookahead, o, p, hnet.tensor(3)))\n"
      "o:set_state(st, 2); o:reset(); assert(o:step_count() == 0)\n"
      "assert(math.abs(o:lr() - 0.1) < 1e-7); o:lr(0.5); assert(o:lr() == 0.5)");
   /* Adam's first step moves every coordinate by lr (times the sign). */

@@ -101,12 +101,13 @@ static void test_sgd_momentum_three_steps(void **state) {
 }
 
 /* The delta is exactly the next step (param + delta == stepped param, bit
- * for bit) and leaves the state (moments, step count) untouched. */
+ * for bit), the look-ahead is that stepped param itself (the same bytes),
+ * and neither touches the state (moments, step count). */
 static void check_delta(hn_optim_cfg cfg) {
   enum { N = 1000 };
   hn_optim *o;
   assert_int_equal(hn_optim_new(&o, N, &cfg), HN_OK);
-  float p[N], g[N], d[N], q[N];
+  float p[N], g[N], d[N], q[N], la[N];
   hnt_fill_uniform(p, N, -1, 1, 1);
   for (int t = 0; t < 3; t++) {
     hnt_fill_uniform(g, N, -1, 1, 10 + (uint64_t)t);
@@ -121,9 +122,14 @@ static void check_delta(hn_optim_cfg cfg) {
   assert_int_equal(hn_optim_delta(o, p, g, d), HN_OK);
   hnt_assert_bytes_equal(before, st, sizeof(float) * (size_t)ns, "state after delta");
   assert_int_equal(hn_optim_step_count(o), t0);
+  memset(la, 0xff, sizeof la);
+  assert_int_equal(hn_optim_lookahead(o, p, g, la), HN_OK);
+  hnt_assert_bytes_equal(before, st, sizeof(float) * (size_t)ns, "state after lookahead");
+  assert_int_equal(hn_optim_step_count(o), t0);
   for (int i = 0; i < N; i++) q[i] = p[i] + d[i];
   assert_int_equal(hn_optim_step(o, p, g), HN_OK);
   hnt_assert_bytes_equal(q, p, sizeof p, "param + delta vs step");
+  hnt_assert_bytes_equal(la, p, sizeof p, "lookahead vs step");
   int nonzero = 0;
   for (int i = 0; i < N; i++) nonzero += d[i] != 0.0f;
   assert_true(nonzero > N / 2);
@@ -228,8 +234,11 @@ static void test_errors(void **state) {
   assert_int_equal(hn_optim_set_lr(o, 0.5f), HN_OK);
   assert_true(hn_optim_config(o)->lr == 0.5f);
   float p[3] = {1, 2, 3}, d[3] = {7, 7, 7};
+  const float *g_none = NULL;
   assert_int_equal(hn_optim_step(o, p, NULL), HN_ERR_ARG);
   assert_int_equal(hn_optim_delta(o, p, NULL, d), HN_ERR_ARG);
+  assert_int_equal(hn_optim_lookahead(o, p, g_none, d), HN_ERR_ARG);
+  assert_int_equal(hn_optim_lookahead(o, NULL, p, d), HN_ERR_ARG);
   assert_true(p[0] == 1 && d[0] == 7);
   assert_int_equal(hn_optim_step_count(o), 0);
   assert_int_equal(hn_optim_n(o), 3);

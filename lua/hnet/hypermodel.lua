@@ -241,7 +241,7 @@ function Model:fix_targets(Eprev, o)
     r.theta_star = self.theta:clone()
   end
   if r.lookahead then
-    r.theta_la, r.dtheta_la = hnet.tensor(self.n_theta), hnet.tensor(self.n_theta)
+    r.theta_la = hnet.tensor(self.n_theta)
   end
   r.E = Eprev
   if n < p then
@@ -333,9 +333,7 @@ function Model:step(items, o)
   if r then
     local at = self.theta
     if r.lookahead then
-      self.opt_theta:delta(self.theta, self.dtheta, r.dtheta_la)
-      r.theta_la:copy(self.theta)
-      r.theta_la:add(r.dtheta_la)
+      self.opt_theta:lookahead(self.theta, self.dtheta, r.theta_la)
       at = r.theta_la
     end
     reg = self:regularise(at)

@@ -51,9 +51,7 @@ end
 
 -- θ + Δθ, Δθ the Adam step of the (summed) task gradient alone.
 local function lookahead_at(self, r)
-  self.opt_theta:delta(self.theta, self.dtheta, r.dtheta_la)
-  r.theta_la:copy(self.theta)
-  r.theta_la:add(r.dtheta_la)
+  self.opt_theta:lookahead(self.theta, self.dtheta, r.theta_la)
   return r.theta_la
 end
 

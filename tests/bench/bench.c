@@ -205,10 +205,7 @@ int main(int argc, char **argv) {
     memset(dE, 0, sizeof(float) * (size_t)ne);
     CHECK(hn_hnet_backward(h, theta, dW, dtheta, dE));
     tp[P_LA] = omp_get_wtime();
-    if (n_reg) {
-      CHECK(hn_optim_delta(opt, theta, dtheta, theta_la));
-      hn_ops_add(theta_la, theta, n_theta);
-    }
+    if (n_reg) CHECK(hn_optim_lookahead(opt, theta, dtheta, theta_la));
     tp[P_REG] = omp_get_wtime();
     if (n_reg && n_stored > n_reg) { /* a random n_reg of the stored, as reg_tasks */
       for (int64_t i = 0; i < n_reg; i++) {
@@ -278,7 +275,7 @@ int main(int argc, char **argv) {
       f4 * 2.0 * batch * n_cls,                                      /* logits          */
       f4 * (2.0 * (double)n_w + (double)batch * n_in),               /* W in, dW out    */
       f4 * ((double)n_w + 3.0 * (double)n_out_layer),                /* dW, U in, dU    */
-      n_reg ? f4 * 7.0 * (double)n_theta : 0.0,                      /* θ g m v, Δ; θ_la */
+      n_reg ? f4 * 5.0 * (double)n_theta : 0.0,                      /* θ g m v; θ_la    */
       !n_reg ? 0.0 /* stored: the targets, U, dU; recomputed: U, U*, dU, M (written, read twice), the rows */
              : stored ? f4 * ((double)n_reg * (double)n_w + 3.0 * (double)n_out_layer)
                       : f4 * (3.0 * (double)n_out_layer + 3.0 * (double)hc.chunk * m_g +
