@@ -155,7 +155,7 @@ static hn_status tile_reg(hn_hnet *h, const float *theta, const float *A, int64_
 
 static int64_t gram_floats(const hn_hnet *h) {
   int64_t ch = h->dim[h->n_layers], k = h->dim[h->n_layers - 1], m = 2 * k + 1;
-  int64_t big = m <= HN_HNET_REG_PASS_MAX_M ? hn_hnet_reg_pass_floats() : ch * m;
+  int64_t big = m <= HN_HNET_REG_PASS_MAX_M ? hn_hnet_reg_pass_floats(m) : ch * m;
   return big + 5 * m * m + 2 * m * k + 2 * m;
 }
 

@@ -8,111 +8,133 @@
  * db_j += s·M_j·c and in the weight gradient dU_j += s·M_j·S[:, 0:k] (c and S
  * those of the head or of the tail). Written out as a matrix, M is chunk x m
  * floats (16 MB at PermutedMNIST-10) written once and read twice. Here, for m
- * ≤ REG_PASS_MAX_M, blocks of REG_PASS_ROWS rows are built in L1 from U, U*,
- * b, b* and used at once by all three: M never exists.
+ * ≤ HN_HNET_REG_PASS_MAX_M, blocks of REG_PASS_ROWS rows are built in L1 from
+ * U, U*, b, b* and used at once by all three: M never exists.
+ *
+ * A block is held transposed (one of M's columns per row, 16 of M's rows per
+ * vector), so that every product runs 16 rows at a time: G's upper triangle
+ * in 4 x 4 tiles of pairs (i, j), each pair's sum kept per lane; the
+ * gradients with GRAD_COLS columns of S in registers. Keeping M's rows in
+ * the lanes, rather than broadcasting an element of a row against whole
+ * rows, computes G's triangle only (m = 21: 336 pair sums for 231, where
+ * row-broadcast tiles of 4 x 32 compute 768).
  *
  * Columns go in REG_PASS_SLOTS fixed slots shared among the threads; each slot
- * keeps its own partial G's and adds to them in row order; the slots' partials
- * are added in slot order. db_j and dU_j are each one slot's, summed over i
- * in order. The bits depend on neither the thread count nor the clone.
+ * keeps its own partial tiles and adds to them in row order; a sum of G is a
+ * slot's lanes in order, then the slots in order. db_j and dU_j are each one
+ * slot's, summed over i in order. The bits depend on neither the thread count
+ * nor the clone.
  */
 #include "internal.h"
 
 #include <string.h>
 
-#define REG_PASS_ROWS 64
+#define REG_PASS_ROWS 64 /* rows of M per block: four vectors of 16 */
+#define REG_PASS_RV (REG_PASS_ROWS / 16)
 #define REG_PASS_SLOTS 8
+#define GRAD_COLS 12                     /* gradient columns per register block */
+#define SC_STRIDE 36                     /* ≥ k + 1 ≤ 32, rounded up to GRAD_COLS */
 
-int64_t hn_hnet_reg_pass_floats(void) {
-  return 2 * REG_PASS_SLOTS * HN_HNET_REG_PASS_MAX_M * HN_HNET_REG_PASS_MAX_M;
+/* G's upper triangle in 4 x 4 tiles: (nb + 1)·nb / 2 tiles, nb = ⌈m / 4⌉. */
+static int64_t n_tiles(int64_t m) {
+  int64_t nb = (m + 3) / 4;
+  return nb * (nb + 1) / 2;
 }
+
+/* Per slot, head and tail: each tile's 16 sums as 16 lanes each. */
+int64_t hn_hnet_reg_pass_floats(int64_t m) { return 2 * REG_PASS_SLOTS * n_tiles(m) * 256; }
 
 /* The inputs of a range of columns that share S and c. */
 typedef struct pass_in {
-  int64_t k, m, nj;              /* widths: k, m = 2k + 1, nj = m rounded up to 32 */
+  int64_t k, m;                  /* widths: k, m = 2k + 1                          */
   const float *U, *Us, *b, *bs;  /* the output layer of θ and θ*                  */
-  const float *Sp;               /* S[:, 0:k] as [m][32], zeros past k             */
-  const float *c;                /* S[:, 2k] [m]                                  */
+  const float *Sc;               /* [m][SC_STRIDE]: S[:, 0:k], then S[:, 2k], zeros */
   float s;
   float *dU, *db;                /* NULL: no gradient                             */
 } pass_in;
 
-/* dU rows [j0, j0 + n) += s·M·S[:, 0:k], rows of M in buf; NV vectors of k. */
+/* Rows [rb, rb + n) of M, transposed: bt[i][r] = M_{rb+r, i}; columns past n
+ * are zero (rows m..4·nb were zeroed by the caller). */
 static inline __attribute__((always_inline)) void
-grad_rows(int NV, const pass_in *in, const float (*buf)[HN_HNET_REG_PASS_MAX_M], int64_t n,
-          int64_t j0) {
+build_block(const pass_in *in, int64_t rb, int64_t n, float (*bt)[REG_PASS_ROWS]) {
   int64_t k = in->k, m = in->m;
-  int64_t r = 0;
-  for (; r + 4 <= n; r += 4) {
-    hn_v16f a[4][2];
-    for (int q = 0; q < 4; q++)
-      for (int v = 0; v < NV; v++) a[q][v] = (hn_v16f){0};
-    for (int64_t i = 0; i < m; i++) {
-      hn_v16f sv[2];
-      for (int v = 0; v < NV; v++) HN_LOAD16(sv[v], in->Sp + i * 32 + 16 * v);
-      for (int q = 0; q < 4; q++) {
-        float x = buf[r + q][i];
-        for (int v = 0; v < NV; v++) a[q][v] += x * sv[v];
-      }
+  for (int64_t r = 0; r < n; r++) {
+    int64_t j = rb + r;
+    const float *u = in->U + j * k, *us = in->Us + j * k;
+    for (int64_t i = 0; i < k; i++) {
+      bt[i][r] = u[i] - us[i];
+      bt[k + i][r] = us[i];
     }
-    for (int q = 0; q < 4; q++) {
-      float t[32];
-      for (int v = 0; v < NV; v++) HN_STORE16(t + 16 * v, a[q][v]);
-      float *d = in->dU + (j0 + r + q) * k;
-      for (int64_t c = 0; c < k; c++) d[c] += in->s * t[c];
-    }
+    bt[2 * k][r] = in->b[j] - in->bs[j];
   }
-  for (; r < n; r++) {
-    hn_v16f a[2];
-    for (int v = 0; v < NV; v++) a[v] = (hn_v16f){0};
-    for (int64_t i = 0; i < m; i++) {
-      float x = buf[r][i];
-      for (int v = 0; v < NV; v++) {
-        hn_v16f sv;
-        HN_LOAD16(sv, in->Sp + i * 32 + 16 * v);
-        a[v] += x * sv;
-      }
-    }
-    float t[32];
-    for (int v = 0; v < NV; v++) HN_STORE16(t + 16 * v, a[v]);
-    float *d = in->dU + (j0 + r) * k;
-    for (int64_t c = 0; c < k; c++) d[c] += in->s * t[c];
-  }
+  if (n < REG_PASS_ROWS)
+    for (int64_t i = 0; i < m; i++) memset(&bt[i][n], 0, sizeof(float) * (size_t)(REG_PASS_ROWS - n));
 }
 
-/* Columns [j0, j1) into the partial G p [MAX_M][MAX_M] (upper-triangle tiles)
- * and, with gradients, into db and dU. */
-HN_V16_CLONES static void pass_range(const pass_in *in, int64_t j0, int64_t j1, float *p) {
-  float buf[REG_PASS_ROWS][HN_HNET_REG_PASS_MAX_M] __attribute__((aligned(64)));
-  int64_t k = in->k, m = in->m, nj = in->nj;
-  for (int64_t rb = j0; rb < j1; rb += REG_PASS_ROWS) {
-    int64_t n = HN_MIN(REG_PASS_ROWS, j1 - rb);
-    for (int64_t r = 0; r < n; r++) {
-      int64_t j = rb + r;
-      const float *u = in->U + j * k, *us = in->Us + j * k;
-      float *row = buf[r];
-      for (int64_t i = 0; i < k; i++) row[i] = u[i] - us[i];
-      for (int64_t i = 0; i < k; i++) row[k + i] = us[i];
-      row[2 * k] = in->b[j] - in->bs[j];
-      for (int64_t i = m; i < nj; i++) row[i] = 0.0f;
-    }
-    if (in->db) { /* db_j += s·M_j·c, 8 rows' dot products side by side */
-      for (int64_t r0 = 0; r0 < n; r0 += 8) {
-        int64_t g = HN_MIN(8, n - r0);
-        float acc[8] = {0.0f};
-        for (int64_t i = 0; i < m; i++)
-          for (int64_t q = 0; q < g; q++) acc[q] += buf[r0 + q][i] * in->c[i];
-        for (int64_t q = 0; q < g; q++) in->db[rb + r0 + q] += in->s * acc[q];
+/* dU_j += s·M_j·S[:, 0:k] and db_j += s·M_j·c for the block's rows: 16 rows
+ * in the lanes, GRAD_COLS columns of S in registers, each sum over i in
+ * order from zero. */
+static inline __attribute__((always_inline)) void
+grad_block(const pass_in *in, const float (*bt)[REG_PASS_ROWS], int64_t rb, int64_t n) {
+  int64_t k = in->k, m = in->m, nc = k + 1;
+  for (int64_t c0 = 0; c0 < nc; c0 += GRAD_COLS)
+    for (int64_t rv = 0; 16 * rv < n; rv++) {
+      hn_v16f a[GRAD_COLS];
+      for (int q = 0; q < GRAD_COLS; q++) a[q] = (hn_v16f){0};
+      for (int64_t i = 0; i < m; i++) {
+        hn_v16f x;
+        HN_LOAD16(x, &bt[i][16 * rv]);
+        const float *sc = in->Sc + i * SC_STRIDE + c0;
+        for (int q = 0; q < GRAD_COLS; q++) a[q] += x * sc[q];
+      }
+      float t[GRAD_COLS][16];
+      for (int q = 0; q < GRAD_COLS; q++) HN_STORE16(t[q], a[q]);
+      int64_t nr = HN_MIN(16, n - 16 * rv), nq = HN_MIN(GRAD_COLS, nc - c0);
+      for (int64_t r = 0; r < nr; r++) {
+        int64_t j = rb + 16 * rv + r;
+        for (int64_t q = 0; q < nq; q++) {
+          if (c0 + q < k)
+            in->dU[j * k + c0 + q] += in->s * t[q][r];
+          else
+            in->db[j] += in->s * t[q][r];
+        }
       }
     }
-    if (in->dU) {
-      if (k <= 16)
-        grad_rows(1, in, (const float(*)[HN_HNET_REG_PASS_MAX_M])buf, n, rb);
-      else
-        grad_rows(2, in, (const float(*)[HN_HNET_REG_PASS_MAX_M])buf, n, rb);
+}
+
+/* The partial G's tiles += the block's: tile (I, J), I ≤ J, holds for rows
+ * 4I + a, columns 4J + b the sum per lane (rows r ≡ lane mod 16). */
+static inline __attribute__((always_inline)) void
+gram_block(const float (*bt)[REG_PASS_ROWS], int64_t nb, float *P) {
+  float *pt = P;
+  for (int64_t I = 0; I < nb; I++)
+    for (int64_t J = I; J < nb; J++, pt += 256) {
+      hn_v16f t[4][4];
+      for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++) HN_LOAD16(t[a][b], pt + (4 * a + b) * 16);
+      for (int rv = 0; rv < REG_PASS_RV; rv++) {
+        hn_v16f x[4], y[4];
+        for (int a = 0; a < 4; a++) HN_LOAD16(x[a], &bt[4 * I + a][16 * rv]);
+        for (int b = 0; b < 4; b++) HN_LOAD16(y[b], &bt[4 * J + b][16 * rv]);
+        for (int a = 0; a < 4; a++)
+          for (int b = 0; b < 4; b++) t[a][b] += x[a] * y[b];
+      }
+      for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++) HN_STORE16(pt + (4 * a + b) * 16, t[a][b]);
     }
-    /* G += Σ_r M_rᵀ M_r */
-    hn_gram_block_acc((const float(*)[HN_HNET_REG_PASS_MAX_M])buf, n, m, p);
+}
+
+/* Columns [j0, j1) into the partial tiles P and, with gradients, into db and
+ * dU. */
+HN_V16_CLONES static void pass_range(const pass_in *in, int64_t j0, int64_t j1, float *P) {
+  float bt[HN_HNET_REG_PASS_MAX_M][REG_PASS_ROWS] __attribute__((aligned(64)));
+  int64_t m = in->m, nb = (m + 3) / 4;
+  for (int64_t i = m; i < 4 * nb; i++) memset(bt[i], 0, sizeof bt[i]);
+  for (int64_t rb = j0; rb < j1; rb += REG_PASS_ROWS) {
+    int64_t n = HN_MIN(REG_PASS_ROWS, j1 - rb);
+    build_block(in, rb, n, bt);
+    if (in->dU) grad_block(in, (const float(*)[REG_PASS_ROWS])bt, rb, n);
+    gram_block((const float(*)[REG_PASS_ROWS])bt, nb, P);
   }
 }
 
@@ -120,38 +142,42 @@ void hn_hnet_reg_pass(const hn_hnet *h, const float *theta, const float *theta_s
                       const float *S, const float *Sf, float s, float *dtheta, float *scratch,
                       float *Gh, float *Gt) {
   int L = h->n_layers;
-  int64_t ch = h->dim[L], k = h->dim[L - 1], m = 2 * k + 1, nj = (m + 31) / 32 * 32;
-  const int64_t MM = HN_HNET_REG_PASS_MAX_M * HN_HNET_REG_PASS_MAX_M;
+  int64_t ch = h->dim[L], k = h->dim[L - 1], m = 2 * k + 1, nb = (m + 3) / 4;
+  const int64_t PS = n_tiles(m) * 256; /* one partial's floats */
   /* S[:, 0:k] and c = S[:, 2k] of the head (S) and the tail (Sf) */
-  float Sp[2][HN_HNET_REG_PASS_MAX_M * 32] __attribute__((aligned(64)));
-  float c[2][HN_HNET_REG_PASS_MAX_M];
+  float Sc[2][HN_HNET_REG_PASS_MAX_M * SC_STRIDE] __attribute__((aligned(64)));
   const float *Ss[2] = {S, Sf};
   for (int w = 0; w < 2; w++)
-    for (int64_t i = 0; i < m; i++) {
-      for (int64_t j = 0; j < 32; j++) Sp[w][i * 32 + j] = j < k ? Ss[w][i * m + j] : 0.0f;
-      c[w][i] = Ss[w][i * m + 2 * k];
-    }
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < SC_STRIDE; j++)
+        Sc[w][i * SC_STRIDE + j] = j < k ? Ss[w][i * m + j] : j == k ? Ss[w][i * m + 2 * k] : 0.0f;
   pass_in in[2];
   for (int w = 0; w < 2; w++)
-    in[w] = (pass_in){.k = k, .m = m, .nj = nj, .U = theta + h->off_w[L - 1],
+    in[w] = (pass_in){.k = k, .m = m, .U = theta + h->off_w[L - 1],
                       .Us = theta_star + h->off_w[L - 1], .b = theta + h->off_b[L - 1],
-                      .bs = theta_star + h->off_b[L - 1], .Sp = Sp[w], .c = c[w], .s = s,
+                      .bs = theta_star + h->off_b[L - 1], .Sc = Sc[w], .s = s,
                       .dU = dtheta ? dtheta + h->off_w[L - 1] : NULL,
                       .db = dtheta ? dtheta + h->off_b[L - 1] : NULL};
 #pragma omp parallel for schedule(static)
   for (int sl = 0; sl < REG_PASS_SLOTS; sl++) {
     int64_t j0 = ch * sl / REG_PASS_SLOTS, j1 = ch * (sl + 1) / REG_PASS_SLOTS;
-    float *ph = scratch + (2 * sl) * MM, *pt = ph + MM;
-    memset(ph, 0, (size_t)(2 * MM) * sizeof(float));
+    float *ph = scratch + (2 * sl) * PS, *pt = ph + PS;
+    memset(ph, 0, (size_t)(2 * PS) * sizeof(float));
     if (j0 < HN_MIN(j1, len)) pass_range(&in[0], j0, HN_MIN(j1, len), ph);
     if (HN_MAX(j0, len) < j1) pass_range(&in[1], HN_MAX(j0, len), j1, pt);
   }
+  /* each sum: a slot's lanes in order, then the slots in order */
   for (int64_t i = 0; i < m; i++)
     for (int64_t j = i; j < m; j++) {
+      int64_t I = i / 4, J = j / 4;
+      int64_t off = (I * nb - I * (I - 1) / 2 + (J - I)) * 256 + (4 * (i % 4) + j % 4) * 16;
       float vh = 0.0f, vt = 0.0f;
       for (int sl = 0; sl < REG_PASS_SLOTS; sl++) {
-        vh += scratch[(2 * sl) * MM + i * HN_HNET_REG_PASS_MAX_M + j];
-        vt += scratch[(2 * sl + 1) * MM + i * HN_HNET_REG_PASS_MAX_M + j];
+        const float *ph = scratch + (2 * sl) * PS + off, *pt = ph + PS;
+        float sh = 0.0f, st = 0.0f;
+        for (int l = 0; l < 16; l++) sh += ph[l], st += pt[l];
+        vh += sh;
+        vt += st;
       }
       Gh[i * m + j] = Gh[j * m + i] = vh;
       Gt[i * m + j] = Gt[j * m + i] = vt;

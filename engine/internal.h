@@ -223,9 +223,9 @@ void hn_hnet_out_backward(hn_hnet *h, const float *theta, const float *x, const 
  * HN_HNET_REG_PASS_MAX_M (hnet_reg_pass.c): Gh = Σ_{j<len} M_jᵀM_j and Gt =
  * Σ_{j≥len} M_jᵀM_j ([m, m] each) and, with dtheta, dθ.b_j += s·M_j·S[:, 2k]
  * and dθ.U_j += s·M_j·S[:, 0:k] (S for j < len, Sf after), M_j = [U_j − U*_j |
- * U*_j | b_j − b*_j] never stored; scratch: hn_hnet_reg_pass_floats(). */
+ * U*_j | b_j − b*_j] never stored; scratch: hn_hnet_reg_pass_floats(m). */
 #define HN_HNET_REG_PASS_MAX_M HN_GRAM_MAX_N
-int64_t hn_hnet_reg_pass_floats(void);
+int64_t hn_hnet_reg_pass_floats(int64_t m);
 void hn_hnet_reg_pass(const hn_hnet *h, const float *theta, const float *theta_star, int64_t len,
                       const float *S, const float *Sf, float s, float *dtheta, float *scratch,
                       float *Gh, float *Gt);
