@@ -241,9 +241,12 @@ void hn_ops_act_forward(hn_act_kind kind, float alpha, const float *x, float *y,
 void hn_ops_act_backward(hn_act_kind kind, float alpha, const float *x, const float *y,
                          const float *dy, float *dx, int64_t n) {
   switch (kind) {
-    case HN_ACT_RELU:
+    case HN_ACT_RELU: /* dy loaded either way: a select, not a branch on the sign */
 #pragma omp parallel for schedule(static) if (n > HN_OMP_MIN_WORK)
-      for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+      for (int64_t i = 0; i < n; i++) {
+        float d = dy[i];
+        dx[i] = x[i] > 0.0f ? d : 0.0f;
+      }
       break;
     case HN_ACT_TANH:
 #pragma omp parallel for schedule(static) if (n > HN_OMP_MIN_WORK)
@@ -255,7 +258,10 @@ void hn_ops_act_backward(hn_act_kind kind, float alpha, const float *x, const fl
       break;
     case HN_ACT_ELU:
 #pragma omp parallel for schedule(static) if (n > HN_OMP_MIN_WORK)
-      for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + alpha);
+      for (int64_t i = 0; i < n; i++) {
+        float d = dy[i], e = d * (y[i] + alpha);
+        dx[i] = x[i] > 0.0f ? d : e;
+      }
       break;
     case HN_ACT_IDENTITY:
       hn_ops_copy(dx, dy, n);
