@@ -11,7 +11,8 @@
  *
  * Adam (Kingma & Ba, bias-corrected), with g = grad + weight_decay * param:
  *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;  t += 1
- *   param -= lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+ *   param -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ * (PyTorch's torch.optim.Adam, the reference code's optimiser).
  * SGD (PyTorch's convention, no dampening):
  *   v = momentum v + g;  param -= lr v
  */
@@ -110,11 +111,11 @@ hn_status hn_optim_set_lr(hn_optim *o, float lr) {
 
 /* ---- the per-element updates ------------------------------------------------ */
 
-/* Constants of one Adam step t (1-based): bias corrections in double, then
- * rounded once. */
+/* Constants of one Adam step t (1-based): the step size lr / (1 - b1^t) and
+ * sqrt(1 - b2^t) in double, then rounded once. */
 typedef struct adam_k {
-  float b1, b2, c1, c2, eps, lr, wd; /* c1 = 1 - b1, c2 = 1 - b2 */
-  float bc1, bc2;                    /* 1 - b1^t, 1 - b2^t */
+  float b1, b2, c1, c2, eps, wd; /* c1 = 1 - b1, c2 = 1 - b2 */
+  float step, sbc2;              /* lr / (1 - b1^t), sqrt(1 - b2^t) */
 } adam_k;
 
 static adam_k adam_consts(const hn_optim_cfg *c, int64_t t) {
@@ -124,14 +125,16 @@ static adam_k adam_consts(const hn_optim_cfg *c, int64_t t) {
   k.c1 = 1.0f - c->beta1;
   k.c2 = 1.0f - c->beta2;
   k.eps = c->eps;
-  k.lr = c->lr;
   k.wd = c->weight_decay;
-  k.bc1 = (float)(1.0 - pow((double)c->beta1, (double)t));
-  k.bc2 = (float)(1.0 - pow((double)c->beta2, (double)t));
+  k.step = (float)((double)c->lr / (1.0 - pow((double)c->beta1, (double)t)));
+  k.sbc2 = (float)sqrt(1.0 - pow((double)c->beta2, (double)t));
   return k;
 }
 
-/* New moments for element i, and the amount u subtracted from param. */
+/* New moments for element i, and the amount u subtracted from param:
+ * u = step·m / (sqrt(v) / sqrt(1 - b2^t) + eps), PyTorch's order of
+ * operations (two divisions and a square root per element, the loop's
+ * cost on a core that is not waiting for memory). */
 static inline float adam_update(const adam_k *k, float p, float g, float m, float v, float *m_new,
                                 float *v_new) {
   g += k->wd * p;
@@ -139,9 +142,7 @@ static inline float adam_update(const adam_k *k, float p, float g, float m, floa
   float vn = k->b2 * v + k->c2 * (g * g);
   *m_new = mn;
   *v_new = vn;
-  float mhat = mn / k->bc1;
-  float vhat = vn / k->bc2;
-  return k->lr * mhat / (sqrtf(vhat) + k->eps);
+  return k->step * (mn / (sqrtf(vn) / k->sbc2 + k->eps));
 }
 
 static inline float sgd_update(const hn_optim_cfg *c, float p, float g, float vel, float *vel_new) {
