@@ -581,7 +581,7 @@ static const char *const coverage_fixture =
     "  hnet.Net:layout hnet.Net:param hnet.Net:init hnet.Net:init_var hnet.Net:init_stats hnet.Net:free\n"
     "  hnet.HyperNet:n_params hnet.HyperNet:n_out hnet.HyperNet:n_emb hnet.HyperNet:n_chunks\n"
     "  hnet.HyperNet:max_tasks hnet.HyperNet:layout hnet.HyperNet:flops hnet.HyperNet:reserve\n"
-    "  hnet.HyperNet:config hnet.HyperNet:backward hnet.HyperNet:free hnet.Optim:step hnet.Optim:delta\n"
+    "  hnet.HyperNet:config hnet.HyperNet:backward hnet.HyperNet:free hnet.Optim:step hnet.Optim:delta hnet.Optim:lookahead\n"
     "  hnet.Optim:reset hnet.Optim:lr hnet.Optim:state hnet.Optim:set_state hnet.Optim:step_count hnet.Optim:n\n"
     "  hnet.Optim:kind hnet.Optim:config hnet.Optim:free]])\n"
     "TABLES = { 'loss', 'vae', 'transform', 'gen', 'stream', 'tasks', 'fewshot', 'synthetic', 'maml', 'plot',\n"

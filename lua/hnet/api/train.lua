@@ -136,7 +136,7 @@ end
 
 M.HELP = {
   { name = "hnet.adam", sig = "hnet.adam(opts) or hnet.adam(param, opts) -> optim", spec = M.ADAM,
-    about = "Adam over one flat vector (hnet.Optim: step, delta, reset, lr, state, set_state)" },
+    about = "Adam over one flat vector (hnet.Optim: step, delta, lookahead, reset, lr, state, set_state)" },
   { name = "hnet.sgd", sig = "hnet.sgd(opts) or hnet.sgd(param, opts) -> optim", spec = M.SGD,
     about = "SGD with momentum over one flat vector" },
   { name = "hnet.loss.xent", sig = "hnet.loss.xent(logits, labels, opts) -> loss", spec = M.LOSS.xent,
