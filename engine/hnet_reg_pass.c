@@ -12,12 +12,13 @@
  * U, U*, b, b* and used at once by all three: M never exists.
  *
  * A block is held transposed (one of M's columns per row, 16 of M's rows per
- * vector), so that every product runs 16 rows at a time: G's upper triangle
- * in 4 x 4 tiles of pairs (i, j), each pair's sum kept per lane; the
- * gradients with GRAD_COLS columns of S in registers. Keeping M's rows in
+ * vector), so that G runs 16 rows at a time: its upper triangle in 4 x 4
+ * tiles of pairs (i, j), each pair's sum kept per lane. Keeping M's rows in
  * the lanes, rather than broadcasting an element of a row against whole
  * rows, computes G's triangle only (m = 21: 336 pair sums for 231, where
- * row-broadcast tiles of 4 x 32 compute 768).
+ * row-broadcast tiles of 4 x 32 compute 768). The gradients go the other
+ * way, GRAD_ROWS rows at a time with M's elements broadcast against S's
+ * rows, so that each row's sums come out as a contiguous row of dU.
  *
  * Columns go in REG_PASS_SLOTS fixed slots shared among the threads; each slot
  * keeps its own partial tiles and adds to them in row order; a sum of G is a
@@ -32,8 +33,7 @@
 #define REG_PASS_ROWS 64 /* rows of M per block: four vectors of 16 */
 #define REG_PASS_RV (REG_PASS_ROWS / 16)
 #define REG_PASS_SLOTS 8
-#define GRAD_COLS 12                     /* gradient columns per register block */
-#define SC_STRIDE 36                     /* ≥ k + 1 ≤ 32, rounded up to GRAD_COLS */
+#define GRAD_ROWS 8 /* gradient rows per register block */
 
 /* G's upper triangle in 4 x 4 tiles: (nb + 1)·nb / 2 tiles, nb = ⌈m / 4⌉. */
 static int64_t n_tiles(int64_t m) {
@@ -48,7 +48,7 @@ int64_t hn_hnet_reg_pass_floats(int64_t m) { return 2 * REG_PASS_SLOTS * n_tiles
 typedef struct pass_in {
   int64_t k, m;                  /* widths: k, m = 2k + 1                          */
   const float *U, *Us, *b, *bs;  /* the output layer of θ and θ*                  */
-  const float *Sc;               /* [m][SC_STRIDE]: S[:, 0:k], then S[:, 2k], zeros */
+  const float *Sp;               /* [m][32]: S[:, 0:k], S[:, 2k] in lane k, zeros  */
   float s;
   float *dU, *db;                /* NULL: no gradient                             */
 } pass_in;
@@ -71,35 +71,45 @@ build_block(const pass_in *in, int64_t rb, int64_t n, float (*bt)[REG_PASS_ROWS]
     for (int64_t i = 0; i < m; i++) memset(&bt[i][n], 0, sizeof(float) * (size_t)(REG_PASS_ROWS - n));
 }
 
-/* dU_j += s·M_j·S[:, 0:k] and db_j += s·M_j·c for the block's rows: 16 rows
- * in the lanes, GRAD_COLS columns of S in registers, each sum over i in
- * order from zero. */
+/* dU_j += s·M_j·S[:, 0:k] and db_j += s·M_j·c for rows [r0, r0 + g) of the
+ * block (g ≤ GRAD_ROWS): M's elements broadcast from bt, S's rows as NV
+ * vectors of lanes (c in lane k), g rows of sums in registers, each summed
+ * over i in order from zero. The g rows of dU are contiguous: the sums are
+ * packed by overlapping stores (row q at q·k, its lanes past k overwritten
+ * by row q + 1's) and added as one run of g·k floats. */
+static inline __attribute__((always_inline)) void
+grad_rows(int NV, const pass_in *in, const float (*bt)[REG_PASS_ROWS], int64_t r0, int64_t g,
+          int64_t j0) {
+  int64_t k = in->k, m = in->m;
+  hn_v16f a[GRAD_ROWS][2];
+  for (int q = 0; q < GRAD_ROWS; q++)
+    for (int v = 0; v < NV; v++) a[q][v] = (hn_v16f){0};
+  for (int64_t i = 0; i < m; i++) {
+    hn_v16f sv[2];
+    for (int v = 0; v < NV; v++) HN_LOAD16(sv[v], in->Sp + i * 32 + 16 * v);
+    const float *x = &bt[i][r0];
+    for (int q = 0; q < GRAD_ROWS; q++)
+      for (int v = 0; v < NV; v++) a[q][v] += x[q] * sv[v];
+  }
+  float pack[GRAD_ROWS * 32 + 32], dbs[GRAD_ROWS];
+  for (int64_t q = 0; q < g; q++) {
+    for (int v = 0; v < NV; v++) HN_STORE16(pack + q * k + 16 * v, a[q][v]);
+    dbs[q] = pack[q * k + k];
+  }
+  float *d = in->dU + j0 * k;
+  for (int64_t c = 0; c < g * k; c++) d[c] += in->s * pack[c];
+  for (int64_t q = 0; q < g; q++) in->db[j0 + q] += in->s * dbs[q];
+}
+
 static inline __attribute__((always_inline)) void
 grad_block(const pass_in *in, const float (*bt)[REG_PASS_ROWS], int64_t rb, int64_t n) {
-  int64_t k = in->k, m = in->m, nc = k + 1;
-  for (int64_t c0 = 0; c0 < nc; c0 += GRAD_COLS)
-    for (int64_t rv = 0; 16 * rv < n; rv++) {
-      hn_v16f a[GRAD_COLS];
-      for (int q = 0; q < GRAD_COLS; q++) a[q] = (hn_v16f){0};
-      for (int64_t i = 0; i < m; i++) {
-        hn_v16f x;
-        HN_LOAD16(x, &bt[i][16 * rv]);
-        const float *sc = in->Sc + i * SC_STRIDE + c0;
-        for (int q = 0; q < GRAD_COLS; q++) a[q] += x * sc[q];
-      }
-      float t[GRAD_COLS][16];
-      for (int q = 0; q < GRAD_COLS; q++) HN_STORE16(t[q], a[q]);
-      int64_t nr = HN_MIN(16, n - 16 * rv), nq = HN_MIN(GRAD_COLS, nc - c0);
-      for (int64_t r = 0; r < nr; r++) {
-        int64_t j = rb + 16 * rv + r;
-        for (int64_t q = 0; q < nq; q++) {
-          if (c0 + q < k)
-            in->dU[j * k + c0 + q] += in->s * t[q][r];
-          else
-            in->db[j] += in->s * t[q][r];
-        }
-      }
-    }
+  for (int64_t r0 = 0; r0 < n; r0 += GRAD_ROWS) {
+    int64_t g = HN_MIN(GRAD_ROWS, n - r0);
+    if (in->k < 16)
+      grad_rows(1, in, bt, r0, g, rb + r0);
+    else
+      grad_rows(2, in, bt, r0, g, rb + r0);
+  }
 }
 
 /* The partial G's tiles += the block's: tile (I, J), I ≤ J, holds for rows
@@ -145,17 +155,17 @@ void hn_hnet_reg_pass(const hn_hnet *h, const float *theta, const float *theta_s
   int64_t ch = h->dim[L], k = h->dim[L - 1], m = 2 * k + 1, nb = (m + 3) / 4;
   const int64_t PS = n_tiles(m) * 256; /* one partial's floats */
   /* S[:, 0:k] and c = S[:, 2k] of the head (S) and the tail (Sf) */
-  float Sc[2][HN_HNET_REG_PASS_MAX_M * SC_STRIDE] __attribute__((aligned(64)));
+  float Sp[2][HN_HNET_REG_PASS_MAX_M * 32] __attribute__((aligned(64)));
   const float *Ss[2] = {S, Sf};
   for (int w = 0; w < 2; w++)
     for (int64_t i = 0; i < m; i++)
-      for (int64_t j = 0; j < SC_STRIDE; j++)
-        Sc[w][i * SC_STRIDE + j] = j < k ? Ss[w][i * m + j] : j == k ? Ss[w][i * m + 2 * k] : 0.0f;
+      for (int64_t j = 0; j < 32; j++)
+        Sp[w][i * 32 + j] = j < k ? Ss[w][i * m + j] : j == k ? Ss[w][i * m + 2 * k] : 0.0f;
   pass_in in[2];
   for (int w = 0; w < 2; w++)
     in[w] = (pass_in){.k = k, .m = m, .U = theta + h->off_w[L - 1],
                       .Us = theta_star + h->off_w[L - 1], .b = theta + h->off_b[L - 1],
-                      .bs = theta_star + h->off_b[L - 1], .Sc = Sc[w], .s = s,
+                      .bs = theta_star + h->off_b[L - 1], .Sp = Sp[w], .s = s,
                       .dU = dtheta ? dtheta + h->off_w[L - 1] : NULL,
                       .db = dtheta ? dtheta + h->off_b[L - 1] : NULL};
 #pragma omp parallel for schedule(static)
