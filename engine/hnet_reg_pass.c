@@ -47,26 +47,69 @@ int64_t hn_hnet_reg_pass_floats(int64_t m) { return 2 * REG_PASS_SLOTS * n_tiles
 /* The inputs of a range of columns that share S and c. */
 typedef struct pass_in {
   int64_t k, m;                  /* widths: k, m = 2k + 1                          */
+  int64_t rows;                  /* U's rows (the chunk)                           */
   const float *U, *Us, *b, *bs;  /* the output layer of θ and θ*                  */
   const float *Sp;               /* [m][32]: S[:, 0:k], S[:, 2k] in lane k, zeros  */
   float s;
   float *dU, *db;                /* NULL: no gradient                             */
 } pass_in;
 
+/* v (16 rows of 16 lanes) transposed in place: four rounds of swapping the
+ * off-diagonal d x d blocks (d = 8, 4, 2, 1), two-source shuffles. */
+typedef int hn_v16i __attribute__((vector_size(64)));
+static inline __attribute__((always_inline)) void transpose16(hn_v16f v[16]) {
+  static const hn_v16i lo[4] = {
+      {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
+      {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
+      {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
+      {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30}};
+  static const hn_v16i hi[4] = {
+      {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31},
+      {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31},
+      {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31},
+      {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31}};
+  for (int s = 0, d = 8; s < 4; s++, d /= 2)
+    for (int q = 0; q < 16; q++)
+      if (!(q & d)) {
+        hn_v16f a = v[q], b = v[q + d];
+        v[q] = __builtin_shuffle(a, b, lo[s]);
+        v[q + d] = __builtin_shuffle(a, b, hi[s]);
+      }
+}
+
 /* Rows [rb, rb + n) of M, transposed: bt[i][r] = M_{rb+r, i}; columns past n
- * are zero (rows m..4·nb were zeroed by the caller). */
+ * are zero (rows m..4·nb were zeroed by the caller). For k ≤ 16, groups of
+ * 16 rows whose 16-float reads stay inside U are loaded whole (a row and the
+ * start of the next) and transposed in registers; the rest go element by
+ * element. Either way the same subtractions: the same bits. */
 static inline __attribute__((always_inline)) void
 build_block(const pass_in *in, int64_t rb, int64_t n, float (*bt)[REG_PASS_ROWS]) {
-  int64_t k = in->k, m = in->m;
-  for (int64_t r = 0; r < n; r++) {
+  int64_t k = in->k, m = in->m, r = 0;
+  if (k <= 16)
+    for (; r + 16 <= n && (rb + r + 15) * k + 16 <= in->rows * k; r += 16) {
+      const float *u = in->U + (rb + r) * k, *us = in->Us + (rb + r) * k;
+      hn_v16f v[16];
+      for (int q = 0; q < 16; q++) HN_LOAD16(v[q], us + q * k);
+      transpose16(v);
+      for (int64_t i = 0; i < k; i++) HN_STORE16(&bt[k + i][r], v[i]);
+      for (int q = 0; q < 16; q++) HN_LOAD16(v[q], u + q * k);
+      transpose16(v);
+      for (int64_t i = 0; i < k; i++) {
+        hn_v16f t;
+        HN_LOAD16(t, &bt[k + i][r]);
+        v[i] -= t;
+        HN_STORE16(&bt[i][r], v[i]);
+      }
+    }
+  for (; r < n; r++) {
     int64_t j = rb + r;
     const float *u = in->U + j * k, *us = in->Us + j * k;
     for (int64_t i = 0; i < k; i++) {
       bt[i][r] = u[i] - us[i];
       bt[k + i][r] = us[i];
     }
-    bt[2 * k][r] = in->b[j] - in->bs[j];
   }
+  for (r = 0; r < n; r++) bt[2 * k][r] = in->b[rb + r] - in->bs[rb + r];
   if (n < REG_PASS_ROWS)
     for (int64_t i = 0; i < m; i++) memset(&bt[i][n], 0, sizeof(float) * (size_t)(REG_PASS_ROWS - n));
 }
@@ -163,7 +206,7 @@ void hn_hnet_reg_pass(const hn_hnet *h, const float *theta, const float *theta_s
         Sp[w][i * 32 + j] = j < k ? Ss[w][i * m + j] : j == k ? Ss[w][i * m + 2 * k] : 0.0f;
   pass_in in[2];
   for (int w = 0; w < 2; w++)
-    in[w] = (pass_in){.k = k, .m = m, .U = theta + h->off_w[L - 1],
+    in[w] = (pass_in){.k = k, .m = m, .rows = ch, .U = theta + h->off_w[L - 1],
                       .Us = theta_star + h->off_w[L - 1], .b = theta + h->off_b[L - 1],
                       .bs = theta_star + h->off_b[L - 1], .Sp = Sp[w], .s = s,
                       .dU = dtheta ? dtheta + h->off_w[L - 1] : NULL,

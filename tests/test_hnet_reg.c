@@ -248,11 +248,12 @@ static void test_full_and_shallow(void **state) {
 
 /* Recomputed targets of narrow output layers (m = 2k + 1 ≤ 64) go through
  * one pass that never stores M (hnet_reg_pass.c: a vector of k lanes for k
- * ≤ 16, two up to 31), wider ones through M and GEMMs: each width against
+ * ≤ 15, two up to 31; blocks built by 16 x 16 transposes for k ≤ 16 except
+ * the last rows of U), wider ones through M and GEMMs: each width against
  * the definition, truncated (the head/tail split inside a slot) and not. */
 static void test_recomputed_widths(void **state) {
   (void)state;
-  static const int64_t ks[] = {17, 31, 32, 40};
+  static const int64_t ks[] = {10, 16, 17, 31, 32, 40};
   for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
     hn_hnet_cfg cfg = {.n_out = 3000, .n_emb = 3, .n_hidden = 2, .hidden = {6, ks[i]},
                        .act = HN_ACT_ELU, .act_alpha = 1.0f, .chunk = 700, .n_chunk_emb = 2,
