@@ -182,10 +182,37 @@ hn_status hn_blas_gemm(const char *who, bool trans_a, bool trans_b, int64_t m, i
  * the partial sums are added in slot order. Every element is summed in a
  * fixed order: the bits depend on neither the thread count nor the vector
  * width of the clone that runs. */
-#define GRAM_MAX_N HN_GRAM_MAX_N
+#define GRAM_MAX_N 64
 #define GRAM_MIN_K 4096
 #define GRAM_SLOTS 8
 #define GRAM_ROWS 64
+
+/* g [GRAM_MAX_N][GRAM_MAX_N] += Σ_r buf_rᵀ buf_r over nr rows of buf
+ * (rows GRAM_MAX_N floats, zero past the width n), upper-triangle tiles
+ * of 4 rows by 32 columns held in registers (8 vectors), each element summed
+ * in row order; inlined into gram_slot's clones. */
+static inline __attribute__((always_inline)) void
+gram_block_acc(const float (*buf)[GRAM_MAX_N], int64_t nr, int64_t n, float *g) {
+  int64_t nj = (n + 31) / 32 * 32; /* columns of the tiles, whole vectors */
+  for (int64_t j0 = 0; j0 < nj; j0 += 32)
+    for (int64_t i0 = 0; i0 < (n < j0 + 32 ? n : j0 + 32); i0 += 4) {
+      hn_v16f t[4][2];
+      for (int q = 0; q < 4; q++)
+        for (int v = 0; v < 2; v++) HN_LOAD16(t[q][v], g + (i0 + q) * GRAM_MAX_N + j0 + 16 * v);
+      for (int64_t r = 0; r < nr; r++) {
+        hn_v16f b0, b1;
+        HN_LOAD16(b0, &buf[r][j0]);
+        HN_LOAD16(b1, &buf[r][j0 + 16]);
+        for (int q = 0; q < 4; q++) {
+          float x = buf[r][i0 + q]; /* i0 + q < nj: a zero past n */
+          t[q][0] += x * b0;
+          t[q][1] += x * b1;
+        }
+      }
+      for (int q = 0; q < 4; q++)
+        for (int v = 0; v < 2; v++) HN_STORE16(g + (i0 + q) * GRAM_MAX_N + j0 + 16 * v, t[q][v]);
+    }
+}
 
 /* Rows [r0, r1) of a into p [GRAM_MAX_N][GRAM_MAX_N] (upper-triangle tiles,
  * accumulated). */
@@ -199,7 +226,7 @@ HN_V16_CLONES static void gram_slot(int64_t r0, int64_t r1, int64_t n, const flo
       for (int64_t j = 0; j < n; j++) buf[r][j] = a[(rb + r) * lda + j];
       for (int64_t j = n; j < nj; j++) buf[r][j] = 0.0f;
     }
-    hn_gram_block_acc((const float(*)[GRAM_MAX_N])buf, nr, n, p);
+    gram_block_acc((const float(*)[GRAM_MAX_N])buf, nr, n, p);
   }
 }
 

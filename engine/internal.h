@@ -65,35 +65,6 @@ typedef float hn_v16f __attribute__((vector_size(64)));
     __builtin_memcpy((p), &t_, sizeof t_); \
   } while (0)
 
-/* G [HN_GRAM_MAX_N][HN_GRAM_MAX_N] += Σ_r buf_rᵀ buf_r over nr rows of buf
- * (rows HN_GRAM_MAX_N floats, zero past the width n), upper-triangle tiles
- * of 4 rows by 32 columns held in registers (8 vectors), each element summed
- * in row order. The Gram kernels' inner block (blas.c's hn_blas_gram,
- * hnet_reg_pass.c); inlined into each caller's clones. */
-#define HN_GRAM_MAX_N 64
-static inline __attribute__((always_inline)) void
-hn_gram_block_acc(const float (*buf)[HN_GRAM_MAX_N], int64_t nr, int64_t n, float *g) {
-  int64_t nj = (n + 31) / 32 * 32; /* columns of the tiles, whole vectors */
-  for (int64_t j0 = 0; j0 < nj; j0 += 32)
-    for (int64_t i0 = 0; i0 < (n < j0 + 32 ? n : j0 + 32); i0 += 4) {
-      hn_v16f t[4][2];
-      for (int q = 0; q < 4; q++)
-        for (int v = 0; v < 2; v++) HN_LOAD16(t[q][v], g + (i0 + q) * HN_GRAM_MAX_N + j0 + 16 * v);
-      for (int64_t r = 0; r < nr; r++) {
-        hn_v16f b0, b1;
-        HN_LOAD16(b0, &buf[r][j0]);
-        HN_LOAD16(b1, &buf[r][j0 + 16]);
-        for (int q = 0; q < 4; q++) {
-          float x = buf[r][i0 + q]; /* i0 + q < nj: a zero past n */
-          t[q][0] += x * b0;
-          t[q][1] += x * b1;
-        }
-      }
-      for (int q = 0; q < 4; q++)
-        for (int v = 0; v < 2; v++) HN_STORE16(g + (i0 + q) * HN_GRAM_MAX_N + j0 + 16 * v, t[q][v]);
-    }
-}
-
 #define HN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define HN_MAX(a, b) ((a) > (b) ? (a) : (b))
 
@@ -224,7 +195,7 @@ void hn_hnet_out_backward(hn_hnet *h, const float *theta, const float *x, const 
  * Σ_{j≥len} M_jᵀM_j ([m, m] each) and, with dtheta, dθ.b_j += s·M_j·S[:, 2k]
  * and dθ.U_j += s·M_j·S[:, 0:k] (S for j < len, Sf after), M_j = [U_j − U*_j |
  * U*_j | b_j − b*_j] never stored; scratch: hn_hnet_reg_pass_floats(m). */
-#define HN_HNET_REG_PASS_MAX_M HN_GRAM_MAX_N
+#define HN_HNET_REG_PASS_MAX_M 64
 int64_t hn_hnet_reg_pass_floats(int64_t m);
 void hn_hnet_reg_pass(const hn_hnet *h, const float *theta, const float *theta_star, int64_t len,
                       const float *S, const float *Sf, float s, float *dtheta, float *scratch,
