@@ -171,10 +171,11 @@ hn_status hn_blas_gemm(const char *who, bool trans_a, bool trans_b, int64_t m, i
 }
 
 /* ---- Gram products of tall matrices ----------------------------------------------
- * C[N, N] = alpha·AᵀA for A [K, N] with N ≤ GRAM_MAX_N and K long: the Gram
- * matrix of the regulariser's recomputed targets (51 x 78,000 at
- * PermutedMNIST-10, 21 x 42,000 at Split MNIST). OpenBLAS's ssyrk does not
- * split K over threads and measured 10 ms on the first, at 1 thread or 2.
+ * C[N, N] = alpha·AᵀA for A [K, N] with N ≤ GRAM_MAX_N and K long: the
+ * regulariser's S over many chunk rows (hnet_reg.c's gram_s; the narrow
+ * output layers' G has its own pass, hnet_reg_pass.c, that never stores
+ * M). OpenBLAS's ssyrk does not split K over threads (10 ms on a 51 x
+ * 78,000 A, at 1 thread or 2).
  * Here K is cut into GRAM_SLOTS fixed slots shared among the threads; a slot
  * copies GRAM_ROWS rows at a time into a zero-padded block (in L1) and adds
  * their products into its partial sums, tile by tile (4 rows of C by 32
