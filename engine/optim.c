@@ -3,11 +3,11 @@
  *
  * The update of element i depends only on element i (and on the step count),
  * so the loops are parallel over elements and their results are bitwise
- * independent of the thread count. hn_optim_step and hn_optim_delta share the
- * same per-element arithmetic (adam_update / sgd_update), which is what makes
- * the look-ahead delta exactly the step that would be taken: the step
- * computes param - u, the delta -u, and param + (-u) == param - u in IEEE
- * arithmetic.
+ * independent of the thread count. hn_optim_step, hn_optim_delta and
+ * hn_optim_lookahead share the same per-element arithmetic (adam_update /
+ * sgd_update), which is what makes the look-ahead exactly the step that
+ * would be taken: the step and the look-ahead compute param - u, the delta
+ * -u, and param + (-u) == param - u in IEEE arithmetic.
  *
  * Adam (Kingma & Ba, bias-corrected), with g = grad + weight_decay * param:
  *   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;  t += 1
