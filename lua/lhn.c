@@ -313,6 +313,20 @@ static int core_threads(lua_State *L) {
   return 1;
 }
 
+/* hnet.subnormals([mode]) -> mode: "flush" (to zero, the default) or "keep"
+ * (IEEE gradual underflow) on every thread of the budget (engine/threads.h). */
+static int core_subnormals(lua_State *L) {
+  if (!lua_isnoneornil(L, 1)) {
+    const char *name = luaL_checkstring(L, 1);
+    hn_subnormals mode;
+    if (hn_threads_subnormals_parse("hnet.subnormals", name, &mode) != HN_OK)
+      return luaL_argerror(L, 1, lua_pushfstring(L, "'flush' or 'keep' expected, got '%s'", name));
+    hnl_check(L, hn_threads_set_subnormals(mode));
+  }
+  lua_pushstring(L, hn_threads_subnormals_name(hn_threads_subnormals()));
+  return 1;
+}
+
 static int core_alloc_count(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)hn_alloc_count());
   return 1;
@@ -320,6 +334,7 @@ static int core_alloc_count(lua_State *L) {
 
 static const luaL_Reg core_funcs[] = {
     {"threads", core_threads},
+    {"subnormals", core_subnormals},
     {"alloc_count", core_alloc_count},
     {NULL, NULL},
 };
@@ -343,6 +358,10 @@ void hnl_preload(lua_State *L, const char *lua_dir) {
 }
 
 int luaopen_hnet_core(lua_State *L) {
+  /* The budget and its subnormal mode before any kernel runs, so that a bad
+   * HNET_SUBNORMALS stops a plain Lua that loads hnet.so here (./hnet has set
+   * both already; setting the same budget again changes nothing). */
+  hnl_check(L, hn_threads_set(hn_threads_get()));
   luaL_newlib(L, core_funcs);
   lua_pushstring(L, hn_version());
   lua_setfield(L, -2, "version");

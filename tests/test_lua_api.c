@@ -165,6 +165,7 @@ static const misuse cases[] = {
     {"hnet.rng('x')", "number expected"},
     {"hnet.rng(1):set_state{ 1, 2, 'a', 4 }", "state word 3"},
     {"hnet.threads(-1)", "thread count"},
+    {"hnet.subnormals('fast')", "bad argument #1 to 'subnormals' ('flush' or 'keep' expected, got 'fast')"},
     {"hnet.cl.quad_penalty(hnet.tensor(3), hnet.tensor(3), hnet.tensor(4), 1)", "F must have 3 elements"},
     {"hnet.cl.output_reg(hnet.tensor(2, 3), hnet.tensor(2, 3), -1)", "beta must be"},
 };
@@ -302,7 +303,14 @@ static void test_rng(void **state) {
      "for i = 1, 4 do assert(r1[i] == r2[i]) end\n"
      "assert(hnet.rng():uniform() == hnet.rng(99):uniform())\n"
      "hnet.seed(old)\n"
-     "local n = hnet.threads(); assert(n >= 1); assert(hnet.threads(1) == 1); hnet.threads(n)");
+     "local n = hnet.threads(); assert(n >= 1); assert(hnet.threads(1) == 1); hnet.threads(n)\n"
+     /* Subnormals: flushed by default, IEEE on request (Lua's doubles are
+      * computed on the same thread); the mode survives a new budget. */
+     "local tiny = 1e-160\n"
+     "assert(hnet.subnormals() == 'flush' and tiny * tiny == 0)\n"
+     "assert(hnet.subnormals('keep') == 'keep' and tiny * tiny > 0)\n"
+     "hnet.threads(1); assert(hnet.subnormals() == 'keep'); hnet.threads(n)\n"
+     "assert(hnet.subnormals('flush') == 'flush' and tiny * tiny == 0)");
 }
 
 static void test_optim_and_losses(void **state) {

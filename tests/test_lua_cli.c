@@ -619,6 +619,20 @@ static void test_threads_and_seed(void **state) {
           NULL);
   assert_int_equal(r->status, 0);
   assert_string_equal(r->out, "1\t1\n");
+  /* HNET_SUBNORMALS chooses the subnormal mode; a bad value stops the
+   * program before the script, naming the variable and both modes. */
+  const char *mode = "local h = require 'hnet'; local t = 1e-160; print(h.subnormals(), t * t > 0)";
+  r = run((const char *[]){"./hnet", "-e", mode, NULL}, NULL, NULL);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "flush\tfalse\n");
+  r = run((const char *[]){"./hnet", "-e", mode, NULL}, (const char *[]){"HNET_SUBNORMALS=keep", NULL}, NULL);
+  assert_int_equal(r->status, 0);
+  assert_string_equal(r->out, "keep\ttrue\n");
+  r = run((const char *[]){"./hnet", "-e", mode, NULL}, (const char *[]){"HNET_SUBNORMALS=fast", NULL}, NULL);
+  assert_int_equal(r->status, 1);
+  assert_string_equal(r->out, "");
+  hnt_expect_in(r->err, "HNET_SUBNORMALS: subnormal mode 'fast'; use 'flush' (to zero, the default) or 'keep' (IEEE)",
+                "bad HNET_SUBNORMALS");
   /* --seed decides the default generator's numbers. */
   const char *draw = "print(require('hnet').randn({3}):sum())";
   result a = *run((const char *[]){"./hnet", "--seed", "9", "-e", draw, NULL}, NULL, NULL);

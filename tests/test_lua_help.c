@@ -557,7 +557,7 @@ static const char *const coverage_fixture =
     "local function no(reason, names) for n in names:gmatch('%S+') do NO_OPTIONS[n] = reason end end\n"
     "no('shape, values and generator are positional', [[hnet.tensor hnet.zeros hnet.ones hnet.full hnet.rand\n"
     "  hnet.randn hnet.tensor_from hnet.cat hnet.rng hnet.seed]])\n"
-    "no('one number or none', 'hnet.threads hnet.alloc_count')\n"
+    "no('one number or name, or none', 'hnet.threads hnet.subnormals hnet.alloc_count')\n"
     "no('positional arguments only', [[hnet.transform.class_subset hnet.transform.k_shot hnet.transform.subsample\n"
     "  hnet.transform.class_counts hnet.gen.blobs hnet.gen.linspace hnet.gen.sinusoid hnet.shift.subset]])\n"
     "no('predicates and checks of one value', [[hnet.stream.is_stream hnet.tasks.is_task hnet.tasks.validate\n"

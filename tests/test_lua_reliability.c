@@ -326,6 +326,32 @@ static void test_resume_finetune(void **s) {
   check_resume("finetune", "target = { 'mlp', hidden = { 8 }, dropout = 0.2 }", "");
 }
 
+/* A run resumed under the other subnormal mode says so in its log (its
+ * results may then differ from an uninterrupted run's). */
+static void test_resume_notes_subnormal_mode(void **s) {
+  (void)s;
+  char chunk[2048];
+  lua_State *L = new_state();
+  snprintf(chunk, sizeof chunk,
+           "assert(hnet.subnormals() == 'flush')\n"
+           "local r = BI.run('hypernet', { out = '%s/subn', stop_after = { task = 2, iteration = 5 } }, {})\n"
+           "assert(r.stopped, 'not stopped')\n",
+           tmpdir);
+  run_ok(L, chunk);
+  lua_close(L);
+  L = new_state();
+  snprintf(chunk, sizeof chunk,
+           "hnet.subnormals('keep')\n"
+           "local ok, r = pcall(BI.run, 'hypernet', { resume = '%s/subn' }, {})\n"
+           "hnet.subnormals('flush')\n"
+           "assert(ok, r) assert(r.summary, 'the resumed run did not finish')\n"
+           "local log = BI.bytes('%s/subn/log.txt')\n"
+           "assert(log:find('checkpoint was written with subnormals flush, this run keeps them', 1, true), log)\n",
+           tmpdir, tmpdir);
+  run_ok(L, chunk);
+  lua_close(L);
+}
+
 /* A learner from the user's folder (docs/examples/replay, found through
  * HNET_PATH) resumes bit for bit like the built-in ones: its reservoir, its
  * sample count and its RNG are in its state. Task 1's 120 training samples
@@ -653,13 +679,14 @@ static void test_run_directory(void **s) {
            "assert(o.script == BI.exp, 'script ' .. tostring(o.script))\n"
            "assert(type(o.command_line) == 'table' and o.command_line[#o.command_line] == d, 'command line')\n"
            "assert(o.seed == 1 and o.threads == 1 and o.version == hnet.version, 'seed/threads/version')\n"
+           "assert(o.subnormals == hnet.subnormals(), 'subnormal mode ' .. tostring(o.subnormals))\n"
            "assert(type(o.git_commit) == 'string' and #o.git_commit > 0, 'git commit')\n"
            "assert(o.learner == 'hypernet' and o.options.lr == 0.01, 'learner options')\n"
            "assert(BI.bytes(d .. '/script.lua') == BI.bytes(BI.exp), 'script copy')\n"
            "local log = BI.bytes(d .. '/log.txt')\n"
            "assert(log:find('after task 3/3', 1, true) and log:find('task 3/3  it 60/60', 1, true), log)\n"
            "local h = require('hnet.checkpoint').load(d .. '/checkpoint.hnck')\n"
-           "assert(h.phase == 'finished' and h.task == 3, 'final checkpoint')\n"
+           "assert(h.phase == 'finished' and h.task == 3 and h.subnormals == hnet.subnormals(), 'final checkpoint')\n"
            "-- Plots, with gnuplot; a message in log.txt without it.\n"
            "local r = BI.run('hypernet', { out = '%s/plots', plots = true })\n"
            "local have = os.execute('command -v gnuplot >/dev/null 2>&1')\n"
@@ -889,6 +916,7 @@ int main(void) {
       cmocka_unit_test(test_resume_hnet_r_replay_phase),
       cmocka_unit_test(test_resume_ewc),
       cmocka_unit_test(test_resume_si),
+      cmocka_unit_test(test_resume_notes_subnormal_mode),
       cmocka_unit_test(test_resume_online_ewc),
       cmocka_unit_test(test_resume_separate),
       cmocka_unit_test(test_resume_joint),

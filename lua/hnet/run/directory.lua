@@ -236,7 +236,7 @@ function methods:prepare_dir(resuming)
   local options = self.learner:options()
   local meta = { learner = self.learner:name(), options = options, scenario = self.scenario,
                  tasks = self.T, stream = self.stream.name, task_names = self.fp.stream.names,
-                 threads = hnet.threads(), seed = self.fp.seed, version = hnet.version,
+                 threads = hnet.threads(), subnormals = hnet.subnormals(), seed = self.fp.seed, version = hnet.version,
                  git_commit = git_commit(), checkpoint = M.CKPT_FILE, name = self.opts.name,
                  meta = self.opts.meta, checkpoint_every_minutes = self.ckpt_every,
                  inference = self.fp.inference, eval_max = self.opts.eval_max,
@@ -286,6 +286,7 @@ function methods:summarise()
   s.trainable_parameters = self.learner:n_trainable()
   s.peak_rss_mib = hnet.sys.peak_rss_mib()
   s.threads = hnet.threads()
+  s.subnormals = hnet.subnormals()
   s.seed = self.fp.seed
   return s
 end

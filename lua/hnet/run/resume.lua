@@ -41,7 +41,7 @@ function methods:elapsed() return self.elapsed0 + (hnet.sys.clock() - self.t0) e
 function methods:checkpoint(phase, task, it)
   if not self.ckpt_path then return end
   local header = { format = RUN_FORMAT, fingerprint = self.fp, threads = hnet.threads(),
-                   phase = phase, task = task, iteration = it or 0,
+                   subnormals = hnet.subnormals(), phase = phase, task = task, iteration = it or 0,
                    written = os.date("!%Y-%m-%dT%H:%M:%SZ") }
   local state = {}
   for k, v in pairs(self.learner:state()) do state["learner/" .. k] = v end
@@ -232,6 +232,10 @@ function methods:restore(path)
   if header.threads ~= hnet.threads() then
     self:log("note: the checkpoint was written with %s threads, this run uses %d: results may differ from an uninterrupted run in the last bits",
              tostring(header.threads), hnet.threads())
+  end
+  if header.subnormals and header.subnormals ~= hnet.subnormals() then
+    self:log("note: the checkpoint was written with subnormals %s, this run %s them (HNET_SUBNORMALS): results may differ from an uninterrupted run",
+             header.subnormals, hnet.subnormals() == "flush" and "flushes" or "keeps")
   end
   self.last_ckpt = ("%s, %s"):format(path, describe(phase, task, it))
   return phase, task, it
