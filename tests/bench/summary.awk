@@ -143,8 +143,9 @@ END {
   tv = best_of("torch+split", "run_s")
   row("Split MNIST whole run (full MNIST, CL1)", has(hk) ? r[hk, "run_s"] : "", "s", tv, bt " thr", "<= 40 s")
   if (has(hk))
-    printf "   (CL1 accuracy of that run: hnet %s%s)\n", r[hk, "acc"],
-           bt == "" ? "" : sprintf(", PyTorch %s at %s thr", r["torch+split " bt, "acc"], bt)
+    printf "   (CL1 accuracy of that run: hnet %s%s; subnormals %s on both sides)\n", r[hk, "acc"],
+           bt == "" ? "" : sprintf(", PyTorch %s at %s thr", r["torch+split " bt, "acc"], bt),
+           r[hk, "subnormals"] == "keep" ? "kept" : "flushed"
 
   print ""
   print "== issue 18's goal: the Permuted Copy Task step (hypernetwork + RNN 256, T = 11)"

@@ -110,10 +110,14 @@ def main():
     ap.add_argument("--iterations", type=int, default=2000)
     ap.add_argument("--beta", type=float, default=0.01)
     ap.add_argument("--threads", type=int, default=1, help="PyTorch's intra-op threads")
+    ap.add_argument("--flush_denormal", action="store_true",
+                    help="flush subnormal floats to zero (torch.set_flush_denormal), as hnet does by default")
     ap.add_argument("--hypercl_entropy", action="store_true",
                     help="also compute the entropy as hypercl's test does and count disagreements")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.flush_denormal and not torch.set_flush_denormal(True):
+        raise SystemExit("--flush_denormal: this CPU has no flush-to-zero mode for PyTorch")
     torch.manual_seed(args.seed)
 
     n_tasks, batch = 5, 128
