@@ -143,7 +143,8 @@ END {
   tv = best_of("torch+split", "run_s")
   row("Split MNIST whole run (full MNIST, CL1)", has(hk) ? r[hk, "run_s"] : "", "s", tv, bt " thr", "<= 40 s")
   if (has(hk))
-    printf "   (CL1 accuracy of that run: hnet %s%s; subnormals %s on both sides)\n", r[hk, "acc"],
+    printf "   (hnet: the median of %s runs, %s s; CL1 accuracy hnet %s%s; subnormals %s on both sides)\n",
+           split(r[hk, "runs_s"], rs, ","), r[hk, "runs_s"], r[hk, "acc"],
            bt == "" ? "" : sprintf(", PyTorch %s at %s thr", r["torch+split " bt, "acc"], bt),
            r[hk, "subnormals"] == "keep" ? "kept" : "flushed"
 

@@ -233,9 +233,11 @@ function methods:restore(path)
     self:log("note: the checkpoint was written with %s threads, this run uses %d: results may differ from an uninterrupted run in the last bits",
              tostring(header.threads), hnet.threads())
   end
-  if header.subnormals and header.subnormals ~= hnet.subnormals() then
+  -- Checkpoints without the mode come from builds that kept subnormals.
+  local was = header.subnormals or "keep"
+  if was ~= hnet.subnormals() then
     self:log("note: the checkpoint was written with subnormals %s, this run %s them (HNET_SUBNORMALS): results may differ from an uninterrupted run",
-             header.subnormals, hnet.subnormals() == "flush" and "flushes" or "keeps")
+             was, hnet.subnormals() == "flush" and "flushes" or "keeps")
   end
   self.last_ckpt = ("%s, %s"):format(path, describe(phase, task, it))
   return phase, task, it
