@@ -99,7 +99,7 @@ hn_status hn_threads_set_subnormals(hn_subnormals mode) {
     return hn_fail(HN_ERR_ARG, "hn_threads_set_subnormals: mode %d; use HN_SUBNORMALS_FLUSH or HN_SUBNORMALS_KEEP",
                    (int)mode);
   subnormal_mode = mode;
-  subnormal_mode_set = true;
+  subnormal_mode_set = true; /* first: a first hn_threads_get then sets the budget in this mode */
   subnormals_team(mode, hn_threads_get());
   return HN_OK;
 }

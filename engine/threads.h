@@ -53,7 +53,8 @@ bool hn_threads_set_wait_env(void);
  * threads when it is loaded, out of reach: its GEMMs keep subnormals. */
 typedef enum { HN_SUBNORMALS_FLUSH, HN_SUBNORMALS_KEEP } hn_subnormals;
 hn_status hn_threads_set_subnormals(hn_subnormals mode);
-/* The mode in force (HNET_SUBNORMALS's, or flush, before any call). */
+/* The mode in force (HNET_SUBNORMALS's, or flush, before any call; flush
+ * while a bad HNET_SUBNORMALS waits for hn_threads_set to report it). */
 hn_subnormals hn_threads_subnormals(void);
 /* "flush" or "keep"; hn_threads_subnormals_parse: the reverse, HN_ERR_ARG
  * (naming `who`) for anything else. */
