@@ -121,11 +121,11 @@ if [ "${1:-}" = "--compare" ]; then
       --rnn loop --tag torch+copy+loop | tee -a "$out" || exit 1
     # The whole Split MNIST run: the same method and configuration written in
     # PyTorch (its regulariser a loop over the earlier tasks, as hypnettorch's),
-    # timed the same way; its CL1 accuracy beside hnet's. In hnet's
-    # subnormal mode (engine/threads.h): flushed unless HNET_SUBNORMALS=keep.
+    # timed the same way; its CL1 accuracy beside hnet's. In the subnormal
+    # mode hnet's run recorded (engine/threads.h).
     case " $TSPLIT " in *" $th "*) ;; *) continue ;; esac
-    flush=--flush_denormal
-    [ "${HNET_SUBNORMALS:-flush}" = keep ] && flush=
+    flush=
+    [ "$subn" = flush ] && flush=--flush_denormal
     t0=$(date +%s.%N)
     "$py" tests/bench/torch_split_mnist_ent.py --threads "$th" --seed 1 --data data/mnist_full $flush \
       >"$runs/torch_split.log" 2>&1 || { cat "$runs/torch_split.log"; exit 1; }
