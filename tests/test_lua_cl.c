@@ -716,6 +716,71 @@ static void test_baseline_clipping(void **state) {
       "end\n");
 }
 
+/* The EWC Fisher of a linear softmax classifier (no hidden layer) against its
+ * closed form: per sample, the squared gradient of -log p_y summed over the
+ * weights and biases is |p - e_y|^2 (|x|^2 + 1), p the softmax over the
+ * classes the task trains (CL3: every class seen so far). y is the sample's
+ * label ("given") or the most probable class ("predicted"); on task 2 the
+ * untrained network mislabels samples, so the two differ, and a label off
+ * by the head's offset or a softmax over the wrong classes would break the
+ * match. A Fisher label on a regression task is refused. */
+static void test_fisher_closed_form(void **state) {
+  (void)state;
+  hntl_run_fresh(
+      "local tasks = {}\n"
+      "for i = 1, 2 do\n"
+      "  tasks[i] = hnet.synthetic.blobs{ n_classes = 2, dim = 4, n_per_class = 60,\n"
+      "                                   n_test_per_class = 10, seed = i }\n"
+      "end\n"
+      "local heads = { { offset = 0, n = 2 }, { offset = 2, n = 2 } }\n"
+      "local info = { n_tasks = 2, n_outputs = 4, input_shape = {4}, kind = 'classification',\n"
+      "  scenario = 'class', heads = heads, masks = function(t, n_seen)\n"
+      "    local m = {}\n"
+      "    for c = 1, 4 do m[c] = c <= heads[n_seen].offset + heads[n_seen].n and 1 or 0 end\n"
+      "    return m\n"
+      "  end }\n"
+      "local L = hnet.learners.ewc{ target = {'mlp', hidden = {}}, iterations = 0, batch = 16, seed = 5 }\n"
+      "L:setup(info)\n"
+      "assert(L.n_w == 20, 'a 4-to-4 linear layer has 20 parameters, got ' .. L.n_w)\n"
+      "local sums = {}\n"
+      "for _, labels in ipairs{ 'given', 'predicted' } do\n"
+      "  local task, off = tasks[2], heads[2].offset\n"
+      "  local n = task.train.x:size(1)\n"
+      "  local F = L:fisher(2, task, n, labels)\n"
+      "  local got = 0\n"
+      "  for i = 1, L.n_w do assert(F:get(i) >= 0); got = got + F:get(i) end\n"
+      "  local z, want, wrong = L:output(task.train.x, L.W), 0, 0\n"
+      "  for i = 1, n do\n"
+      "    local mx, arg = -math.huge, nil\n"
+      "    for c = 1, 4 do local v = z:get(i, c) if v > mx then mx, arg = v, c end end\n"
+      "    local p, tot = {}, 0\n"
+      "    for c = 1, 4 do p[c] = math.exp(z:get(i, c) - mx); tot = tot + p[c] end\n"
+      "    local label = task.train.y:get(i) + 1 + off\n"
+      "    if arg ~= label then wrong = wrong + 1 end\n"
+      "    local y = labels == 'given' and label or arg\n"
+      "    local q, xx = 0, 1\n"
+      "    for c = 1, 4 do local d = p[c] / tot - (c == y and 1 or 0); q = q + d * d end\n"
+      "    for k = 1, 4 do xx = xx + task.train.x:get(i, k) ^ 2 end\n"
+      "    want = want + q * xx / n\n"
+      "  end\n"
+      "  assert(wrong > 10, 'the untrained network should mislabel some samples, got ' .. wrong)\n"
+      "  assert(math.abs(got - want) <= 1e-5 * want, ('%s: sum of F %.9g, closed form %.9g'):format(labels, got, want))\n"
+      "  sums[labels] = got\n"
+      "end\n"
+      "assert(sums.given > 2 * sums.predicted, ('given %g, predicted %g'):format(sums.given, sums.predicted))\n"
+      "local ok, err = pcall(L.fisher, L, 2, tasks[2], 4, 'true')\n"
+      "assert(not ok and err:find(\"fisher labels 'true'; use 'given' or 'predicted'\", 1, true), err)\n"
+      "local R = hnet.learners.ewc{ target = {'mlp', hidden = {}}, iterations = 0, batch = 16 }\n"
+      "local rinfo = { n_tasks = 1, n_outputs = 1, input_shape = {1}, kind = 'regression', scenario = 'domain',\n"
+      "  heads = { { offset = 0, n = 1 } }, masks = function() return nil end }\n"
+      "R:setup(rinfo)\n"
+      "local reg = { train = { x = hnet.randn({ 4, 1 }, hnet.rng(1)), y = hnet.randn({ 4 }, hnet.rng(2)) } }\n"
+      "local ok2, err2 = pcall(R.fisher, R, 1, reg, 4, 'predicted')\n"
+      "assert(not ok2 and err2:find('needs a classification task (task 1 is regression)', 1, true), err2)\n"
+      "local F2 = R:fisher(1, reg, 4, 'given')\n"
+      "assert(F2:sqnorm() > 0, 'the empirical Fisher of a regression task')\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics_hand_made),
@@ -732,6 +797,7 @@ int main(void) {
       cmocka_unit_test(test_learner_protocol),
       cmocka_unit_test(test_seams_and_context),
       cmocka_unit_test(test_baseline_clipping),
+      cmocka_unit_test(test_fisher_closed_form),
   };
   return cmocka_run_group_tests_name("continual learning (Lua)", tests, NULL, NULL);
 }

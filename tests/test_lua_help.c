@@ -138,6 +138,7 @@ static void test_learner_specs(void **state) {
       {"hnet.learners.ewc{ fisher_samples = 0 }",
        "bad argument #1 to 'hnet.learners.ewc' (field 'fisher_samples': integer >= 1 expected, got 0)"},
       {"hnet.learners.online_ewc{ gamma = 2 }", "(field 'gamma': finite number in [0, 1] expected, got 2)"},
+      {"hnet.learners.ewc{ fisher_labels = 'true' }", "(field 'fisher_labels': one of given, predicted expected, got 'true')"},
       {"hnet.learners.si{ xi = 0 }", "(field 'xi': finite number >= 1e-12 expected, got 0)"},
       {"hnet.learners.joint{ lambda = 1 }", "bad argument #1 to 'hnet.learners.joint' (unknown option 'lambda'"},
       {"hnet.learners.finetune{ batch = 0 }", "(field 'batch': integer >= 1 expected, got 0)"},

@@ -431,6 +431,30 @@ static void test_resume_from_before_init(void **s) {
   run_ok(LS, chunk);
 }
 
+/* An EWC checkpoint written before the learner had fisher_labels (every run
+ * then took the given labels) resumes under "given" and is refused under
+ * "predicted", naming the option. */
+static void test_resume_ewc_from_before_fisher_labels(void **s) {
+  (void)s;
+  char chunk[4096];
+  snprintf(chunk, sizeof chunk,
+           "local ck = require 'hnet.checkpoint'\n"
+           "local dir = '%s/before_fisher_labels'\n"
+           "local r = BI.run('ewc', { out = dir, stop_after = { task = 2, iteration = 5 } }, { lambda = 100 })\n"
+           "assert(r.stopped, 'not stopped')\n"
+           "local header, state = ck.load(dir .. '/checkpoint.hnck')\n"
+           "assert(header.fingerprint.options.fisher_labels == '\"given\"', 'the default labels')\n"
+           "header.fingerprint.options.fisher_labels = nil\n"
+           "ck.save(dir .. '/checkpoint.hnck', header, state)\n"
+           "local ok, err = pcall(BI.run, 'ewc', { resume = dir }, { lambda = 100, fisher_labels = 'predicted' })\n"
+           "assert(not ok and tostring(err):find('learner option \\'fisher_labels\\' is \"given\" there, \"predicted\" here', 1, true),\n"
+           "  tostring(err))\n"
+           "local r2 = BI.run('ewc', { resume = dir }, { lambda = 100 })\n"
+           "assert(r2.summary and r2.summary.acc > 50, 'the resumed run did not finish')\n",
+           tmpdir);
+  run_ok(LS, chunk);
+}
+
 /* hnet.checkpoint keeps every value exactly (lua-cjson alone keeps 14 digits). */
 static void test_checkpoint_roundtrip(void **s) {
   (void)s;
@@ -931,6 +955,7 @@ int main(void) {
       cmocka_unit_test(test_sigkill_resumes),
       cmocka_unit_test(test_second_signal),
       cmocka_unit_test(test_resume_from_before_init),
+      cmocka_unit_test(test_resume_ewc_from_before_fisher_labels),
       cmocka_unit_test(test_bad_inputs_lua),
       cmocka_unit_test(test_bad_inputs_cli),
       cmocka_unit_test(test_run_directory),

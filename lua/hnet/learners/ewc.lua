@@ -1,7 +1,8 @@
 --- Elastic weight consolidation (Kirkpatrick et al., PNAS 2017): after each
 -- task t, keep W*_t and the diagonal Fisher F_t; while learning later tasks
 -- add  λ/2 Σ_t Σ_i F_t,i (W_i − W*_t,i)².
---   lambda (default 5000), fisher_samples (default 200).
+--   lambda (default 5000), fisher_samples (default 200), fisher_labels
+-- ("given", the default, or "predicted").
 local hnet = require "hnet"
 local plain = require "hnet.learners.plain"
 local common = require "hnet.learners.common"
@@ -17,8 +18,15 @@ function EWC:penalty(dW)
 end
 
 function EWC:consolidate(t, task)
-  local F = self:fisher(t, task, self.o.fisher_samples)
+  local F = self:fisher(t, task, self.o.fisher_samples, self.o.fisher_labels)
   self.anchors[#self.anchors + 1] = { W = self.W:clone(), F = F }
+end
+
+-- Runs checkpointed before fisher_labels existed took the given labels.
+function EWC:implied_options()
+  local t = plain.Plain.implied_options(self)
+  t.fisher_labels = "given"
+  return t
 end
 
 --- Checkpoints: every anchor's W*_t and F_t.
@@ -43,4 +51,6 @@ end
 return plain.class("ewc", {
   { name = "lambda", type = "number", default = 5000, min = 0, help = "penalty strength λ" },
   { name = "fisher_samples", type = "integer", default = 200, min = 1, help = "training samples the diagonal Fisher is estimated from, per task" },
+  { name = "fisher_labels", type = "string", default = "given", choices = { "given", "predicted" },
+    help = "the labels of the Fisher's log-likelihood: given (the samples' own, the empirical Fisher) or predicted (the network's most probable class, as van de Ven & Tolias)" },
 }, EWC, function(self) self.anchors = {} end)

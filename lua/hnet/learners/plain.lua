@@ -232,10 +232,17 @@ function Plain:output(x, W, lengths)
   return self.net:forward(W, x, { train = false, out = out, stats = self.stats, lengths = lengths })
 end
 
---- The empirical Fisher information of the task-loss at W, from `n` training
--- samples of task t, one at a time (a diagonal of squared per-sample
--- gradients; n calls into C per task, not per step).
-function Plain:fisher(t, task, n)
+--- The diagonal Fisher information at W from `n` training samples of task t,
+-- one at a time (squared per-sample gradients of the log-likelihood; n calls
+-- into C per task, not per step). `labels`: "given" (the default) takes each
+-- sample's own label, the empirical Fisher; "predicted" takes the network's
+-- most probable class among the outputs the task trains (classification
+-- only), as van de Ven & Tolias's EWC baselines do.
+function Plain:fisher(t, task, n, labels)
+  labels = labels or "given"
+  if labels ~= "given" and labels ~= "predicted" then
+    error(("%s: fisher labels '%s'; use 'given' or 'predicted'"):format(self.fname, tostring(labels)), 2)
+  end
   local F = hnet.tensor(self.n_w)
   local g = hnet.tensor(self.n_w)
   local data = task.train
@@ -247,6 +254,11 @@ function Plain:fisher(t, task, n)
   local out, dout = common.out_buffer(1, shape), common.out_buffer(1, shape)
   local yb = hnet.tensor(1)
   local kind = self.info.kind
+  if labels == "predicted" and kind ~= "classification" then
+    error(("%s: fisher_labels = 'predicted' needs a classification task (task %d is %s)")
+      :format(self.fname, t, kind), 2)
+  end
+  local pred = labels == "predicted" and hnet.tensor(1) or nil
   local fopt, bopt = { train = false, out = out, stats = self.stats }, {}
   for s = 1, count do
     local i = order[s]
@@ -258,6 +270,14 @@ function Plain:fisher(t, task, n)
       hnet.loss.mse(out, data.y:rows(i, i):view(1, 1), { grad = dout })
     elseif kind == "bits" then
       hnet.loss.bits(out, data.y:rows(i, i), { grad = dout, offset = offset })
+    elseif pred then
+      -- argmax is 0-based over all outputs, as xent's labels; -1: a non-finite row
+      hnet.loss.argmax(out, { mask = mask, out = pred })
+      if pred:get(1) < 0 then
+        error(("%s: task %d, training sample %d: the network's output is not finite, no class to take as the Fisher's label")
+          :format(self.fname, t, i), 2)
+      end
+      hnet.loss.xent(out, pred, { mask = mask, grad = dout })
     else
       yb:set(1, data.y:get(i) + offset)
       hnet.loss.xent(out, yb, { mask = mask, grad = dout })
