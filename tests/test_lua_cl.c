@@ -781,6 +781,47 @@ static void test_fisher_closed_form(void **state) {
       "assert(F2:sqnorm() > 0, 'the empirical Fisher of a regression task')\n");
 }
 
+/* reset_optimiser: true (the default) starts each task with a fresh Adam
+ * (step count from 0, the first step's size lr per weight); false carries the
+ * moments and the step count over, so the second task's first step equals
+ * the step the first task's Adam would take next with that gradient. */
+static void test_reset_optimiser(void **state) {
+  (void)state;
+  hntl_run_fresh(
+      "local tasks = {}\n"
+      "for i = 1, 2 do\n"
+      "  tasks[i] = hnet.synthetic.blobs{ n_classes = 2, dim = 4, n_per_class = 50,\n"
+      "                                   n_test_per_class = 10, seed = i }\n"
+      "end\n"
+      "local info = { n_tasks = 2, n_outputs = 2, input_shape = {4}, kind = 'classification',\n"
+      "  scenario = 'domain', heads = { { offset = 0, n = 2 }, { offset = 0, n = 2 } },\n"
+      "  masks = function() return nil end }\n"
+      "for _, name in ipairs{ 'finetune', 'ewc', 'si', 'separate', 'joint' } do\n"
+      "  for _, reset in ipairs{ true, false } do\n"
+      "    local L = hnet.learners.new(name, { target = {'mlp', hidden = {8}}, iterations = 7, batch = 16,\n"
+      "      lr = 1e-2, reset_optimiser = reset })\n"
+      "    assert(L:options().reset_optimiser == reset)\n"
+      "    L:setup(info)\n"
+      "    L:begin_task(1, tasks[1])\n"
+      "    for it = 1, 7 do L:train_step(it) end\n"
+      "    L:end_task(1, tasks[1])\n"
+      "    local before = L.opt\n"
+      "    assert(before:step_count() == 7, name .. ': 7 steps in task 1')\n"
+      "    local moments = before:state()\n"
+      "    L:begin_task(2, tasks[2])\n"
+      "    local what = ('%s, reset_optimiser = %s'):format(name, tostring(reset))\n"
+      "    if reset then\n"
+      "      assert(L.opt:step_count() == 0 and L.opt:state():sqnorm() == 0, what .. ': Adam not fresh')\n"
+      "    else\n"
+      "      assert(L.opt == before and L.opt:step_count() == 7, what .. ': Adam not carried over')\n"
+      "      assert(L.opt:state():sqdist(moments) == 0, what .. ': moments changed')\n"
+      "    end\n"
+      "    L:train_step(1)\n"
+      "    assert(L.opt:step_count() == (reset and 1 or 8), what .. ': step count after one step')\n"
+      "  end\n"
+      "end\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics_hand_made),
@@ -798,6 +839,7 @@ int main(void) {
       cmocka_unit_test(test_seams_and_context),
       cmocka_unit_test(test_baseline_clipping),
       cmocka_unit_test(test_fisher_closed_form),
+      cmocka_unit_test(test_reset_optimiser),
   };
   return cmocka_run_group_tests_name("continual learning (Lua)", tests, NULL, NULL);
 }

@@ -142,6 +142,7 @@ static void test_learner_specs(void **state) {
       {"hnet.learners.si{ xi = 0 }", "(field 'xi': finite number >= 1e-12 expected, got 0)"},
       {"hnet.learners.joint{ lambda = 1 }", "bad argument #1 to 'hnet.learners.joint' (unknown option 'lambda'"},
       {"hnet.learners.finetune{ batch = 0 }", "(field 'batch': integer >= 1 expected, got 0)"},
+      {"hnet.learners.si{ reset_optimiser = 'no' }", "(field 'reset_optimiser': boolean expected, got string)"},
       {"hnet.shift.pool{ input_shape = {4}, n_outputs = 2, hnet = { chunk = -2 } }",
        "bad argument #1 to 'hnet.shift.pool' (field 'chunk': integer >= 0 expected, got -2)"},
       {"hnet.shift.pool{ n_outputs = 2 }", "(field 'input_shape' is required)"},
@@ -156,9 +157,10 @@ static void test_learner_specs(void **state) {
                  "assert(hnet.learners.spec('hypernet') == require('hnet.learners.hypernet').cli)\n"
                  "assert(S.find(hnet.learners.spec('ewc'), 'lambda').default == 5000)\n"
                  "assert(S.find(hnet.learners.spec('separate'), 'reset_optimiser').default == true)\n"
-                 "-- finetune: the shared options and gradient clipping, nothing of its own\n"
+                 "-- finetune: the shared options, gradient clipping and the optimiser reset, nothing of its own\n"
                  "local fs = hnet.learners.spec('finetune')\n"
-                 "assert(#fs == #require('hnet.learners.common').SHARED + 1 and fs[#fs].name == 'clip_grad_norm')\n"
+                 "assert(#fs == #require('hnet.learners.common').SHARED + 2 and fs[#fs - 1].name == 'clip_grad_norm'\n"
+                 "  and fs[#fs].name == 'reset_optimiser' and fs[#fs].default == true)\n"
                  "-- the pool's hnet option is the hypernet learner's, not a copy\n"
                  "assert(S.find(require('hnet.shift.pool').OPTIONS, 'hnet') == S.find(hnet.learners.spec('hypernet'), 'hnet'))\n"
                  "hnet.learners.register('plainfn', function(o) return hnet.learners.finetune(o) end)\n"

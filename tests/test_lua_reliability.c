@@ -305,6 +305,12 @@ static void test_resume_ewc(void **s) {
   (void)s;
   check_resume("ewc", "lambda = 100, fisher_samples = 20", "scenario = 'class'");
 }
+/* Adam carried from task to task: the checkpoint between tasks holds it. */
+static void test_resume_ewc_adam_carried(void **s) {
+  (void)s;
+  check_resume("ewc", "lambda = 100, fisher_samples = 20, fisher_labels = 'predicted', reset_optimiser = false",
+               "scenario = 'class'");
+}
 static void test_resume_si(void **s) {
   (void)s;
   check_resume("si", "", "");
@@ -939,6 +945,7 @@ int main(void) {
       cmocka_unit_test(test_resume_hnet_r_classifier_phase),
       cmocka_unit_test(test_resume_hnet_r_replay_phase),
       cmocka_unit_test(test_resume_ewc),
+      cmocka_unit_test(test_resume_ewc_adam_carried),
       cmocka_unit_test(test_resume_si),
       cmocka_unit_test(test_resume_notes_subnormal_mode),
       cmocka_unit_test(test_resume_online_ewc),

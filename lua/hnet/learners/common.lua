@@ -26,6 +26,9 @@ M.SHARED = {
 -- baselines: the reference runs (Ehret et al., ICLR 2021, mariacer/cl_in_rnns)
 -- apply torch.nn.utils.clip_grad_norm_ to the gradient of the total loss
 -- over every parameter their one optimiser trains, just before its step.
+M.RESET_OPTIMISER = { name = "reset_optimiser", type = "boolean", default = true,
+  help = "a fresh Adam state at the start of each task; false: the moments and step count carry over, as in van de Ven & Tolias's baselines (their default optimiser)" }
+
 M.CLIP_GRAD_NORM = { name = "clip_grad_norm", type = "number", default = 0, min = 0,
   help = "before each optimiser step, scale the gradients of all trained parameters together (task loss plus regulariser or penalty) so that their joint L2 norm is at most this, as the reference's --clip_grad_norm; 0: off" }
 

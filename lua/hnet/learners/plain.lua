@@ -34,7 +34,7 @@ function M.class(name, extra, cls, init)
   cls = cls or {}
   cls.__index = cls
   setmetatable(cls, { __index = Plain })
-  cls.cli = spec.extend(spec.extend(common.SHARED, { common.CLIP_GRAD_NORM }), extra)
+  cls.cli = spec.extend(spec.extend(common.SHARED, { common.CLIP_GRAD_NORM, common.RESET_OPTIMISER }), extra)
   cls.learner_name = name
   return {
     class = cls,
@@ -52,8 +52,9 @@ end
 
 function Plain:name() return self.learner_name end
 function Plain:options() return self.o end
--- Runs checkpointed before clip_grad_norm existed trained unclipped.
-function Plain:implied_options() return { clip_grad_norm = 0 } end
+-- Runs checkpointed before clip_grad_norm existed trained unclipped, and
+-- before every plain learner had reset_optimiser, with a fresh Adam per task.
+function Plain:implied_options() return { clip_grad_norm = 0, reset_optimiser = true } end
 function Plain:schedule()
   local o = self.o
   return { iterations = o.iterations, batch = o.batch, eval_batch = o.eval_batch }
@@ -111,7 +112,7 @@ end
 function Plain:begin_task(t, task)
   self.t, self.in_task = t, true
   self.view = self:task_view(t, task)
-  if not self.opt or self.o.reset_optimiser ~= false then self.opt = self:new_optimiser() end
+  if not self.opt or self.o.reset_optimiser then self.opt = self:new_optimiser() end
   if self.after_step then
     self.g = self.g or hnet.tensor(self.n_w)
     self.W_old = self.W_old or hnet.tensor(self.n_w)

@@ -67,6 +67,4 @@ function Separate:load_extra(s, ctx, t)
   if s.in_task then common.load_tensor(s, "Ws." .. t, self.Ws[t]) end
 end
 
-return plain.class("separate", {
-  { name = "reset_optimiser", type = "boolean", default = true, help = "a fresh Adam state for each task's network" },
-}, Separate)
+return plain.class("separate", {}, Separate)
