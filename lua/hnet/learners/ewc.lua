@@ -22,13 +22,6 @@ function EWC:consolidate(t, task)
   self.anchors[#self.anchors + 1] = { W = self.W:clone(), F = F }
 end
 
--- Runs checkpointed before fisher_labels existed took the given labels.
-function EWC:implied_options()
-  local t = plain.Plain.implied_options(self)
-  t.fisher_labels = "given"
-  return t
-end
-
 --- Checkpoints: every anchor's W*_t and F_t.
 function EWC:save_extra(s)
   s["anchors.n"] = #self.anchors

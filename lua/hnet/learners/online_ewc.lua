@@ -19,13 +19,6 @@ function OnlineEWC:consolidate(t, task)
   self.W_star = self.W:clone()
 end
 
--- Runs checkpointed before fisher_labels existed took the given labels.
-function OnlineEWC:implied_options()
-  local t = plain.Plain.implied_options(self)
-  t.fisher_labels = "given"
-  return t
-end
-
 --- Checkpoints: the running Fisher and the anchor, once the first task ended.
 function OnlineEWC:save_extra(s)
   s.F, s.W_star = self.F, self.W_star

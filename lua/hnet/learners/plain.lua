@@ -52,9 +52,10 @@ end
 
 function Plain:name() return self.learner_name end
 function Plain:options() return self.o end
--- Runs checkpointed before clip_grad_norm existed trained unclipped, and
--- before every plain learner had reset_optimiser, with a fresh Adam per task.
-function Plain:implied_options() return { clip_grad_norm = 0, reset_optimiser = true } end
+-- Options added after runs were first checkpointed, with the value every run
+-- had before (hnet.run compares only those in the learner's own spec): no
+-- clipping, a fresh Adam per task, and (ewc, online_ewc) the given labels.
+function Plain:implied_options() return { clip_grad_norm = 0, reset_optimiser = true, fisher_labels = "given" } end
 function Plain:schedule()
   local o = self.o
   return { iterations = o.iterations, batch = o.batch, eval_batch = o.eval_batch }
